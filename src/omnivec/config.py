@@ -1,0 +1,243 @@
+"""Dataclass configs, named presets and their YAML round trip.
+
+Configs hold only serialisable values. Each field carries a docstring (the string literal under it); `field_docs`
+reads them back so the CLI can print what every knob means. A run folder saves the resolved config, so evaluate,
+embed, merge and generate rebuild the model from the folder alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from omnivec.errors import OmnivecError
+
+T = TypeVar("T")
+
+PRESETS = ("tiny", "small", "base")
+
+
+@dataclass
+class TaskConfig:
+    """One task: a dataset seen through one modality, a head kind, and its loss weight."""
+
+    name: str
+    """Unique task name; keys the head and the metrics."""
+    kind: str
+    """Head/task kind: classification, segmentation or retrieval."""
+    modality: str
+    """Input modality (image, video, audio, text, points); retrieval uses `modality` and `pair_modality`."""
+    dataset: str = ""
+    """Data source name in the dataset catalogue (e.g. synthetic/shapes, mnist) or a bring-your-own path."""
+    num_classes: int = 0
+    """Number of classes (classification, segmentation); 0 for retrieval."""
+    class_names: list[str] = field(default_factory=list)
+    """Names of the classes, so predictions come back as names."""
+    group: str = "simple"
+    """Task group for the grouped schedule (OmniVec): simple (global) or dense (per-token)."""
+    loss_weight: float = 1.0
+    """Weight of this task's loss when tasks share an optimizer step."""
+    pair_modality: str = ""
+    """Retrieval only: the second modality of each pair."""
+
+
+@dataclass
+class ModelConfig:
+    """The unified model: encoders -> one shared width -> trunk -> vectorizer -> heads."""
+
+    embed_dim: int = 192
+    """Width D of the shared token space and of the trunk."""
+    depth: int = 6
+    """Number of transformer blocks in the shared trunk."""
+    num_heads: int = 3
+    """Attention heads per block."""
+    mlp_ratio: float = 4.0
+    """MLP hidden width as a multiple of embed_dim."""
+    drop_path: float = 0.0
+    """Maximum stochastic-depth rate, linearly increased over the blocks."""
+    vectorizer: str = "cls"
+    """How tokens become one vector per sample: cls, mean or attn (learned-query attention pooling)."""
+    num_meta_tokens: int = 0
+    """Learned meta tokens prepended per modality (OmniVec); 0 disables them."""
+    encoders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-modality encoder configs: modality -> {name: registered encoder, ...its fields}."""
+    tasks: list[TaskConfig] = field(default_factory=list)
+    """The tasks whose heads sit on the trunk."""
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation schedule, shared by train, pretrain and finetune."""
+
+    max_steps: int = 300
+    """Optimizer steps."""
+    batch_size: int = 32
+    """Samples per task per step (each task contributes one sub-batch to a step)."""
+    lr: float = 1e-3
+    """Peak learning rate for AdamW."""
+    min_lr_ratio: float = 0.05
+    """Cosine decay ends at lr * min_lr_ratio."""
+    weight_decay: float = 0.05
+    """AdamW weight decay (not applied to biases, norms, embeddings and tokens)."""
+    warmup_steps: int = 30
+    """Linear warmup steps before the cosine decay."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value; 0 disables."""
+    grad_accum: int = 1
+    """Micro-batches accumulated per optimizer step."""
+    seed: int = 0
+    """Seed for parameters, data order, augmentation and dropout."""
+    log_every: int = 10
+    """Write a metrics line every this many steps."""
+    eval_every: int = 0
+    """Evaluate on the validation split every this many steps; 0 evaluates only at the end."""
+    checkpoint_every: int = 0
+    """Write an atomic checkpoint every this many steps; 0 writes only at the end."""
+    num_workers: int = 0
+    """DataLoader worker processes per task stream."""
+    ema_decay: float = 0.0
+    """Keep an exponential moving average of the weights with this decay; 0 disables."""
+    task_schedule: str = "mixed"
+    """mixed: every task contributes to every step; round_robin: one task per step in turn."""
+
+
+@dataclass
+class RunConfig:
+    """Everything a run folder needs to rebuild its model and continue its training."""
+
+    preset: str = "tiny"
+    """The preset this run started from."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The model."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """The optimisation schedule."""
+    data_root: str = ""
+    """Where the real datasets live (OMNIVEC_DATA); empty uses the built-in generated data only."""
+
+
+# --------------------------------------------------------------------------------------------- presets
+
+
+def _encoders(preset: str) -> dict[str, dict[str, Any]]:
+    patch = 4 if preset != "base" else 16
+    return {
+        "image": {"name": "image_patch", "in_chans": 3, "patch_size": patch},
+        "video": {"name": "video_tubelet", "in_chans": 3, "patch_size": 8 if preset != "base" else 16,
+                  "tubelet_size": 2},
+        "audio": {"name": "audio_spectrogram", "sample_rate": 8000 if preset != "base" else 16000},
+        "text": {"name": "text_embedding", "vocab_size": 2048 if preset == "tiny" else 8192,
+                 "max_length": 64 if preset != "base" else 256},
+        "points": {"name": "points_pointnet", "num_groups": 32 if preset != "base" else 64,
+                   "group_size": 16 if preset != "base" else 32},
+    }
+
+
+def preset_model(preset: str) -> ModelConfig:
+    sizes = {
+        "tiny": dict(embed_dim=64, depth=2, num_heads=2),
+        "small": dict(embed_dim=192, depth=6, num_heads=3),
+        "base": dict(embed_dim=768, depth=12, num_heads=12, drop_path=0.1),
+    }
+    if preset not in sizes:
+        raise OmnivecError(f"unknown preset {preset!r}; expected one of: {', '.join(PRESETS)}")
+    return ModelConfig(**sizes[preset], encoders=_encoders(preset))  # type: ignore[arg-type]
+
+
+def preset_train(preset: str) -> TrainConfig:
+    return {
+        "tiny": TrainConfig(max_steps=60, batch_size=16, lr=2e-3, warmup_steps=5),
+        "small": TrainConfig(max_steps=1000, batch_size=64, lr=1e-3, warmup_steps=50),
+        "base": TrainConfig(max_steps=20000, batch_size=128, lr=5e-4, warmup_steps=1000),
+    }[preset]
+
+
+def preset(preset_name: str) -> RunConfig:
+    return RunConfig(preset=preset_name, model=preset_model(preset_name), train=preset_train(preset_name))
+
+
+# --------------------------------------------------------------------------------------------- (de)serialisation
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+    """Build a dataclass from plain data, checking names and types, so a bad value names its field."""
+    if not isinstance(data, dict):
+        raise OmnivecError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise OmnivecError(f"{where or cls.__name__}: unknown field(s) {unknown}; expected some of {sorted(names)}")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise OmnivecError(f"{where or cls.__name__}: {e}") from None
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise OmnivecError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise OmnivecError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise OmnivecError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def save_yaml(cfg: Any, path: str | Path) -> None:
+    from omnivec.checkpoint import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def load_yaml(cls: type[T], path: str | Path) -> T:
+    path = Path(path)
+    if not path.is_file():
+        raise OmnivecError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise OmnivecError(f"{path}: not valid YAML ({e})") from None
+    return from_dict(cls, data or {}, where=path.name)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass, read from its source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for stmt, nxt in zip(body, body[1:]):
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[stmt.target.id] = " ".join(nxt.value.value.split())
+    return docs

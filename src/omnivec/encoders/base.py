@@ -1,0 +1,71 @@
+"""The encoder contract: raw samples -> :class:`EncoderInput` (``collate``) -> :class:`Tokens` (``forward``).
+
+An encoder module lives in ``encoders/<name>.py`` with its config dataclass, its module and its registration;
+the model never needs an edit to gain a modality.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from omnivec.config import from_dict
+from omnivec.errors import OmnivecError
+from omnivec.registry import Registry
+from omnivec.types import EncoderInput, Modality, Tokens
+
+
+class Encoder(nn.Module):
+    """Base class. Subclasses set ``modality`` and ``Config`` and implement ``forward`` and ``collate``."""
+
+    modality: ClassVar[Modality]
+    Config: ClassVar[type]
+
+    def __init__(self, cfg: Any, embed_dim: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed_dim = embed_dim
+
+    def forward(self, inp: EncoderInput) -> Tokens:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def collate(self, samples: list[Any]) -> EncoderInput:  # pragma: no cover - abstract
+        """Stack raw samples of this modality into a batch (pad variable-length ones)."""
+        raise NotImplementedError
+
+    def patch_targets(self, inp: EncoderInput) -> Tensor:
+        """Per-token reconstruction targets (B, N, P) for masked pretraining, in token order."""
+        raise NotImplementedError(f"{type(self).__name__} has no reconstruction targets")
+
+    def check(self, inp: EncoderInput, ndim: int, what: str) -> Tensor:
+        x = inp.data
+        if not isinstance(x, Tensor):
+            raise OmnivecError(f"{self.modality} encoder: expected a torch.Tensor {what}, got {type(x).__name__}")
+        if x.ndim != ndim:
+            raise OmnivecError(f"{self.modality} encoder: expected {what}, got shape {tuple(x.shape)}")
+        if not x.is_floating_point() and self.modality is not Modality.TEXT:
+            raise OmnivecError(f"{self.modality} encoder: expected a floating-point tensor, got {x.dtype}")
+        return x
+
+
+ENCODERS: Registry[type[Encoder]] = Registry("encoder")
+
+
+def build_encoder(spec: dict[str, Any], embed_dim: int, where: str = "encoder") -> Encoder:
+    """``spec`` is ``{"name": registered name, **config fields}``."""
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if not name:
+        raise OmnivecError(f"{where}: missing 'name'; expected one of {ENCODERS.names()}")
+    try:
+        cls = ENCODERS.get(name)
+    except KeyError as e:
+        raise OmnivecError(f"{where}: {e.args[0]}") from None
+    cfg = from_dict(cls.Config, spec, where=where)
+    return cls(cfg, embed_dim)
+
+
+def encoder_spec(encoder: Encoder, name: str) -> dict[str, Any]:
+    return {"name": name, **dataclasses.asdict(encoder.cfg)}

@@ -1,0 +1,14 @@
+"""User-facing errors: the CLI prints these as one clear line and exits non-zero, never a torch traceback."""
+
+
+class OmnivecError(Exception):
+    """Bad input, config or file: the message names what was given and what was expected."""
+
+
+class DataError(OmnivecError):
+    """A data file could not be read or has the wrong content; ``path`` names it."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason

@@ -1,0 +1,42 @@
+"""Shared contracts: the modality keys and what every encoder hands to the trunk.
+
+Every encoder maps its raw input to :class:`Tokens` — ``x`` of shape (B, N, D) in the one shared width, a padding
+mask, and the grid its tokens came from (so dense heads and masked-reconstruction targets can undo the patching).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+from torch import Tensor
+
+
+class Modality(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    TEXT = "text"
+    POINTS = "points"
+
+
+class Tokens(NamedTuple):
+    """An encoder's output.
+
+    x: (B, N, D) tokens, positions and modality embedding already added.
+    pad_mask: (B, N) bool, True where a token is padding; None when no sample is padded.
+    grid: the token grid shape for patch-like inputs, e.g. (H/p, W/p) for images, (T/t, H/p, W/p) for video,
+        (F/pf, T/pt) for audio spectrograms; empty for sets (points) and sequences (text).
+    """
+
+    x: Tensor
+    pad_mask: Tensor | None
+    grid: tuple[int, ...] = ()
+
+
+class EncoderInput(NamedTuple):
+    """A collated batch for one encoder: a dense tensor plus the valid length of each sample along its
+    variable axis (audio samples, text tokens); ``lengths`` is None for fixed-size inputs."""
+
+    data: Tensor
+    lengths: Tensor | None = None
