@@ -1,0 +1,74 @@
+"""The data contract shared by the generated data, the real datasets and bring-your-own folders.
+
+A *sample* is what one modality's encoder ``collate`` takes:
+
+=========  =====================================================================================
+image      float32 tensor (C, H, W), values in [0, 1]
+video      float32 tensor (C, T, H, W), values in [0, 1]
+audio      float32 tensor (L,), mono waveform in [-1, 1] at the model's sample rate
+text       str
+points     float32 tensor (P, 3), centred and scaled to the unit sphere
+=========  =====================================================================================
+
+A *target* is an int class index (classification), a (H, W) int64 tensor of class indices (segmentation), or
+another sample (retrieval pairs). A :class:`SampleDataset` yields ``(sample, target)``; a file that cannot be read
+yields :class:`Skipped` instead of raising (unless strict), and the collate step drops it, counts it and reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from omnivec.types import Modality
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A sample that could not be loaded: which file and why."""
+
+    path: str
+    reason: str
+
+
+class SampleDataset(Dataset):
+    """A split of one task's data: ``(sample, target)`` pairs of one modality, plus the class names."""
+
+    def __init__(
+        self,
+        modality: Modality | str,
+        samples: Sequence[Any],
+        targets: Sequence[Any],
+        class_names: Sequence[str] = (),
+        name: str = "",
+    ) -> None:
+        if len(samples) != len(targets):
+            raise ValueError(f"{name or 'dataset'}: {len(samples)} samples but {len(targets)} targets")
+        self.modality = Modality(modality)
+        self.samples = samples
+        self.targets = targets
+        self.class_names = list(class_names)
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        return self.samples[i], self.targets[i]
+
+
+@dataclass
+class TaskSplits:
+    """What a data source hands the trainer for one task."""
+
+    train: Dataset
+    test: Dataset
+    modality: Modality
+    kind: str = "classification"
+    class_names: list[str] = field(default_factory=list)
+    description: str = ""
+    source: str = "generated"
+    """'generated' for the built-in data, 'real' for staged datasets, 'byo' for the user's own."""
