@@ -122,6 +122,16 @@ class RunConfig:
     """The optimisation schedule."""
     data_root: str = ""
     """Where the real datasets live (OMNIVEC_DATA); empty uses the built-in generated data only."""
+    num_train: int = 2000
+    """Training samples per generated task (real datasets use their full split unless train_limit is set)."""
+    num_test: int = 500
+    """Test samples per generated task."""
+    train_limit: int = 0
+    """Cap on training samples per real dataset (a deterministic subset); 0 uses all."""
+    test_limit: int = 0
+    """Cap on test samples per real dataset; 0 uses all."""
+    tasks: list[str] = field(default_factory=list)
+    """The task names (catalogue names or bring-your-own specs) this run trains."""
 
 
 # --------------------------------------------------------------------------------------------- presets

@@ -1,0 +1,91 @@
+"""Infinite, seeded batch streams with a resumable position.
+
+The order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone, so a stream's whole state is
+``(epoch, position)``: resuming rebuilds the same order and skips to the position, without replaying data.
+Under data parallelism each rank takes every ``world_size``-th index of the same permutation.
+Unreadable samples (:class:`Skipped`) are dropped from the batch, counted and kept for the epoch report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from omnivec.data.base import Skipped
+
+
+def _identity(items: list[Any]) -> list[Any]:
+    return items
+
+
+class BatchStream:
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        collate: Callable[[list[tuple[Any, Any]]], Any],
+        num_workers: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        name: str = "",
+    ) -> None:
+        self.dataset = dataset
+        self.n = len(dataset)  # type: ignore[arg-type]
+        if self.n < world_size:
+            raise ValueError(f"{name or 'dataset'} has {self.n} samples, fewer than {world_size} ranks")
+        self.batch_size = batch_size
+        self.seed = seed
+        self.collate = collate
+        self.num_workers = num_workers
+        self.rank, self.world_size = rank, world_size
+        self.name = name
+        self.epoch = 0
+        self.position = 0  # batches already taken in this epoch
+        self.skipped: list[Skipped] = []
+        self.on_epoch_end: Callable[[BatchStream, list[Skipped]], None] | None = None
+        self._it: Iterator[list[Any]] | None = None
+
+    def _order(self, epoch: int) -> list[list[int]]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        perm = torch.randperm(self.n, generator=g)[self.rank :: self.world_size].tolist()
+        per_rank = self.n // self.world_size  # every rank takes the same number of batches
+        perm = perm[:per_rank]
+        bs = self.batch_size
+        return [perm[i : i + bs] for i in range(0, len(perm) - bs + 1, bs)] or [perm]
+
+    def _start(self) -> None:
+        batches = self._order(self.epoch)[self.position :]
+        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=_identity,
+                            num_workers=self.num_workers, persistent_workers=False)
+        self._it = iter(loader)
+
+    def __iter__(self) -> BatchStream:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            if self._it is None:
+                self._start()
+            assert self._it is not None
+            try:
+                items = next(self._it)
+            except StopIteration:
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(self, self.skipped)
+                self.epoch, self.position, self._it, self.skipped = self.epoch + 1, 0, None, []
+                continue
+            self.position += 1
+            kept = [it for it in items if not isinstance(it[0], Skipped)]
+            self.skipped.extend(it[0] for it in items if isinstance(it[0], Skipped))
+            if kept:
+                return self.collate(kept)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.position, self._it = int(state["epoch"]), int(state["position"]), None

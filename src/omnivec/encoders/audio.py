@@ -1,0 +1,157 @@
+"""Audio encoder: raw mono waveform -> log-mel spectrogram (torch.stft + our own mel filterbank, no
+torchaudio) -> patches over frequency x time (as AST / Audio-MAE), with padding masks for variable lengths.
+
+Frames are taken without centre padding, so a frame exists only where the whole window lies inside the
+waveform; a padded batch therefore produces exactly the frames each sample produces alone, and the per-sample
+normalisation statistics are computed over a sample's own valid frames only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from omnivec.encoders.base import ENCODERS, Encoder
+from omnivec.errors import OmnivecError
+from omnivec.layers.patch import patchify
+from omnivec.layers.pos import sincos_nd
+from omnivec.types import EncoderInput, Modality, Tokens
+
+
+@dataclass
+class AudioEncoderConfig:
+    sample_rate: int = 8000
+    """Model sample rate; inputs given as (waveform, rate) at another rate are resampled to it."""
+    n_fft: int = 256
+    """FFT size (and Hann window length) in samples."""
+    hop_length: int = 80
+    """Samples between frames (10 ms at 8 kHz)."""
+    n_mels: int = 32
+    """Mel bands; must be divisible by patch_freq."""
+    patch_freq: int = 8
+    """Mel bands per patch."""
+    patch_time: int = 4
+    """Frames per patch."""
+    max_seconds: float = 2.0
+    """Longer waveforms are cropped to this many seconds (bounds the token count)."""
+    f_min: float = 0.0
+    """Lowest mel filter edge in Hz."""
+
+
+def hz_to_mel(f: Tensor) -> Tensor:
+    return 2595.0 * torch.log10(1.0 + f / 700.0)
+
+
+def mel_to_hz(m: Tensor) -> Tensor:
+    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+
+def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0.0) -> Tensor:
+    """Triangular HTK-scale filters, (n_mels, n_freqs), each peaking at 1."""
+    f_max = sample_rate / 2
+    freqs = torch.linspace(0, f_max, n_freqs, dtype=torch.float64)
+    edges = mel_to_hz(torch.linspace(hz_to_mel(torch.tensor(f_min)).item(), hz_to_mel(torch.tensor(f_max)).item(),
+                                     n_mels + 2, dtype=torch.float64))
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs - lo) / (mid - lo)
+    down = (hi - freqs) / (hi - mid)
+    return torch.clamp(torch.minimum(up, down), min=0.0).float()
+
+
+@ENCODERS.register("audio_spectrogram")
+class AudioEncoder(Encoder):
+    modality = Modality.AUDIO
+    Config = AudioEncoderConfig
+
+    def __init__(self, cfg: AudioEncoderConfig, embed_dim: int) -> None:
+        super().__init__(cfg, embed_dim)
+        if cfg.n_mels % cfg.patch_freq:
+            raise OmnivecError(f"audio encoder: n_mels {cfg.n_mels} is not divisible by patch_freq {cfg.patch_freq}")
+        self.patch = (cfg.patch_freq, cfg.patch_time)
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
+        self.register_buffer("mel_fb", mel_filterbank(cfg.n_fft // 2 + 1, cfg.n_mels, cfg.sample_rate, cfg.f_min),
+                             persistent=False)
+        self.proj = nn.Conv2d(1, embed_dim, kernel_size=self.patch, stride=self.patch)
+        nn.init.xavier_uniform_(self.proj.weight.view(embed_dim, -1))
+        nn.init.zeros_(self.proj.bias)
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest waveform that still fills one patch."""
+        return self.cfg.n_fft + (self.cfg.patch_time - 1) * self.cfg.hop_length
+
+    def valid_patches(self, lengths: Tensor) -> Tensor:
+        frames = torch.clamp((lengths - self.cfg.n_fft) // self.cfg.hop_length + 1, min=0)
+        return frames // self.cfg.patch_time
+
+    def spectrogram(self, inp: EncoderInput) -> tuple[Tensor, Tensor]:
+        """(B, L) waveforms -> normalised log-mel (B, 1, n_mels, T) cut to whole patches, and valid time patches
+        per sample (B,)."""
+        wave = self.check(inp, 2, "waveforms (B, L)")
+        B, L = wave.shape
+        lengths = inp.lengths if inp.lengths is not None else torch.full((B,), L, device=wave.device)
+        if L < self.min_samples:
+            raise OmnivecError(f"audio encoder: waveforms of {L} samples are shorter than one patch "
+                               f"({self.min_samples} samples); collate() pads short clips")
+        spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=False,
+                          return_complex=True)  # (B, F, frames)
+        mel = self.mel_fb @ spec.abs().pow(2)  # (B, n_mels, frames)
+        logmel = torch.log(mel + 1e-6)
+        patches = self.valid_patches(lengths)  # (B,)
+        T = (logmel.shape[-1] // self.cfg.patch_time) * self.cfg.patch_time
+        logmel = logmel[..., :T]
+        valid = torch.arange(T, device=wave.device)[None, :] < (patches * self.cfg.patch_time)[:, None]  # (B, T)
+        w = valid[:, None, :].float()
+        n = (w.sum(dim=(1, 2)) * self.cfg.n_mels).clamp(min=1.0)
+        mean = (logmel * w).sum(dim=(1, 2)) / n
+        var = (((logmel - mean[:, None, None]) ** 2) * w).sum(dim=(1, 2)) / n
+        logmel = (logmel - mean[:, None, None]) / (var[:, None, None].sqrt() + 1e-5) * w
+        return logmel[:, None], patches
+
+    def forward(self, inp: EncoderInput) -> Tokens:
+        spec, patches = self.spectrogram(inp)
+        x = self.proj(spec)  # (B, D, n_mels/pf, T/pt)
+        grid = (x.shape[2], x.shape[3])
+        x = x.flatten(2).transpose(1, 2)  # (B, N, D), row-major over (freq band, time patch)
+        time_idx = torch.arange(grid[1], device=x.device).repeat(grid[0])  # (N,)
+        pad = time_idx[None, :] >= patches[:, None]  # (B, N)
+        return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), pad if bool(pad.any()) else None, grid)
+
+    def patch_targets(self, inp: EncoderInput) -> Tensor:
+        spec, _ = self.spectrogram(inp)
+        return patchify(spec, self.patch)  # (B, N, pf*pt)
+
+    def collate(self, samples: list[Any]) -> EncoderInput:
+        """Samples are 1-D waveforms at ``sample_rate``, or ``(waveform, rate)`` pairs that get resampled."""
+        cfg = self.cfg
+        waves = []
+        for i, s in enumerate(samples):
+            if isinstance(s, tuple):
+                wave, rate = s
+                wave = torch.as_tensor(wave, dtype=torch.float32)
+                if int(rate) != cfg.sample_rate:
+                    from omnivec.data.audio import resample
+
+                    wave = resample(wave, int(rate), cfg.sample_rate)
+            else:
+                wave = torch.as_tensor(s, dtype=torch.float32)
+            if wave.ndim == 2:  # (channels, L) -> mono
+                wave = wave.mean(0)
+            if wave.ndim != 1:
+                raise OmnivecError(f"audio sample {i}: expected a mono waveform (L,), got shape {tuple(wave.shape)}")
+            wave = wave[: int(cfg.max_seconds * cfg.sample_rate)]
+            if wave.numel() < self.min_samples:  # too short for one patch: pad with silence
+                wave = torch.nn.functional.pad(wave, (0, self.min_samples - wave.numel()))
+            waves.append(wave)
+        lengths = torch.tensor([w.numel() for w in waves])
+        L = int(lengths.max())
+        # Round the batch length up to whole hops so the frame grid is the same for every batch.
+        L = self.cfg.n_fft + math.ceil((L - self.cfg.n_fft) / self.cfg.hop_length) * self.cfg.hop_length
+        batch = torch.zeros(len(waves), L)
+        for i, w in enumerate(waves):
+            batch[i, : w.numel()] = w
+        return EncoderInput(batch, lengths)

@@ -1,0 +1,70 @@
+"""Image encoder: non-overlapping patch embedding (ViT/MAE) with fixed 2-D sine-cosine positions, so any
+image size divisible by the patch size is accepted without resizing a position table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from omnivec.encoders.base import ENCODERS, Encoder
+from omnivec.errors import OmnivecError
+from omnivec.layers.patch import patchify
+from omnivec.layers.pos import sincos_nd
+from omnivec.types import EncoderInput, Modality, Tokens
+
+
+@dataclass
+class ImageEncoderConfig:
+    in_chans: int = 3
+    """Input channels; 1-channel images are repeated when the encoder expects 3."""
+    patch_size: int = 4
+    """Square patch side in pixels; image sides must be divisible by it."""
+
+
+@ENCODERS.register("image_patch")
+class ImageEncoder(Encoder):
+    modality = Modality.IMAGE
+    Config = ImageEncoderConfig
+
+    def __init__(self, cfg: ImageEncoderConfig, embed_dim: int) -> None:
+        super().__init__(cfg, embed_dim)
+        p = cfg.patch_size
+        self.patch = (p, p)
+        self.proj = nn.Conv2d(cfg.in_chans, embed_dim, kernel_size=p, stride=p)
+        # MAE initialises the patch projection like a linear layer over the flattened patch.
+        nn.init.xavier_uniform_(self.proj.weight.view(embed_dim, -1))
+        nn.init.zeros_(self.proj.bias)
+
+    def _pixels(self, inp: EncoderInput) -> Tensor:
+        x = self.check(inp, 4, "images (B, C, H, W)")
+        if x.shape[1] != self.cfg.in_chans:
+            if x.shape[1] == 1:
+                x = x.expand(-1, self.cfg.in_chans, -1, -1)
+            else:
+                raise OmnivecError(f"image encoder: expected {self.cfg.in_chans} channels, got {x.shape[1]}")
+        H, W = x.shape[-2:]
+        p = self.cfg.patch_size
+        if H % p or W % p:
+            raise OmnivecError(f"image encoder: size {H}x{W} is not divisible by patch_size {p}")
+        return x
+
+    def forward(self, inp: EncoderInput) -> Tokens:
+        x = self.proj(self._pixels(inp))  # (B, D, H/p, W/p)
+        grid = (x.shape[2], x.shape[3])
+        x = x.flatten(2).transpose(1, 2)  # (B, N, D)
+        return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), None, grid)
+
+    def patch_targets(self, inp: EncoderInput) -> Tensor:
+        return patchify(self._pixels(inp), self.patch)  # (B, N, p*p*C)
+
+    def collate(self, samples: list[Any]) -> EncoderInput:
+        xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]
+        xs = [x[None] if x.ndim == 2 else x for x in xs]
+        shapes = {tuple(x.shape[-2:]) for x in xs}
+        if len(shapes) > 1:
+            raise OmnivecError(f"image batch mixes sizes {sorted(shapes)}; resize them to one size first")
+        chans = max(x.shape[0] for x in xs)
+        return EncoderInput(torch.stack([x.expand(chans, -1, -1) for x in xs]))

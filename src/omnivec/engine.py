@@ -1,0 +1,307 @@
+"""One training engine for train, pretrain and finetune.
+
+An *objective* is an ``nn.Module`` holding the model whose ``forward(batches)`` turns one step's batches (a dict
+keyed by stream name) into ``(loss, logs)``; the engine owns everything else: AdamW with warmup + cosine decay,
+gradient accumulation and clipping, data parallelism under ``torchrun`` (DDP on the objective: gloo on CPU, nccl
+on CUDA), bf16 autocast on CUDA only (on CPU bf16 is slower than fp32), an optional EMA of the weights, a JSONL
+log, a progress bar, and atomic checkpoints that ``resume`` continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from omnivec import checkpoint as ckpt
+from omnivec.config import TrainConfig
+from omnivec.data.stream import BatchStream
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> DistInfo:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1); otherwise a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local)
+
+
+def default_device(info: DistInfo) -> torch.device:
+    return torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``max_steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """No decay on biases, norms, embeddings and learned tokens (1-D tensors and *_token/_embed parameters)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim < 2 or "token" in name or "embed" in name.split(".")[-1] or "pos_embed" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class EMA:
+    """Exponential moving average of the weights (float tensors only)."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v, 1 - self.decay)
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    samples: int = 0
+    elapsed: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class Engine:
+    """Runs ``objective`` over ``streams`` with ``schedule(step) -> stream names for that step``."""
+
+    def __init__(
+        self,
+        objective: nn.Module,
+        streams: dict[str, BatchStream],
+        cfg: TrainConfig,
+        run_dir: Path,
+        schedule: Callable[[int], list[str]],
+        dist_info: DistInfo | None = None,
+        save_model: Callable[[Path], None] | None = None,
+        log_name: str = ckpt.METRICS,
+        progress: bool = True,
+    ) -> None:
+        self.objective = objective
+        self.model: nn.Module = objective.model  # type: ignore[assignment]
+        self.streams = streams
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.schedule = schedule
+        self.dist = dist_info or DistInfo()
+        self.save_model = save_model
+        self.log_path = self.run_dir / log_name
+        self.progress = progress
+        self.device = next(self.model.parameters()).device
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
+                                           betas=(0.9, 0.95))
+        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.state = TrainState()
+        self.wrapped: nn.Module = objective
+        if self.dist.world_size > 1:
+            self.wrapped = nn.parallel.DistributedDataParallel(
+                objective, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        self.skip_log = self.run_dir / "skipped.jsonl"
+        for s in streams.values():
+            s.on_epoch_end = self._report_skipped
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.state.step,
+            "samples": self.state.samples,
+            "elapsed": self.state.elapsed,
+            "optimizer": self.optimizer.state_dict(),
+            "streams": {k: s.state_dict() for k, s in self.streams.items()},
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def save_checkpoint(self) -> None:
+        """Weights first, then the state that points at them: a crash between the two leaves the previous
+        consistent pair only if both are replaced atomically in this order and the state names its step."""
+        if not self.dist.is_main:
+            return
+        if self.save_model is not None:
+            self.save_model(self.run_dir)
+        if self.ema is not None:
+            ckpt.save_weights(self.ema.shadow, self.run_dir / ckpt.EMA_WEIGHTS)
+        ckpt.save_state(self.state_dict(), self.run_dir / ckpt.TRAIN_STATE)
+
+    def load_checkpoint(self, state: dict[str, Any]) -> None:
+        self.state.step = int(state["step"])
+        self.state.samples = int(state["samples"])
+        self.state.elapsed = float(state["elapsed"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for k, s in self.streams.items():
+            if k in state["streams"]:
+                s.load_state_dict(state["streams"][k])
+        torch.set_rng_state(state["rng_cpu"])
+        if torch.cuda.is_available() and state.get("rng_cuda"):
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        if self.ema is not None and (self.run_dir / ckpt.EMA_WEIGHTS).is_file():
+            self.ema.shadow = ckpt.load_weights(self.run_dir / ckpt.EMA_WEIGHTS)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _report_skipped(self, stream: BatchStream, skipped: list[Any]) -> None:
+        if not skipped or not self.dist.is_main:
+            return
+        tqdm.write(f"[{stream.name}] epoch {stream.epoch}: skipped {len(skipped)} unreadable sample(s)")
+        with open(self.skip_log, "a") as f:
+            for s in skipped:
+                f.write(json.dumps({"stream": stream.name, "epoch": stream.epoch, "path": s.path,
+                                    "reason": s.reason}) + "\n")
+
+    def _to_device(self, batch: Any) -> Any:
+        if isinstance(batch, Tensor):
+            return batch.to(self.device, non_blocking=True)
+        if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+            return type(batch)(*(self._to_device(b) for b in batch))
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self._to_device(b) for b in batch)
+        if isinstance(batch, dict):
+            return {k: self._to_device(v) for k, v in batch.items()}
+        return batch
+
+    def _micro_step(self, names: list[str], sync: bool) -> tuple[float, dict[str, float], int]:
+        batches = {n: self._to_device(next(self.streams[n])) for n in names}
+        n_samples = sum(_batch_size(b) for b in batches.values())
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext())
+        no_sync = (self.wrapped.no_sync() if not sync and isinstance(self.wrapped, nn.parallel.DistributedDataParallel)
+                   else nullcontext())
+        with no_sync:
+            with autocast:
+                loss, logs = self.wrapped(batches)
+            (loss / self.cfg.grad_accum).backward()
+        return float(loss), logs, n_samples
+
+    def fit(self) -> TrainState:
+        cfg = self.cfg
+        self.objective.train()
+        bar = tqdm(total=cfg.max_steps, initial=self.state.step, disable=not (self.progress and self.dist.is_main),
+                   dynamic_ncols=True, desc="train")
+        window_t, window_n = time.perf_counter(), 0
+        while self.state.step < cfg.max_steps:
+            step = self.state.step
+            t0 = time.perf_counter()
+            lr = lr_at(step, cfg)
+            for g in self.optimizer.param_groups:
+                g["lr"] = lr
+            names = self.schedule(step)
+            losses, logs, n = [], {}, 0
+            for micro in range(cfg.grad_accum):
+                loss, logs_i, n_i = self._micro_step(names, sync=micro == cfg.grad_accum - 1)
+                losses.append(loss)
+                n += n_i
+                logs = {k: logs.get(k, 0.0) + v / cfg.grad_accum for k, v in logs_i.items()}
+            grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                         if cfg.grad_clip > 0 else torch.tensor(0.0))
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.ema is not None:
+                self.ema.update(self.model)
+            self.state.step += 1
+            self.state.samples += n * self.dist.world_size
+            self.state.elapsed += time.perf_counter() - t0
+            window_n += n * self.dist.world_size
+            loss_mean = sum(losses) / len(losses)
+            if not math.isfinite(loss_mean):
+                raise FloatingPointError(f"loss became {loss_mean} at step {step}; lower --lr or check the data")
+            if self.state.step % cfg.log_every == 0 or self.state.step == cfg.max_steps:
+                dt = time.perf_counter() - window_t
+                rec = {"step": self.state.step, "lr": lr, "loss": loss_mean, "grad_norm": float(grad_norm),
+                       "samples_per_s": window_n / max(dt, 1e-9), "tasks": ",".join(names), **logs}
+                self._log(rec)
+                bar.set_postfix(loss=f"{loss_mean:.3f}", sps=f"{rec['samples_per_s']:.0f}")
+                window_t, window_n = time.perf_counter(), 0
+            bar.update(1)
+            if cfg.checkpoint_every and self.state.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+        bar.close()
+        self.save_checkpoint()
+        return self.state
+
+    def _log(self, rec: dict[str, Any]) -> None:
+        self.state.history.append({k: v for k, v in rec.items() if isinstance(v, (int, float))})
+        if self.dist.is_main:
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+
+def _batch_size(batch: Any) -> int:
+    x = batch
+    while isinstance(x, (tuple, list)) and x:
+        x = x[0]
+    if isinstance(x, dict):
+        return _batch_size(next(iter(x.values())))
+    return int(x.shape[0]) if isinstance(x, Tensor) else 1
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_losses(log: list[dict[str, Any]], out: Path, title: str = "training loss") -> None:
+    """Total loss and each task's loss against the step, saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not log:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = [r["step"] for r in log]
+    ax.plot(steps, [r["loss"] for r in log], label="total", color="black", linewidth=2)
+    keys = sorted({k for r in log for k in r if k.endswith("/loss")})
+    for k in keys:
+        pts = [(r["step"], r[k]) for r in log if k in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=k.removesuffix("/loss"), alpha=0.8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    ckpt.atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
+    plt.close(fig)

@@ -1,0 +1,166 @@
+"""The unified model (OmniVec, arXiv 2311.05709 §3): modality encoders -> one shared token space (+ modality
+embedding, optional meta tokens) -> one trunk -> vectorizer -> heads keyed by task name.
+
+    raw samples --collate--> EncoderInput --encoder--> Tokens (B, N, D)
+        --prefix [cls] [meta_1..K] + modality embedding--> trunk --> Features --vectorizer--> (B, D)
+        --heads[task]--> named-tuple output --tasks[kind]--> loss / metrics / predictions
+
+Adding a modality touches ``encoders/``; adding a task kind touches ``heads/`` and ``tasks/``; this file stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from omnivec.config import ModelConfig, TaskConfig
+from omnivec.encoders import Encoder, build_encoder
+from omnivec.errors import OmnivecError
+from omnivec.heads import HEADS, Features
+from omnivec.layers.attention import init_weights
+from omnivec.tokenizer import TextTokenizer
+from omnivec.trunk import Trunk
+from omnivec.types import EncoderInput, Modality, Tokens
+from omnivec.vectorizer import Vectorizer
+
+
+class OmniModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, tokenizer: TextTokenizer | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        D = cfg.embed_dim
+        for m in cfg.encoders:
+            if m not in Modality.__members__.values():
+                raise OmnivecError(f"encoders: unknown modality {m!r}; expected one of {[x.value for x in Modality]}")
+        self.encoders = nn.ModuleDict({m: build_encoder(spec, D, f"encoders.{m}") for m, spec in cfg.encoders.items()})
+        self.modality_embed = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, 1, D)) for m in cfg.encoders})
+        self.meta_tokens = nn.ParameterDict(
+            {m: nn.Parameter(torch.zeros(1, cfg.num_meta_tokens, D)) for m in cfg.encoders}
+            if cfg.num_meta_tokens > 0 else {}
+        )
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if cfg.vectorizer == "cls" else None
+        self.trunk = Trunk(D, cfg.depth, cfg.num_heads, cfg.mlp_ratio, cfg.drop_path)
+        self.vectorizer = Vectorizer(cfg.vectorizer, D)
+        self.heads = nn.ModuleDict()
+        self.tasks: dict[str, TaskConfig] = {}
+        init_weights(self.trunk)
+        for p in [*self.modality_embed.values(), *self.meta_tokens.values()]:
+            nn.init.normal_(p, std=0.02)
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, std=0.02)
+        for t in cfg.tasks:
+            self.add_task(t)
+        self.set_tokenizer(tokenizer)
+
+    # ------------------------------------------------------------------ structure
+
+    def add_task(self, task: TaskConfig) -> None:
+        """Attach a head for ``task`` (used at build time and when fine-tuning adds tasks)."""
+        if task.name in self.heads:
+            raise OmnivecError(f"task {task.name!r} already has a head")
+        encoder = self.encoder(task.modality)
+        try:
+            self.heads[task.name] = HEADS.get(task.kind)(task, self.cfg, encoder)
+        except (KeyError, ValueError) as e:
+            raise OmnivecError(str(e.args[0])) from None
+        self.tasks[task.name] = task
+        if task not in self.cfg.tasks:
+            self.cfg.tasks.append(task)
+
+    def set_tokenizer(self, tokenizer: TextTokenizer | None) -> None:
+        self.tokenizer = tokenizer
+        if tokenizer is not None and Modality.TEXT in self.encoders:
+            enc = self.encoders[Modality.TEXT]
+            if tokenizer.vocab_size > enc.cfg.vocab_size:
+                raise OmnivecError(f"tokenizer has {tokenizer.vocab_size} tokens but the text encoder's "
+                                   f"vocab_size is {enc.cfg.vocab_size}")
+            enc.tokenizer = tokenizer
+
+    def encoder(self, modality: str) -> Encoder:
+        if modality not in self.encoders:
+            raise OmnivecError(f"this model has no {modality!r} encoder; it has: {', '.join(self.encoders)}")
+        return self.encoders[modality]  # type: ignore[return-value]
+
+    def task(self, name: str) -> TaskConfig:
+        if name not in self.tasks:
+            raise OmnivecError(f"unknown task {name!r}; this model has: {', '.join(self.tasks) or '(none)'}")
+        return self.tasks[name]
+
+    @property
+    def num_prefix(self) -> int:
+        return (self.cls_token is not None) + self.cfg.num_meta_tokens
+
+    # ------------------------------------------------------------------ forward, in small named steps
+
+    def collate(self, modality: str, samples: Sequence[Any]) -> EncoderInput:
+        return self.encoder(modality).collate(list(samples))
+
+    def encode(self, modality: str, inp: EncoderInput) -> Tokens:
+        """Encoder tokens in the shared space, modality embedding added (no prefix yet)."""
+        tokens = self.encoder(modality)(inp)
+        return tokens._replace(x=tokens.x + self.modality_embed[modality])
+
+    def forward_tokens(self, modality: str, tokens: Tokens) -> Features:
+        """Prefix cls/meta tokens and run the trunk. Masked pretraining calls this with only the visible
+        tokens."""
+        x, pad = tokens.x, tokens.pad_mask
+        B = x.shape[0]
+        prefix = []
+        if self.cls_token is not None:
+            prefix.append(self.cls_token.expand(B, -1, -1))
+        if self.meta_tokens:
+            prefix.append(self.meta_tokens[modality].expand(B, -1, -1))
+        if prefix:
+            x = torch.cat([*prefix, x], dim=1)  # (B, P + N, D)
+            if pad is not None:
+                pad = torch.cat([pad.new_zeros(B, self.num_prefix), pad], dim=1)
+        return Features(self.trunk(x, pad), pad, self.num_prefix, tokens.grid)
+
+    def forward_features(self, modality: str, inp: EncoderInput) -> Features:
+        return self.forward_tokens(modality, self.encode(modality, inp))
+
+    def pool(self, feats: Features) -> Tensor:
+        return self.vectorizer(feats.x, feats.pad_mask, feats.num_prefix)
+
+    def forward(self, task: str, inp: EncoderInput) -> Any:
+        """The head output (a named tuple) of ``task`` for a collated batch."""
+        cfg = self.task(task)
+        feats = self.forward_features(cfg.modality, inp)
+        return self.heads[task](feats, self.pool(feats))
+
+    # ------------------------------------------------------------------ user API
+
+    def _as_input(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> EncoderInput:
+        if isinstance(inputs, EncoderInput):
+            return inputs
+        if isinstance(inputs, Tensor) and modality not in (Modality.TEXT, Modality.AUDIO):
+            return EncoderInput(inputs)
+        return self.collate(modality, inputs)
+
+    @torch.no_grad()
+    def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
+        """(B, D) vectors from the vectorizer for raw samples (or a collated batch) of one modality."""
+        was = self.training
+        self.eval()
+        try:
+            return self.pool(self.forward_features(modality, self._as_input(modality, inputs)))
+        finally:
+            self.train(was)
+
+    @torch.no_grad()
+    def predict(self, task: str, inputs: EncoderInput | Sequence[Any]) -> list[Any]:
+        """Predictions for raw samples: class names (or indices) for classification, (H, W) class maps for
+        segmentation, unit embeddings for retrieval."""
+        from omnivec.tasks import task_kind
+
+        cfg = self.task(task)
+        was = self.training
+        self.eval()
+        try:
+            out = self(task, self._as_input(cfg.modality, inputs))
+        finally:
+            self.train(was)
+        return task_kind(cfg.kind).predictions(out, cfg)

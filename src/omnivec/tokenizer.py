@@ -1,0 +1,83 @@
+"""Byte-level BPE trained locally with HF ``tokenizers`` (never downloaded), saved in the run folder as
+``tokenizer.json``. Byte-level means no text is ever out of vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from omnivec.errors import OmnivecError
+from omnivec.types import EncoderInput
+
+PAD, BOS, EOS, UNK, MASK = "<pad>", "<s>", "</s>", "<unk>", "<mask>"
+SPECIAL_TOKENS = [PAD, BOS, EOS, UNK, MASK]
+
+
+class TextTokenizer:
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tk = tokenizer
+        self.pad_id = self._id(PAD)
+        self.bos_id = self._id(BOS)
+        self.eos_id = self._id(EOS)
+        self.mask_id = self._id(MASK)
+
+    def _id(self, token: str) -> int:
+        i = self.tk.token_to_id(token)
+        if i is None:
+            raise OmnivecError(f"tokenizer lacks the special token {token!r}")
+        return int(i)
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int, extra_tokens: Sequence[str] = ()) -> TextTokenizer:
+        tk = Tokenizer(models.BPE(unk_token=UNK))
+        tk.normalizer = normalizers.NFKC()
+        tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+        tk.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size - len(extra_tokens),
+            special_tokens=SPECIAL_TOKENS,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        tk.train_from_iterator(texts, trainer=trainer)
+        if extra_tokens:
+            tk.add_special_tokens(list(extra_tokens))
+        return cls(tk)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TextTokenizer:
+        path = Path(path)
+        if not path.is_file():
+            raise OmnivecError(f"tokenizer file {path} does not exist")
+        try:
+            return cls(Tokenizer.from_file(str(path)))
+        except Exception as e:  # tokenizers raises a bare Exception on malformed JSON
+            raise OmnivecError(f"{path}: not a valid tokenizer file ({e})") from None
+
+    def save(self, path: str | Path) -> None:
+        from omnivec.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(path), self.tk.to_str())
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.tk.get_vocab_size())
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tk.encode(text).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tk.decode(list(ids), skip_special_tokens=True)).strip()
+
+    def batch(self, texts: Sequence[str], max_length: int) -> EncoderInput:
+        """Texts -> (B, L) int64 ids right-padded with ``<pad>``, plus lengths; truncated to ``max_length``."""
+        encs = [e.ids[:max_length] for e in self.tk.encode_batch(list(texts))]
+        encs = [ids if ids else [self.tk.token_to_id(UNK)] for ids in encs]  # an empty text still has one token
+        lengths = torch.tensor([len(e) for e in encs])
+        ids = torch.full((len(encs), int(lengths.max())), self.pad_id, dtype=torch.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e)] = torch.tensor(e)
+        return EncoderInput(ids, lengths)

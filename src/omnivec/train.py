@@ -1,0 +1,180 @@
+"""Supervised (multi-task) training: catalogue tasks -> one model -> the engine -> a run folder.
+
+Plain typed functions; the CLI only parses arguments and calls these. Pretraining and the grouped fine-tuning
+schedule reuse ``prepare_tasks``, ``make_streams``, the :class:`Engine` and ``evaluate_tasks``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from omnivec import checkpoint as ckpt
+from omnivec.catalog import get_task
+from omnivec.config import RunConfig, TaskConfig
+from omnivec.data.base import TaskSplits
+from omnivec.data.stream import BatchStream
+from omnivec.engine import DistInfo, Engine, default_device, init_distributed, plot_losses, read_log
+from omnivec.errors import OmnivecError
+from omnivec.model import OmniModel
+from omnivec.objective import SupervisedObjective
+from omnivec.run import load_run, save_run
+from omnivec.tasks import drop_skipped, task_kind
+from omnivec.tokenizer import TextTokenizer
+from omnivec.types import Modality
+
+
+@dataclass
+class PreparedTask:
+    cfg: TaskConfig
+    splits: TaskSplits
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTask]:
+    """Build every task's splits and its :class:`TaskConfig` (classes from the data)."""
+    if not names:
+        raise OmnivecError("no tasks given; pass --tasks NAME[,NAME...] (see `omnivec tasks`)")
+    out: dict[str, PreparedTask] = {}
+    for name in names:
+        entry = get_task(name)
+        if entry.modality not in run_cfg.model.encoders:
+            raise OmnivecError(f"task {name!r} needs a {entry.modality} encoder, which this config lacks")
+        splits = entry.build(run_cfg)
+        cfg = TaskConfig(name=name, kind=entry.kind, modality=entry.modality, dataset=name,
+                         num_classes=len(splits.class_names) if entry.kind != "retrieval" else 0,
+                         class_names=list(splits.class_names), group=entry.group,
+                         pair_modality=entry.pair_modality)
+        out[name] = PreparedTask(cfg, splits)
+    return out
+
+
+def texts_of(dataset: Dataset, limit: int = 20000) -> list[str]:
+    n = min(len(dataset), limit)  # type: ignore[arg-type]
+    texts = []
+    for i in range(n):
+        s, t = dataset[i]
+        texts.extend(x for x in (s, t[0] if isinstance(t, tuple) else t) if isinstance(x, str))
+    return texts
+
+
+def train_tokenizer(run_cfg: RunConfig, tasks: dict[str, PreparedTask]) -> TextTokenizer | None:
+    corpus = [t for p in tasks.values() for t in texts_of(p.splits.train)]
+    if not corpus or Modality.TEXT not in run_cfg.model.encoders:
+        return None
+    vocab = int(run_cfg.model.encoders[Modality.TEXT].get("vocab_size", 8192))
+    return TextTokenizer.train(corpus, vocab)
+
+
+def make_collate(model: OmniModel, task: TaskConfig) -> Callable[[list[tuple[Any, Any]]], Any]:
+    kind = task_kind(task.kind)
+    return lambda items: kind.collate(model, task, items)
+
+
+def make_streams(model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig,
+                 info: DistInfo) -> dict[str, BatchStream]:
+    cfg = run_cfg.train
+    return {
+        name: BatchStream(p.splits.train, cfg.batch_size, cfg.seed * 1000 + i, make_collate(model, p.cfg),
+                          cfg.num_workers, info.rank, info.world_size, name)
+        for i, (name, p) in enumerate(tasks.items())
+    }
+
+
+def make_schedule(names: list[str], mode: str) -> Callable[[int], list[str]]:
+    if mode == "mixed":
+        return lambda step: list(names)
+    if mode == "round_robin":
+        return lambda step: [names[step % len(names)]]
+    raise OmnivecError(f"unknown task_schedule {mode!r}; expected mixed or round_robin")
+
+
+@torch.no_grad()
+def evaluate_tasks(model: OmniModel, datasets: dict[str, Dataset], batch_size: int = 128) -> dict[str, dict[str, Any]]:
+    """Score each task on its dataset in order: the kind's metrics, its primary metric and chance level."""
+    model.eval()
+    device = next(model.parameters()).device
+    results: dict[str, dict[str, Any]] = {}
+    for name, ds in datasets.items():
+        task = model.task(name)
+        kind = task_kind(task.kind)
+        metric = kind.metric(task)
+        targets: list[Any] = []
+        skipped = 0
+        n = len(ds)  # type: ignore[arg-type]
+        for start in range(0, n, batch_size):
+            items, bad = drop_skipped([ds[i] for i in range(start, min(start + batch_size, n))])
+            skipped += len(bad)
+            if not items:
+                continue
+            targets.extend(t for _, t in items)
+            inp, tgt = kind.collate(model, task, items)
+            batch = (_to(inp, device), _to(tgt, device))
+            metric.update(kind.forward(model, task, batch), batch[1])
+        values = metric.compute()
+        results[name] = {"task": name, "modality": task.modality, "kind": task.kind,
+                         "metric": kind.primary_metric, "value": values.get(kind.primary_metric, 0.0),
+                         "chance": kind.chance(task, targets), "skipped": skipped, **values}
+    return results
+
+
+def _to(x: Any, device: torch.device) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(_to(v, device) for v in x))
+    if isinstance(x, tuple):
+        return tuple(_to(v, device) for v in x)
+    return x
+
+
+def train(run_cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results."""
+    out = Path(out)
+    info = init_distributed()
+    if resume:
+        if not (out / ckpt.TRAIN_STATE).is_file():
+            raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
+        model, saved = load_run(out)
+        saved.train.max_steps = max(saved.train.max_steps, run_cfg.train.max_steps)
+        run_cfg = saved
+        tasks = prepare_tasks(run_cfg, run_cfg.tasks)
+    else:
+        if (out / ckpt.TRAIN_STATE).exists():
+            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        seed_everything(run_cfg.train.seed)
+        tasks = prepare_tasks(run_cfg, run_cfg.tasks)
+        run_cfg.model.tasks = []
+        model = OmniModel(run_cfg.model, train_tokenizer(run_cfg, tasks))
+        for p in tasks.values():
+            model.add_task(p.cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    device = default_device(info)
+    model.to(device).train()
+    engine = Engine(SupervisedObjective(model), make_streams(model, tasks, run_cfg, info), run_cfg.train, out,
+                    make_schedule(list(tasks), run_cfg.train.task_schedule), info,
+                    save_model=lambda d: save_run(model, run_cfg, d), progress=progress)
+    if resume:
+        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
+    elif info.is_main:
+        save_run(model, run_cfg, out)  # the folder is loadable from the first moment
+    engine.fit()
+    if not info.is_main:
+        return {}
+    plot_losses(read_log(out / ckpt.METRICS), out / "loss.png")
+    results = evaluate_tasks(model, {n: p.splits.test for n, p in tasks.items()})
+    ckpt.atomic_write_text(out / "eval.json", json.dumps(results, indent=2))
+    return results
