@@ -1,9 +1,9 @@
 """Readers for UnIVAL's tab-separated data files (the OFA formats; UnIVAL's README and data/ scripts).
 
 One line per sample, columns in a fixed order; the image column holds either the image itself as base64 or a
-path (resolved against ``image_root`` when relative). Readers yield plain records and leave the image undecoded,
-so a pass over a large file stays cheap; :func:`decode_image` turns the column into a (C, H, W) float tensor in
-[0, 1].
+path (resolved against ``image_root`` when relative). Readers yield plain records and leave the image
+undecoded, so a pass over a large file stays cheap; :func:`decode_image` turns the column into a (C, H, W)
+float tensor in [0, 1].
 
 =================  ==========================================================================================
 caption            uniq_id, image_id, caption (several joined by ``&&``), objects, image
@@ -207,7 +207,7 @@ def read_pretrain_tsv(path: str | Path) -> Iterator[PretrainRecord]:
 
 
 def decode_image(value: str, image_root: str | Path | None = None) -> Tensor:
-    """An image column (a path, relative to ``image_root`` if given, or base64) -> (3, H, W) float32, [0, 1]."""
+    """An image column (a path, relative to ``image_root``, or base64) -> (3, H, W) floats in [0, 1]."""
     from PIL import Image, UnidentifiedImageError
 
     value = value.strip()
