@@ -77,7 +77,7 @@ def greedy(
         logits = decoder.step(token, cache)[:, -1]  # (B, V)
         if allowed_tokens is not None or t < min_len:
             _constrain(logits, t, eos, min_len, allowed_tokens)
-        token = logits.argmax(-1, keepdim=True)  # (B, 1)
+        token = logits.max(-1, keepdim=True).indices  # (B, 1); max is faster than argmax on CPU
         out[:, t : t + 1] = token
         # checking for the end costs a host sync per step; only worth it once eos can appear
         if t >= min_len:

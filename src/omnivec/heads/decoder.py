@@ -35,8 +35,16 @@ class KVCache:
     self_v: Tensor  # (L, B, nh, max_len, hd)
     cross_k: Tensor  # (L, B, nh, N, hd)
     cross_v: Tensor  # (L, B, nh, N, hd)
-    memory_mask: Tensor | None  # (B, 1, 1, N) True = attend, or None when nothing is padded
+    memory_mask: Tensor | None  # (B, 1, 1, N) additive: 0 attend, -inf padding; None when nothing is padded
+    out_weight: Tensor  # (D, V) the tied output projection, transposed
+    weights_t: dict[nn.Linear, Tensor]  # each per-step nn.Linear's weight, transposed to (in, out)
     pos: int = 0
+
+    def linear(self, layer: nn.Linear, x: Tensor) -> Tensor:
+        """``layer(x)`` for an nn.Linear, its weight transposed once by ``init_cache``: for the few rows of a
+        decoding step a GEMM on a contiguous (in, out) weight is ~1.3x faster on CPU than ``F.linear``'s."""
+        B, T, _ = x.shape
+        return torch.addmm(layer.bias, x.reshape(B * T, -1), self.weights_t[layer]).view(B, T, -1)
 
     @property
     def max_len(self) -> int:
@@ -75,16 +83,19 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
-    def step(self, x: Tensor, k_cache: Tensor, v_cache: Tensor, pos: int, attn_mask: Tensor | None) -> Tensor:
+    def step(self, x: Tensor, cache: KVCache, layer: int, attn_mask: Tensor | None) -> Tensor:
         """Attend from the T new tokens at positions ``pos..pos+T-1`` to everything cached so far."""
         B, T, D = x.shape
-        q, k, v = self._qkv(x)
-        k_cache[:, :, pos : pos + T] = k  # (B, nh, max_len, hd), filled in place
+        pos = cache.pos
+        qkv = cache.linear(self.qkv, x).view(B, T, 3, self.num_heads, D // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, nh, T, hd)
+        k_cache, v_cache = cache.self_k[layer], cache.self_v[layer]  # (B, nh, max_len, hd)
+        k_cache[:, :, pos : pos + T] = k  # filled in place, no torch.cat
         v_cache[:, :, pos : pos + T] = v
         k_all, v_all = k_cache[:, :, : pos + T], v_cache[:, :, : pos + T]
         # one new token may see every cached one, so it needs no mask at all
         y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=attn_mask)
-        return self.proj(y.transpose(1, 2).reshape(B, T, D))
+        return cache.linear(self.proj, y.transpose(1, 2).reshape(B, T, D))
 
 
 class CrossAttention(nn.Module):
@@ -101,15 +112,20 @@ class CrossAttention(nn.Module):
         k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, nh, N, hd)
         return k, v
 
-    def attend(self, x: Tensor, k: Tensor, v: Tensor, memory_mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None) -> Tensor:
         B, T, D = x.shape
+        k, v = self.memory_kv(memory)
         q = self.q(x).view(B, T, self.num_heads, D // self.num_heads).transpose(1, 2)  # (B, nh, T, hd)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask)
         return self.proj(y.transpose(1, 2).reshape(B, T, D))
 
-    def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None) -> Tensor:
-        k, v = self.memory_kv(memory)
-        return self.attend(x, k, v, memory_mask)
+    def step(self, x: Tensor, cache: KVCache, layer: int) -> Tensor:
+        """Attend to the memory projected once by ``init_cache``."""
+        B, T, D = x.shape
+        q = cache.linear(self.q, x).view(B, T, self.num_heads, D // self.num_heads).transpose(1, 2)
+        k, v = cache.cross_k[layer], cache.cross_v[layer]  # (B, nh, N, hd)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=cache.memory_mask)
+        return cache.linear(self.proj, y.transpose(1, 2).reshape(B, T, D))
 
 
 class DecoderBlock(nn.Module):
@@ -131,13 +147,10 @@ class DecoderBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm3(x)))
 
     def step(self, x: Tensor, cache: KVCache, layer: int, self_mask: Tensor | None) -> Tensor:
-        x = x + self.self_attn.step(
-            self.norm1(x), cache.self_k[layer], cache.self_v[layer], cache.pos, self_mask
-        )
-        x = x + self.cross_attn.attend(
-            self.norm2(x), cache.cross_k[layer], cache.cross_v[layer], cache.memory_mask
-        )
-        return x + self.mlp(self.norm3(x))
+        x = x + self.self_attn.step(self.norm1(x), cache, layer, self_mask)
+        x = x + self.cross_attn.step(self.norm2(x), cache, layer)
+        h = F.gelu(cache.linear(self.mlp.fc1, self.norm3(x)))  # Mlp.forward, on the transposed weights
+        return x + cache.linear(self.mlp.fc2, h)
 
 
 class TextDecoder(nn.Module):
@@ -223,7 +236,11 @@ class TextDecoder(nn.Module):
         hd = self.embed_dim // self.num_heads
         ks, vs = zip(*(block.cross_attn.memory_kv(memory) for block in self._blocks()))
         cross_k, cross_v = torch.stack(ks), torch.stack(vs)  # (L, B, nh, N, hd)
-        memory_mask = key_padding_to_attn_mask(memory_pad_mask)
+        memory_mask = None
+        if memory_pad_mask is not None:
+            # an additive float mask, made once: SDPA runs faster with it than with a boolean one
+            memory_mask = memory.new_zeros(memory_pad_mask.shape).masked_fill(memory_pad_mask, float("-inf"))
+            memory_mask = memory_mask[:, None, None, :]  # (B, 1, 1, N)
         if expand > 1:
             cross_k = cross_k.repeat_interleave(expand, dim=1)
             cross_v = cross_v.repeat_interleave(expand, dim=1)
@@ -232,7 +249,20 @@ class TextDecoder(nn.Module):
         shape = (self.depth, B * expand, self.num_heads, max_len, hd)
         self_k = memory.new_empty(shape)
         self_v = memory.new_empty(shape)
-        return KVCache(self_k, self_v, cross_k, cross_v, memory_mask, 0)
+        # transposed copies of the weights a step multiplies by (see KVCache.linear), made once per generation
+        out_weight = self.embed.weight.t().contiguous()
+        linears: list[nn.Linear] = []
+        for b in self._blocks():
+            linears += [
+                b.self_attn.qkv,
+                b.self_attn.proj,
+                b.cross_attn.q,
+                b.cross_attn.proj,
+                b.mlp.fc1,
+                b.mlp.fc2,
+            ]
+        weights_t = {m: m.weight.t().contiguous() for m in linears}
+        return KVCache(self_k, self_v, cross_k, cross_v, memory_mask, out_weight, weights_t, 0)
 
     def step(self, tokens: Tensor, cache: KVCache) -> Tensor:
         """Feed the next tokens (B, T) at positions ``cache.pos…`` -> logits (B, T, V); advances the cache."""
@@ -247,4 +277,4 @@ class TextDecoder(nn.Module):
         for i, block in enumerate(self._blocks()):
             x = block.step(x, cache, i, self_mask)
         cache.pos = pos + T
-        return self.logits(x)
+        return self.norm(x) @ cache.out_weight  # (B, T, V)
