@@ -1,0 +1,97 @@
+"""Location tokens: a box becomes four ``<bin_i>`` tokens (UnIVAL/OFA, arXiv 2307.16184 section 3.1).
+
+A box is ``x0 y0 x1 y1`` normalised to [0, 1] (after the image transform); each coordinate becomes
+``<bin_{round(x * (N - 1))}>`` and a bin maps back to ``i / (N - 1)``, so a round trip moves a coordinate
+by at most half a bin. Coordinates slightly outside [0, 1] (boxes clipped by augmentation) are clamped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from omnivec.errors import OmnivecError
+
+DEFAULT_NUM_BINS = 1000
+_BIN = re.compile(r"<bin_(\d+)>")
+
+
+def bin_token(index: int) -> str:
+    return f"<bin_{index}>"
+
+
+def special_tokens(num_bins: int = DEFAULT_NUM_BINS) -> list[str]:
+    """``<bin_0>`` … ``<bin_{N-1}>`` in order, to append to the vocabulary."""
+    return [bin_token(i) for i in range(num_bins)]
+
+
+def coord_to_bin(x: float, num_bins: int = DEFAULT_NUM_BINS) -> int:
+    if not math.isfinite(x):
+        raise OmnivecError(f"box coordinate {x} is not a finite number")
+    return round(min(max(x, 0.0), 1.0) * (num_bins - 1))
+
+
+def bin_to_coord(index: int, num_bins: int = DEFAULT_NUM_BINS) -> float:
+    if not 0 <= index < num_bins:
+        raise OmnivecError(f"<bin_{index}> is outside the {num_bins} location bins")
+    return index / (num_bins - 1)
+
+
+def _check_box(box: Sequence[float]) -> None:
+    if len(box) != 4:
+        raise OmnivecError(f"a box has four coordinates x0 y0 x1 y1, got {len(box)}: {list(box)}")
+
+
+def box_to_tokens(box: Sequence[float], num_bins: int = DEFAULT_NUM_BINS) -> list[str]:
+    """Normalised ``(x0, y0, x1, y1)`` -> four bin tokens."""
+    _check_box(box)
+    return [bin_token(coord_to_bin(float(x), num_bins)) for x in box]
+
+
+def parse_bins(tokens: str | Sequence[str]) -> list[int]:
+    """Bin indices in ``"<bin_3> <bin_9>…"`` or ``["<bin_3>", …]``; any other token is an error."""
+    text = tokens if isinstance(tokens, str) else " ".join(tokens)
+    rest = _BIN.sub(" ", text).strip()
+    if rest:
+        raise OmnivecError(f"expected only <bin_i> tokens, found {rest!r} in {text!r}")
+    return [int(m) for m in _BIN.findall(text)]
+
+
+def tokens_to_box(tokens: str | Sequence[str], num_bins: int = DEFAULT_NUM_BINS) -> tuple[float, ...]:
+    """Four bin tokens -> normalised ``(x0, y0, x1, y1)``."""
+    bins = parse_bins(tokens)
+    if len(bins) != 4:
+        raise OmnivecError(f"a box needs exactly four <bin_i> tokens, got {len(bins)} in {tokens!r}")
+    return tuple(bin_to_coord(i, num_bins) for i in bins)
+
+
+def pixel_box_to_tokens(
+    box: Sequence[float], width: float, height: float, num_bins: int = DEFAULT_NUM_BINS
+) -> list[str]:
+    """A box in pixels of a ``width`` x ``height`` image -> four bin tokens."""
+    _check_box(box)
+    x0, y0, x1, y1 = box
+    return box_to_tokens((x0 / width, y0 / height, x1 / width, y1 / height), num_bins)
+
+
+def tokens_to_pixel_box(
+    tokens: str | Sequence[str], width: float, height: float, num_bins: int = DEFAULT_NUM_BINS
+) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = tokens_to_box(tokens, num_bins)
+    return x0 * width, y0 * height, x1 * width, y1 * height
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """IoU of paired boxes: a, b (..., 4) as x0 y0 x1 y1 -> (...). Degenerate boxes have area 0; 0/0 is 0."""
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    lt = torch.maximum(a[..., :2], b[..., :2])  # (..., 2) top-left of the intersection
+    rb = torch.minimum(a[..., 2:], b[..., 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area_a = (a[..., 2:] - a[..., :2]).clamp(min=0).prod(-1)
+    area_b = (b[..., 2:] - b[..., :2]).clamp(min=0).prod(-1)
+    union = area_a + area_b - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(union))

@@ -1,0 +1,239 @@
+"""Readers for UnIVAL's tab-separated data files (the OFA formats; UnIVAL's README and data/ scripts).
+
+One line per sample, columns in a fixed order; the image column holds either the image itself as base64 or a
+path (resolved against ``image_root`` when relative). Readers yield plain records and leave the image
+undecoded, so a pass over a large file stays cheap; :func:`decode_image` turns the column into a (C, H, W)
+float tensor in [0, 1].
+
+=================  ==========================================================================================
+caption            uniq_id, image_id, caption (several joined by ``&&``), objects, image
+vqa                question_id, image_id, question, answers ``conf|!+answer&&…``, objects, image
+refcoco            uniq_id, image_id, text, region ``x0,y0,x1,y1`` (pixels), image
+snli_ve            uniq_id, image_id, image, hypothesis, premise, label
+pretrain           uniq_id, image, caption, question, refs, objects, dataset_name, type
+=================  ==========================================================================================
+
+A malformed row raises :class:`~omnivec.errors.DataError` naming the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from omnivec.errors import DataError
+
+PRETRAIN_TYPES = ("caption", "qa", "visual_grounding", "video_caption", "audio_caption")
+SNLI_LABELS = ("entailment", "neutral", "contradiction")
+
+
+@dataclass
+class CaptionRecord:
+    uniq_id: str
+    image_id: str
+    captions: list[str]
+    objects: str
+    image: str
+
+
+@dataclass
+class VQARecord:
+    question_id: str
+    image_id: str
+    question: str
+    answers: dict[str, float]
+    """Answer -> confidence (the VQA soft score of that answer)."""
+    objects: str
+    image: str
+
+
+@dataclass
+class RefcocoRecord:
+    uniq_id: str
+    image_id: str
+    text: str
+    box: tuple[float, float, float, float]
+    """x0, y0, x1, y1 in pixels of the original image."""
+    image: str
+
+
+@dataclass
+class SnliVeRecord:
+    uniq_id: str
+    image_id: str
+    image: str
+    hypothesis: str
+    premise: str
+    label: str
+
+
+@dataclass
+class PretrainRecord:
+    uniq_id: str
+    image: str
+    caption: str
+    question: str
+    refs: str
+    """Answers (``conf|!+answer&&…``) for ``qa``, a region ``x0,y0,x1,y1`` for ``visual_grounding``."""
+    objects: str
+    dataset_name: str
+    type: str
+
+
+class _Row:
+    """One split line; parsing helpers raise errors that say where."""
+
+    def __init__(self, path: Path, lineno: int, fields: list[str], names: tuple[str, ...]) -> None:
+        self.path, self.lineno, self.fields, self.names = path, lineno, fields, names
+
+    def error(self, column: int, reason: str) -> DataError:
+        return DataError(
+            self.path, f"line {self.lineno}, column {column + 1} ({self.names[column]}): {reason}"
+        )
+
+    def __getitem__(self, column: int) -> str:
+        return self.fields[column]
+
+    def answers(self, column: int) -> dict[str, float]:
+        try:
+            return parse_answers(self.fields[column])
+        except ValueError as e:
+            raise self.error(column, str(e)) from None
+
+    def box(self, column: int) -> tuple[float, float, float, float]:
+        try:
+            return parse_region(self.fields[column])
+        except ValueError as e:
+            raise self.error(column, str(e)) from None
+
+    def choice(self, column: int, allowed: tuple[str, ...]) -> str:
+        value = self.fields[column].strip()
+        if value not in allowed:
+            raise self.error(column, f"expected one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+
+def parse_answers(text: str) -> dict[str, float]:
+    """``"1.0|!+yes&&0.3|!+no"`` -> {"yes": 1.0, "no": 0.3}."""
+    out: dict[str, float] = {}
+    for item in text.split("&&"):
+        conf, sep, answer = item.partition("|!+")
+        if not sep:
+            raise ValueError(f"answer {item!r} is not of the form confidence|!+answer")
+        try:
+            out[answer] = float(conf)
+        except ValueError:
+            raise ValueError(f"answer confidence {conf!r} is not a number") from None
+    return out
+
+
+def parse_region(text: str) -> tuple[float, float, float, float]:
+    """``"10,20,110,220"`` -> (10.0, 20.0, 110.0, 220.0); x0 <= x1 and y0 <= y1."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise ValueError(f"region {text!r} must be four comma-separated numbers x0,y0,x1,y1")
+    try:
+        x0, y0, x1, y1 = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"region {text!r} has a value that is not a number") from None
+    if x1 < x0 or y1 < y0:
+        raise ValueError(f"region {text!r} has x1 < x0 or y1 < y0")
+    return x0, y0, x1, y1
+
+
+R = TypeVar("R")
+
+
+def _read(path: str | Path, names: tuple[str, ...], build: Callable[[_Row], R]) -> Iterator[R]:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file does not exist")
+    with open(path, encoding="utf-8", newline="") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            fields = line.split("\t")
+            if len(fields) != len(names):
+                raise DataError(
+                    path,
+                    f"line {lineno}: expected {len(names)} tab-separated columns ({', '.join(names)}), "
+                    f"got {len(fields)}",
+                )
+            yield build(_Row(path, lineno, fields, names))
+
+
+def read_caption_tsv(path: str | Path) -> Iterator[CaptionRecord]:
+    names = ("uniq_id", "image_id", "caption", "objects", "image")
+    return _read(path, names, lambda r: CaptionRecord(r[0], r[1], r[2].split("&&"), r[3], r[4]))
+
+
+def read_vqa_tsv(path: str | Path) -> Iterator[VQARecord]:
+    names = ("question_id", "image_id", "question", "answers", "objects", "image")
+    return _read(path, names, lambda r: VQARecord(r[0], r[1], r[2], r.answers(3), r[4], r[5]))
+
+
+def read_refcoco_tsv(path: str | Path) -> Iterator[RefcocoRecord]:
+    names = ("uniq_id", "image_id", "text", "region", "image")
+    return _read(path, names, lambda r: RefcocoRecord(r[0], r[1], r[2], r.box(3), r[4]))
+
+
+def read_snli_ve_tsv(path: str | Path) -> Iterator[SnliVeRecord]:
+    names = ("uniq_id", "image_id", "image", "hypothesis", "premise", "label")
+    return _read(path, names, lambda r: SnliVeRecord(r[0], r[1], r[2], r[3], r[4], r.choice(5, SNLI_LABELS)))
+
+
+def read_pretrain_tsv(path: str | Path) -> Iterator[PretrainRecord]:
+    names = ("uniq_id", "image", "caption", "question", "refs", "objects", "dataset_name", "type")
+
+    def build(r: _Row) -> PretrainRecord:
+        kind = r.choice(7, PRETRAIN_TYPES)
+        if kind == "qa":
+            r.answers(4)  # validate now, so a bad row is reported where it is
+        elif kind == "visual_grounding":
+            r.box(4)
+        return PretrainRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], kind)
+
+    return _read(path, names, build)
+
+
+def decode_image(value: str, image_root: str | Path | None = None) -> Tensor:
+    """An image column (a path, relative to ``image_root``, or base64) -> (3, H, W) floats in [0, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    value = value.strip()
+    candidate = Path(image_root) / value if image_root is not None else Path(value)
+    try:
+        if len(value) < 4096 and candidate.is_file():
+            image = Image.open(candidate)
+        else:
+            image = Image.open(io.BytesIO(base64.b64decode(value, validate=True)))
+        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # (H, W, 3)
+    except (binascii.Error, ValueError):
+        raise DataError(
+            candidate if len(value) < 256 else "<image column>", "neither a file nor base64"
+        ) from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(
+            candidate if len(value) < 256 else "<base64 image>", f"not a readable image ({e})"
+        ) from None
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()  # (3, H, W)
+
+
+def encode_image(image: Tensor) -> str:
+    """(3, H, W) float in [0, 1] -> base64 PNG, the inverse of :func:`decode_image` (for writing TSVs)."""
+    from PIL import Image
+
+    array = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
