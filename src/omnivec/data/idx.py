@@ -77,7 +77,7 @@ def read_idx(path: StrPath, expect_ndim: int | None = None) -> np.ndarray:
     except (EOFError, gzip.BadGzipFile, zlib.error, io.UnsupportedOperation) as e:
         raise DataError(p, f"corrupt or truncated gzip stream ({e})") from None
     arr = np.frombuffer(data, dtype=dtype).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="), copy=False)
+    return arr.astype(dtype.newbyteorder("="))  # a writable native-endian copy (torch.from_numpy needs one)
 
 
 def write_idx(path: StrPath, arr: np.ndarray, compress: bool | None = None) -> None:
