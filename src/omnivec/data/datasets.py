@@ -22,7 +22,7 @@ from torch import Tensor
 
 from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.cache import cached_arrays
-from omnivec.data.catalogue import DATASETS, DIGIT_NAMES, FSDD_SPEAKERS, DatasetInfo, FileInfo
+from omnivec.data.catalogue import DATASETS, FSDD_SPEAKERS, DatasetInfo, FileInfo
 from omnivec.data.checks import sha256_file
 from omnivec.data.idx import read_idx
 from omnivec.data.readers import read_audio, read_table
@@ -354,10 +354,6 @@ def load_fsdd(
     return TaskSplits(
         train, test, Modality.AUDIO, "classification", list(meta.class_names), meta.description, "real"
     )
-
-
-def spoken_caption(digit: int, speaker: str) -> str:
-    return f"the digit {DIGIT_NAMES[digit]} spoken by {speaker}"
 
 
 # ------------------------------------------------------------------------------------------ text
