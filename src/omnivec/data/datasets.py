@@ -293,17 +293,22 @@ def fsdd_split(index: int) -> str:
     return "test" if index <= 4 else "train"
 
 
+def fsdd_cache_params(rows: list[tuple[Path, int, str, int]], sample_rate: int) -> dict[str, Any]:
+    tree = info("fsdd").tree
+    return {
+        "dataset": "fsdd",
+        "sample_rate": sample_rate,
+        "digest": tree.digest if tree else "",
+        "files": [p.name for p, *_ in rows],
+    }
+
+
 def _fsdd_waves(
     rows: list[tuple[Path, int, str, int]], sample_rate: int, cache_dir: StrPath | None
 ) -> list[Tensor]:
     if cache_dir is None:
         return [read_audio(p, sample_rate) for p, *_ in rows]
-    params = {
-        "dataset": "fsdd",
-        "sample_rate": sample_rate,
-        "digest": info("fsdd").tree and info("fsdd").tree.digest,
-        "files": [p.name for p, *_ in rows],
-    }
+    params = fsdd_cache_params(rows, sample_rate)
 
     def build() -> dict[str, np.ndarray]:
         waves = [read_audio(p, sample_rate).numpy() for p, *_ in rows]
