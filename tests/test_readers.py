@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from data_helpers import CUBE_OFF, peak_hz, real_root, sine, write_mp4, write_wav
-from omnivec.data.audio import resample
+from omnivec.data.audio import resample, resample_many
 from omnivec.data.idx import read_idx, write_idx
 from omnivec.data.pointcloud import read_points
 from omnivec.data.readers import ReadOptions, read_audio, read_image, read_sample, read_table, read_text
@@ -45,6 +45,13 @@ def test_resample_batched_equals_one_by_one() -> None:
     y = resample(x, 22050, 16000)
     for i in range(3):
         torch.testing.assert_close(y[i], resample(x[i], 22050, 16000))
+
+
+@pytest.mark.parametrize(("orig", "new"), [(8000, 16000), (44100, 16000), (22050, 16000)])
+def test_resample_many_equals_one_by_one(orig: int, new: int) -> None:
+    waves = [torch.randn(n) for n in (1000, 1337, 17, 2501)]
+    for one, w in zip(resample_many(waves, orig, new), waves):
+        torch.testing.assert_close(one, resample(w, orig, new), atol=1e-6, rtol=0)
 
 
 # ------------------------------------------------------------------------------------------ images

@@ -20,12 +20,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from omnivec.data.audio import resample_many
 from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.cache import cached_arrays
 from omnivec.data.catalogue import DATASETS, FSDD_SPEAKERS, DatasetInfo, FileInfo
 from omnivec.data.checks import sha256_file
 from omnivec.data.idx import read_idx
-from omnivec.data.readers import read_audio, read_table
+from omnivec.data.readers import read_audio_native, read_table
 from omnivec.data.root import StrPath, require_root, resolve_root
 from omnivec.errors import DataError, OmnivecError
 from omnivec.types import Modality
@@ -293,6 +294,19 @@ def fsdd_split(index: int) -> str:
     return "test" if index <= 4 else "train"
 
 
+def _read_resampled(paths: list[Path], sample_rate: int) -> list[Tensor]:
+    """Decode at 8 kHz, then resample all clips in one pass (see ``audio.resample_many``)."""
+    native = [read_audio_native(p) for p in paths]
+    rates = {sr for _, sr in native}
+    if len(rates) > 1:
+        raise DataError(
+            paths[0].parent, f"FSDD recordings should all be 8000 Hz, found rates {sorted(rates)}"
+        )
+    if not native:
+        return []
+    return resample_many([w for w, _ in native], rates.pop(), sample_rate)
+
+
 def fsdd_cache_params(rows: list[tuple[Path, int, str, int]], sample_rate: int) -> dict[str, Any]:
     tree = info("fsdd").tree
     return {
@@ -307,11 +321,11 @@ def _fsdd_waves(
     rows: list[tuple[Path, int, str, int]], sample_rate: int, cache_dir: StrPath | None
 ) -> list[Tensor]:
     if cache_dir is None:
-        return [read_audio(p, sample_rate) for p, *_ in rows]
+        return _read_resampled([p for p, *_ in rows], sample_rate)
     params = fsdd_cache_params(rows, sample_rate)
 
     def build() -> dict[str, np.ndarray]:
-        waves = [read_audio(p, sample_rate).numpy() for p, *_ in rows]
+        waves = [w.numpy() for w in _read_resampled([p for p, *_ in rows], sample_rate)]
         offsets = np.cumsum([0] + [len(w) for w in waves])
         return {"audio": np.concatenate(waves).astype(np.float32), "offsets": offsets}
 
