@@ -33,12 +33,16 @@ from omnivec.types import Modality
 
 __all__ = [
     "DATASETS",
+    "LOADERS",
     "DatasetInfo",
+    "LazySeq",
     "SpokenDigitDataset",
     "SummaryDataset",
     "dataset_dir",
     "digit_arrays",
+    "fsdd_cache_params",
     "fsdd_files",
+    "fsdd_split",
     "info",
     "is_present",
     "load_banking77",
@@ -47,9 +51,11 @@ __all__ = [
     "load_fsdd",
     "load_mnist",
     "load_scitldr",
+    "load_scitldr_split",
     "subsample",
     "tree_digest",
     "verify_dataset",
+    "verify_file",
 ]
 
 
