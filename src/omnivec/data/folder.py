@@ -1,0 +1,234 @@
+"""Bring-your-own data: a folder of class subfolders, or a CSV/JSONL manifest, as a lazy dataset.
+
+``load_byo(path)`` accepts either:
+
+* a folder ``root/<class>/<file>``; the modality comes from the files' extensions (one modality per folder),
+* a manifest (.csv/.tsv/.jsonl) with a path column (files, relative to the manifest's folder) or a text
+  column, and a label column; defaults ``path`` / ``text`` / ``label``.
+
+Class names are sorted; ``__getitem__`` reads the file and returns ``(sample, class_index)``. A bad file gives
+``(Skipped(path, reason), class_index)`` (or raises :class:`DataError` when ``strict``), so one corrupt file
+costs one sample, not the run: the collate step calls :func:`drop_skipped` and reports what was dropped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from omnivec.data.base import Skipped
+from omnivec.data.pointcloud import guess_array_modality
+from omnivec.data.readers import (
+    ARRAY_EXTS,
+    KNOWN_EXTS,
+    TABLE_EXTS,
+    TEXT_EXTS,
+    ReadOptions,
+    extension,
+    modality_of,
+    read_sample,
+    read_table,
+)
+from omnivec.data.root import StrPath
+from omnivec.errors import DataError, OmnivecError
+from omnivec.types import Modality
+
+IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+class FolderDataset(Dataset):
+    """Lazy ``(sample, class_index)`` pairs; ``items`` are (file path or text, class index)."""
+
+    def __init__(
+        self,
+        items: Sequence[tuple[str, int]],
+        modality: Modality,
+        class_names: Sequence[str],
+        opts: ReadOptions | None = None,
+        strict: bool = False,
+        name: str = "",
+        inline_text: bool = False,
+    ) -> None:
+        self.items = list(items)
+        self.modality = modality
+        self.class_names = list(class_names)
+        self.opts = opts or ReadOptions()
+        self.strict = strict
+        self.name = name
+        self.inline_text = inline_text
+        """True when items hold the text itself (a manifest's text column) rather than file paths."""
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def targets(self) -> list[int]:
+        return [t for _, t in self.items]
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        item, target = self.items[i]
+        if self.inline_text:
+            return item, target
+        try:
+            return read_sample(item, self.modality, self.opts), target
+        except DataError as e:
+            if self.strict:
+                raise
+            return Skipped(e.path, e.reason), target
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED_NAMES
+    )
+
+
+def _folder_modality(files: list[Path], root: Path, modality: Modality | str | None) -> Modality:
+    if modality is not None:
+        return Modality(modality)
+    found: Counter[Modality] = Counter()
+    examples: dict[Modality, Path] = {}
+    for p in files:
+        ext = extension(p)
+        mod = modality_of(p)
+        if mod is None and ext in ARRAY_EXTS:
+            try:
+                mod = guess_array_modality(p)
+            except DataError:
+                continue  # a corrupt array says nothing about the folder; it is skipped when read
+        elif mod is None and ext in TEXT_EXTS:
+            mod = Modality.TEXT
+        if mod is not None:
+            found[mod] += 1
+            examples.setdefault(mod, p)
+    if not found:
+        raise DataError(root, f"no readable files found; known extensions: {' '.join(sorted(KNOWN_EXTS))}")
+    if len(found) > 1:
+        detail = ", ".join(
+            f"{n} {m.value} (e.g. {examples[m].relative_to(root)})" for m, n in found.most_common()
+        )
+        raise DataError(root, f"one modality per folder, found {detail}; pass modality= to choose one")
+    return next(iter(found))
+
+
+def from_folder(
+    path: StrPath,
+    modality: Modality | str | None = None,
+    opts: ReadOptions | None = None,
+    strict: bool = False,
+) -> FolderDataset:
+    """``path/<class>/**/<file>`` -> FolderDataset, class names sorted. Files with an unknown extension are
+    kept (and become Skipped with the reason when read), so nothing vanishes silently."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(root, "not a folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DataError(root, "no class subfolders (expected root/<class>/<files>)")
+    per_class = {c: _data_files(root / c) for c in classes}
+    empty = [c for c, fs in per_class.items() if not fs]
+    if empty:
+        raise DataError(root, f"class folder(s) without files: {empty}")
+    mod = _folder_modality([p for fs in per_class.values() for p in fs], root, modality)
+    items = [(str(p), k) for k, c in enumerate(classes) for p in per_class[c]]
+    return FolderDataset(items, mod, classes, opts, strict, root.name)
+
+
+def from_manifest(
+    path: StrPath,
+    *,
+    path_column: str = "path",
+    text_column: str = "text",
+    label_column: str = "label",
+    modality: Modality | str | None = None,
+    opts: ReadOptions | None = None,
+    strict: bool = False,
+) -> FolderDataset:
+    """A CSV/TSV/JSONL manifest with a ``path_column`` (files, relative to the manifest) or a ``text_column``,
+    and a ``label_column``. The manifest itself must parse: broken quoting is a DataError naming the line."""
+    manifest = Path(path)
+    rows = read_table(manifest)
+    columns = list(rows[0])
+    if label_column not in columns:
+        raise DataError(manifest, f"no label column {label_column!r}; columns are {columns}")
+    if path_column in columns:
+        key, inline = path_column, False
+    elif text_column in columns:
+        key, inline = text_column, True
+    else:
+        raise DataError(manifest, f"needs a {path_column!r} or {text_column!r} column; columns are {columns}")
+    for n, r in enumerate(rows, 2):
+        if not isinstance(r.get(key), str) or not str(r.get(label_column, "")).strip():
+            raise DataError(manifest, f"row {n}: {key!r} must be a string and {label_column!r} non-empty")
+    classes = sorted({str(r[label_column]) for r in rows})
+    index = {c: i for i, c in enumerate(classes)}
+    base = manifest.parent
+    if inline:
+        items = [(str(r[key]), index[str(r[label_column])]) for r in rows]
+        return FolderDataset(items, Modality.TEXT, classes, opts, strict, manifest.stem, inline_text=True)
+    paths = [Path(r[key]) if Path(r[key]).is_absolute() else base / r[key] for r in rows]
+    items = [(str(p), index[str(r[label_column])]) for p, r in zip(paths, rows)]
+    mod = _folder_modality([p for p in paths if p.is_file()], manifest, modality)
+    return FolderDataset(items, mod, classes, opts, strict, manifest.stem)
+
+
+def load_byo(path: StrPath, **kwargs: Any) -> FolderDataset:
+    """A folder (class subfolders) or a manifest file, chosen by what ``path`` is."""
+    p = Path(path)
+    if p.is_dir():
+        return from_folder(p, **kwargs)
+    if p.is_file() and extension(p) in TABLE_EXTS:
+        return from_manifest(p, **kwargs)
+    if not p.exists():
+        raise DataError(p, "no such file or folder")
+    raise OmnivecError(f"{p}: expected a folder of class subfolders or a .csv/.tsv/.jsonl manifest")
+
+
+def drop_skipped(batch: Sequence[tuple[Any, Any]]) -> tuple[list[tuple[Any, Any]], list[Skipped]]:
+    """Split a list of ``(sample, target)`` into the good pairs and the :class:`Skipped` records.
+
+    The trainer's collate calls this first, stacks the good samples, and hands the skipped ones to a
+    :class:`SkipLog`; a batch may come out smaller (or empty, which the loop then skips)."""
+    good = [(s, t) for s, t in batch if not isinstance(s, Skipped)]
+    skipped = [s for s, _ in batch if isinstance(s, Skipped)]
+    return good, skipped
+
+
+class SkipLog:
+    """Collects skipped files over a run (each path once) and renders a report: count + path: reason."""
+
+    def __init__(self) -> None:
+        self.skipped: dict[str, str] = {}
+
+    def add(self, items: Sequence[Skipped]) -> None:
+        for s in items:
+            self.skipped.setdefault(s.path, s.reason)
+
+    def __len__(self) -> int:
+        return len(self.skipped)
+
+    def report(self, limit: int = 20) -> str:
+        if not self.skipped:
+            return "no files skipped"
+        lines = [f"skipped {len(self.skipped)} unreadable file(s):"]
+        lines += [f"  {p}: {r}" for p, r in list(self.skipped.items())[:limit]]
+        if len(self.skipped) > limit:
+            lines.append(f"  ... and {len(self.skipped) - limit} more")
+        return "\n".join(lines)
+
+
+def scan(ds: FolderDataset) -> list[Skipped]:
+    """Read every file once and return the unreadable ones, whatever ``ds.strict`` says."""
+    bad = []
+    for item, _ in [] if ds.inline_text else ds.items:
+        try:
+            read_sample(item, ds.modality, ds.opts)
+        except DataError as e:
+            bad.append(Skipped(e.path, e.reason))
+    return bad
