@@ -21,8 +21,19 @@ def read_input(path: Path, modality: str, model: OmniModel) -> list[Any]:
         raise OmnivecError(f"input file {path} does not exist")
     if modality == Modality.TEXT and path.suffix.lower() in (".txt", ""):
         return [line for line in path.read_text().splitlines() if line.strip()]
-    enc = model.encoder(modality)
-    return [readers.read_sample(path, Modality(modality), enc.cfg)]
+    return [readers.read_sample(path, Modality(modality), read_options(model))]
+
+
+def read_options(model: OmniModel) -> Any:
+    """How files must be decoded to fit this model's encoders (sample rate, point count)."""
+    from omnivec.data.readers import ReadOptions
+
+    opts = ReadOptions()
+    if Modality.AUDIO in model.encoders:
+        opts.sample_rate = int(model.encoder(Modality.AUDIO).cfg.sample_rate)
+    if Modality.POINTS in model.encoders:
+        opts.num_points = int(model.encoder(Modality.POINTS).cfg.num_points)
+    return opts
 
 
 def embed_files(model: OmniModel, modality: str, paths: list[Path], batch_size: int = 64) -> np.ndarray:
