@@ -20,9 +20,7 @@ def real_root() -> Path:
     for c in candidates:
         if c.is_dir():
             return c
-    pytest.skip(
-        "real data not found: set OMNIVEC_DATA to the folder holding mnist/, fsdd/, ... (or ../shared/data)"
-    )
+    pytest.skip("real data not found: set OMNIVEC_DATA to the folder holding mnist/, fsdd/, ... (or ../shared/data)")
 
 
 def sine(freq: float, sr: int, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:

@@ -101,9 +101,7 @@ def test_wrong_idx_magic_truncated_and_absurd(tmp_path) -> None:
 
 
 def test_garbage_mp4(tmp_path) -> None:
-    (tmp_path / "g.mp4").write_bytes(
-        np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes()
-    )
+    (tmp_path / "g.mp4").write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
     with pytest.raises(DataError, match=r"not a decodable video|no frames"):
         read_video(tmp_path / "g.mp4")
 
@@ -138,9 +136,7 @@ def test_point_headers_declaring_absurd_counts(tmp_path) -> None:
     (tmp_path / "t.off").write_text("OFF\n10 0 0\n0 0 0\n1 1 1\n")
     with pytest.raises(DataError, match="truncated OFF"):
         read_points(tmp_path / "t.off")
-    ply = (
-        b"ply\nformat binary_little_endian 1.0\nelement vertex 5000000\nproperty float x\nproperty float y\n"
-    )
+    ply = b"ply\nformat binary_little_endian 1.0\nelement vertex 5000000\nproperty float x\nproperty float y\n"
     (tmp_path / "t.ply").write_bytes(ply + b"property float z\nend_header\n" + bytes(24))
     with pytest.raises(DataError, match="truncated PLY"):
         read_points(tmp_path / "t.ply")

@@ -63,9 +63,7 @@ def test_catalogue_is_complete() -> None:
 
 def test_subsample_is_deterministic() -> None:
     a = subsample(1000, 10, seed=3)
-    assert np.array_equal(a, subsample(1000, 10, seed=3)) and not np.array_equal(
-        a, subsample(1000, 10, seed=4)
-    )
+    assert np.array_equal(a, subsample(1000, 10, seed=3)) and not np.array_equal(a, subsample(1000, 10, seed=4))
     assert list(a) == sorted(a) and len(set(a)) == 10
     assert len(subsample(5, None)) == 5 and len(subsample(5, 50)) == 5
 
@@ -80,9 +78,7 @@ def test_mnist_and_fashion_official_splits() -> None:
         ts = load_dataset(name, root)
         assert (len(ts.train), len(ts.test)) == (60000, 10000) and len(ts.class_names) == 10
         x, y = ts.test[0]
-        assert (
-            x.shape == (1, 28, 28) and x.dtype == torch.float32 and 0 <= float(x.min()) <= float(x.max()) <= 1
-        )
+        assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and 0 <= float(x.min()) <= float(x.max()) <= 1
         assert isinstance(y, int)
     assert np.bincount(load_dataset("mnist", root).test.targets).tolist()[:2] == [980, 1135]
 
@@ -166,10 +162,7 @@ def test_scenes_are_deterministic_and_consistent() -> None:
             assert 0 <= x0 < x1 <= 80 and 0 <= y0 < y1 <= 80
             assert o.box_norm == (x0 / 80, y0 / 80, x1 / 80, y1 / 80)
             assert (s.mask[y0:y1, x0:x1] == 1 + o.label).any()  # the object's pixels are inside its box
-            assert (
-                f"a {o.name} at the {o.position}" in s.caption
-                or f"an {o.name} at the {o.position}" in s.caption
-            )
+            assert f"a {o.name} at the {o.position}" in s.caption or f"an {o.name} at the {o.position}" in s.caption
         qa = dict(s.qa)
         assert qa["how many digits are there?"] == str(len(s.objects))
         leftmost = min(s.objects, key=lambda o: o.box[0] + o.box[2])
@@ -200,11 +193,7 @@ def test_moving_digits_follow_their_direction() -> None:
         dx, dy = c.positions[0, -1] - c.positions[0, 0]
         angle = np.arctan2(dy, dx)  # y grows downwards, as DIRECTIONS assumes
         k = int(np.round(angle / (np.pi / 4))) % 8
-        assert (
-            k == c.directions[0]
-            and DIRECTIONS[k] in c.caption
-            and c.caption.startswith(f"the digit {c.digits[0]}")
-        )
+        assert k == c.directions[0] and DIRECTIONS[k] in c.caption and c.caption.startswith(f"the digit {c.digits[0]}")
     two = moving_digits(3, 0, arrays=arrays, num_digits=2)
     assert all(len(c.digits) == 2 and " and " in c.caption for c in two)
 

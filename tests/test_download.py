@@ -72,9 +72,7 @@ def server() -> Iterator[Server]:
 PAYLOAD = bytes(range(256)) * 800  # 200 KiB
 
 
-def _meta(
-    files: dict[str, bytes], urls: dict[str, tuple[str, ...]], tree: TreeInfo | None = None
-) -> DatasetInfo:
+def _meta(files: dict[str, bytes], urls: dict[str, tuple[str, ...]], tree: TreeInfo | None = None) -> DatasetInfo:
     infos = tuple(FileInfo(n, hashlib.sha256(b).hexdigest(), len(b), urls[n]) for n, b in files.items())
     return DatasetInfo("toy", "toy", Modality.TEXT, "classification", "d", "l", "c", "h", {}, infos, tree)
 
@@ -116,9 +114,7 @@ def test_falls_back_to_the_next_mirror(server: Server, tmp_path: Path) -> None:
     server.files["/m2/a.bin"] = PAYLOAD
     dest = tmp_path / "a.bin"
     sha = hashlib.sha256(PAYLOAD).hexdigest()
-    fetch_verified(
-        [f"{server.base}/m1/a.bin", f"{server.base}/m2/a.bin"], dest, sha, len(PAYLOAD), progress=False
-    )
+    fetch_verified([f"{server.base}/m1/a.bin", f"{server.base}/m2/a.bin"], dest, sha, len(PAYLOAD), progress=False)
     assert dest.read_bytes() == PAYLOAD
     with pytest.raises(DataError, match="HTTP 404"):
         fetch_verified([f"{server.base}/none"], tmp_path / "b.bin", sha, progress=False)

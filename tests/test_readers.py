@@ -22,9 +22,7 @@ from omnivec.errors import DataError
 # ------------------------------------------------------------------------------------------ resampler
 
 
-@pytest.mark.parametrize(
-    ("orig", "new", "freq"), [(16000, 8000, 1000.0), (8000, 16000, 440.0), (44100, 16000, 3000.0)]
-)
+@pytest.mark.parametrize(("orig", "new", "freq"), [(16000, 8000, 1000.0), (8000, 16000, 440.0), (44100, 16000, 3000.0)])
 def test_resample_keeps_frequency_and_scales_length(orig: int, new: int, freq: float) -> None:
     x = torch.from_numpy(sine(freq, orig))
     y = resample(x, orig, new)
@@ -166,9 +164,7 @@ def test_ply_ascii_and_binary_agree(tmp_path) -> None:
     faces = [(0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)]
     body = "".join(f"{a} {b} {c} 7\n" for a, b, c in verts) + "".join(f"3 {a} {b} {c}\n" for a, b, c in faces)
     (tmp_path / "a.ply").write_bytes(_ply_header("ascii", 4, 4) + body.encode())
-    binary = b"".join(struct.pack("<fffB", *v, 7) for v in verts) + b"".join(
-        struct.pack("<Biii", 3, *f) for f in faces
-    )
+    binary = b"".join(struct.pack("<fffB", *v, 7) for v in verts) + b"".join(struct.pack("<Biii", 3, *f) for f in faces)
     (tmp_path / "b.ply").write_bytes(_ply_header("binary_little_endian", 4, 4) + binary)
     a, b = read_points(tmp_path / "a.ply", 256), read_points(tmp_path / "b.ply", 256)
     _check_cloud(a, 256)
@@ -226,9 +222,7 @@ def test_idx_round_trip(tmp_path, name: str) -> None:
 
 def test_idx_gzip_detected_by_content_not_name(tmp_path) -> None:
     arr = np.arange(10, dtype=np.uint8)
-    (tmp_path / "plain-name").write_bytes(
-        gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 10) + arr.tobytes())
-    )
+    (tmp_path / "plain-name").write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + struct.pack(">I", 10) + arr.tobytes()))
     np.testing.assert_array_equal(read_idx(tmp_path / "plain-name"), arr)
 
 

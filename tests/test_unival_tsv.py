@@ -54,9 +54,7 @@ def test_caption(tmp_path: Path, image: torch.Tensor) -> None:
 
 
 def test_vqa(tmp_path: Path, image: torch.Tensor) -> None:
-    path = write(
-        tmp_path, [["7", "img", "what color?", "1.0|!+red&&0.3|!+dark red", "", encode_image(image)]]
-    )
+    path = write(tmp_path, [["7", "img", "what color?", "1.0|!+red&&0.3|!+dark red", "", encode_image(image)]])
     (rec,) = read_vqa_tsv(path)
     assert rec.question == "what color?" and rec.answers == {"red": 1.0, "dark red": 0.3}
     bad = write(tmp_path, [["7", "img", "q", "1.0|!+red", "", "x"], ["8", "img", "q", "high|!+red", "", "x"]])

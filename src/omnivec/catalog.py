@@ -56,8 +56,9 @@ for _name, _gen, _kind, _mod, _group in [
     ("topics", "topics", "classification", "text", "simple"),
     ("solids", "solids", "classification", "points", "simple"),
 ]:
-    register_task(TaskEntry(_name, _kind, _mod, _generated(_gen), _group, "generated",
-                            description=f"generated: {_gen}"))
+    register_task(
+        TaskEntry(_name, _kind, _mod, _generated(_gen), _group, "generated", description=f"generated: {_gen}")
+    )
 
 GENERATED_SUITE = ["shapes", "scenes", "motion", "tones", "topics", "solids"]
 

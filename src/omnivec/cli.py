@@ -20,7 +20,7 @@ def _tasks_arg(value: str) -> list[str]:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from omnivec.config import PRESETS, load_yaml, RunConfig, preset
+    from omnivec.config import PRESETS, RunConfig, load_yaml, preset
     from omnivec.train import train
 
     if a.config:
@@ -70,7 +70,7 @@ def cmd_embed(a: argparse.Namespace) -> int:
 
     model = load(a.run)
     vectors = embed_files(model, a.modality, [Path(p) for p in a.input])
-    atomic_write(Path(a.out), lambda p: np.save(open(p, "wb"), vectors))
+    atomic_write(Path(a.out), lambda p: np.save(p, vectors))
     print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {a.out}")
     return 0
 
@@ -82,9 +82,16 @@ def cmd_info(a: argparse.Namespace) -> int:
 
     model, cfg = load_run(a.run)
     info: dict[str, Any] = {
-        "run": str(a.run), "preset": cfg.preset, "parameters": count_parameters(model),
-        "trunk": {"embed_dim": cfg.model.embed_dim, "depth": cfg.model.depth, "num_heads": cfg.model.num_heads,
-                  "vectorizer": cfg.model.vectorizer, "num_meta_tokens": cfg.model.num_meta_tokens},
+        "run": str(a.run),
+        "preset": cfg.preset,
+        "parameters": count_parameters(model),
+        "trunk": {
+            "embed_dim": cfg.model.embed_dim,
+            "depth": cfg.model.depth,
+            "num_heads": cfg.model.num_heads,
+            "vectorizer": cfg.model.vectorizer,
+            "num_meta_tokens": cfg.model.num_meta_tokens,
+        },
         "encoders": {m: spec.get("name") for m, spec in cfg.model.encoders.items()},
         "tasks": {t.name: {"kind": t.kind, "modality": t.modality, "classes": t.num_classes} for t in cfg.model.tasks},
     }
@@ -93,7 +100,9 @@ def cmd_info(a: argparse.Namespace) -> int:
         info["step"] = int(load_state(state)["step"])
     evalf = Path(a.run) / "eval.json"
     if evalf.is_file():
-        info["eval"] = {k: {"metric": v["metric"], "value": v["value"]} for k, v in json.loads(evalf.read_text()).items()}
+        info["eval"] = {
+            k: {"metric": v["metric"], "value": v["value"]} for k, v in json.loads(evalf.read_text()).items()
+        }
     print(json.dumps(info, indent=2) if a.json else _format_info(info))
     return 0
 

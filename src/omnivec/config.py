@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import itertools
 import textwrap
 import types
 import typing
@@ -141,13 +142,23 @@ def _encoders(preset: str) -> dict[str, dict[str, Any]]:
     patch = 4 if preset != "base" else 16
     return {
         "image": {"name": "image_patch", "in_chans": 3, "patch_size": patch},
-        "video": {"name": "video_tubelet", "in_chans": 3, "patch_size": 8 if preset != "base" else 16,
-                  "tubelet_size": 2},
+        "video": {
+            "name": "video_tubelet",
+            "in_chans": 3,
+            "patch_size": 8 if preset != "base" else 16,
+            "tubelet_size": 2,
+        },
         "audio": {"name": "audio_spectrogram", "sample_rate": 8000 if preset != "base" else 16000},
-        "text": {"name": "text_embedding", "vocab_size": 2048 if preset == "tiny" else 8192,
-                 "max_length": 64 if preset != "base" else 256},
-        "points": {"name": "points_pointnet", "num_groups": 32 if preset != "base" else 64,
-                   "group_size": 16 if preset != "base" else 32},
+        "text": {
+            "name": "text_embedding",
+            "vocab_size": 2048 if preset == "tiny" else 8192,
+            "max_length": 64 if preset != "base" else 256,
+        },
+        "points": {
+            "name": "points_pointnet",
+            "num_groups": 32 if preset != "base" else 64,
+            "group_size": 16 if preset != "base" else 32,
+        },
     }
 
 
@@ -214,7 +225,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+    if (tp in (int, float, str, bool) and not isinstance(value, tp)) or (tp is int and isinstance(value, bool)):
         raise OmnivecError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
 
@@ -241,7 +252,7 @@ def field_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
-    for stmt, nxt in zip(body, body[1:]):
+    for stmt, nxt in itertools.pairwise(body):
         if (
             isinstance(stmt, ast.AnnAssign)
             and isinstance(stmt.target, ast.Name)

@@ -28,12 +28,12 @@ def read_options(model: OmniModel) -> Any:
     """How files must be decoded to fit this model's encoders (sample rate, point count)."""
     from omnivec.data.readers import ReadOptions
 
-    opts = ReadOptions()
+    kw: dict[str, Any] = {}
     if Modality.AUDIO in model.encoders:
-        opts.sample_rate = int(model.encoder(Modality.AUDIO).cfg.sample_rate)
+        kw["sample_rate"] = int(model.encoder(Modality.AUDIO).cfg.sample_rate)
     if Modality.POINTS in model.encoders:
-        opts.num_points = int(model.encoder(Modality.POINTS).cfg.num_points)
-    return opts
+        kw["num_points"] = int(model.encoder(Modality.POINTS).cfg.num_points)
+    return ReadOptions(**kw)
 
 
 def embed_files(model: OmniModel, modality: str, paths: list[Path], batch_size: int = 64) -> np.ndarray:

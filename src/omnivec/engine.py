@@ -128,15 +128,16 @@ class Engine:
         self.log_path = self.run_dir / log_name
         self.progress = progress
         self.device = next(self.model.parameters()).device
-        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr,
-                                           betas=(0.9, 0.95))
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.state = TrainState()
         self.wrapped: nn.Module = objective
         if self.dist.world_size > 1:
             self.wrapped = nn.parallel.DistributedDataParallel(
-                objective, device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None,
-                find_unused_parameters=True)
+                objective,
+                device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
         self.skip_log = self.run_dir / "skipped.jsonl"
         for s in streams.values():
             s.on_epoch_end = self._report_skipped
@@ -187,8 +188,10 @@ class Engine:
         tqdm.write(f"[{stream.name}] epoch {stream.epoch}: skipped {len(skipped)} unreadable sample(s)")
         with open(self.skip_log, "a") as f:
             for s in skipped:
-                f.write(json.dumps({"stream": stream.name, "epoch": stream.epoch, "path": s.path,
-                                    "reason": s.reason}) + "\n")
+                f.write(
+                    json.dumps({"stream": stream.name, "epoch": stream.epoch, "path": s.path, "reason": s.reason})
+                    + "\n"
+                )
 
     def _to_device(self, batch: Any) -> Any:
         if isinstance(batch, Tensor):
@@ -204,20 +207,28 @@ class Engine:
     def _micro_step(self, names: list[str], sync: bool) -> tuple[float, dict[str, float], int]:
         batches = {n: self._to_device(next(self.streams[n])) for n in names}
         n_samples = sum(_batch_size(b) for b in batches.values())
-        autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext())
-        no_sync = (self.wrapped.no_sync() if not sync and isinstance(self.wrapped, nn.parallel.DistributedDataParallel)
-                   else nullcontext())
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        no_sync = (
+            self.wrapped.no_sync()
+            if not sync and isinstance(self.wrapped, nn.parallel.DistributedDataParallel)
+            else nullcontext()
+        )
         with no_sync:
             with autocast:
                 loss, logs = self.wrapped(batches)
             (loss / self.cfg.grad_accum).backward()
-        return float(loss), logs, n_samples
+        return loss.item(), logs, n_samples
 
     def fit(self) -> TrainState:
         cfg = self.cfg
         self.objective.train()
-        bar = tqdm(total=cfg.max_steps, initial=self.state.step, disable=not (self.progress and self.dist.is_main),
-                   dynamic_ncols=True, desc="train")
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=self.state.step,
+            disable=not (self.progress and self.dist.is_main),
+            dynamic_ncols=True,
+            desc="train",
+        )
         window_t, window_n = time.perf_counter(), 0
         while self.state.step < cfg.max_steps:
             step = self.state.step
@@ -226,14 +237,19 @@ class Engine:
             for g in self.optimizer.param_groups:
                 g["lr"] = lr
             names = self.schedule(step)
-            losses, logs, n = [], {}, 0
+            losses: list[float] = []
+            logs: dict[str, float] = {}
+            n = 0
             for micro in range(cfg.grad_accum):
                 loss, logs_i, n_i = self._micro_step(names, sync=micro == cfg.grad_accum - 1)
                 losses.append(loss)
                 n += n_i
                 logs = {k: logs.get(k, 0.0) + v / cfg.grad_accum for k, v in logs_i.items()}
-            grad_norm = (torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                         if cfg.grad_clip > 0 else torch.tensor(0.0))
+            grad_norm = (
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                if cfg.grad_clip > 0
+                else torch.tensor(0.0)
+            )
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             if self.ema is not None:
@@ -247,8 +263,15 @@ class Engine:
                 raise FloatingPointError(f"loss became {loss_mean} at step {step}; lower --lr or check the data")
             if self.state.step % cfg.log_every == 0 or self.state.step == cfg.max_steps:
                 dt = time.perf_counter() - window_t
-                rec = {"step": self.state.step, "lr": lr, "loss": loss_mean, "grad_norm": float(grad_norm),
-                       "samples_per_s": window_n / max(dt, 1e-9), "tasks": ",".join(names), **logs}
+                rec = {
+                    "step": self.state.step,
+                    "lr": lr,
+                    "loss": loss_mean,
+                    "grad_norm": float(grad_norm),
+                    "samples_per_s": window_n / max(dt, 1e-9),
+                    "tasks": ",".join(names),
+                    **logs,
+                }
                 self._log(rec)
                 bar.set_postfix(loss=f"{loss_mean:.3f}", sps=f"{rec['samples_per_s']:.0f}")
                 window_t, window_n = time.perf_counter(), 0

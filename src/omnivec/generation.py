@@ -40,9 +40,7 @@ def allowed_mask(token_ids: Iterable[int], vocab_size: int, device: torch.device
 def _check(decoder: TextDecoder, max_len: int) -> None:
     # positions 0..max_len-1 are fed (bos + all but the last generated token)
     if max_len < 1 or max_len > decoder.max_length:
-        raise ValueError(
-            f"max_len must be in 1..{decoder.max_length} (the decoder's max_length), got {max_len}"
-        )
+        raise ValueError(f"max_len must be in 1..{decoder.max_length} (the decoder's max_length), got {max_len}")
 
 
 def _constrain(logits: Tensor, step: int, eos: int, min_len: int, allowed: Tensor | None) -> Tensor:

@@ -58,8 +58,7 @@ def check_compatible(states: Sequence[State], names: Sequence[str] | None = None
         missing, extra = sorted(set(first) - set(state)), sorted(set(state) - set(first))
         if missing or extra:
             raise OmnivecError(
-                f"{name} does not have the same keys as {names[0]}: "
-                f"missing {_few(missing)}, extra {_few(extra)}"
+                f"{name} does not have the same keys as {names[0]}: missing {_few(missing)}, extra {_few(extra)}"
             )
         bad = [
             f"{k}: {tuple(first[k].shape)} vs {tuple(state[k].shape)}"
@@ -111,8 +110,7 @@ def average(
         raise OmnivecError(f"need {len(states)} non-negative weights with a positive sum, got {list(w)}")
     w = [x / sum(w) for x in w]
     return {
-        k: _combine([s[k] for s in states], w) if _mergeable(k, a, skip) else a.clone()
-        for k, a in states[0].items()
+        k: _combine([s[k] for s in states], w) if _mergeable(k, a, skip) else a.clone() for k, a in states[0].items()
     }
 
 
@@ -120,9 +118,7 @@ def task_arithmetic(
     pretrained: State, finetuned: Sequence[State], scale: float = 1.0, skip: Sequence[str] = ()
 ) -> dict[str, Tensor]:
     """θ_pre + scale · Σ_i (θ_i − θ_pre). Scale 0 returns the pretrained values exactly."""
-    check_compatible(
-        [pretrained, *finetuned], ["pretrained"] + [f"finetuned {i}" for i in range(len(finetuned))]
-    )
+    check_compatible([pretrained, *finetuned], ["pretrained"] + [f"finetuned {i}" for i in range(len(finetuned))])
     out: dict[str, Tensor] = {}
     for k, p in pretrained.items():
         if not _mergeable(k, p, skip) or scale == 0.0:
@@ -159,9 +155,7 @@ def ties_merge(
     """
     if not 0.0 < density <= 1.0:
         raise OmnivecError(f"TIES density is the fraction of each task vector kept, in (0, 1]; got {density}")
-    check_compatible(
-        [pretrained, *finetuned], ["pretrained"] + [f"finetuned {i}" for i in range(len(finetuned))]
-    )
+    check_compatible([pretrained, *finetuned], ["pretrained"] + [f"finetuned {i}" for i in range(len(finetuned))])
     out: dict[str, Tensor] = {}
     for k, p in pretrained.items():
         if not _mergeable(k, p, skip) or scale == 0.0:
@@ -246,9 +240,7 @@ def merge_runs(
     if (method == "interpolate" and len(runs) != 2) or not runs:
         raise OmnivecError(f"{method} needs {needs[method]} run folders, got {len(runs)}")
     if method in ("task_arithmetic", "ties") and pretrained is None:
-        raise OmnivecError(
-            f"{method} needs the pretrained run folder the fine-tunes started from (pretrained=...)"
-        )
+        raise OmnivecError(f"{method} needs the pretrained run folder the fine-tunes started from (pretrained=...)")
     base = [Path(pretrained)] if pretrained is not None and method in ("task_arithmetic", "ties") else []
     every = base + runs
     if out.resolve() in {r.resolve() for r in every}:

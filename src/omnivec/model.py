@@ -39,7 +39,8 @@ class OmniModel(nn.Module):
         self.modality_embed = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, 1, D)) for m in cfg.encoders})
         self.meta_tokens = nn.ParameterDict(
             {m: nn.Parameter(torch.zeros(1, cfg.num_meta_tokens, D)) for m in cfg.encoders}
-            if cfg.num_meta_tokens > 0 else {}
+            if cfg.num_meta_tokens > 0
+            else {}
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if cfg.vectorizer == "cls" else None
         self.trunk = Trunk(D, cfg.depth, cfg.num_heads, cfg.mlp_ratio, cfg.drop_path)
@@ -73,10 +74,12 @@ class OmniModel(nn.Module):
     def set_tokenizer(self, tokenizer: TextTokenizer | None) -> None:
         self.tokenizer = tokenizer
         if tokenizer is not None and Modality.TEXT in self.encoders:
-            enc = self.encoders[Modality.TEXT]
+            enc: Any = self.encoders[Modality.TEXT]
             if tokenizer.vocab_size > enc.cfg.vocab_size:
-                raise OmnivecError(f"tokenizer has {tokenizer.vocab_size} tokens but the text encoder's "
-                                   f"vocab_size is {enc.cfg.vocab_size}")
+                raise OmnivecError(
+                    f"tokenizer has {tokenizer.vocab_size} tokens but the text encoder's "
+                    f"vocab_size is {enc.cfg.vocab_size}"
+                )
             enc.tokenizer = tokenizer
 
     def encoder(self, modality: str) -> Encoder:

@@ -31,12 +31,23 @@ def quickstart_config(seed: int = 0, data_root: str = "") -> RunConfig:
 
 def write_report(out: Path, results: dict[str, dict[str, Any]], cfg: RunConfig, wall: float, source: str) -> None:
     rows = [
-        {"task": r["task"], "modality": r["modality"], "kind": r["kind"], "metric": r["metric"],
-         "chance": round(float(r["chance"]), 4), "value": round(float(r["value"]), 4)}
+        {
+            "task": r["task"],
+            "modality": r["modality"],
+            "kind": r["kind"],
+            "metric": r["metric"],
+            "chance": round(float(r["chance"]), 4),
+            "value": round(float(r["value"]), 4),
+        }
         for r in results.values()
     ]
-    ckpt.atomic_write_text(out / "metrics.json", json.dumps(
-        {"data": source, "wall_seconds": round(wall, 1), "steps": cfg.train.max_steps, "tasks": rows}, indent=2))
+    ckpt.atomic_write_text(
+        out / "metrics.json",
+        json.dumps(
+            {"data": source, "wall_seconds": round(wall, 1), "steps": cfg.train.max_steps, "tasks": rows},
+            indent=2,
+        ),
+    )
     lines = [
         "# omnivec quickstart",
         "",

@@ -41,8 +41,10 @@ def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniMode
     extra = sorted(set(state) - set(own))
     bad = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or extra or bad:
-        raise OmnivecError(f"{run_dir / weights} does not match {ckpt.CONFIG}: missing {missing[:5]}, "
-                           f"unexpected {extra[:5]}, shape mismatch {bad[:5]}")
+        raise OmnivecError(
+            f"{run_dir / weights} does not match {ckpt.CONFIG}: missing {missing[:5]}, "
+            f"unexpected {extra[:5]}, shape mismatch {bad[:5]}"
+        )
     model.load_state_dict(state)
     model.eval()
     return model, cfg

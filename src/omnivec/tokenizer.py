@@ -75,7 +75,8 @@ class TextTokenizer:
     def batch(self, texts: Sequence[str], max_length: int) -> EncoderInput:
         """Texts -> (B, L) int64 ids right-padded with ``<pad>``, plus lengths; truncated to ``max_length``."""
         encs = [e.ids[:max_length] for e in self.tk.encode_batch(list(texts))]
-        encs = [ids if ids else [self.tk.token_to_id(UNK)] for ids in encs]  # an empty text still has one token
+        unk = self._id(UNK)
+        encs = [ids if ids else [unk] for ids in encs]  # an empty text still has one token
         lengths = torch.tensor([len(e) for e in encs])
         ids = torch.full((len(encs), int(lengths.max())), self.pad_id, dtype=torch.int64)
         for i, e in enumerate(encs):

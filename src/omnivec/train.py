@@ -54,17 +54,23 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
         if entry.modality not in run_cfg.model.encoders:
             raise OmnivecError(f"task {name!r} needs a {entry.modality} encoder, which this config lacks")
         splits = entry.build(run_cfg)
-        cfg = TaskConfig(name=name, kind=entry.kind, modality=entry.modality, dataset=name,
-                         num_classes=len(splits.class_names) if entry.kind != "retrieval" else 0,
-                         class_names=list(splits.class_names), group=entry.group,
-                         pair_modality=entry.pair_modality)
+        cfg = TaskConfig(
+            name=name,
+            kind=entry.kind,
+            modality=entry.modality,
+            dataset=name,
+            num_classes=len(splits.class_names) if entry.kind != "retrieval" else 0,
+            class_names=list(splits.class_names),
+            group=entry.group,
+            pair_modality=entry.pair_modality,
+        )
         out[name] = PreparedTask(cfg, splits)
     return out
 
 
 def texts_of(dataset: Dataset, limit: int = 20000) -> list[str]:
     n = min(len(dataset), limit)  # type: ignore[arg-type]
-    texts = []
+    texts: list[str] = []
     for i in range(n):
         s, t = dataset[i]
         texts.extend(x for x in (s, t[0] if isinstance(t, tuple) else t) if isinstance(x, str))
@@ -84,12 +90,21 @@ def make_collate(model: OmniModel, task: TaskConfig) -> Callable[[list[tuple[Any
     return lambda items: kind.collate(model, task, items)
 
 
-def make_streams(model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig,
-                 info: DistInfo) -> dict[str, BatchStream]:
+def make_streams(
+    model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig, info: DistInfo
+) -> dict[str, BatchStream]:
     cfg = run_cfg.train
     return {
-        name: BatchStream(p.splits.train, cfg.batch_size, cfg.seed * 1000 + i, make_collate(model, p.cfg),
-                          cfg.num_workers, info.rank, info.world_size, name)
+        name: BatchStream(
+            p.splits.train,
+            cfg.batch_size,
+            cfg.seed * 1000 + i,
+            make_collate(model, p.cfg),
+            cfg.num_workers,
+            info.rank,
+            info.world_size,
+            name,
+        )
         for i, (name, p) in enumerate(tasks.items())
     }
 
@@ -125,9 +140,16 @@ def evaluate_tasks(model: OmniModel, datasets: dict[str, Dataset], batch_size: i
             batch = (_to(inp, device), _to(tgt, device))
             metric.update(kind.forward(model, task, batch), batch[1])
         values = metric.compute()
-        results[name] = {"task": name, "modality": task.modality, "kind": task.kind,
-                         "metric": kind.primary_metric, "value": values.get(kind.primary_metric, 0.0),
-                         "chance": kind.chance(task, targets), "skipped": skipped, **values}
+        results[name] = {
+            "task": name,
+            "modality": task.modality,
+            "kind": task.kind,
+            "metric": kind.primary_metric,
+            "value": values.get(kind.primary_metric, 0.0),
+            "chance": kind.chance(task, targets),
+            "skipped": skipped,
+            **values,
+        }
     return results
 
 
@@ -164,9 +186,16 @@ def train(run_cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
     out.mkdir(parents=True, exist_ok=True)
     device = default_device(info)
     model.to(device).train()
-    engine = Engine(SupervisedObjective(model), make_streams(model, tasks, run_cfg, info), run_cfg.train, out,
-                    make_schedule(list(tasks), run_cfg.train.task_schedule), info,
-                    save_model=lambda d: save_run(model, run_cfg, d), progress=progress)
+    engine = Engine(
+        SupervisedObjective(model),
+        make_streams(model, tasks, run_cfg, info),
+        run_cfg.train,
+        out,
+        make_schedule(list(tasks), run_cfg.train.task_schedule),
+        info,
+        save_model=lambda d: save_run(model, run_cfg, d),
+        progress=progress,
+    )
     if resume:
         engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
     elif info.is_main:

@@ -33,9 +33,7 @@ def _sinc_kernels(orig: int, new: int, zero_crossings: int, rolloff: float) -> t
     return sinc * window * (cutoff / orig), width
 
 
-def resample(
-    wave: Tensor, orig_sr: int, new_sr: int, zero_crossings: int = 6, rolloff: float = 0.99
-) -> Tensor:
+def resample(wave: Tensor, orig_sr: int, new_sr: int, zero_crossings: int = 6, rolloff: float = 0.99) -> Tensor:
     """Resample ``wave`` (..., L) from ``orig_sr`` to ``new_sr`` Hz; the output has ``ceil(L * new/orig)``
     samples along the last axis and the input's dtype. Frequencies above ``rolloff * min(orig, new) / 2`` are
     removed, so downsampling does not alias."""
@@ -77,6 +75,5 @@ def resample_many(waves: list[Tensor], orig_sr: int, new_sr: int) -> list[Tensor
         line[s : s + len(w)] = w
     out = resample(line, orig_sr, new_sr)
     return [
-        out[s // orig * new : s // orig * new + math.ceil(new * len(w) / orig)].clone()
-        for s, w in zip(starts, waves)
+        out[s // orig * new : s // orig * new + math.ceil(new * len(w) / orig)].clone() for s, w in zip(starts, waves)
     ]

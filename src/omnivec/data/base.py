@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from omnivec.types import Modality
@@ -40,7 +41,7 @@ class SampleDataset(Dataset):
     def __init__(
         self,
         modality: Modality | str,
-        samples: Sequence[Any],
+        samples: Sequence[Any] | Tensor,
         targets: Sequence[Any],
         class_names: Sequence[str] = (),
         name: str = "",

@@ -81,9 +81,7 @@ def check(name: str, root: StrPath | None = None, decode: bool = True) -> CheckR
         got = sha256_file(p)
         if got != f.sha256:
             size = p.stat().st_size
-            why = (
-                f"sha256 mismatch (expected {f.sha256[:12]}…, got {got[:12]}…; {size:,} bytes vs {f.size:,})"
-            )
+            why = f"sha256 mismatch (expected {f.sha256[:12]}…, got {got[:12]}…; {size:,} bytes vs {f.size:,})"
             report.problems.append(Problem(str(p), why))
         if decode:
             try:
@@ -103,20 +101,14 @@ def _check_tree(name: str, folder: Path, root: StrPath | None, decode: bool, rep
     if name == "fsdd":
         expected = {f"{d}_{s}_{i}.wav" for d in range(10) for s in FSDD_SPEAKERS for i in range(50)}
         have = {p.name for p in paths}
-        report.problems += [
-            Problem(str(folder / "recordings" / n), "missing") for n in sorted(expected - have)
-        ]
-        report.problems += [
-            Problem(str(folder / "recordings" / n), "unexpected file") for n in sorted(have - expected)
-        ]
+        report.problems += [Problem(str(folder / "recordings" / n), "missing") for n in sorted(expected - have)]
+        report.problems += [Problem(str(folder / "recordings" / n), "unexpected file") for n in sorted(have - expected)]
         try:
             fsdd_files(root)
         except DataError as e:
             report.problems.append(Problem(e.path, e.reason))
     elif len(paths) != tree.count:
-        report.problems.append(
-            Problem(str(folder / tree.pattern), f"{len(paths)} files, expected {tree.count}")
-        )
+        report.problems.append(Problem(str(folder / tree.pattern), f"{len(paths)} files, expected {tree.count}"))
     bad_before = len(report.problems)
     if decode:
         for p in paths:
@@ -158,7 +150,7 @@ def prepare(
         for sr in sample_rates:
             fsdd = load_fsdd(root, sample_rate=sr, cache_dir=cache)
             for split, ds in (("train", fsdd.train), ("test", fsdd.test)):
-                rows = [(Path(p), 0, "", 0) for p in ds.paths]
+                rows = [(Path(p), 0, "", 0) for p in ds.paths]  # type: ignore[attr-defined]
                 out[f"fsdd-audio-{sr}-{split}"] = cache_path("fsdd-audio", fsdd_cache_params(rows, sr), cache)
     if is_present("mnist", root):
         for split, n in zip(("train", "test"), scenes):
@@ -192,9 +184,9 @@ def cached_scenes_arrays(
     }
 
     def build() -> dict:
-        kw = dict(
-            source=source, split=split, root=root, canvas=canvas, min_items=min_items, max_items=max_items
+        scenes = digit_scenes(
+            n, seed, source=source, split=split, root=root, canvas=canvas, min_items=min_items, max_items=max_items
         )
-        return scenes_to_arrays(digit_scenes(n, seed, **kw))
+        return scenes_to_arrays(scenes)
 
     return cached_arrays(f"scenes-{source}-{split}", params, build, cache_dir)

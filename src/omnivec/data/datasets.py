@@ -161,9 +161,7 @@ def verify_file(folder: Path, f: FileInfo) -> None:
         return
     got = sha256_file(p)
     if got != f.sha256:
-        raise DataError(
-            p, f"sha256 mismatch: expected {f.sha256}, got {got} (corrupt or a different version)"
-        )
+        raise DataError(p, f"sha256 mismatch: expected {f.sha256}, got {got} (corrupt or a different version)")
     _VERIFIED.add(key)
 
 
@@ -261,9 +259,7 @@ def _image_task(name: str, root: StrPath | None, limit: int | None, seed: int, v
     meta = info(name)
     train = _image_split(name, "train", root, limit, seed, verify)
     test = _image_split(name, "test", root, limit, seed, verify)
-    return TaskSplits(
-        train, test, Modality.IMAGE, "classification", list(meta.class_names), meta.description, "real"
-    )
+    return TaskSplits(train, test, Modality.IMAGE, "classification", list(meta.class_names), meta.description, "real")
 
 
 def load_mnist(
@@ -305,9 +301,7 @@ def _read_resampled(paths: list[Path], sample_rate: int) -> list[Tensor]:
     native = [read_audio_native(p) for p in paths]
     rates = {sr for _, sr in native}
     if len(rates) > 1:
-        raise DataError(
-            paths[0].parent, f"FSDD recordings should all be 8000 Hz, found rates {sorted(rates)}"
-        )
+        raise DataError(paths[0].parent, f"FSDD recordings should all be 8000 Hz, found rates {sorted(rates)}")
     if not native:
         return []
     return resample_many([w for w, _ in native], rates.pop(), sample_rate)
@@ -323,9 +317,7 @@ def fsdd_cache_params(rows: list[tuple[Path, int, str, int]], sample_rate: int) 
     }
 
 
-def _fsdd_waves(
-    rows: list[tuple[Path, int, str, int]], sample_rate: int, cache_dir: StrPath | None
-) -> list[Tensor]:
+def _fsdd_waves(rows: list[tuple[Path, int, str, int]], sample_rate: int, cache_dir: StrPath | None) -> list[Tensor]:
     if cache_dir is None:
         return _read_resampled([p for p, *_ in rows], sample_rate)
     params = fsdd_cache_params(rows, sample_rate)
@@ -376,9 +368,7 @@ def load_fsdd(
     train = _fsdd_split(rows, "train", sample_rate, limit, seed, cache_dir)
     test = _fsdd_split(rows, "test", sample_rate, limit, seed, cache_dir)
     meta = info("fsdd")
-    return TaskSplits(
-        train, test, Modality.AUDIO, "classification", list(meta.class_names), meta.description, "real"
-    )
+    return TaskSplits(train, test, Modality.AUDIO, "classification", list(meta.class_names), meta.description, "real")
 
 
 # ------------------------------------------------------------------------------------------ text
@@ -427,9 +417,7 @@ def load_scitldr_split(
         verify_dataset("scitldr", root, [rel])
     rows = read_table(path, required=("source", "target"))
     for n, r in enumerate(rows, 1):
-        if not (
-            isinstance(r["source"], list) and r["source"] and isinstance(r["target"], list) and r["target"]
-        ):
+        if not (isinstance(r["source"], list) and r["source"] and isinstance(r["target"], list) and r["target"]):
             raise DataError(path, f"record {n}: 'source' and 'target' must be non-empty lists of sentences")
     keep = subsample(len(rows), limit, seed)
     sel = [rows[i] for i in keep]

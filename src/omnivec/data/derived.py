@@ -168,9 +168,7 @@ def digit_scenes(
     ``canvas`` x ``canvas`` black image. ``arrays`` = (uint8 images, labels) overrides the source split."""
     images, labels, class_names = _source(source, split, root, arrays)
     if canvas < 28 or not 1 <= min_items <= max_items:
-        raise OmnivecError(
-            f"need canvas >= 28 and 1 <= min_items <= max_items, got {canvas}, {min_items}-{max_items}"
-        )
+        raise OmnivecError(f"need canvas >= 28 and 1 <= min_items <= max_items, got {canvas}, {min_items}-{max_items}")
     rng = _rng(seed, split, f"scenes-{source}-{canvas}")
     pick = _Picker(len(images), rng)
     scenes = []
@@ -266,9 +264,7 @@ def scene_task(
             scene_captions(train, tag), scene_captions(test, tag), Modality.IMAGE, kind, [], desc, "derived"
         )
     if kind == "vqa":
-        return TaskSplits(
-            scene_vqa(train, tag), scene_vqa(test, tag), Modality.IMAGE, kind, [], desc, "derived"
-        )
+        return TaskSplits(scene_vqa(train, tag), scene_vqa(test, tag), Modality.IMAGE, kind, [], desc, "derived")
     if kind == "grounding":
         return TaskSplits(
             scene_grounding(train, source, tag),
@@ -291,9 +287,7 @@ def scene_task(
                 tag,
             )
 
-        return TaskSplits(
-            count_ds(train), count_ds(test), Modality.IMAGE, "classification", counts, desc, "derived"
-        )
+        return TaskSplits(count_ds(train), count_ds(test), Modality.IMAGE, "classification", counts, desc, "derived")
     raise OmnivecError(f"unknown scene task {kind!r}; expected one of {SCENE_KINDS}")
 
 
@@ -315,9 +309,7 @@ def scenes_to_arrays(scenes: Sequence[Scene]) -> dict[str, np.ndarray]:
         "qa_scene": np.array([t[0] for t in qa], np.int64),
         "questions": np.array([t[1] for t in qa]),
         "answers": np.array([t[2] for t in qa]),
-        "sources": np.array(
-            [s.source_indices + [-1] * (k - len(s.source_indices)) for s in scenes], np.int64
-        ),
+        "sources": np.array([s.source_indices + [-1] * (k - len(s.source_indices)) for s in scenes], np.int64),
     }
 
 
@@ -421,9 +413,7 @@ def moving_digits(
             bounced.append(hit)
         video = torch.from_numpy(frames).float().div_(255.0).unsqueeze(0)  # (1, T, H, W)
         clips.append(
-            MovingClip(
-                video, digits, dirs, bounced, pos, _motion_caption(digits, dirs, bounced, class_names, source)
-            )
+            MovingClip(video, digits, dirs, bounced, pos, _motion_caption(digits, dirs, bounced, class_names, source))
         )
     return clips
 
@@ -440,9 +430,7 @@ def _motion_caption(
     parts = []
     for c, dr, b in zip(digits, dirs, bounced):
         subject = (
-            f"the {one} {_answer(class_names[c], source)}"
-            if len(digits) == 1
-            else _phrase(class_names[c], source)
+            f"the {one} {_answer(class_names[c], source)}" if len(digits) == 1 else _phrase(class_names[c], source)
         )
         parts.append(f"{subject} moves {DIRECTIONS[dr]}" + (" and bounces off the edge" if b else ""))
     return " and ".join(parts)

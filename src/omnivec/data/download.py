@@ -131,9 +131,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: bool, timeout: floa
         headers["Range"] = f"bytes={have}-"
     with urlopen(Request(url, headers=headers), timeout=timeout) as resp:
         resumed = (
-            have > 0
-            and resp.status == 206
-            and str(resp.headers.get("Content-Range", "")).startswith(f"bytes {have}-")
+            have > 0 and resp.status == 206 and str(resp.headers.get("Content-Range", "")).startswith(f"bytes {have}-")
         )
         if not resumed:
             have = 0  # server sent the whole file (200): overwrite
@@ -159,9 +157,7 @@ def _fetch(url: str, part: Path, size: int | None, progress: bool, timeout: floa
         raise _Interrupted(f"connection closed after {got:,} of {total:,} bytes")
 
 
-def _download_tree(
-    meta: DatasetInfo, folder: Path, urls: Urls, progress: bool, timeout: float, retries: int
-) -> None:
+def _download_tree(meta: DatasetInfo, folder: Path, urls: Urls, progress: bool, timeout: float, retries: int) -> None:
     tree = meta.tree
     assert tree is not None
     present = sorted(folder.glob(tree.pattern))
@@ -172,9 +168,7 @@ def _download_tree(
     else:
         candidates = _candidates("archive", tree.archive_urls, urls)
     with tempfile.TemporaryDirectory(prefix=f".{meta.name}-", dir=folder) as tmp:
-        archive = fetch_verified(
-            candidates, Path(tmp) / "archive.zip", None, None, progress, timeout, retries
-        )
+        archive = fetch_verified(candidates, Path(tmp) / "archive.zip", None, None, progress, timeout, retries)
         staged = _extract(archive, tree, Path(tmp) / "tree")
         got = tree_digest(sorted(staged.glob(tree.pattern)))
         if got != tree.digest or len(list(staged.glob(tree.pattern))) != tree.count:

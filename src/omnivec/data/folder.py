@@ -83,9 +83,7 @@ class FolderDataset(Dataset):
 
 def _data_files(folder: Path) -> list[Path]:
     return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED_NAMES
+        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED_NAMES
     )
 
 
@@ -110,9 +108,7 @@ def _folder_modality(files: list[Path], root: Path, modality: Modality | str | N
     if not found:
         raise DataError(root, f"no readable files found; known extensions: {' '.join(sorted(KNOWN_EXTS))}")
     if len(found) > 1:
-        detail = ", ".join(
-            f"{n} {m.value} (e.g. {examples[m].relative_to(root)})" for m, n in found.most_common()
-        )
+        detail = ", ".join(f"{n} {m.value} (e.g. {examples[m].relative_to(root)})" for m, n in found.most_common())
         raise DataError(root, f"one modality per folder, found {detail}; pass modality= to choose one")
     return next(iter(found))
 

@@ -269,9 +269,7 @@ def read_text(path: StrPath) -> str:
 # ------------------------------------------------------------------------------------------------ dispatch
 
 
-def read_sample(
-    path: StrPath, modality: Modality | str | None = None, opts: ReadOptions | None = None
-) -> Any:
+def read_sample(path: StrPath, modality: Modality | str | None = None, opts: ReadOptions | None = None) -> Any:
     """Read one file as a sample of ``modality`` (default: from the extension; .npy/.npz need it or are
     guessed from the array's shape)."""
     from omnivec.data.pointcloud import guess_array_modality, read_points

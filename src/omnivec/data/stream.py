@@ -59,8 +59,13 @@ class BatchStream:
 
     def _start(self) -> None:
         batches = self._order(self.epoch)[self.position :]
-        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=_identity,
-                            num_workers=self.num_workers, persistent_workers=False)
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            collate_fn=_identity,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+        )
         self._it = iter(loader)
 
     def __iter__(self) -> BatchStream:

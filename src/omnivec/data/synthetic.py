@@ -103,16 +103,12 @@ GENERATORS: dict[str, GeneratorInfo] = {
 }
 
 
-def make_splits(
-    name: str, num_train: int = 2000, num_test: int = 500, seed: int = 0, **kwargs: Any
-) -> TaskSplits:
+def make_splits(name: str, num_train: int = 2000, num_test: int = 500, seed: int = 0, **kwargs: Any) -> TaskSplits:
     """Train and test splits of generator ``name``; ``kwargs`` (e.g. ``image_size``) go to the generator."""
     try:
         info = GENERATORS[name]
     except KeyError:
-        raise KeyError(
-            f"unknown generated dataset {name!r}; expected one of: {', '.join(GENERATORS)}"
-        ) from None
+        raise KeyError(f"unknown generated dataset {name!r}; expected one of: {', '.join(GENERATORS)}") from None
     return TaskSplits(
         train=info.fn("train", num_train, seed, **kwargs),
         test=info.fn("test", num_test, seed, **kwargs),

@@ -21,8 +21,7 @@ _NOUNS = {
     "championship team pitch trophy",
     "weather": "storm forecast rainfall thunder humidity breeze snowfall heatwave drizzle fog hurricane "
     "temperature frost cloud monsoon",
-    "food": "recipe soup bakery chef pasta dessert spice sandwich kitchen omelette curry salad oven bread "
-    "chip",
+    "food": "recipe soup bakery chef pasta dessert spice sandwich kitchen omelette curry salad oven bread chip",
     "technology": "laptop software processor server app database robot smartphone algorithm network browser "
     "chip cloud keyboard update",
     "finance": "stock bank loan budget investor market dividend bond mortgage portfolio inflation currency "

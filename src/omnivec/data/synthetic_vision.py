@@ -173,6 +173,4 @@ def motion(
             clip = np.where(inside[:, None], colour, clip)
         clip = clip + noise_std[sl] * rng.standard_normal(size=clip.shape, dtype=np.float32)
         videos[sl] = to_uint8(clip)
-    return SampleDataset(
-        Modality.VIDEO, ByteImages(videos), labels.tolist(), DIRECTION_NAMES, f"motion/{split}"
-    )
+    return SampleDataset(Modality.VIDEO, ByteImages(videos), labels.tolist(), DIRECTION_NAMES, f"motion/{split}")

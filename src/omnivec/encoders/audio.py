@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from omnivec.encoders.base import ENCODERS, Encoder
 from omnivec.errors import OmnivecError
 from omnivec.layers.patch import patchify
 from omnivec.layers.pos import sincos_nd
+from omnivec.layers.stem import patch_stem
 from omnivec.types import EncoderInput, Modality, Tokens
 
 
@@ -54,8 +55,14 @@ def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0
     """Triangular HTK-scale filters, (n_mels, n_freqs), each peaking at 1."""
     f_max = sample_rate / 2
     freqs = torch.linspace(0, f_max, n_freqs, dtype=torch.float64)
-    edges = mel_to_hz(torch.linspace(hz_to_mel(torch.tensor(f_min)).item(), hz_to_mel(torch.tensor(f_max)).item(),
-                                     n_mels + 2, dtype=torch.float64))
+    edges = mel_to_hz(
+        torch.linspace(
+            hz_to_mel(torch.tensor(f_min)).item(),
+            hz_to_mel(torch.tensor(f_max)).item(),
+            n_mels + 2,
+            dtype=torch.float64,
+        )
+    )
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     up = (freqs - lo) / (mid - lo)
     down = (hi - freqs) / (hi - mid)
@@ -72,12 +79,15 @@ class AudioEncoder(Encoder):
         if cfg.n_mels % cfg.patch_freq:
             raise OmnivecError(f"audio encoder: n_mels {cfg.n_mels} is not divisible by patch_freq {cfg.patch_freq}")
         self.patch = (cfg.patch_freq, cfg.patch_time)
+        self.window: Tensor
+        self.mel_fb: Tensor
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
-        self.register_buffer("mel_fb", mel_filterbank(cfg.n_fft // 2 + 1, cfg.n_mels, cfg.sample_rate, cfg.f_min),
-                             persistent=False)
-        self.proj = nn.Conv2d(1, embed_dim, kernel_size=self.patch, stride=self.patch)
-        nn.init.xavier_uniform_(self.proj.weight.view(embed_dim, -1))
-        nn.init.zeros_(self.proj.bias)
+        self.register_buffer(
+            "mel_fb",
+            mel_filterbank(cfg.n_fft // 2 + 1, cfg.n_mels, cfg.sample_rate, cfg.f_min),
+            persistent=False,
+        )
+        self.proj = patch_stem("linear", 1, embed_dim, self.patch)
 
     @property
     def min_samples(self) -> int:
@@ -94,11 +104,14 @@ class AudioEncoder(Encoder):
         wave = self.check(inp, 2, "waveforms (B, L)")
         B, L = wave.shape
         lengths = inp.lengths if inp.lengths is not None else torch.full((B,), L, device=wave.device)
-        if L < self.min_samples:
-            raise OmnivecError(f"audio encoder: waveforms of {L} samples are shorter than one patch "
-                               f"({self.min_samples} samples); collate() pads short clips")
-        spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=False,
-                          return_complex=True)  # (B, F, frames)
+        if self.min_samples > L:
+            raise OmnivecError(
+                f"audio encoder: waveforms of {L} samples are shorter than one patch "
+                f"({self.min_samples} samples); collate() pads short clips"
+            )
+        spec = torch.stft(
+            wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=False, return_complex=True
+        )  # (B, F, frames)
         mel = self.mel_fb @ spec.abs().pow(2)  # (B, n_mels, frames)
         logmel = torch.log(mel + 1e-6)
         patches = self.valid_patches(lengths)  # (B,)

@@ -63,7 +63,7 @@ def build_encoder(spec: dict[str, Any], embed_dim: int, where: str = "encoder") 
         cls = ENCODERS.get(name)
     except KeyError as e:
         raise OmnivecError(f"{where}: {e.args[0]}") from None
-    cfg = from_dict(cls.Config, spec, where=where)
+    cfg: Any = from_dict(cls.Config, spec, where=where)
     return cls(cfg, embed_dim)
 
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from omnivec.encoders.base import ENCODERS, Encoder
 from omnivec.errors import OmnivecError
 from omnivec.layers.patch import patchify
 from omnivec.layers.pos import sincos_nd
+from omnivec.layers.stem import patch_stem
 from omnivec.types import EncoderInput, Modality, Tokens
 
 
@@ -22,6 +23,12 @@ class ImageEncoderConfig:
     """Input channels; 1-channel images are repeated when the encoder expects 3."""
     patch_size: int = 4
     """Square patch side in pixels; image sides must be divisible by it."""
+    stem: str = "hmlp"
+    """Patch stem: linear (one conv, ViT/MAE) or hmlp (per-patch hierarchical MLP, learns faster)."""
+    mean: float = 0.5
+    """Pixels are normalised as (x - mean) / std before the stem."""
+    std: float = 0.25
+    """See mean."""
 
 
 @ENCODERS.register("image_patch")
@@ -33,10 +40,7 @@ class ImageEncoder(Encoder):
         super().__init__(cfg, embed_dim)
         p = cfg.patch_size
         self.patch = (p, p)
-        self.proj = nn.Conv2d(cfg.in_chans, embed_dim, kernel_size=p, stride=p)
-        # MAE initialises the patch projection like a linear layer over the flattened patch.
-        nn.init.xavier_uniform_(self.proj.weight.view(embed_dim, -1))
-        nn.init.zeros_(self.proj.bias)
+        self.proj = patch_stem(cfg.stem, cfg.in_chans, embed_dim, self.patch)
 
     def _pixels(self, inp: EncoderInput) -> Tensor:
         x = self.check(inp, 4, "images (B, C, H, W)")
@@ -52,7 +56,7 @@ class ImageEncoder(Encoder):
         return x
 
     def forward(self, inp: EncoderInput) -> Tokens:
-        x = self.proj(self._pixels(inp))  # (B, D, H/p, W/p)
+        x = self.proj((self._pixels(inp) - self.cfg.mean) / self.cfg.std)  # (B, D, H/p, W/p)
         grid = (x.shape[2], x.shape[3])
         x = x.flatten(2).transpose(1, 2)  # (B, N, D)
         return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), None, grid)

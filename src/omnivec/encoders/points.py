@@ -92,8 +92,11 @@ class PointsEncoder(Encoder):
                 raise OmnivecError(f"point cloud {i}: expected (P, 3), got shape {tuple(p.shape)}")
             p = p[:, :3]
             if p.shape[0] != n:  # evenly spaced (or cyclically repeated) indices: deterministic
-                p = p[torch.linspace(0, p.shape[0] - 1, n).round().long()] if p.shape[0] > n else p[
-                    torch.arange(n) % p.shape[0]]
+                p = (
+                    p[torch.linspace(0, p.shape[0] - 1, n).round().long()]
+                    if p.shape[0] > n
+                    else p[torch.arange(n) % p.shape[0]]
+                )
             clouds.append(p)
         return EncoderInput(torch.stack(clouds))
 

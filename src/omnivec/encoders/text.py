@@ -41,7 +41,7 @@ class TextEncoder(Encoder):
         if ids.ndim != 2 or ids.dtype not in (torch.int64, torch.int32):
             raise OmnivecError(f"text encoder: expected token ids (B, L) of int64, got {tuple(ids.shape)} {ids.dtype}")
         B, L = ids.shape
-        if L > self.cfg.max_length:
+        if self.cfg.max_length < L:
             raise OmnivecError(f"text encoder: {L} tokens exceed max_length {self.cfg.max_length}")
         if int(ids.max()) >= self.cfg.vocab_size or int(ids.min()) < 0:
             raise OmnivecError(f"text encoder: token ids must lie in [0, {self.cfg.vocab_size})")

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from omnivec.encoders.base import ENCODERS, Encoder
 from omnivec.errors import OmnivecError
 from omnivec.layers.patch import patchify
 from omnivec.layers.pos import sincos_nd
+from omnivec.layers.stem import patch_stem
 from omnivec.types import EncoderInput, Modality, Tokens
 
 
@@ -24,6 +25,12 @@ class VideoEncoderConfig:
     """Spatial side of a tubelet in pixels."""
     tubelet_size: int = 2
     """Frames per tubelet; the clip length must be divisible by it."""
+    stem: str = "hmlp"
+    """Tubelet stem: linear (one conv) or hmlp (per-tubelet hierarchical MLP, learns faster)."""
+    mean: float = 0.5
+    """Pixels are normalised as (x - mean) / std before the stem."""
+    std: float = 0.25
+    """See mean."""
 
 
 @ENCODERS.register("video_tubelet")
@@ -34,9 +41,7 @@ class VideoEncoder(Encoder):
     def __init__(self, cfg: VideoEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
         self.patch = (cfg.tubelet_size, cfg.patch_size, cfg.patch_size)
-        self.proj = nn.Conv3d(cfg.in_chans, embed_dim, kernel_size=self.patch, stride=self.patch)
-        nn.init.xavier_uniform_(self.proj.weight.view(embed_dim, -1))
-        nn.init.zeros_(self.proj.bias)
+        self.proj = patch_stem(cfg.stem, cfg.in_chans, embed_dim, self.patch)
 
     def _clips(self, inp: EncoderInput) -> Tensor:
         x = self.check(inp, 5, "clips (B, C, T, H, W)")
@@ -51,7 +56,7 @@ class VideoEncoder(Encoder):
         return x
 
     def forward(self, inp: EncoderInput) -> Tokens:
-        x = self.proj(self._clips(inp))  # (B, D, T/t, H/p, W/p)
+        x = self.proj((self._clips(inp) - self.cfg.mean) / self.cfg.std)  # (B, D, T/t, H/p, W/p)
         grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)  # (B, N, D)
         return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), None, grid)

@@ -139,9 +139,7 @@ class DecoderBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
 
-    def forward(
-        self, x: Tensor, memory: Tensor, memory_mask: Tensor | None, self_mask: Tensor | None
-    ) -> Tensor:
+    def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None, self_mask: Tensor | None) -> Tensor:
         x = x + self.drop_path(self.self_attn(self.norm1(x), self_mask))
         x = x + self.drop_path(self.cross_attn(self.norm2(x), memory, memory_mask))
         return x + self.drop_path(self.mlp(self.norm3(x)))
@@ -172,14 +170,12 @@ class TextDecoder(nn.Module):
             raise ValueError(f"embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
         if embedding is not None and tuple(embedding.weight.shape) != (vocab_size, embed_dim):
             raise ValueError(
-                f"shared embedding has shape {tuple(embedding.weight.shape)}, "
-                f"expected ({vocab_size}, {embed_dim})"
+                f"shared embedding has shape {tuple(embedding.weight.shape)}, expected ({vocab_size}, {embed_dim})"
             )
         self.vocab_size, self.embed_dim, self.num_heads = vocab_size, embed_dim, num_heads
         self.depth, self.max_length = depth, max_length
         self.blocks = nn.ModuleList(
-            DecoderBlock(embed_dim, num_heads, mlp_ratio, drop_path * i / max(depth - 1, 1))
-            for i in range(depth)
+            DecoderBlock(embed_dim, num_heads, mlp_ratio, drop_path * i / max(depth - 1, 1)) for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim)
         init_weights(self.blocks)
@@ -223,9 +219,7 @@ class TextDecoder(nn.Module):
     # -------------------------------------------------------------------------------------- cached decoding
 
     @torch.no_grad()
-    def init_cache(
-        self, memory: Tensor, memory_pad_mask: Tensor | None, max_len: int, expand: int = 1
-    ) -> KVCache:
+    def init_cache(self, memory: Tensor, memory_pad_mask: Tensor | None, max_len: int, expand: int = 1) -> KVCache:
         """Project the memory for every layer once and preallocate ``max_len`` self-attention positions.
 
         ``expand`` repeats every sample that many times (beams), after the projection so it is paid once.

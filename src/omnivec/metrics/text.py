@@ -125,17 +125,13 @@ def grounding_accuracy(predicted: torch.Tensor, target: torch.Tensor, threshold:
     """Fraction of predicted boxes (N, 4) whose IoU with the target box (N, 4) is at least ``threshold``."""
     predicted, target = torch.as_tensor(predicted), torch.as_tensor(target)
     if predicted.shape != target.shape or predicted.shape[-1:] != (4,):
-        raise OmnivecError(
-            f"expected two (N, 4) box tensors, got {tuple(predicted.shape)} and {tuple(target.shape)}"
-        )
+        raise OmnivecError(f"expected two (N, 4) box tensors, got {tuple(predicted.shape)} and {tuple(target.shape)}")
     if predicted.numel() == 0:
         return 0.0
     return float((box_iou(predicted, target) >= threshold).double().mean())
 
 
-def exact_match(
-    predictions: Sequence[str], references: Sequence[str | Sequence[str]], normalize: bool = True
-) -> float:
+def exact_match(predictions: Sequence[str], references: Sequence[str | Sequence[str]], normalize: bool = True) -> float:
     """Fraction of predictions equal to one of their references (after :func:`normalize_answer` if asked)."""
     refs = _refs(references)
     if len(predictions) != len(refs):

@@ -25,8 +25,10 @@ def iou_from_confusion(conf: Tensor) -> dict[str, float]:
     union = conf.sum(0).double() + conf.sum(1).double() - tp
     present = union > 0
     ious = tp[present] / union[present]
-    return {"miou": float(ious.mean()) if present.any() else 0.0,
-            "pixel_accuracy": float(tp.sum() / conf.sum().clamp(min=1))}
+    return {
+        "miou": float(ious.mean()) if present.any() else 0.0,
+        "pixel_accuracy": float(tp.sum() / conf.sum().clamp(min=1)),
+    }
 
 
 class IoUMetric:

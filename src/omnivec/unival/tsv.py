@@ -96,9 +96,7 @@ class _Row:
         self.path, self.lineno, self.fields, self.names = path, lineno, fields, names
 
     def error(self, column: int, reason: str) -> DataError:
-        return DataError(
-            self.path, f"line {self.lineno}, column {column + 1} ({self.names[column]}): {reason}"
-        )
+        return DataError(self.path, f"line {self.lineno}, column {column + 1} ({self.names[column]}): {reason}")
 
     def __getitem__(self, column: int) -> str:
         return self.fields[column]
@@ -219,13 +217,9 @@ def decode_image(value: str, image_root: str | Path | None = None) -> Tensor:
             image = Image.open(io.BytesIO(base64.b64decode(value, validate=True)))
         array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # (H, W, 3)
     except (binascii.Error, ValueError):
-        raise DataError(
-            candidate if len(value) < 256 else "<image column>", "neither a file nor base64"
-        ) from None
+        raise DataError(candidate if len(value) < 256 else "<image column>", "neither a file nor base64") from None
     except (UnidentifiedImageError, OSError) as e:
-        raise DataError(
-            candidate if len(value) < 256 else "<base64 image>", f"not a readable image ({e})"
-        ) from None
+        raise DataError(candidate if len(value) < 256 else "<base64 image>", f"not a readable image ({e})") from None
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()  # (3, H, W)
 
 

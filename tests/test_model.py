@@ -1,0 +1,138 @@
+"""Every registered encoder and head: shapes, gradients reach every parameter, no NaN; a padded batch equals its
+samples one by one; the API (embed, predict) and clear errors for bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import sample_inputs, tiny_model
+from omnivec.encoders import ENCODERS
+from omnivec.errors import OmnivecError
+from omnivec.heads import HEADS
+from omnivec.model import OmniModel
+from omnivec.tasks import task_kind
+from omnivec.types import EncoderInput
+
+MODALITY_OF = {
+    "image_patch": "image",
+    "video_tubelet": "video",
+    "audio_spectrogram": "audio",
+    "text_embedding": "text",
+    "points_pointnet": "points",
+}
+
+
+def test_every_registered_encoder_is_covered() -> None:
+    assert set(MODALITY_OF) <= set(ENCODERS.names())
+
+
+@pytest.mark.parametrize("name", sorted(MODALITY_OF))
+def test_encoder_shapes_backward_and_finite(model: OmniModel, name: str) -> None:
+    modality = MODALITY_OF[name]
+    enc = model.encoder(modality)
+    inp = enc.collate(sample_inputs()[modality])
+    tokens = enc(inp)
+    B, N, D = tokens.x.shape
+    assert (3, model.cfg.embed_dim) == (B, D) and N > 0
+    if tokens.pad_mask is not None:
+        assert tokens.pad_mask.shape == (B, N)
+    assert torch.isfinite(tokens.x).all()
+    tokens.x.square().mean().backward()
+    for pname, p in enc.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name}: no gradient reached {pname}"
+        if modality != "text":  # unused vocabulary rows of a text table legitimately get zero gradient
+            assert p.grad.abs().sum() > 0, f"{name}: zero gradient for {pname}"
+
+
+@pytest.mark.parametrize("task", ["cls_image", "cls_video", "cls_audio", "cls_text", "cls_points", "seg", "ret"])
+def test_heads_shapes_and_gradients_reach_every_parameter(model: OmniModel, task: str) -> None:
+    cfg = model.task(task)
+    kind = task_kind(cfg.kind)
+    inputs = sample_inputs()
+    if cfg.kind == "retrieval":
+        items = list(zip(inputs["audio"], [(im, i % 2) for i, im in enumerate(inputs["image"])]))
+    elif cfg.kind == "segmentation":
+        items = [(im, torch.randint(0, 4, (16, 16))) for im in inputs["image"]]
+    else:
+        items = [(s, i % 3) for i, s in enumerate(inputs[cfg.modality])]
+    batch = kind.collate(model, cfg, items)
+    out = kind.forward(model, cfg, batch)
+    if cfg.kind == "classification":
+        assert out.logits.shape == (3, 3)
+    elif cfg.kind == "segmentation":
+        assert out.logits.shape == (3, 4, 16, 16)
+    else:
+        assert out[0].embedding.shape[0] == 3
+        assert torch.allclose(out[0].embedding.norm(dim=-1), torch.ones(3))
+    loss, logs = kind.loss(out, batch[1])
+    assert torch.isfinite(loss)
+    loss.backward()
+    for pname, p in model.heads[task].named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{task}: zero gradient for {pname}"
+    for pname, p in model.trunk.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), f"{task}: no gradient reached trunk {pname}"
+
+
+def test_every_head_kind_has_a_task_kind() -> None:
+    for kind in HEADS.names():
+        task_kind(kind)
+
+
+@pytest.mark.parametrize("vectorizer", ["cls", "mean", "attn"])
+@pytest.mark.parametrize("modality", ["audio", "text"])
+def test_padded_batch_equals_samples_one_by_one(tokenizer, vectorizer: str, modality: str) -> None:
+    model = tiny_model(tokenizer, vectorizer=vectorizer, num_meta_tokens=2).eval()
+    samples = sample_inputs()[modality]
+    batched = model.embed(modality, samples)
+    alone = torch.cat([model.embed(modality, [s]) for s in samples])
+    assert torch.allclose(batched, alone, atol=1e-5), (batched - alone).abs().max()
+    batch = model.collate(modality, samples)
+    assert batch.lengths is not None and len(set(batch.lengths.tolist())) > 1  # the batch really is padded
+
+
+def test_padding_content_does_not_leak(model: OmniModel) -> None:
+    model.eval()
+    batch = model.collate("audio", sample_inputs()["audio"])
+    noisy = batch.data.clone()
+    for i, n in enumerate(batch.lengths.tolist()):
+        noisy[i, n:] = 7.0
+    a = model.embed("audio", batch)
+    b = model.embed("audio", EncoderInput(noisy, batch.lengths))
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_embed_and_predict_api(model: OmniModel) -> None:
+    vecs = model.embed("points", sample_inputs()["points"])
+    assert vecs.shape == (3, model.cfg.embed_dim)
+    preds = model.predict("cls_text", ["red cat", "blue dog"])
+    assert all(p in ("a", "b", "c") for p in preds)
+    masks = model.predict("seg", sample_inputs()["image"][:2])
+    assert masks[0].shape == (16, 16) and masks[0].dtype == torch.long
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m: m.embed("image", torch.rand(2, 3, 15, 16)), "not divisible"),
+        (lambda m: m.embed("image", torch.rand(2, 5, 16, 16)), "expected 3 channels"),
+        (lambda m: m.embed("image", torch.rand(3, 16, 16)), r"expected images \(B, C, H, W\)"),
+        (lambda m: m.embed("image", torch.zeros(2, 3, 16, 16, dtype=torch.long)), "floating-point"),
+        (lambda m: m.embed("smell", [1]), "no 'smell' encoder"),
+        (lambda m: m.predict("nope", [1]), "unknown task 'nope'"),
+        (lambda m: m.embed("text", [3]), "expected a string"),
+        (lambda m: m.embed("audio", [torch.zeros(2, 2, 2)]), "mono waveform"),
+        (lambda m: m.embed("points", [torch.zeros(10, 2)]), r"expected \(P, 3\)"),
+    ],
+)
+def test_bad_input_gives_clear_error(model: OmniModel, call, match: str) -> None:
+    with pytest.raises(OmnivecError, match=match):
+        call(model)
+
+
+def test_meta_tokens_and_modality_embedding_are_per_modality(tokenizer) -> None:
+    model = tiny_model(tokenizer, num_meta_tokens=3)
+    assert model.num_prefix == 4
+    assert set(model.meta_tokens) == {"image", "video", "audio", "text", "points"}
+    feats = model.forward_features("image", model.collate("image", sample_inputs()["image"]))
+    assert feats.x.shape[1] == 4 + 16  # cls + 3 meta + (16/4)^2 patches
