@@ -1,5 +1,5 @@
 """Bring-your-own data end to end through the CLI (in-process): train on a folder, evaluate, predict class
-names back; corrupt files are skipped and reported (or stop the run under --strict); `omnivec data` commands."""
+names back; corrupt files skipped and reported (or stopping the run under --strict); `omnivec data`."""
 
 from __future__ import annotations
 
@@ -56,8 +56,10 @@ def test_byo_images_train_evaluate_predict(tmp_path: Path, capsys: pytest.Captur
     train = image_folder(tmp_path / "glyphs", 8, 0)
     val = image_folder(tmp_path / "val", 4, 1)
     run = tmp_path / "run"
-    rc, out, _ = _run(["train", *TINY, "--train", str(train), "--val", str(val), "--max-steps", "40",
-                       "--out", str(run)], capsys)
+    rc, out, _ = _run(
+        ["train", *TINY, "--train", str(train), "--val", str(val), "--max-steps", "30", "--out", str(run)],
+        capsys,
+    )
     assert rc == 0 and "glyphs" in out
     rc, out, _ = _run(["evaluate", str(run), "--data", str(val), "--json"], capsys)
     res = json.loads(out)["glyphs"]
@@ -104,8 +106,10 @@ def test_corrupt_files_are_skipped_and_reported(tmp_path: Path, capsys: pytest.C
     good = (wav_dir / "low" / "0.wav").read_bytes()
     (wav_dir / "low" / "cut.wav").write_bytes(good[:30])  # truncated inside the header
     run = tmp_path / "run"
-    rc, _, _ = _run(["train", *TINY, "--train", str(train), "--val", str(val), "--max-steps", "6",
-                     "--out", str(run)], capsys)
+    rc, _, _ = _run(
+        ["train", *TINY, "--train", str(train), "--val", str(val), "--max-steps", "6", "--out", str(run)],
+        capsys,
+    )
     assert rc == 0
     rows = [json.loads(line) for line in (run / "skipped.jsonl").read_text().splitlines()]
     reasons = {r["path"]: r["reason"] for r in rows}
@@ -123,14 +127,30 @@ def test_strict_stops_with_path_and_reason(tmp_path: Path, capsys: pytest.Captur
     train = image_folder(tmp_path / "glyphs", 4, 0)
     val = image_folder(tmp_path / "val", 1, 1)
     bad = _corrupt(train)
-    rc, _, err = _run(["train", *TINY, "--train", str(train), "--val", str(val), "--max-steps", "6", "--strict",
-                       "--out", str(tmp_path / "run")], capsys)
+    rc, _, err = _run(
+        [
+            "train",
+            *TINY,
+            "--train",
+            str(train),
+            "--val",
+            str(val),
+            "--max-steps",
+            "6",
+            "--strict",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capsys,
+    )
     assert rc != 0 and any(p in err for p in bad.values())
     assert "omnivec train: error" in err
 
 
 def test_bad_byo_path_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, _, err = _run(["train", *TINY, "--train", str(tmp_path / "nope"), "--out", str(tmp_path / "r")], capsys)
+    rc, _, err = _run(
+        ["train", *TINY, "--train", str(tmp_path / "nope"), "--out", str(tmp_path / "r")], capsys
+    )
     assert rc == 2 and "no such folder" in err
 
 

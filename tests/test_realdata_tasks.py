@@ -1,4 +1,4 @@
-"""The real-data catalogue tasks: each builds from the staged data with the right modality, classes and sizes."""
+"""Real-data catalogue tasks: each builds from the staged data with the right modality, classes, sizes."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_real_task_builds(name: str) -> None:
     kind, modality, classes, shape = EXPECTED[name]
     splits = get_task(name).build(_cfg(real_root()))  # type: ignore[arg-type]
     assert (splits.kind, str(splits.modality), len(splits.class_names)) == (kind, modality, classes)
-    assert (len(splits.train), len(splits.test)) == (40, 20)  # train_limit / test_limit respected
+    assert (len(splits.train), len(splits.test)) == (40, 20)  # train_limit / test_limit respected  # type: ignore[arg-type]
     x, y = splits.train[0]
     if shape is not None:
         assert tuple(x.shape) == shape and x.dtype == torch.float32
@@ -73,13 +73,13 @@ def test_fsdd_mnist_pairs_share_the_digit() -> None:
     fsdd = get_task("fsdd").build(_cfg(real_root(), 60))  # type: ignore[arg-type]
     mnist_test = get_task("mnist").build(_cfg(real_root(), 0))  # type: ignore[arg-type]
     for ds, ref in ((splits.train, fsdd.train), (splits.test, fsdd.test)):
-        for i in range(len(ds)):
+        for i in range(len(ds)):  # type: ignore[arg-type]
             audio, (image, label) = ds[i]
             assert label == ref[i][1]  # the spoken digit
             assert torch.equal(audio, ref[i][0]) and tuple(image.shape) == (1, 28, 28)
     # the paired test image really is an MNIST test image of that digit
     audio, (image, label) = splits.test[0]
-    x = np.stack([mnist_test.test[i][0].numpy() for i in range(len(mnist_test.test))])
+    x = np.stack([mnist_test.test[i][0].numpy() for i in range(len(mnist_test.test))])  # type: ignore[arg-type]
     hits = np.flatnonzero(np.all(np.abs(x - image.numpy()) < 1e-6, axis=(1, 2, 3)))
     assert len(hits) >= 1 and all(mnist_test.test[int(h)][1] == label for h in hits)
 

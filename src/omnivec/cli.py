@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument("--modality", choices=["image", "video", "audio", "text", "points"],
                    help="modality of --train (default: detected from the file extensions)")
-    t.add_argument("--strict", action="store_true", help="stop at the first unreadable file instead of skipping it")
+    t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tasks", type=_tasks_arg)
     e.add_argument("--data-root")
     e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits")
-    e.add_argument("--strict", action="store_true", help="stop at the first unreadable file instead of skipping it")
+    e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_evaluate)
 

@@ -13,12 +13,12 @@ digit-points      classification  points   MNIST strokes extruded into 256-point
 fsdd-mnist        retrieval       audio    a spoken digit paired with an MNIST image of the same digit
 ================  ==============  =======  ==========================================================
 
-Every task respects ``run_cfg.data_root`` (falling back to ``$OMNIVEC_DATA``), ``train_limit`` / ``test_limit``
-(0 = the task's default size) and ``train.seed``. A missing dataset is an :class:`OmnivecError` naming the
-dataset and the ``omnivec data download NAME`` fix.
+Every task respects ``run_cfg.data_root`` (falling back to ``$OMNIVEC_DATA``), ``train_limit`` and
+``test_limit`` (0 = the task's default size) and ``train.seed``. A missing dataset is an
+:class:`OmnivecError` naming the dataset and the ``omnivec data download NAME`` fix.
 
 Bring-your-own tasks live in ``RunConfig.byo`` (task name -> spec); :func:`byo_entry` turns a spec into a
-:class:`TaskEntry` so ``omnivec evaluate RUN`` rebuilds exactly what ``omnivec train --train PATH`` trained on.
+:class:`TaskEntry`, so ``omnivec evaluate RUN`` rebuilds what ``omnivec train --train PATH`` trained on.
 """
 
 from __future__ import annotations
@@ -78,11 +78,15 @@ def _root(cfg: RunConfig) -> Path | None:
 
 
 def require_datasets(task: str, names: tuple[str, ...], root: StrPath | None) -> Path:
-    """The data root, after checking every dataset in ``names`` is there; else one clear error with the fix."""
+    """The data root, once every dataset in ``names`` is there; else one clear error with the fix."""
     resolved = resolve_root(root)
     for name in names:
         if resolved is None or not is_present(name, resolved):
-            where = f"under {resolved}" if resolved is not None else "(no data root: set --data-root or OMNIVEC_DATA)"
+            where = (
+                f"under {resolved}"
+                if resolved is not None
+                else "(no data root: set --data-root or OMNIVEC_DATA)"
+            )
             raise OmnivecError(
                 f"task {task!r} needs dataset {name!r}, which is not present {where}; fetch it with "
                 f"`omnivec data download {name} --data-root DIR` or point --data-root / OMNIVEC_DATA at the "
@@ -140,8 +144,14 @@ def _banking77(cfg: RunConfig) -> TaskSplits:
     root = require_datasets("banking77", NEEDS["banking77"], _root(cfg))
     seed = cfg.train.seed
     tr = load_banking77(root, limit=_limit(cfg.train_limit), seed=seed)
-    te = tr if cfg.test_limit == cfg.train_limit else load_banking77(root, limit=_limit(cfg.test_limit), seed=seed)
-    return TaskSplits(tr.train, te.test, Modality.TEXT, "classification", tr.class_names, tr.description, "real")
+    te = (
+        tr
+        if cfg.test_limit == cfg.train_limit
+        else load_banking77(root, limit=_limit(cfg.test_limit), seed=seed)
+    )
+    return TaskSplits(
+        tr.train, te.test, Modality.TEXT, "classification", tr.class_names, tr.description, "real"
+    )
 
 
 # ------------------------------------------------------------------------------------------ derived tasks
@@ -200,8 +210,12 @@ def _fsdd_mnist(cfg: RunConfig) -> TaskSplits:
         rng = np.random.default_rng([cfg.train.seed, 7, 0 if split == "train" else 1])
         digits = [int(t) for t in ds.targets]
         picks = [int(rng.choice(by_digit[d])) for d in digits]
-        pairs = [(torch.from_numpy(images[i]).float().div(255.0).unsqueeze(0), d) for i, d in zip(picks, digits)]
-        out.append(SampleDataset(Modality.AUDIO, ds.samples, pairs, list(fsdd.class_names), f"fsdd-mnist/{split}"))
+        pairs = [
+            (torch.from_numpy(images[i]).float().div(255.0).unsqueeze(0), d) for i, d in zip(picks, digits)
+        ]
+        out.append(
+            SampleDataset(Modality.AUDIO, ds.samples, pairs, list(fsdd.class_names), f"fsdd-mnist/{split}")
+        )
     return TaskSplits(
         out[0],
         out[1],
@@ -214,22 +228,72 @@ def _fsdd_mnist(cfg: RunConfig) -> TaskSplits:
 
 
 for _entry in [
-    TaskEntry("mnist", "classification", "image", _image("mnist"), source="real",
-              description="MNIST handwritten digits, 28x28 gray (60k/10k)"),
-    TaskEntry("fashion-mnist", "classification", "image", _image("fashion-mnist"), source="real",
-              description="Fashion-MNIST clothing, 28x28 gray (60k/10k)"),
-    TaskEntry("fsdd", "classification", "audio", _fsdd, source="real",
-              description="Free Spoken Digit Dataset, 6 speakers (2700/300)"),
-    TaskEntry("banking77", "classification", "text", _banking77, source="real",
-              description="Banking77 customer-query intents, 77 classes (10003/3080)"),
-    TaskEntry("digit-scenes", "segmentation", "image", _scenes, group="dense", source="derived",
-              description=f"{SCENE_CANVAS}x{SCENE_CANVAS} scenes of 1-2 MNIST digits, per-pixel digit class"),
-    TaskEntry("moving-digits", "classification", "video", _moving, source="derived",
-              description=f"{VIDEO_FRAMES}-frame {VIDEO_SIZE}x{VIDEO_SIZE} moving-MNIST clips, label = digit"),
-    TaskEntry("digit-points", "classification", "points", _points, source="derived",
-              description=f"MNIST strokes extruded to {POINTS}-point 3D clouds, label = digit"),
-    TaskEntry("fsdd-mnist", "retrieval", "audio", _fsdd_mnist, source="derived", pair_modality="image",
-              description="spoken digit (FSDD) <-> MNIST image of the same digit"),
+    TaskEntry(
+        "mnist",
+        "classification",
+        "image",
+        _image("mnist"),
+        source="real",
+        description="MNIST handwritten digits, 28x28 gray (60k/10k)",
+    ),
+    TaskEntry(
+        "fashion-mnist",
+        "classification",
+        "image",
+        _image("fashion-mnist"),
+        source="real",
+        description="Fashion-MNIST clothing, 28x28 gray (60k/10k)",
+    ),
+    TaskEntry(
+        "fsdd",
+        "classification",
+        "audio",
+        _fsdd,
+        source="real",
+        description="Free Spoken Digit Dataset, 6 speakers (2700/300)",
+    ),
+    TaskEntry(
+        "banking77",
+        "classification",
+        "text",
+        _banking77,
+        source="real",
+        description="Banking77 customer-query intents, 77 classes (10003/3080)",
+    ),
+    TaskEntry(
+        "digit-scenes",
+        "segmentation",
+        "image",
+        _scenes,
+        group="dense",
+        source="derived",
+        description=f"{SCENE_CANVAS}x{SCENE_CANVAS} scenes of 1-2 MNIST digits, per-pixel digit class",
+    ),
+    TaskEntry(
+        "moving-digits",
+        "classification",
+        "video",
+        _moving,
+        source="derived",
+        description=f"{VIDEO_FRAMES}-frame {VIDEO_SIZE}x{VIDEO_SIZE} moving-MNIST clips, label = digit",
+    ),
+    TaskEntry(
+        "digit-points",
+        "classification",
+        "points",
+        _points,
+        source="derived",
+        description=f"MNIST strokes extruded to {POINTS}-point 3D clouds, label = digit",
+    ),
+    TaskEntry(
+        "fsdd-mnist",
+        "retrieval",
+        "audio",
+        _fsdd_mnist,
+        source="derived",
+        pair_modality="image",
+        description="spoken digit (FSDD) <-> MNIST image of the same digit",
+    ),
 ]:
     register_task(_entry)
 
@@ -283,8 +347,9 @@ def byo_options(cfg: RunConfig) -> ReadOptions:
 
 
 def _subset(ds: FolderDataset, keep: list[int]) -> FolderDataset:
-    return FolderDataset([ds.items[i] for i in keep], ds.modality, ds.class_names, ds.opts, ds.strict, ds.name,
-                         ds.inline_text)
+    return FolderDataset(
+        [ds.items[i] for i in keep], ds.modality, ds.class_names, ds.opts, ds.strict, ds.name, ds.inline_text
+    )
 
 
 def holdout(ds: FolderDataset, seed: int, fraction: float = 0.1) -> tuple[FolderDataset, FolderDataset]:
@@ -336,8 +401,9 @@ def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:
         return TaskSplits(train, val, full.modality, "classification", full.class_names, desc, "byo")
 
     modality = spec.get("modality") or _guess_modality(spec["train"])
-    return TaskEntry(name, "classification", modality, build, source="byo",
-                     description=f"bring-your-own: {spec['train']}")
+    return TaskEntry(
+        name, "classification", modality, build, source="byo", description=f"bring-your-own: {spec['train']}"
+    )
 
 
 def _guess_modality(path: str) -> str:
@@ -345,6 +411,7 @@ def _guess_modality(path: str) -> str:
 
 
 __all__ = [
+    "DATASETS",
     "NEEDS",
     "REAL_SUITE",
     "byo_entry",
@@ -356,5 +423,4 @@ __all__ = [
     "real_suite",
     "relabel",
     "require_datasets",
-    "DATASETS",
 ]
