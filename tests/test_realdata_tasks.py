@@ -53,7 +53,7 @@ def test_real_task_builds(name: str) -> None:
     kind, modality, classes, shape = EXPECTED[name]
     splits = get_task(name).build(_cfg(real_root()))  # type: ignore[arg-type]
     assert (splits.kind, str(splits.modality), len(splits.class_names)) == (kind, modality, classes)
-    assert (len(splits.train), len(splits.test)) == (40, 20)  # train_limit / test_limit respected  # type: ignore[arg-type]
+    assert (len(splits.train), len(splits.test)) == (40, 20)  # type: ignore[arg-type]  # limits respected
     x, y = splits.train[0]
     if shape is not None:
         assert tuple(x.shape) == shape and x.dtype == torch.float32
