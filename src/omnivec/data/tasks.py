@@ -387,8 +387,6 @@ def relabel(ds: FolderDataset, class_names: list[str]) -> FolderDataset:
 
 def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:
     """A classification TaskEntry for a bring-your-own spec (see :func:`byo_spec`)."""
-    from omnivec.data.folder import from_folder  # noqa: F401  (documentation: folders and manifests both work)
-
     def build(cfg: RunConfig) -> TaskSplits:
         full = load_user(spec["train"], cfg, spec.get("modality", ""))
         if spec.get("val"):
