@@ -63,8 +63,12 @@ for _name, _gen, _kind, _mod, _group in [
 GENERATED_SUITE = ["shapes", "scenes", "motion", "tones", "topics", "solids"]
 
 
-def get_task(name: str) -> TaskEntry:
+def get_task(name: str, cfg: RunConfig | None = None) -> TaskEntry:
     _load_plugins()
+    if cfg is not None and name in cfg.byo:
+        from omnivec.data.tasks import byo_entry
+
+        return byo_entry(name, cfg.byo[name])
     if name not in CATALOG:
         raise OmnivecError(f"unknown task {name!r}; expected one of: {', '.join(sorted(CATALOG))}")
     return CATALOG[name]

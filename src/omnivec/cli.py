@@ -31,10 +31,15 @@ def cmd_train(a: argparse.Namespace) -> int:
         cfg = preset(a.preset)
     if a.tasks:
         cfg.tasks = a.tasks
+    if a.train:
+        from omnivec.cli_data import add_byo
+
+        add_byo(cfg, a.train, a.val or "", a.modality or "")
+    cfg.strict = cfg.strict or a.strict
     for key in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "num_workers", "grad_accum"):
         if getattr(a, key) is not None:
             setattr(cfg.train, key, getattr(a, key))
-    for key in ("num_train", "num_test"):
+    for key in ("num_train", "num_test", "train_limit", "test_limit"):
         if getattr(a, key) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
@@ -51,8 +56,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     model, cfg = load_run(a.run)
     if a.data_root:
         cfg.data_root = a.data_root
+    cfg.strict = a.strict
     names = a.tasks or list(model.tasks)
-    datasets = {n: get_task(n).build(cfg).test for n in names}
+    if a.data:
+        from omnivec.cli_data import user_eval_set
+
+        datasets = user_eval_set(model, cfg, names, a.data)
+    else:
+        datasets = {n: get_task(n, cfg).build(cfg).test for n in names}
     results = evaluate_tasks(model, datasets)
     if a.json:
         print(json.dumps(results, indent=2))
@@ -139,6 +150,9 @@ def _print_results(results: dict[str, Any]) -> None:
     print(f"{'task':22s} {'modality':8s} {'metric':9s} {'chance':>7s} {'result':>7s}")
     for r in results.values():
         print(f"{r['task']:22s} {r['modality']:8s} {r['metric']:9s} {r['chance']:7.3f} {r['value']:7.3f}")
+    for r in results.values():
+        if r.get("skipped"):
+            print(f"{r['task']}: skipped {r['skipped']} unreadable file(s) in evaluation")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--num-train", type=int, help="samples per generated task")
     t.add_argument("--num-test", type=int)
     t.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
+    t.add_argument("--train-limit", type=int, help="cap on training samples per real dataset (0 = all)")
+    t.add_argument("--test-limit", type=int, help="cap on test samples per real dataset (0 = all)")
+    t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
+    t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
+    t.add_argument("--modality", choices=["image", "video", "audio", "text", "points"],
+                   help="modality of --train (default: detected from the file extensions)")
+    t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
@@ -168,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run")
     e.add_argument("--tasks", type=_tasks_arg)
     e.add_argument("--data-root")
+    e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits")
+    e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_evaluate)
 
@@ -212,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
 
+
+from omnivec import cli_data  # noqa: E402
+
+EXTENSIONS.append(cli_data.register)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -133,6 +133,10 @@ class RunConfig:
     """Cap on test samples per real dataset; 0 uses all."""
     tasks: list[str] = field(default_factory=list)
     """The task names (catalogue names or bring-your-own specs) this run trains."""
+    byo: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Bring-your-own tasks: task name -> {"train": path, "val": path or "", "modality": "" to detect}."""
+    strict: bool = False
+    """Stop at the first unreadable data file (path and reason) instead of skipping and reporting it."""
 
 
 # --------------------------------------------------------------------------------------------- presets

@@ -50,7 +50,7 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
         raise OmnivecError("no tasks given; pass --tasks NAME[,NAME...] (see `omnivec tasks`)")
     out: dict[str, PreparedTask] = {}
     for name in names:
-        entry = get_task(name)
+        entry = get_task(name, run_cfg)
         if entry.modality not in run_cfg.model.encoders:
             raise OmnivecError(f"task {name!r} needs a {entry.modality} encoder, which this config lacks")
         splits = entry.build(run_cfg)
@@ -201,6 +201,9 @@ def train(run_cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
     elif info.is_main:
         save_run(model, run_cfg, out)  # the folder is loadable from the first moment
     engine.fit()
+    for stream in engine.streams.values():  # report files skipped in the last, unfinished epoch too
+        if stream.skipped and stream.on_epoch_end is not None:
+            stream.on_epoch_end(stream, stream.skipped)
     if not info.is_main:
         return {}
     plot_losses(read_log(out / ckpt.METRICS), out / "loss.png")
