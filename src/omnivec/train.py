@@ -78,7 +78,9 @@ def texts_of(dataset: Dataset, limit: int = 20000) -> list[str]:
 
 
 def train_tokenizer(run_cfg: RunConfig, tasks: dict[str, PreparedTask]) -> TextTokenizer | None:
-    corpus = [t for p in tasks.values() for t in texts_of(p.splits.train)]
+    # Only tasks that carry text are read: decoding an image or audio split just to find no text costs minutes.
+    text_tasks = [p for p in tasks.values() if Modality.TEXT in (p.cfg.modality, p.cfg.pair_modality)]
+    corpus = [t for p in text_tasks for t in texts_of(p.splits.train)]
     if not corpus or Modality.TEXT not in run_cfg.model.encoders:
         return None
     vocab = int(run_cfg.model.encoders[Modality.TEXT].get("vocab_size", 8192))

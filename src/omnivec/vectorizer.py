@@ -2,7 +2,7 @@
 
 OmniVec names a "vectorizer" between the trunk and the heads without defining it; we offer three poolings
 (docs/design.md): ``cls`` (a learned token prepended to every sequence), ``mean`` (masked mean over the data
-tokens) and ``attn`` (one learned query attending over the data tokens).
+tokens), ``max`` (masked max over the data tokens) and ``attn`` (one learned query attending over the data tokens).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-VECTORIZERS = ("cls", "mean", "attn")
+VECTORIZERS = ("cls", "mean", "max", "attn")
 
 
 def masked_mean(x: Tensor, pad_mask: Tensor | None) -> Tensor:
@@ -42,6 +42,8 @@ class Vectorizer(nn.Module):
         mask = pad_mask[:, num_prefix:] if pad_mask is not None else None
         if self.mode == "mean":
             return masked_mean(data, mask)
+        if self.mode == "max":
+            return data.masked_fill(mask[..., None], float("-inf")).amax(dim=1) if mask is not None else data.amax(1)
         scores = self.key(data) @ self.query / math.sqrt(data.shape[-1])  # (B, N)
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf"))

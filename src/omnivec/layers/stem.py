@@ -39,8 +39,8 @@ def patch_stem(kind: str, in_chans: int, embed_dim: int, patch: tuple[int, ...])
         nn.init.xavier_uniform_(weight.view(embed_dim, -1))  # MAE: like a linear layer over the patch
         nn.init.zeros_(bias)
         return stem
-    if kind != "hmlp":
-        raise ValueError(f"unknown stem {kind!r}; expected linear or hmlp")
+    if kind not in ("hmlp", "conv"):
+        raise ValueError(f"unknown stem {kind!r}; expected linear, hmlp or conv")
     for p in patch:
         if p & (p - 1):
             raise ValueError(f"hmlp stem needs power-of-two patch sides, got {patch}")
@@ -48,6 +48,15 @@ def patch_stem(kind: str, in_chans: int, embed_dim: int, patch: tuple[int, ...])
     widths = [embed_dim // 2 ** (stages - 1 - i) for i in range(stages)]
     layers: list[nn.Module] = []
     c_in = in_chans
+    if kind == "conv":
+        for i, w in enumerate(widths):
+            k = tuple(3 if p >= 2 ** (i + 1) else 1 for p in patch)
+            stride = tuple(2 if p >= 2 ** (i + 1) else 1 for p in patch)
+            layers += [conv(c_in, w, kernel_size=k, stride=stride, padding=tuple(x // 2 for x in k)),
+                       ChannelNorm(w), nn.GELU()]
+            c_in = w
+        layers.append(conv(c_in, embed_dim, kernel_size=1))
+        return nn.Sequential(*layers)
     for i, w in enumerate(widths):
         # Halve every axis that still has patch size left to cover; axes already at 1 keep kernel 1.
         k = tuple(2 if p >= 2 ** (i + 1) else 1 for p in patch)
