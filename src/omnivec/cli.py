@@ -206,3 +206,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+from omnivec import cli_recipe  # noqa: E402
+EXTENSIONS.append(cli_recipe.register)

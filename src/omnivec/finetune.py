@@ -62,19 +62,23 @@ def parse_groups(spec: str, tasks: list[str]) -> list[list[str]]:
     return groups
 
 
-def make_phases(groups: list[list[str]], rounds: int, max_steps: int) -> list[Phase]:
+def make_phases(groups: list[list[str]], rounds: int, max_steps: int,
+                weights: list[float] | None = None) -> list[Phase]:
+    """Split ``max_steps`` over ``rounds`` x ``groups`` phases, in proportion to ``weights`` (one per group;
+    equal by default), every phase at least one step, the steps summing to ``max_steps`` exactly."""
     if rounds < 1 or not groups:
         raise OmnivecError("finetune needs at least one group and one round")
     n = rounds * len(groups)
     if max_steps < n:
         raise OmnivecError(f"max_steps {max_steps} < rounds x groups = {n}: every phase needs a step")
-    base, extra = divmod(max_steps, n)
+    w = [float(x) for x in (weights or [1.0] * len(groups))] * rounds
+    total = sum(w)
+    cuts = [round(max_steps * sum(w[: i + 1]) / total) for i in range(n)]
     phases, start = [], 0
-    for r in range(rounds):
-        for g, tasks in enumerate(groups):
-            steps = base + (1 if r * len(groups) + g < extra else 0)
-            phases.append(Phase(r, g, list(tasks), start, steps))
-            start += steps
+    for i, end in enumerate(cuts):
+        end = max(end, start + 1) if i < n - 1 else max_steps
+        phases.append(Phase(i // len(groups), i % len(groups), list(groups[i % len(groups)]), start, end - start))
+        start = end
     return phases
 
 
@@ -92,7 +96,8 @@ def grouped_schedule(phases: list[Phase], mix: bool = True) -> Callable[[int], l
 
 def finetune(start: str | Path | None, tasks: list[str], out: str | Path, train_cfg: TrainConfig | None = None,
              groups: list[list[str]] | None = None, rounds: int = 2, mix: bool = True,
-             run_cfg: RunConfig | None = None, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+             run_cfg: RunConfig | None = None, resume: bool = False, progress: bool = True,
+             weights: list[float] | None = None) -> dict[str, Any]:
     """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start`` is None)
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results."""
     out = Path(out)
@@ -126,7 +131,7 @@ def finetune(start: str | Path | None, tasks: list[str], out: str | Path, train_
         for p in prepared.values():
             model.add_task(p.cfg)
         groups = groups or default_groups(list(tasks))
-        phases = make_phases(groups, rounds, cfg.train.max_steps)
+        phases = make_phases(groups, rounds, cfg.train.max_steps, weights)
     out.mkdir(parents=True, exist_ok=True)
     model.to(default_device(info)).train()
     engine = Engine(SupervisedObjective(model), make_streams(model, prepared, cfg, info), cfg.train, out,
