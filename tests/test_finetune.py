@@ -30,7 +30,10 @@ def test_phases_split_steps_exactly() -> None:
 
 def test_default_and_parsed_groups() -> None:
     assert default_groups(["scenes", "shapes", "tones"]) == [["shapes", "tones"], ["scenes"]]
-    assert parse_groups("scenes;tones,shapes", ["shapes", "scenes", "tones"]) == [["scenes"], ["tones", "shapes"]]
+    assert parse_groups("scenes;tones,shapes", ["shapes", "scenes", "tones"]) == [
+        ["scenes"],
+        ["tones", "shapes"],
+    ]
     with pytest.raises(OmnivecError):
         parse_groups("scenes;tones", ["shapes", "scenes", "tones"])
 
@@ -49,9 +52,19 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_grouped_order_from_log(pretrained: Path, tmp_path: Path) -> None:
     cfg = preset("tiny")
     cfg.train.max_steps, cfg.train.batch_size, cfg.train.log_every = 8, 4, 1
-    res = finetune(pretrained, ["shapes", "scenes", "tones"], tmp_path / "ft", cfg.train,
-                   groups=[["scenes"], ["shapes", "tones"]], rounds=2, progress=False)
-    assert _log_tasks(tmp_path / "ft") == ["scenes"] * 2 + ["shapes,tones"] * 2 + ["scenes"] * 2 + ["shapes,tones"] * 2
+    res = finetune(
+        pretrained,
+        ["shapes", "scenes", "tones"],
+        tmp_path / "ft",
+        cfg.train,
+        groups=[["scenes"], ["shapes", "tones"]],
+        rounds=2,
+        progress=False,
+    )
+    assert (
+        _log_tasks(tmp_path / "ft")
+        == ["scenes"] * 2 + ["shapes,tones"] * 2 + ["scenes"] * 2 + ["shapes,tones"] * 2
+    )
     assert set(res) == {"shapes", "scenes", "tones"}
     assert res["scenes"]["metric"] == "miou"
 
@@ -59,6 +72,24 @@ def test_grouped_order_from_log(pretrained: Path, tmp_path: Path) -> None:
 def test_unmixed_takes_one_task_per_step(pretrained: Path, tmp_path: Path) -> None:
     cfg = preset("tiny")
     cfg.train.max_steps, cfg.train.batch_size, cfg.train.log_every = 6, 4, 1
-    finetune(pretrained, ["shapes", "tones", "scenes"], tmp_path / "ft", cfg.train, rounds=1, mix=False,
-             weights=[2, 1], progress=False)
+    finetune(
+        pretrained,
+        ["shapes", "tones", "scenes"],
+        tmp_path / "ft",
+        cfg.train,
+        rounds=1,
+        mix=False,
+        weights=[2, 1],
+        progress=False,
+    )
     assert _log_tasks(tmp_path / "ft") == ["shapes", "tones", "shapes", "tones", "scenes", "scenes"]
+
+
+def test_reproduce_suite_falls_back_to_generated() -> None:
+    from omnivec.reproduce import resolve_suite
+
+    name, tasks, held = resolve_suite("auto", "")
+    assert name == "generated" and held == "shapes" and "scenes" in tasks
+    assert resolve_suite("shapes,tones", "")[1] == ["shapes", "tones"]
+    with pytest.raises(OmnivecError):
+        resolve_suite("no-such-task", "")

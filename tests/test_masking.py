@@ -1,4 +1,5 @@
-"""random_masking keeps exactly round((1-r)·n) valid tokens per sample, never keeps padding, and ratio 0 is the
+"""random_masking keeps exactly round((1-r)·n) valid tokens per sample, never keeps padding, and ratio 0
+is the
 unmasked forward."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Masked pretraining: reconstruction loss falls on a fixed tiny batch (each modality's target), and the pretrain
+"""Masked pretraining: reconstruction loss falls on a fixed tiny batch (each modality's target), and the
+pretrain
 command writes a run folder that fine-tuning starts from."""
 
 from __future__ import annotations
@@ -64,5 +65,5 @@ def test_generated_audio_is_padded_and_masked() -> None:
     model = OmniModel(preset("tiny").model)
     mae = MaskedAutoencoder(model, PretrainConfig())
     inp = model.collate("audio", [splits.train[i][0] for i in range(6)])
-    loss, logs = mae.loss("audio", inp, 0.8)
+    loss, _logs = mae.loss("audio", inp, 0.8)
     assert torch.isfinite(loss)

@@ -1,4 +1,5 @@
-"""A pretraining run killed with SIGKILL right after a checkpoint and resumed ends with the same weights, bit for
+"""A pretraining run killed with SIGKILL right after a checkpoint and resumed ends with the same weights,
+bit for
 bit on CPU, as the uninterrupted run (with grad accumulation and EMA on, and a padded + a text modality)."""
 
 from __future__ import annotations
@@ -40,8 +41,14 @@ pretrain(cfg, out, resume=(mode == "resume"), progress=False)
 
 def _run(args: list[str], **kw: object) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, *args], env=env, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, **kw)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kw,
+    )  # type: ignore[call-overload]
 
 
 def test_kill_and_resume_is_bit_exact(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A 2-process torchrun pretraining run on CPU (gloo) trains, and both ranks end with identical weights although
+"""A 2-process torchrun pretraining run on CPU (gloo) trains, and both ranks end with identical weights
+although
 each rank reads a different shard of the data (so only the gradient all-reduce can keep them equal)."""
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ def test_two_ranks_identical(tmp_path: Path) -> None:
     out = tmp_path / "pt"
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([_torchrun(), "--standalone", "--nproc_per_node=2", str(script), str(out)], env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [_torchrun(), "--standalone", "--nproc_per_node=2", str(script), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     s0, s1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
     assert s0["world"] == s1["world"] == 2

@@ -1,4 +1,5 @@
-"""CLI for the OmniVec recipe: ``pretrain``, ``finetune`` and ``reproduce`` (registered through EXTENSIONS)."""
+"""CLI for the OmniVec recipe: ``pretrain``, ``finetune`` and ``reproduce`` (registered through
+EXTENSIONS)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,16 @@ def _run_config(a: argparse.Namespace) -> Any:
         if a.preset not in PRESETS:
             raise OmnivecError(f"unknown preset {a.preset!r}; expected one of: {', '.join(PRESETS)}")
         cfg = preset(a.preset)
-    for key in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay",
-                "log_every"):
+    for key in (
+        "max_steps",
+        "batch_size",
+        "lr",
+        "seed",
+        "checkpoint_every",
+        "grad_accum",
+        "ema_decay",
+        "log_every",
+    ):
         if getattr(a, key, None) is not None:
             setattr(cfg.train, key, getattr(a, key))
     for key in ("num_train", "num_test"):
@@ -67,8 +76,11 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     if a.tasks:
         cfg.tasks = a.tasks
     cfg.train.task_schedule = "round_robin" if a.no_mixing else "mixed"
-    pcfg = PretrainConfig(mask_ratio={**DEFAULT_RATIOS, **(a.mask_ratio or {})}, decoder_dim=a.decoder_dim,
-                          decoder_depth=a.decoder_depth)
+    pcfg = PretrainConfig(
+        mask_ratio={**DEFAULT_RATIOS, **(a.mask_ratio or {})},
+        decoder_dim=a.decoder_dim,
+        decoder_depth=a.decoder_depth,
+    )
     s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet)
     if s:
         last = s["last"]
@@ -85,8 +97,18 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         raise OmnivecError("finetune: pass --tasks NAME[,NAME...]")
     groups = parse_groups(a.groups, tasks) if tasks else None
     start = None if a.run == "scratch" else a.run
-    results = finetune(start, tasks, a.out, cfg.train, groups, a.rounds, mix=not a.no_mixing,
-                       run_cfg=cfg if start is None else None, resume=a.resume, progress=not a.quiet)
+    results = finetune(
+        start,
+        tasks,
+        a.out,
+        cfg.train,
+        groups,
+        a.rounds,
+        mix=not a.no_mixing,
+        run_cfg=cfg if start is None else None,
+        resume=a.resume,
+        progress=not a.quiet,
+    )
     for name, r in results.items():
         print(f"{name:20s} {r['metric']:10s} {r['value']:.4f}  (chance {r['chance']:.3f})")
     return 0
@@ -101,12 +123,16 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
+    p = sub.add_parser(
+        "pretrain", help="masked pretraining of the shared trunk on unlabelled training splits"
+    )
     p.add_argument("--tasks", type=_tasks, default=[], help="tasks whose training splits to pretrain on")
     p.add_argument("--preset", default="tiny")
     p.add_argument("--config", help="a RunConfig YAML instead of --preset")
     p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
-    p.add_argument("--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)")
+    p.add_argument(
+        "--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)"
+    )
     p.add_argument("--decoder-depth", type=int, default=1)
     p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
     _common(p)
@@ -115,7 +141,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("finetune", help="grouped sequential multitask fine-tuning of a pretrained run")
     p.add_argument("run", help="pretrained run folder, or 'scratch'")
     p.add_argument("--tasks", type=_tasks, default=[])
-    p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
+    p.add_argument(
+        "--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense"
+    )
     p.add_argument("--rounds", type=int, default=2, help="passes over the group sequence")
     p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
     p.add_argument("--preset", default="tiny", help="model preset when starting from scratch")

@@ -62,8 +62,9 @@ def parse_groups(spec: str, tasks: list[str]) -> list[list[str]]:
     return groups
 
 
-def make_phases(groups: list[list[str]], rounds: int, max_steps: int,
-                weights: list[float] | None = None) -> list[Phase]:
+def make_phases(
+    groups: list[list[str]], rounds: int, max_steps: int, weights: list[float] | None = None
+) -> list[Phase]:
     """Split ``max_steps`` over ``rounds`` x ``groups`` phases, in proportion to ``weights`` (one per group;
     equal by default), every phase at least one step, the steps summing to ``max_steps`` exactly."""
     if rounds < 1 or not groups:
@@ -77,7 +78,9 @@ def make_phases(groups: list[list[str]], rounds: int, max_steps: int,
     phases, start = [], 0
     for i, end in enumerate(cuts):
         end = max(end, start + 1) if i < n - 1 else max_steps
-        phases.append(Phase(i // len(groups), i % len(groups), list(groups[i % len(groups)]), start, end - start))
+        phases.append(
+            Phase(i // len(groups), i % len(groups), list(groups[i % len(groups)]), start, end - start)
+        )
         start = end
     return phases
 
@@ -94,11 +97,21 @@ def grouped_schedule(phases: list[Phase], mix: bool = True) -> Callable[[int], l
     return schedule
 
 
-def finetune(start: str | Path | None, tasks: list[str], out: str | Path, train_cfg: TrainConfig | None = None,
-             groups: list[list[str]] | None = None, rounds: int = 2, mix: bool = True,
-             run_cfg: RunConfig | None = None, resume: bool = False, progress: bool = True,
-             weights: list[float] | None = None) -> dict[str, Any]:
-    """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start`` is None)
+def finetune(
+    start: str | Path | None,
+    tasks: list[str],
+    out: str | Path,
+    train_cfg: TrainConfig | None = None,
+    groups: list[list[str]] | None = None,
+    rounds: int = 2,
+    mix: bool = True,
+    run_cfg: RunConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    weights: list[float] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start``
+    is None)
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results."""
     out = Path(out)
     info = init_distributed()
@@ -111,7 +124,9 @@ def finetune(start: str | Path | None, tasks: list[str], out: str | Path, train_
         prepared = prepare_tasks(cfg, cfg.tasks)
     else:
         if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+            raise OmnivecError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
         if start is not None:
             model, cfg = load_run(start)
             if model.tasks:
@@ -134,15 +149,27 @@ def finetune(start: str | Path | None, tasks: list[str], out: str | Path, train_
         phases = make_phases(groups, rounds, cfg.train.max_steps, weights)
     out.mkdir(parents=True, exist_ok=True)
     model.to(default_device(info)).train()
-    engine = Engine(SupervisedObjective(model), make_streams(model, prepared, cfg, info), cfg.train, out,
-                    grouped_schedule(phases, mix), info, save_model=lambda d: save_run(model, cfg, d),
-                    progress=progress)
+    engine = Engine(
+        SupervisedObjective(model),
+        make_streams(model, prepared, cfg, info),
+        cfg.train,
+        out,
+        grouped_schedule(phases, mix),
+        info,
+        save_model=lambda d: save_run(model, cfg, d),
+        progress=progress,
+    )
     if resume:
         engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
     elif info.is_main:
         save_run(model, cfg, out)
-        ckpt.atomic_write_text(out / SCHEDULE, json.dumps(
-            {"start": str(start) if start else None, "mix": mix, "phases": [asdict(p) for p in phases]}, indent=2))
+        ckpt.atomic_write_text(
+            out / SCHEDULE,
+            json.dumps(
+                {"start": str(start) if start else None, "mix": mix, "phases": [asdict(p) for p in phases]},
+                indent=2,
+            ),
+        )
     engine.fit()
     if not info.is_main:
         return {}

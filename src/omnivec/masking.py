@@ -1,15 +1,21 @@
 """Random token masking for masked pretraining (MAE, arXiv 2111.06377 §3), as pure functions.
 
-``random_masking`` keeps ``round((1 - ratio) * n)`` tokens of every sample, where ``n`` is the number of *valid*
-(non-padding) tokens of that sample, at least one. Padding is never kept as a visible token and never becomes a
+``random_masking`` keeps ``round((1 - ratio) * n)`` tokens of every sample, where ``n`` is the number of
+*valid*
+(non-padding) tokens of that sample, at least one. Padding is never kept as a visible token and never
+becomes a
 reconstruction target:
 
 - unpadded batches (images, video, points): every sample keeps exactly ``K = round((1 - ratio) * N)`` tokens;
-- padded batches (audio spectrograms, text): sample ``i`` keeps ``K_i = round((1 - ratio) * n_i)`` valid tokens; the
-  kept tensor has ``max_i K_i`` slots and the unused slots of shorter samples are flagged in ``kept_pad`` so the
-  trunk's padding mask hides them (they are filled with masked or padding tokens, which the trunk never attends to).
+- padded batches (audio spectrograms, text): sample ``i`` keeps ``K_i = round((1 - ratio) * n_i)`` valid
+tokens; the
+  kept tensor has ``max_i K_i`` slots and the unused slots of shorter samples are flagged in ``kept_pad``
+  so the
+  trunk's padding mask hides them (they are filled with masked or padding tokens, which the trunk never
+  attends to).
 
-Kept tokens stay in their original order (the kept indices are sorted), so with ``ratio = 0`` the kept tensor is the
+Kept tokens stay in their original order (the kept indices are sorted), so with ``ratio = 0`` the kept
+tensor is the
 input itself and the masked forward equals the unmasked one.
 """
 
@@ -36,14 +42,16 @@ class Masked(NamedTuple):
 
 
 def num_kept(n: int | Tensor, ratio: float) -> Tensor:
-    """``round((1 - ratio) * n)``, at least 1 where ``n >= 1`` (round half to even, like Python's ``round``)."""
+    """``round((1 - ratio) * n)``, at least 1 where ``n >= 1`` (round half to even, like Python's
+    ``round``)."""
     n_t = torch.as_tensor(n)
     k = torch.round((1.0 - ratio) * n_t.to(torch.float64)).to(torch.long)
     return torch.minimum(k.clamp(min=1), n_t.to(torch.long))
 
 
-def random_masking(x: Tensor, ratio: float, pad_mask: Tensor | None = None,
-                   generator: torch.Generator | None = None) -> Masked:
+def random_masking(
+    x: Tensor, ratio: float, pad_mask: Tensor | None = None, generator: torch.Generator | None = None
+) -> Masked:
     """Mask ``ratio`` of each sample's valid tokens of ``x`` (B, N, D) uniformly at random."""
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"mask ratio must lie in [0, 1), got {ratio}")
@@ -71,7 +79,8 @@ def random_masking(x: Tensor, ratio: float, pad_mask: Tensor | None = None,
 
 
 def unshuffle(kept: Tensor, fill: Tensor, ids_restore: Tensor) -> Tensor:
-    """Put (B, K, E) kept tokens back into token order with ``fill`` (E,) or (1, 1, E) at every other position:
+    """Put (B, K, E) kept tokens back into token order with ``fill`` (E,) or (1, 1, E) at every other
+    position:
     the MAE decoder's input."""
     B, K, E = kept.shape
     N = ids_restore.shape[1]

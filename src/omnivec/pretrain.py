@@ -1,13 +1,17 @@
-"""Masked pretraining (OmniVec arXiv 2311.05709 §3.2, stage 1): every modality's tokens are masked at random, the
+"""Masked pretraining (OmniVec arXiv 2311.05709 §3.2, stage 1): every modality's tokens are masked at
+random, the
 shared trunk sees only the visible ones, and a light shared decoder reconstructs the hidden targets:
 
 - image, video, audio spectrogram: normalised patch values, MSE (MAE arXiv 2111.06377; VideoMAE; AudioMAE);
 - points: each hidden group's neighbourhood, Chamfer distance (Point-MAE arXiv 2203.06604);
 - text: the hidden token ids, cross-entropy (masked-token prediction, BERT arXiv 1810.04805).
 
-Data: the training splits of the given tasks, labels dropped. One stream per task; with ``task_schedule=mixed``
-every optimizer step takes a sub-batch from every stream and runs them through the same trunk one modality after
-another before one backward (per-modality sub-batches; docs/recipe.md and bench/pretrain_throughput.py compare this
+Data: the training splits of the given tasks, labels dropped. One stream per task; with
+``task_schedule=mixed``
+every optimizer step takes a sub-batch from every stream and runs them through the same trunk one
+modality after
+another before one backward (per-modality sub-batches; docs/recipe.md and bench/pretrain_throughput.py
+compare this
 with packing). ``round_robin`` takes one stream per step (the "no modality mixing" ablation).
 
 The run folder is an ordinary run folder (config.yaml, model.safetensors without heads, tokenizer.json) that
@@ -86,10 +90,13 @@ class MaskedAutoencoder(nn.Module):
         D = omni.cfg.embed_dim
         dd = pcfg.decoder_dim or max(32, D // 2)
         heads = max(1, dd // 32)
-        self.decoder = ReconstructionDecoder(D, {m: target_dim(omni, m) for m in omni.encoders}, dd,
-                                             pcfg.decoder_depth, heads)
+        self.decoder = ReconstructionDecoder(
+            D, {m: target_dim(omni, m) for m in omni.encoders}, dd, pcfg.decoder_depth, heads
+        )
 
-    def positions(self, modality: str, inp: EncoderInput, grid: tuple[int, ...], n: int) -> tuple[Tensor, Any]:
+    def positions(
+        self, modality: str, inp: EncoderInput, grid: tuple[int, ...], n: int
+    ) -> tuple[Tensor, Any]:
         """Positions (B or 1, N, D) in trunk width for the decoder, and the points' neighbourhoods if any."""
         enc: Any = self.omni.encoder(modality)
         D = self.omni.cfg.embed_dim
@@ -111,7 +118,9 @@ class MaskedAutoencoder(nn.Module):
         sel = m.target  # (B, N)
         count = sel.sum().clamp(min=1)
         if modality == Modality.TEXT:
-            ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(sel.shape)
+            ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(
+                sel.shape
+            )
             loss = (ce * sel).sum() / count
             acc = ((pred.argmax(-1) == inp.data) & sel).sum() / count
             return loss, {"loss": float(loss.detach()), "acc": float(acc)}
@@ -153,16 +162,27 @@ def pretrain_tasks(tasks: dict[str, PreparedTask]) -> dict[str, PreparedTask]:
     return {n: p for n, p in tasks.items() if p.cfg.kind != "retrieval"}
 
 
-def make_pretrain_streams(model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig,
-                          info: DistInfo) -> dict[str, BatchStream]:
+def make_pretrain_streams(
+    model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig, info: DistInfo
+) -> dict[str, BatchStream]:
     cfg = run_cfg.train
 
     def collate_for(mod: str) -> Any:
         return lambda items: model.collate(mod, [s for s, _ in items])  # labels are dropped
 
-    return {name: BatchStream(p.splits.train, cfg.batch_size, cfg.seed * 1000 + i, collate_for(p.cfg.modality),
-                              cfg.num_workers, info.rank, info.world_size, name)
-            for i, (name, p) in enumerate(tasks.items())}
+    return {
+        name: BatchStream(
+            p.splits.train,
+            cfg.batch_size,
+            cfg.seed * 1000 + i,
+            collate_for(p.cfg.modality),
+            cfg.num_workers,
+            info.rank,
+            info.world_size,
+            name,
+        )
+        for i, (name, p) in enumerate(tasks.items())
+    }
 
 
 def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainConfig, out: Path) -> None:
@@ -171,8 +191,13 @@ def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainCo
     save_yaml(pcfg, out / PRETRAIN_CONFIG)
 
 
-def pretrain(run_cfg: RunConfig, out: str | Path, pcfg: PretrainConfig | None = None, resume: bool = False,
-             progress: bool = True) -> dict[str, Any]:
+def pretrain(
+    run_cfg: RunConfig,
+    out: str | Path,
+    pcfg: PretrainConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
     ``out``; returns the last logged losses."""
     out = Path(out)
@@ -189,7 +214,9 @@ def pretrain(run_cfg: RunConfig, out: str | Path, pcfg: PretrainConfig | None = 
         mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
     else:
         if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+            raise OmnivecError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
         pcfg = pcfg or PretrainConfig()
         seed_everything(run_cfg.train.seed)
         tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))
@@ -201,9 +228,16 @@ def pretrain(run_cfg: RunConfig, out: str | Path, pcfg: PretrainConfig | None = 
     out.mkdir(parents=True, exist_ok=True)
     mae.to(default_device(info)).train()
     objective = PretrainObjective(mae, {n: p.cfg.modality for n, p in tasks.items()})
-    engine = Engine(objective, make_pretrain_streams(omni, tasks, run_cfg, info), run_cfg.train, out,
-                    make_schedule(list(tasks), run_cfg.train.task_schedule), info,
-                    save_model=lambda d: save_pretrained(mae, run_cfg, pcfg, d), progress=progress)
+    engine = Engine(
+        objective,
+        make_pretrain_streams(omni, tasks, run_cfg, info),
+        run_cfg.train,
+        out,
+        make_schedule(list(tasks), run_cfg.train.task_schedule),
+        info,
+        save_model=lambda d: save_pretrained(mae, run_cfg, pcfg, d),
+        progress=progress,
+    )
     if resume:
         engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
     elif info.is_main:
