@@ -85,9 +85,13 @@ def main() -> None:
         "text": cfg.encoders["text"],
     }
     D, depth, heads, p = cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.encoders["image"]["patch_size"]
-    ours = OmniModel(cfg)
+    import copy
+
+    img_cfg = copy.deepcopy(cfg)
+    img_cfg.encoders = {"image": cfg.encoders["image"]}  # image only, like ViTMAE: same parameters to update
     pcfg = PretrainConfig(mask_ratio={"image": a.ratio})
-    mae = MaskedAutoencoder(ours, pcfg)
+    mae = MaskedAutoencoder(OmniModel(img_cfg), pcfg)
+    ours = OmniModel(cfg)  # all four modalities, for the mixed step below
     dd = mae.decoder.embed.out_features
     hf_cfg = ViTMAEConfig(
         hidden_size=D,
@@ -107,7 +111,7 @@ def main() -> None:
     )
     hf = ViTMAEForPreTraining(hf_cfg)
     x = torch.rand(a.batch, 3, a.image, a.image)
-    inp = ours.collate("image", list(x))
+    inp = mae.omni.collate("image", list(x))
     N = (a.image // p) ** 2
     ours_step = step_fn(list(mae.parameters()), lambda: mae.loss("image", inp, a.ratio)[0])
     hf_step = step_fn(list(hf.parameters()), lambda: hf(pixel_values=x).loss)
@@ -128,6 +132,9 @@ def main() -> None:
         f"{f_hf / med['hf_vitmae'] / 1e9:.1f} GFLOP/s = {100 * f_hf / med['hf_vitmae'] / peak:.0f}% of peak"
     )
     print(f"speed ratio (HF time / ours): {med['hf_vitmae'] / med['omnivec']:.2f}x")
+    n_ours = sum(p.numel() for p in mae.parameters())
+    n_hf = sum(p.numel() for p in hf.parameters())
+    print(f"parameters: omnivec {n_ours / 1e6:.2f}M, hf {n_hf / 1e6:.2f}M")
 
     # ---- mixed-modality step: the trunk over visible tokens of four modalities
     g = torch.Generator().manual_seed(0)
