@@ -301,6 +301,9 @@ def results_markdown(s: dict[str, Any], command: str) -> str:
         "|---|" + "---|" * (len(tasks) + 1),
     ]
     for key, name in ROW_NAMES.items():
+        if key not in s["rows"]:
+            lines.append(f"| {name} | " + " | ".join("not run" for _ in tasks) + " | |")
+            continue
         r = s["rows"][key]
         vals = [r.get(t, float("nan")) for t in tasks]
         lines.append(
@@ -308,6 +311,8 @@ def results_markdown(s: dict[str, Any], command: str) -> str:
         )
     g = s["generalisation"]
     h = s["held_out"]
+    if h not in g.get("pretrained", {}) or h not in g.get("scratch", {}):
+        return "\n".join([*lines, "", "Generalisation: not run.", ""])
     lines += [
         "",
         "## Generalisation to an unseen dataset",
@@ -349,3 +354,29 @@ def reproduce(
 
 
 __all__ = ["BUDGETS", "reproduce", "results_markdown", "run_ablations"]
+
+
+def partial_summary(out: str | Path, budget: str, suite: str = "auto", seed: int = 0) -> dict[str, Any]:
+    """The summary of an unfinished ablation run folder, from ``partial.json`` (rows finished so far)."""
+    out = Path(out)
+    b = BUDGETS[budget]
+    suite_name, tasks, held_out = resolve_suite(suite, os.environ.get("OMNIVEC_DATA", ""))
+    part = json.loads((out / "partial.json").read_text())
+    ev = json.loads((out / "b" / "eval.json").read_text())
+    return {
+        "budget": budget,
+        "budget_spec": b.__dict__,
+        "suite": suite_name,
+        "tasks": tasks,
+        "groups": default_groups(tasks),
+        "held_out": held_out,
+        "rows": part["rows"],
+        "meta": {t: {"metric": ev[t]["metric"], "chance": ev[t]["chance"]} for t in tasks},
+        "generalisation": {},
+        "wall_s": part["wall_s"],
+        "total_wall_s": sum(part["wall_s"].values()),
+        "steps": b.steps,
+        "seed": seed,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
