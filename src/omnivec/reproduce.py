@@ -363,6 +363,11 @@ def partial_summary(out: str | Path, budget: str, suite: str = "auto", seed: int
     suite_name, tasks, held_out = resolve_suite(suite, os.environ.get("OMNIVEC_DATA", ""))
     part = json.loads((out / "partial.json").read_text())
     ev = json.loads((out / "b" / "eval.json").read_text())
+    rows = dict(part["rows"])
+    for key in ("b", "c", "d", "e"):  # a row's run folder may have finished after the last partial.json
+        if key not in rows and (out / key / "eval.json").is_file():
+            rows[key] = _scores(json.loads((out / key / "eval.json").read_text()))
+    part["rows"] = rows
     return {
         "budget": budget,
         "budget_spec": b.__dict__,
