@@ -242,3 +242,5 @@ EXTENSIONS.append(cli_data.register)
 
 if __name__ == "__main__":
     raise SystemExit(main())
+from omnivec import cli_recipe  # noqa: E402
+EXTENSIONS.append(cli_recipe.register)

@@ -1,0 +1,162 @@
+"""CLI for the OmniVec recipe: ``pretrain``, ``finetune`` and ``reproduce`` (registered through
+EXTENSIONS)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from omnivec.errors import OmnivecError
+
+
+def _tasks(value: str) -> list[str]:
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _ratios(value: str) -> dict[str, float]:
+    out = {}
+    for part in _tasks(value):
+        if "=" not in part:
+            raise argparse.ArgumentTypeError(f"expected modality=ratio, got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = float(v)
+    return out
+
+
+def _run_config(a: argparse.Namespace) -> Any:
+    from omnivec.config import PRESETS, RunConfig, load_yaml, preset
+
+    if getattr(a, "config", None):
+        cfg = load_yaml(RunConfig, a.config)
+    else:
+        if a.preset not in PRESETS:
+            raise OmnivecError(f"unknown preset {a.preset!r}; expected one of: {', '.join(PRESETS)}")
+        cfg = preset(a.preset)
+    for key in (
+        "max_steps",
+        "batch_size",
+        "lr",
+        "seed",
+        "checkpoint_every",
+        "grad_accum",
+        "ema_decay",
+        "log_every",
+    ):
+        if getattr(a, key, None) is not None:
+            setattr(cfg.train, key, getattr(a, key))
+    for key in ("num_train", "num_test"):
+        if getattr(a, key, None) is not None:
+            setattr(cfg, key, getattr(a, key))
+    cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
+    return cfg
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--steps", dest="max_steps", type=int, help="optimizer steps")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (resume point)")
+    p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
+    p.add_argument("--ema", dest="ema_decay", type=float, help="keep an EMA of the weights with this decay")
+    p.add_argument("--log-every", type=int)
+    p.add_argument("--num-train", type=int)
+    p.add_argument("--num-test", type=int)
+    p.add_argument("--data-root", default="")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--quiet", action="store_true")
+
+
+def cmd_pretrain(a: argparse.Namespace) -> int:
+    from omnivec.pretrain import DEFAULT_RATIOS, PretrainConfig, pretrain
+
+    cfg = _run_config(a)
+    if a.tasks:
+        cfg.tasks = a.tasks
+    cfg.train.task_schedule = "round_robin" if a.no_mixing else "mixed"
+    pcfg = PretrainConfig(
+        mask_ratio={**DEFAULT_RATIOS, **(a.mask_ratio or {})},
+        decoder_dim=a.decoder_dim,
+        decoder_depth=a.decoder_depth,
+    )
+    s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet)
+    if s:
+        last = s["last"]
+        print(f"pretrained {s['steps']} steps into {a.out}; last loss {last.get('loss', float('nan')):.4f}")
+    return 0
+
+
+def cmd_finetune(a: argparse.Namespace) -> int:
+    from omnivec.finetune import finetune, parse_groups
+
+    cfg = _run_config(a)
+    tasks = a.tasks
+    if not tasks and not a.resume:
+        raise OmnivecError("finetune: pass --tasks NAME[,NAME...]")
+    groups = parse_groups(a.groups, tasks) if tasks else None
+    start = None if a.run == "scratch" else a.run
+    results = finetune(
+        start,
+        tasks,
+        a.out,
+        cfg.train,
+        groups,
+        a.rounds,
+        mix=not a.no_mixing,
+        run_cfg=cfg if start is None else None,
+        resume=a.resume,
+        progress=not a.quiet,
+    )
+    for name, r in results.items():
+        print(f"{name:20s} {r['metric']:10s} {r['value']:.4f}  (chance {r['chance']:.3f})")
+    return 0
+
+
+def cmd_reproduce(a: argparse.Namespace) -> int:
+    from omnivec.reproduce import reproduce
+
+    s = reproduce(a.name, a.out, a.budget, a.suite, a.seed, a.results, a.data_root, progress=not a.quiet)
+    print(f"wrote {a.results} ({s['suite']} suite, {s['total_wall_s'] / 60:.1f} min)")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "pretrain", help="masked pretraining of the shared trunk on unlabelled training splits"
+    )
+    p.add_argument("--tasks", type=_tasks, default=[], help="tasks whose training splits to pretrain on")
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--config", help="a RunConfig YAML instead of --preset")
+    p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
+    p.add_argument(
+        "--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)"
+    )
+    p.add_argument("--decoder-depth", type=int, default=1)
+    p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
+    _common(p)
+    p.set_defaults(fn=cmd_pretrain)
+
+    p = sub.add_parser("finetune", help="grouped sequential multitask fine-tuning of a pretrained run")
+    p.add_argument("run", help="pretrained run folder, or 'scratch'")
+    p.add_argument("--tasks", type=_tasks, default=[])
+    p.add_argument(
+        "--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense"
+    )
+    p.add_argument("--rounds", type=int, default=2, help="passes over the group sequence")
+    p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
+    p.add_argument("--preset", default="tiny", help="model preset when starting from scratch")
+    _common(p)
+    p.set_defaults(fn=cmd_finetune)
+
+    p = sub.add_parser("reproduce", help="regenerate an experiment table (omnivec-ablations)")
+    p.add_argument("name", help="omnivec-ablations")
+    p.add_argument("--budget", default="small", choices=["tiny", "small"])
+    p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/omnivec-ablations")
+    p.add_argument("--results", default="docs/results.md", help="markdown file to (re)write")
+    p.add_argument("--data-root", default="")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_reproduce)

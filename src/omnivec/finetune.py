@@ -1,0 +1,182 @@
+"""Grouped sequential multitask fine-tuning (OmniVec arXiv 2311.05709 §3.2, stage 2).
+
+Tasks are split into groups (by default by their catalogue group: ``simple`` = one label per sample, then
+``dense`` = one label per token/pixel). Training visits the groups one after another, and repeats the whole
+sequence for several rounds, so the shared trunk alternates between kinds of supervision instead of forgetting
+one while learning the other. Within a group every optimizer step mixes all of the group's tasks (hence their
+modalities) by default; ``mix=False`` takes one task per step in turn (the "no modality mixing" ablation).
+``groups=[all tasks]`` with one round is plain joint multitask training (the "no grouping" ablation).
+
+The schedule is a list of phases ``(round, group index, tasks, first step, steps)``, written to
+``schedule.json`` in the run folder; every metrics line names the step's tasks, so the order can be read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from omnivec import checkpoint as ckpt
+from omnivec.catalog import get_task
+from omnivec.config import RunConfig, TrainConfig
+from omnivec.engine import Engine, default_device, init_distributed, plot_losses, read_log
+from omnivec.errors import OmnivecError
+from omnivec.model import OmniModel
+from omnivec.objective import SupervisedObjective
+from omnivec.run import load_run, save_run
+from omnivec.train import evaluate_tasks, make_streams, prepare_tasks, seed_everything, train_tokenizer
+
+SCHEDULE = "schedule.json"
+GROUP_ORDER = ("simple", "dense")
+
+
+@dataclass
+class Phase:
+    round: int
+    group: int
+    tasks: list[str]
+    start: int
+    steps: int
+
+
+def default_groups(tasks: list[str], order: tuple[str, ...] = GROUP_ORDER) -> list[list[str]]:
+    """Group tasks by their catalogue group, groups in ``order`` (unknown groups after, alphabetically)."""
+    by: dict[str, list[str]] = {}
+    for t in tasks:
+        by.setdefault(get_task(t).group, []).append(t)
+    names = [g for g in order if g in by] + sorted(g for g in by if g not in order)
+    return [by[g] for g in names]
+
+
+def parse_groups(spec: str, tasks: list[str]) -> list[list[str]]:
+    """``"shapes,tones;scenes"`` -> [[shapes, tones], [scenes]]; empty -> :func:`default_groups`."""
+    if not spec.strip():
+        return default_groups(tasks)
+    groups = [[t.strip() for t in g.split(",") if t.strip()] for g in spec.split(";") if g.strip()]
+    flat = [t for g in groups for t in g]
+    if sorted(flat) != sorted(tasks) or len(set(flat)) != len(flat):
+        raise OmnivecError(f"--groups must name every task exactly once; got {flat}, tasks are {tasks}")
+    return groups
+
+
+def make_phases(
+    groups: list[list[str]], rounds: int, max_steps: int, weights: list[float] | None = None
+) -> list[Phase]:
+    """Split ``max_steps`` over ``rounds`` x ``groups`` phases, in proportion to ``weights`` (one per group;
+    equal by default), every phase at least one step, the steps summing to ``max_steps`` exactly."""
+    if rounds < 1 or not groups:
+        raise OmnivecError("finetune needs at least one group and one round")
+    n = rounds * len(groups)
+    if max_steps < n:
+        raise OmnivecError(f"max_steps {max_steps} < rounds x groups = {n}: every phase needs a step")
+    w = [float(x) for x in (weights or [1.0] * len(groups))] * rounds
+    total = sum(w)
+    cuts = [round(max_steps * sum(w[: i + 1]) / total) for i in range(n)]
+    phases, start = [], 0
+    for i, end in enumerate(cuts):
+        end = max(end, start + 1) if i < n - 1 else max_steps
+        phases.append(
+            Phase(i // len(groups), i % len(groups), list(groups[i % len(groups)]), start, end - start)
+        )
+        start = end
+    return phases
+
+
+def grouped_schedule(phases: list[Phase], mix: bool = True) -> Callable[[int], list[str]]:
+    """step -> the tasks of that step: the phase's whole group (mix) or one of its tasks in turn."""
+
+    def schedule(step: int) -> list[str]:
+        for p in phases:
+            if p.start <= step < p.start + p.steps:
+                return list(p.tasks) if mix else [p.tasks[(step - p.start) % len(p.tasks)]]
+        return list(phases[-1].tasks)
+
+    return schedule
+
+
+def finetune(
+    start: str | Path | None,
+    tasks: list[str],
+    out: str | Path,
+    train_cfg: TrainConfig | None = None,
+    groups: list[list[str]] | None = None,
+    rounds: int = 2,
+    mix: bool = True,
+    run_cfg: RunConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    weights: list[float] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start``
+    is None)
+    on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results."""
+    out = Path(out)
+    info = init_distributed()
+    if resume:
+        if not (out / ckpt.TRAIN_STATE).is_file():
+            raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
+        model, cfg = load_run(out)
+        sched = json.loads((out / SCHEDULE).read_text())
+        phases, mix = [Phase(**p) for p in sched["phases"]], bool(sched["mix"])
+        prepared = prepare_tasks(cfg, cfg.tasks)
+    else:
+        if (out / ckpt.TRAIN_STATE).exists():
+            raise OmnivecError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        if start is not None:
+            model, cfg = load_run(start)
+            if model.tasks:
+                raise OmnivecError(f"{start} already has task heads; fine-tune from a pretrained run folder")
+        elif run_cfg is not None:
+            cfg = run_cfg
+        else:
+            raise OmnivecError("finetune needs a pretrained run folder or a run config")
+        if train_cfg is not None:
+            cfg.train = train_cfg
+        cfg.tasks = list(tasks)
+        seed_everything(cfg.train.seed)
+        prepared = prepare_tasks(cfg, cfg.tasks)
+        if start is None:
+            cfg.model.tasks = []
+            model = OmniModel(cfg.model, train_tokenizer(cfg, prepared))
+        for p in prepared.values():
+            model.add_task(p.cfg)
+        groups = groups or default_groups(list(tasks))
+        phases = make_phases(groups, rounds, cfg.train.max_steps, weights)
+    out.mkdir(parents=True, exist_ok=True)
+    model.to(default_device(info)).train()
+    engine = Engine(
+        SupervisedObjective(model),
+        make_streams(model, prepared, cfg, info),
+        cfg.train,
+        out,
+        grouped_schedule(phases, mix),
+        info,
+        save_model=lambda d: save_run(model, cfg, d),
+        progress=progress,
+    )
+    if resume:
+        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
+    elif info.is_main:
+        save_run(model, cfg, out)
+        ckpt.atomic_write_text(
+            out / SCHEDULE,
+            json.dumps(
+                {"start": str(start) if start else None, "mix": mix, "phases": [asdict(p) for p in phases]},
+                indent=2,
+            ),
+        )
+    engine.fit()
+    if not info.is_main:
+        return {}
+    plot_losses(read_log(out / ckpt.METRICS), out / "loss.png", title="grouped fine-tuning loss")
+    results = evaluate_tasks(model, {n: p.splits.test for n, p in prepared.items()})
+    ckpt.atomic_write_text(out / "eval.json", json.dumps(results, indent=2))
+    return results
+
+
+__all__ = ["Phase", "default_groups", "finetune", "grouped_schedule", "make_phases", "parse_groups"]

@@ -1,0 +1,255 @@
+"""Masked pretraining (OmniVec arXiv 2311.05709 §3.2, stage 1): every modality's tokens are masked at
+random, the
+shared trunk sees only the visible ones, and a light shared decoder reconstructs the hidden targets:
+
+- image, video, audio spectrogram: normalised patch values, MSE (MAE arXiv 2111.06377; VideoMAE; AudioMAE);
+- points: each hidden group's neighbourhood, Chamfer distance (Point-MAE arXiv 2203.06604);
+- text: the hidden token ids, cross-entropy (masked-token prediction, BERT arXiv 1810.04805).
+
+Data: the training splits of the given tasks, labels dropped. One stream per task; with
+``task_schedule=mixed``
+every optimizer step takes a sub-batch from every stream and runs them through the same trunk one
+modality after
+another before one backward (per-modality sub-batches; docs/recipe.md and bench/pretrain_throughput.py
+compare this
+with packing). ``round_robin`` takes one stream per step (the "no modality mixing" ablation).
+
+The run folder is an ordinary run folder (config.yaml, model.safetensors without heads, tokenizer.json) that
+``finetune`` starts from, plus ``decoder.safetensors`` and ``pretrain.yaml`` for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from omnivec import checkpoint as ckpt
+from omnivec.config import RunConfig, load_yaml, save_yaml
+from omnivec.data.stream import BatchStream
+from omnivec.encoders.points import chamfer_distance, group_points
+from omnivec.engine import DistInfo, Engine, default_device, init_distributed, plot_losses, read_log
+from omnivec.errors import OmnivecError
+from omnivec.heads.reconstruct import ReconstructionDecoder
+from omnivec.layers.pos import sincos_nd
+from omnivec.masking import random_masking
+from omnivec.model import OmniModel
+from omnivec.run import load_run, save_run
+from omnivec.train import PreparedTask, make_schedule, prepare_tasks, seed_everything, train_tokenizer
+from omnivec.types import EncoderInput, Modality
+
+DECODER_WEIGHTS = "decoder.safetensors"
+PRETRAIN_CONFIG = "pretrain.yaml"
+
+DEFAULT_RATIOS = {"image": 0.75, "video": 0.9, "audio": 0.8, "points": 0.6, "text": 0.15}
+
+
+@dataclass
+class PretrainConfig:
+    """Masking and decoder settings of masked pretraining."""
+
+    mask_ratio: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATIOS))
+    """Share of each modality's tokens hidden from the trunk (MAE 0.75, VideoMAE 0.9, AudioMAE 0.8,
+    Point-MAE 0.6, BERT 0.15)."""
+    decoder_dim: int = 0
+    """Width of the shared decoder; 0 uses half the trunk width (at least 32)."""
+    decoder_depth: int = 1
+    """Transformer blocks in the shared decoder."""
+    norm_targets: bool = True
+    """Normalise each patch target by its own mean and variance (MAE's norm_pix_loss)."""
+
+
+def target_dim(model: OmniModel, modality: str) -> int:
+    enc: Any = model.encoder(modality)
+    c = enc.cfg
+    if modality == Modality.IMAGE:
+        return c.patch_size * c.patch_size * c.in_chans
+    if modality == Modality.VIDEO:
+        return c.tubelet_size * c.patch_size * c.patch_size * c.in_chans
+    if modality == Modality.AUDIO:
+        return c.patch_freq * c.patch_time
+    if modality == Modality.POINTS:
+        return c.group_size * 3
+    if modality == Modality.TEXT:
+        return c.vocab_size
+    raise OmnivecError(f"masked pretraining does not know modality {modality!r}")
+
+
+class MaskedAutoencoder(nn.Module):
+    """The unified model plus the reconstruction decoder: what the optimizer updates during pretraining."""
+
+    def __init__(self, omni: OmniModel, pcfg: PretrainConfig) -> None:
+        super().__init__()
+        self.omni = omni
+        self.pcfg = pcfg
+        D = omni.cfg.embed_dim
+        dd = pcfg.decoder_dim or max(32, D // 2)
+        heads = max(1, dd // 32)
+        self.decoder = ReconstructionDecoder(
+            D, {m: target_dim(omni, m) for m in omni.encoders}, dd, pcfg.decoder_depth, heads
+        )
+
+    def positions(
+        self, modality: str, inp: EncoderInput, grid: tuple[int, ...], n: int
+    ) -> tuple[Tensor, Any]:
+        """Positions (B or 1, N, D) in trunk width for the decoder, and the points' neighbourhoods if any."""
+        enc: Any = self.omni.encoder(modality)
+        D = self.omni.cfg.embed_dim
+        if modality == Modality.TEXT:
+            return enc.pos_embed[:, :n], None
+        if modality == Modality.POINTS:
+            centres, local = group_points(inp.data, enc.cfg.num_groups, enc.cfg.group_size)
+            return enc.pos(centres), local
+        return sincos_nd(D, grid, inp.data.device)[None], None
+
+    def loss(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Tensor, dict[str, float]]:
+        omni = self.omni
+        tokens = omni.encode(modality, inp)
+        m = random_masking(tokens.x, ratio, tokens.pad_mask)
+        feats = omni.forward_tokens(modality, tokens._replace(x=m.kept, pad_mask=m.kept_pad))
+        visible = feats.data_tokens
+        pos, local = self.positions(modality, inp, tokens.grid, tokens.x.shape[1])
+        pred = self.decoder(modality, visible, m.ids_restore, m.mask, pos, tokens.pad_mask)  # (B, N, P)
+        sel = m.target  # (B, N)
+        count = sel.sum().clamp(min=1)
+        if modality == Modality.TEXT:
+            ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(
+                sel.shape
+            )
+            loss = (ce * sel).sum() / count
+            acc = ((pred.argmax(-1) == inp.data) & sel).sum() / count
+            return loss, {"loss": float(loss.detach()), "acc": float(acc)}
+        if modality == Modality.POINTS:
+            k = local.shape[2]
+            cd = chamfer_distance(pred.float().view(*sel.shape, k, 3), local)  # (B, N)
+            loss = (cd * sel).sum() / count
+            return loss, {"loss": float(loss.detach())}
+        target = omni.encoder(modality).patch_targets(inp)  # (B, N, P)
+        if self.pcfg.norm_targets:
+            mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6).sqrt()
+        mse = (pred.float() - target).pow(2).mean(-1)
+        loss = (mse * sel).sum() / count
+        return loss, {"loss": float(loss.detach())}
+
+
+class PretrainObjective(nn.Module):
+    """Engine objective: each stream's batch (one modality) -> its masked-reconstruction loss; summed."""
+
+    def __init__(self, mae: MaskedAutoencoder, modalities: dict[str, str]) -> None:
+        super().__init__()
+        self.model = mae
+        self.modalities = modalities
+
+    def forward(self, batches: dict[str, EncoderInput]) -> tuple[Tensor, dict[str, float]]:
+        total = torch.zeros((), device=next(self.model.parameters()).device)
+        logs: dict[str, float] = {}
+        for name, inp in batches.items():
+            mod = self.modalities[name]
+            loss, report = self.model.loss(mod, inp, self.model.pcfg.mask_ratio.get(mod, DEFAULT_RATIOS[mod]))
+            total = total + loss
+            logs.update({f"{name}/{k}": v for k, v in report.items()})
+        return total, logs
+
+
+def pretrain_tasks(tasks: dict[str, PreparedTask]) -> dict[str, PreparedTask]:
+    """Tasks whose samples are single-modality inputs (retrieval pairs are left to fine-tuning)."""
+    return {n: p for n, p in tasks.items() if p.cfg.kind != "retrieval"}
+
+
+def make_pretrain_streams(
+    model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig, info: DistInfo
+) -> dict[str, BatchStream]:
+    cfg = run_cfg.train
+
+    def collate_for(mod: str) -> Any:
+        return lambda items: model.collate(mod, [s for s, _ in items])  # labels are dropped
+
+    return {
+        name: BatchStream(
+            p.splits.train,
+            cfg.batch_size,
+            cfg.seed * 1000 + i,
+            collate_for(p.cfg.modality),
+            cfg.num_workers,
+            info.rank,
+            info.world_size,
+            name,
+        )
+        for i, (name, p) in enumerate(tasks.items())
+    }
+
+
+def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainConfig, out: Path) -> None:
+    save_run(mae.omni, run_cfg, out)
+    ckpt.save_weights(mae.decoder.state_dict(), out / DECODER_WEIGHTS)
+    save_yaml(pcfg, out / PRETRAIN_CONFIG)
+
+
+def pretrain(
+    run_cfg: RunConfig,
+    out: str | Path,
+    pcfg: PretrainConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
+    ``out``; returns the last logged losses."""
+    out = Path(out)
+    info = init_distributed()
+    if resume:
+        if not (out / ckpt.TRAIN_STATE).is_file():
+            raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
+        omni, saved = load_run(out)
+        saved.train.max_steps = max(saved.train.max_steps, run_cfg.train.max_steps)
+        run_cfg = saved
+        pcfg = load_yaml(PretrainConfig, out / PRETRAIN_CONFIG)
+        tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))
+        mae = MaskedAutoencoder(omni, pcfg)
+        mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
+    else:
+        if (out / ckpt.TRAIN_STATE).exists():
+            raise OmnivecError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        pcfg = pcfg or PretrainConfig()
+        seed_everything(run_cfg.train.seed)
+        tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))
+        if not tasks:
+            raise OmnivecError("pretrain: none of the given tasks has single-modality samples")
+        run_cfg.model.tasks = []
+        omni = OmniModel(run_cfg.model, train_tokenizer(run_cfg, tasks))
+        mae = MaskedAutoencoder(omni, pcfg)
+    out.mkdir(parents=True, exist_ok=True)
+    mae.to(default_device(info)).train()
+    objective = PretrainObjective(mae, {n: p.cfg.modality for n, p in tasks.items()})
+    engine = Engine(
+        objective,
+        make_pretrain_streams(omni, tasks, run_cfg, info),
+        run_cfg.train,
+        out,
+        make_schedule(list(tasks), run_cfg.train.task_schedule),
+        info,
+        save_model=lambda d: save_pretrained(mae, run_cfg, pcfg, d),
+        progress=progress,
+    )
+    if resume:
+        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
+    elif info.is_main:
+        save_pretrained(mae, run_cfg, pcfg, out)
+    engine.fit()
+    if not info.is_main:
+        return {}
+    log = read_log(out / ckpt.METRICS)
+    plot_losses(log, out / "loss.png", title="masked pretraining loss")
+    summary = {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
+    ckpt.atomic_write_text(out / "pretrain.json", json.dumps(summary, indent=2))
+    return summary
+
+
+__all__ = ["MaskedAutoencoder", "PretrainConfig", "PretrainObjective", "pretrain"]
