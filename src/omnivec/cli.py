@@ -204,5 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+from omnivec import cli_unival  # noqa: E402
+EXTENSIONS.append(cli_unival.register)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

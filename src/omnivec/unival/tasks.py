@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -100,16 +101,30 @@ _CACHE: dict[tuple[Any, ...], Any] = {}
 
 
 def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
-    from omnivec.data.derived import scene_task
+    """One set of digit scenes per split (drawn once per process), seen as captioning, vqa, grounding or
+    counting data: the image tasks share their images, as UnIVAL's tasks share COCO's."""
+    from omnivec.data.base import SampleDataset
+    from omnivec.data.derived import digit_scenes, scene_captions, scene_grounding, scene_vqa
 
     _need("mnist", cfg)
-    key = ("scene", kind, cfg.num_train, cfg.num_test, cfg.data_root)
+    key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root)
     if key not in _CACHE:
-        _CACHE[key] = scene_task(kind, cfg.num_train, cfg.num_test, root=_root(cfg))
-    return _CACHE[key]
+    names = ["two", "three", "four"]
+
+    def make(scenes: Any) -> Any:
+        if kind == "captioning":
+            return scene_captions(scenes)
+        if kind == "vqa":
+            return scene_vqa(scenes)
+        if kind == "grounding":
+            return scene_grounding(scenes)
+        return SampleDataset("image", [s.image for s in scenes], [len(s.objects) - 2 for s in scenes], names)
+
+    train, test = (make(s) for s in _CACHE[key])
+    return SimpleNamespace(train=train, test=test, class_names=names)
 
 
-# ---------------------------------------------------------------------------------------------- image
+# ------------------------------------------------------------------------------------------------ image
 
 
 def _caption_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
