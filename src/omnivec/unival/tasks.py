@@ -109,6 +109,8 @@ def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
     _need("mnist", cfg)
     key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root)
     if key not in _CACHE:
+        _CACHE[key] = (digit_scenes(cfg.num_train, 0, split="train", root=_root(cfg)),
+                       digit_scenes(cfg.num_test, 0, split="test", root=_root(cfg)))
     names = ["two", "three", "four"]
 
     def make(scenes: Any) -> Any:
