@@ -68,8 +68,11 @@ def test_cnn_encoders_in_a_unival_model() -> None:
     cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
     tok = UnivalModel.train_tokenizer(["the digit seven", "what does the image describe?"], 300, 8)
     model = UnivalModel(cfg.model, tok)
-    for modality, sample in (("image", torch.rand(1, 64, 64)), ("video", torch.rand(1, 8, 64, 64)),
-                             ("audio", torch.randn(4000))):
+    for modality, sample in (
+        ("image", torch.rand(1, 64, 64)),
+        ("video", torch.rand(1, 8, 64, 64)),
+        ("audio", torch.randn(4000)),
+    ):
         batch = model.collate(modality, [" what?"] * 2, [sample] * 2, ["the digit seven"] * 2)
         loss = model.loss(modality, batch)
         assert torch.isfinite(loss)

@@ -54,8 +54,17 @@ def test_grid_endpoints_and_midpoint(runs: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_task_arithmetic_lambda_zero_is_pretrained(runs: dict[str, Path], tmp_path: Path) -> None:
-    args = ["merge", str(runs["a"]), str(runs["b"]), "--out", str(tmp_path / "ta"), "--method", "task-arithmetic",
-            "--alpha", "0"]
+    args = [
+        "merge",
+        str(runs["a"]),
+        str(runs["b"]),
+        "--out",
+        str(tmp_path / "ta"),
+        "--method",
+        "task-arithmetic",
+        "--alpha",
+        "0",
+    ]
     assert main(args) == 2  # needs --pretrained: a one-line error
     assert main([*args, "--pretrained", str(runs["pre"])]) == 0
     pre, m = _weights(runs["pre"]), _weights(tmp_path / "ta")
@@ -64,8 +73,22 @@ def test_task_arithmetic_lambda_zero_is_pretrained(runs: dict[str, Path], tmp_pa
 
 def test_skip_keeps_run_a(runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "skip"
-    assert main(["merge", str(runs["a"]), str(runs["b"]), "--out", str(out), "--alpha", "1",
-                 "--skip", "decoder.*"]) == 0
+    assert (
+        main(
+            [
+                "merge",
+                str(runs["a"]),
+                str(runs["b"]),
+                "--out",
+                str(out),
+                "--alpha",
+                "1",
+                "--skip",
+                "decoder.*",
+            ]
+        )
+        == 0
+    )
     a, b, m = _weights(runs["a"]), _weights(runs["b"]), _weights(out)
     assert all(torch.equal(a[k], m[k]) for k in a if k.startswith("decoder."))
     assert all(torch.equal(b[k], m[k]) for k in b if k.startswith("backbone.trunk."))
@@ -83,8 +106,23 @@ def test_generate_writes_one_jsonl_line_per_input(runs: dict[str, Path], tmp_pat
     sf.write(wav, (0.3 * np.sin(np.arange(6000) / 5)).astype(np.float32), 8000)
     files.append(wav)
     out = tmp_path / "out.jsonl"
-    assert main(["generate", str(runs["a"]), "--task", "caption", "--input", *map(str, files),
-                 "--out", str(out), "--max-len", "5"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(runs["a"]),
+                "--task",
+                "caption",
+                "--input",
+                *map(str, files),
+                "--out",
+                str(out),
+                "--max-len",
+                "5",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["input"] for r in lines] == [str(f) for f in files]
     assert [r["task"] for r in lines] == ["caption_image", "caption_image", "caption_audio"]
@@ -94,13 +132,41 @@ def test_generate_writes_one_jsonl_line_per_input(runs: dict[str, Path], tmp_pat
     from omnivec.cli_unival import generate_files
 
     out2 = tmp_path / "folder.jsonl"
-    assert main(["generate", str(runs["a"]), "--task", "grounding", "--text", "the 7", "--folder", str(tmp_path),
-                 "--out", str(out2)]) == 2  # the wav cannot be grounded: a clear error
+    assert (
+        main(
+            [
+                "generate",
+                str(runs["a"]),
+                "--task",
+                "grounding",
+                "--text",
+                "the 7",
+                "--folder",
+                str(tmp_path),
+                "--out",
+                str(out2),
+            ]
+        )
+        == 2
+    )  # the wav cannot be grounded: a clear error
     recs = generate_files(runs["a"], "grounding", files[:2], text="the 7")
     assert len(recs) == 2 and all(r["output"].count("<bin_") == 4 for r in recs)
 
     txt = tmp_path / "doc.txt"
     txt.write_text("We propose a tiny model. It works.")
-    assert main(["generate", str(runs["a"]), "--task", "summarize", "--input", str(txt), "--out",
-                 str(tmp_path / "s.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                str(runs["a"]),
+                "--task",
+                "summarize",
+                "--input",
+                str(txt),
+                "--out",
+                str(tmp_path / "s.jsonl"),
+            ]
+        )
+        == 0
+    )
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 1

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from omnivec import checkpoint as ckpt
-from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
 from omnivec.unival.locations import parse_bins
+from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
 from omnivec.unival.prompts import caption_prompt, grounding_prompt
 
 TEXTS = ["a 7 at the top and a 3 at the bottom", "a 1 at the left", "the 7", "what does the image describe?"]
@@ -26,7 +26,7 @@ def test_one_vocabulary_with_location_tokens_and_tied_embedding() -> None:
     model, _ = tiny(num_bins=12)
     V = model.tokenizer.vocab_size
     assert model.decoder.vocab_size == V
-    assert model.backbone.encoders["text"].cfg.vocab_size == V
+    assert model.backbone.encoders["text"].cfg.vocab_size == V  # type: ignore[union-attr]
     assert model.decoder.embed is model.backbone.encoders["text"].token_embed
     assert len(set(model.bin_ids)) == 12
     # a bin token inside a text round-trips through encode -> decode
@@ -42,11 +42,19 @@ def test_memory_is_prompt_then_modality_tokens() -> None:
     Lp = batch.prompt.data.shape[1]
     assert memory.shape == (2, Lp + (64 // 8) ** 2, 64)
     assert pad is not None and pad.shape == memory.shape[:2]
-    assert bool(pad[0, 1:Lp].all()) and not bool(pad[:, Lp:].any())  # the short prompt is padded, pixels never
+    assert bool(pad[0, 1:Lp].all()) and not bool(
+        pad[:, Lp:].any()
+    )  # the short prompt is padded, pixels never
 
 
-def _overfit(model: UnivalModel, modality: str, prompts: list[str], samples: list[torch.Tensor],
-             answers: list[str], steps: int = 80) -> None:
+def _overfit(
+    model: UnivalModel,
+    modality: str,
+    prompts: list[str],
+    samples: list[torch.Tensor],
+    answers: list[str],
+    steps: int = 80,
+) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     model.cfg.label_smoothing = 0.0
     batch = model.collate(modality, prompts, samples, answers)

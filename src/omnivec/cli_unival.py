@@ -19,8 +19,14 @@ CNN_ENCODERS = {
 }
 """``--cnn``: UnIVAL's lightweight CNN encoders instead of the patch encoders."""
 
-TASK_ALIASES = {"caption": "caption", "vqa": "vqa_image", "grounding": "grounding_image",
-                "matching": "matching_image", "classify": "classify_image", "summarize": "summarize_text"}
+TASK_ALIASES = {
+    "caption": "caption",
+    "vqa": "vqa_image",
+    "grounding": "grounding_image",
+    "matching": "matching_image",
+    "classify": "classify_image",
+    "summarize": "summarize_text",
+}
 
 
 # ---------------------------------------------------------------------------------------- generate (API)
@@ -36,11 +42,20 @@ def resolve_task(task: str, modality: str) -> str:
         return f"caption_{modality}"
     if task in TASK_ALIASES:
         return TASK_ALIASES[task]
-    raise OmnivecError(f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}")
+    raise OmnivecError(
+        f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}"
+    )
 
 
-def generate_files(run: str | Path, task: str, paths: Sequence[str | Path], text: str | None = None,
-                   beam: int = 1, max_len: int | None = None, batch_size: int = 16) -> list[dict[str, Any]]:
+def generate_files(
+    run: str | Path,
+    task: str,
+    paths: Sequence[str | Path],
+    text: str | None = None,
+    beam: int = 1,
+    max_len: int | None = None,
+    batch_size: int = 16,
+) -> list[dict[str, Any]]:
     """Read every file with the real-data readers, generate with the run's model, one record per input.
 
     Image/video/audio/text files are told apart by extension; ``text`` is the question (vqa), the phrase
@@ -52,9 +67,13 @@ def generate_files(run: str | Path, task: str, paths: Sequence[str | Path], text
 
     model, cfg = load_unival(run)
     enc = cfg.model.backbone.encoders
-    opts = ReadOptions(image_size=64, channels=int(enc.get("image", {}).get("in_chans", 1)),
-                       sample_rate=int(enc.get("audio", {}).get("sample_rate", 8000)), num_frames=8,
-                       video_size=64)
+    opts = ReadOptions(
+        image_size=64,
+        channels=int(enc.get("image", {}).get("in_chans", 1)),
+        sample_rate=int(enc.get("audio", {}).get("sample_rate", 8000)),
+        num_frames=8,
+        video_size=64,
+    )
     groups: dict[str, list[tuple[int, Path, Any]]] = {}
     for i, p in enumerate(paths):
         p = Path(p)
@@ -75,8 +94,9 @@ def generate_files(run: str | Path, task: str, paths: Sequence[str | Path], text
     records: list[dict[str, Any] | None] = [None] * len(paths)
     for name, items in groups.items():
         spec = get_seq2seq_task(name)
-        outs = model.generate(name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len,
-                              batch_size=batch_size)
+        outs = model.generate(
+            name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
+        )
         for (i, p, _), o in zip(items, outs):
             records[i] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}
     return [r for r in records if r is not None]
@@ -112,8 +132,19 @@ def _merge(args: argparse.Namespace) -> int:
 
     skip = [s for s in (args.skip or "").split(",") if s]
     tasks = [t for t in (args.eval or "").split(",") if t]
-    table = merge_grid(args.run_a, args.run_b, args.out, args.method, parse_alphas(args.alpha), args.pretrained,
-                       skip, args.ema, tasks, args.eval_limit, args.beam)
+    table = merge_grid(
+        args.run_a,
+        args.run_b,
+        args.out,
+        args.method,
+        parse_alphas(args.alpha),
+        args.pretrained,
+        skip,
+        args.ema,
+        tasks,
+        args.eval_limit,
+        args.beam,
+    )
     if tasks:
         from omnivec.unival.merging import markdown_table
 
@@ -196,7 +227,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="tiny", choices=["tiny", "small", "base"])
     p.add_argument("--num-bins", type=int, default=1000, help="location tokens <bin_0>..<bin_{N-1}>")
-    p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
+    p.add_argument(
+        "--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders"
+    )
     p.add_argument("--num-train", type=int, help="training samples per derived task")
     p.add_argument("--num-test", type=int, help="test samples per derived task")
     p.add_argument("--steps", type=int, help="optimizer steps")
@@ -210,8 +243,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     g = sub.add_parser("generate", help="generate text with a UnIVAL run for image/video/audio/text files")
     g.add_argument("run", help="UnIVAL run folder")
-    g.add_argument("--task", default="caption",
-                   help="caption (any modality), vqa, grounding, matching, classify, summarize, or a task name")
+    g.add_argument(
+        "--task",
+        default="caption",
+        help="caption (any modality), vqa, grounding, matching, classify, summarize, or a task name",
+    )
     g.add_argument("--input", nargs="*", help="input files")
     g.add_argument("--folder", help="every readable file in this folder")
     g.add_argument("--text", help="question (vqa), phrase (grounding) or caption (matching)")

@@ -60,18 +60,20 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
 class AudioCNN14Encoder(AudioEncoder):
     Config = AudioCNN14Config  # type: ignore[assignment]
 
-    def __init__(self, cfg: AudioCNN14Config, embed_dim: int) -> None:  # type: ignore[override]
+    def __init__(self, cfg: AudioCNN14Config, embed_dim: int) -> None:
         nn.Module.__init__(self)
-        self.cfg = cfg  # type: ignore[assignment]
+        self.cfg = cfg
         self.embed_dim = embed_dim
         self.patch = (1, cfg.patch_time)
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
         self.register_buffer(
-            "mel_fb", mel_filterbank(cfg.n_fft // 2 + 1, cfg.n_mels, cfg.sample_rate, cfg.f_min), persistent=False
+            "mel_fb",
+            mel_filterbank(cfg.n_fft // 2 + 1, cfg.n_mels, cfg.sample_rate, cfg.f_min),
+            persistent=False,
         )
         chans = [1] + [cfg.width * 2**i for i in range(cfg.blocks)]
         self.blocks = nn.Sequential(*(_conv_block(chans[i], chans[i + 1]) for i in range(cfg.blocks)))
-        self.proj = nn.Linear(chans[-1], embed_dim)
+        self.proj = nn.Linear(chans[-1], embed_dim)  # type: ignore[assignment]
 
     def forward(self, inp: EncoderInput) -> Tokens:
         spec, steps = self.spectrogram(inp)  # (B, 1, n_mels, T), valid time steps (B,) after pooling

@@ -52,7 +52,7 @@ class BasicBlock(nn.Module):
 class ImageResNetEncoder(ImageEncoder):
     Config = ImageResNetConfig  # type: ignore[assignment]
 
-    def __init__(self, cfg: ImageResNetConfig, embed_dim: int) -> None:  # type: ignore[override]
+    def __init__(self, cfg: ImageResNetConfig, embed_dim: int) -> None:
         if cfg.patch_size != 2 ** (cfg.stages + 1):
             cfg.patch_size = 2 ** (cfg.stages + 1)
         nn.Module.__init__(self)

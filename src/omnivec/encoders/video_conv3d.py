@@ -29,7 +29,7 @@ class VideoConv3dConfig:
 class VideoConv3dEncoder(VideoEncoder):
     Config = VideoConv3dConfig  # type: ignore[assignment]
 
-    def __init__(self, cfg: VideoConv3dConfig, embed_dim: int) -> None:  # type: ignore[override]
+    def __init__(self, cfg: VideoConv3dConfig, embed_dim: int) -> None:
         nn.Module.__init__(self)
         self.cfg = cfg
         self.embed_dim = embed_dim
@@ -38,10 +38,14 @@ class VideoConv3dEncoder(VideoEncoder):
         self.patch = (s, 2 * s, 2 * s)
         w = cfg.width
         self.stem = nn.Sequential(
-            nn.Conv3d(cfg.in_chans, w, (3, 3, 3), (1, 2, 2), 1, bias=False), nn.GroupNorm(min(8, w), w), nn.ReLU()
+            nn.Conv3d(cfg.in_chans, w, (3, 3, 3), (1, 2, 2), 1, bias=False),
+            nn.GroupNorm(min(8, w), w),
+            nn.ReLU(),
         )
         chans = [w * 2**i for i in range(cfg.stages + 1)]
-        self.stages = nn.Sequential(*(BasicBlock(chans[i], chans[i + 1], 2, nn.Conv3d) for i in range(cfg.stages)))
+        self.stages = nn.Sequential(
+            *(BasicBlock(chans[i], chans[i + 1], 2, nn.Conv3d) for i in range(cfg.stages))
+        )
         self.proj = nn.Conv3d(chans[-1], embed_dim, 1)
 
     def forward(self, inp: EncoderInput) -> Tokens:

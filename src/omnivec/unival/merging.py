@@ -19,8 +19,12 @@ from omnivec import checkpoint as ckpt
 from omnivec.errors import OmnivecError
 from omnivec.merge import merge_runs
 
-METHOD_NAMES = {"linear": "interpolate", "average": "average", "task-arithmetic": "task_arithmetic",
-                "ties": "ties"}
+METHOD_NAMES = {
+    "linear": "interpolate",
+    "average": "average",
+    "task-arithmetic": "task_arithmetic",
+    "ties": "ties",
+}
 
 
 def parse_alphas(text: str) -> list[float]:
@@ -33,8 +37,16 @@ def parse_alphas(text: str) -> list[float]:
     return alphas
 
 
-def merge_one(run_a: Path, run_b: Path, out: Path, method: str, alpha: float, pretrained: Path | None,
-              skip: Sequence[str], ema: bool) -> Path:
+def merge_one(
+    run_a: Path,
+    run_b: Path,
+    out: Path,
+    method: str,
+    alpha: float,
+    pretrained: Path | None,
+    skip: Sequence[str],
+    ema: bool,
+) -> Path:
     if method not in METHOD_NAMES:
         raise OmnivecError(f"unknown --method {method!r}; expected one of {', '.join(METHOD_NAMES)}")
     m = METHOD_NAMES[method]
@@ -45,9 +57,19 @@ def merge_one(run_a: Path, run_b: Path, out: Path, method: str, alpha: float, pr
     return merge_runs([run_a, run_b], out, m, pretrained=pretrained, scale=alpha, skip=skip, use_ema=ema)
 
 
-def merge_grid(run_a: str | Path, run_b: str | Path, out: str | Path, method: str, alphas: Sequence[float],
-               pretrained: str | Path | None = None, skip: Sequence[str] = (), ema: bool = False,
-               eval_tasks: Sequence[str] = (), eval_limit: int = 0, beam: int = 1) -> dict[str, Any]:
+def merge_grid(
+    run_a: str | Path,
+    run_b: str | Path,
+    out: str | Path,
+    method: str,
+    alphas: Sequence[float],
+    pretrained: str | Path | None = None,
+    skip: Sequence[str] = (),
+    ema: bool = False,
+    eval_tasks: Sequence[str] = (),
+    eval_limit: int = 0,
+    beam: int = 1,
+) -> dict[str, Any]:
     """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``."""
     from omnivec.unival.train import evaluate_run
 
@@ -64,8 +86,16 @@ def merge_grid(run_a: str | Path, run_b: str | Path, out: str | Path, method: st
             row.update({t: r["value"] for t, r in res.items()})
             row["metrics"] = {t: r["metric"] for t, r in res.items()}
         rows.append(row)
-    table = {"run_a": str(a), "run_b": str(b), "method": method, "pretrained": str(pre) if pre else None,
-             "skip": list(skip), "ema": ema, "tasks": list(eval_tasks), "rows": rows}
+    table = {
+        "run_a": str(a),
+        "run_b": str(b),
+        "method": method,
+        "pretrained": str(pre) if pre else None,
+        "skip": list(skip),
+        "ema": ema,
+        "tasks": list(eval_tasks),
+        "rows": rows,
+    }
     if eval_tasks:
         o.mkdir(parents=True, exist_ok=True)
         ckpt.atomic_write_text(o / "merge_table.json", json.dumps(table, indent=2))

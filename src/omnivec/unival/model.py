@@ -2,7 +2,7 @@
 
     prompt text --text encoder--> (B, Lp, D) + text modality embedding ─┐
     image / video / audio --its encoder--> (B, N, D) + modality embedding ┴─ concat ─> shared trunk ─> memory
-    memory --TextDecoder (causal self-attn + cross-attn, output tied to the text embedding)--> next-token logits
+    memory --TextDecoder (causal self-attn + cross-attn, output tied to the text embedding)--> logits
 
 One vocabulary serves the encoder and the decoder: byte-level BPE trained locally + the special tokens +
 ``<bin_0>``…``<bin_{N-1}>`` location tokens. The decoder's embedding *is* the text encoder's
@@ -85,7 +85,9 @@ def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
     backbone.vectorizer = "mean"
     train = preset_train(name)
     train.task_schedule = "mixed"
-    return UnivalRunConfig(preset=name, model=UnivalModelConfig(backbone=backbone, num_bins=num_bins), train=train)
+    return UnivalRunConfig(
+        preset=name, model=UnivalModelConfig(backbone=backbone, num_bins=num_bins), train=train
+    )
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -118,10 +120,11 @@ class UnivalModel(nn.Module):
             b.num_heads,
             b.mlp_ratio,
             cfg.decoder_max_length,
-            embedding=self.backbone.encoders[Modality.TEXT].token_embed,  # tied
+            embedding=self.backbone.encoders[Modality.TEXT].token_embed,  # type: ignore[arg-type]  # tied
         )
-        self.bin_ids = [tokenizer.tk.token_to_id(bin_token(i)) for i in range(cfg.num_bins)]
-        if any(i is None for i in self.bin_ids):
+        ids = [tokenizer.tk.token_to_id(bin_token(i)) for i in range(cfg.num_bins)]
+        self.bin_ids: list[int] = [int(i) for i in ids if i is not None]
+        if len(self.bin_ids) != cfg.num_bins:
             raise OmnivecError(f"the tokenizer lacks location tokens for {cfg.num_bins} bins")
 
     # ------------------------------------------------------------------ text <-> ids
@@ -164,13 +167,22 @@ class UnivalModel(nn.Module):
 
     # ------------------------------------------------------------------ encoder and loss
 
-    def collate(self, modality: str | None, prompts: Sequence[str], samples: Sequence[Any] | None,
-                answers: Sequence[str] | None = None) -> Seq2SeqBatch:
+    def collate(
+        self,
+        modality: str | None,
+        prompts: Sequence[str],
+        samples: Sequence[Any] | None,
+        answers: Sequence[str] | None = None,
+    ) -> Seq2SeqBatch:
         prompt = self.backbone.collate(Modality.TEXT, list(prompts))
         modal = None
         if modality is not None and modality != Modality.TEXT:
             modal = self.backbone.collate(modality, list(samples or []))
-        target = self.encode_target(answers) if answers is not None else torch.zeros(len(prompts), 0, dtype=torch.long)
+        target = (
+            self.encode_target(answers)
+            if answers is not None
+            else torch.zeros(len(prompts), 0, dtype=torch.long)
+        )
         return Seq2SeqBatch(prompt, modal, target)
 
     def encode(self, modality: str | None, batch: Seq2SeqBatch) -> tuple[Tensor, Tensor | None]:
@@ -204,8 +216,15 @@ class UnivalModel(nn.Module):
     # ------------------------------------------------------------------ generation
 
     @torch.no_grad()
-    def generate_ids(self, modality: str | None, batch: Seq2SeqBatch, beam: int = 1, max_len: int = 20,
-                     locations: bool = False, no_repeat_ngram: int = 0) -> list[list[int]]:
+    def generate_ids(
+        self,
+        modality: str | None,
+        batch: Seq2SeqBatch,
+        beam: int = 1,
+        max_len: int = 20,
+        locations: bool = False,
+        no_repeat_ngram: int = 0,
+    ) -> list[list[int]]:
         was = self.training
         self.eval()
         try:
@@ -218,14 +237,25 @@ class UnivalModel(nn.Module):
                 max_len = min_len = 4
             max_len = min(max_len, self.decoder.max_length)
             if beam > 1:
-                return beam_search(self.decoder, memory, pad, tk.bos_id, tk.eos_id, beam, max_len, min_len,
-                                   no_repeat_ngram_size=no_repeat_ngram, allowed_tokens=allowed)
+                return beam_search(
+                    self.decoder,
+                    memory,
+                    pad,
+                    tk.bos_id,
+                    tk.eos_id,
+                    beam,
+                    max_len,
+                    min_len,
+                    no_repeat_ngram_size=no_repeat_ngram,
+                    allowed_tokens=allowed,
+                )
             return greedy(self.decoder, memory, pad, tk.bos_id, tk.eos_id, max_len, min_len, allowed)
         finally:
             self.train(was)
 
-    def generate(self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20,
-                 batch_size: int = 32) -> list[str]:
+    def generate(
+        self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
+    ) -> list[str]:
         """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
         an image/clip/waveform, an (image, question) pair, a document string, …)."""
         from omnivec.unival.tasks import get_seq2seq_task
@@ -238,8 +268,14 @@ class UnivalModel(nn.Module):
             prompts, samples = zip(*(spec.prompt_and_sample(x) for x in chunk))
             batch = self.collate(spec.modality, prompts, samples)
             batch = _to(batch, device)
-            ids = self.generate_ids(spec.modality, batch, beam, max_len, spec.kind == "grounding",
-                                    3 if spec.kind == "captioning" and beam > 1 else 0)
+            ids = self.generate_ids(
+                spec.modality,
+                batch,
+                beam,
+                max_len,
+                spec.kind == "grounding",
+                3 if spec.kind == "captioning" and beam > 1 else 0,
+            )
             out.extend(self.decode(r) for r in ids)
         return out
 
@@ -278,7 +314,9 @@ def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[Univa
     state["decoder.embed.weight"] = state["backbone.encoders.text.token_embed.weight"]
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise OmnivecError(f"{run_dir / weights} does not match its config: missing {missing[:5]}, "
-                           f"unexpected {unexpected[:5]}")
+        raise OmnivecError(
+            f"{run_dir / weights} does not match its config: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
     model.eval()
     return model, cfg

@@ -109,8 +109,10 @@ def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
     _need("mnist", cfg)
     key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root)
     if key not in _CACHE:
-        _CACHE[key] = (digit_scenes(cfg.num_train, 0, split="train", root=_root(cfg)),
-                       digit_scenes(cfg.num_test, 0, split="test", root=_root(cfg)))
+        _CACHE[key] = (
+            digit_scenes(cfg.num_train, 0, split="train", root=_root(cfg)),
+            digit_scenes(cfg.num_test, 0, split="test", root=_root(cfg)),
+        )
     names = ["two", "three", "four"]
 
     def make(scenes: Any) -> Any:
@@ -177,7 +179,7 @@ def _classify_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, names[t], names[t])) for d in (sp.train, sp.test))  # type: ignore[return-value]
 
 
-# ---------------------------------------------------------------------------------------------- video, audio, text
+# -------------------------------------------------------------------------------- video, audio, text
 
 
 def _caption_video(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
@@ -211,7 +213,7 @@ def _summarize_text(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     _need("scitldr", cfg)
     sp = load_scitldr(_root(cfg), limit=cfg.num_train)
     refs = sp.test.references  # type: ignore[attr-defined]
-    test = torch.utils.data.Subset(sp.test, range(min(len(sp.test), cfg.num_test)))
+    test = torch.utils.data.Subset(sp.test, range(min(len(sp.test), cfg.num_test)))  # type: ignore[arg-type]
     return (
         Seq2SeqDataset(sp.train, lambda i, s, t: (s, t, [t])),
         Seq2SeqDataset(test, lambda i, s, t: (s, t, refs[i])),
@@ -227,35 +229,105 @@ def _pair(prompt: Callable[[str], str]) -> Callable[[Any], tuple[str, Any]]:
     return f
 
 
-register(Seq2SeqTask("caption_image", "captioning", "image", "digit-scene captions",
-                     _caption_image, lambda x: (P.caption_prompt("image"), x)))
-register(Seq2SeqTask("vqa_image", "vqa", "image", "digit-scene questions", _vqa_image, _pair(P.vqa_prompt), 6))
-register(Seq2SeqTask("grounding_image", "grounding", "image", "digit-scene boxes",
-                     _grounding_image, _pair(P.grounding_prompt), 4))
-register(Seq2SeqTask("matching_image", "matching", "image", "digit-scene image-text matching",
-                     _matching_image, _pair(lambda t: P.matching_prompt(t, "image")), 2))
-register(Seq2SeqTask("classify_image", "classification", "image", "digit count as generation",
-                     _classify_image, lambda x: (P.classification_prompt("image"), x), 3))
-register(Seq2SeqTask("caption_video", "captioning", "video", "moving-digit captions",
-                     _caption_video, lambda x: (P.caption_prompt("video"), x)))
-register(Seq2SeqTask("caption_audio", "captioning", "audio", "spoken-digit captions (FSDD)",
-                     _caption_audio, lambda x: (P.caption_prompt("audio"), x)))
-register(Seq2SeqTask("summarize_text", "summarization", "text", "SciTLDR abstract -> TLDR",
-                     _summarize_text, lambda x: (P.summarization_prompt() + " " + str(x), None), 30))
+register(
+    Seq2SeqTask(
+        "caption_image",
+        "captioning",
+        "image",
+        "digit-scene captions",
+        _caption_image,
+        lambda x: (P.caption_prompt("image"), x),
+    )
+)
+register(
+    Seq2SeqTask("vqa_image", "vqa", "image", "digit-scene questions", _vqa_image, _pair(P.vqa_prompt), 6)
+)
+register(
+    Seq2SeqTask(
+        "grounding_image",
+        "grounding",
+        "image",
+        "digit-scene boxes",
+        _grounding_image,
+        _pair(P.grounding_prompt),
+        4,
+    )
+)
+register(
+    Seq2SeqTask(
+        "matching_image",
+        "matching",
+        "image",
+        "digit-scene image-text matching",
+        _matching_image,
+        _pair(lambda t: P.matching_prompt(t, "image")),
+        2,
+    )
+)
+register(
+    Seq2SeqTask(
+        "classify_image",
+        "classification",
+        "image",
+        "digit count as generation",
+        _classify_image,
+        lambda x: (P.classification_prompt("image"), x),
+        3,
+    )
+)
+register(
+    Seq2SeqTask(
+        "caption_video",
+        "captioning",
+        "video",
+        "moving-digit captions",
+        _caption_video,
+        lambda x: (P.caption_prompt("video"), x),
+    )
+)
+register(
+    Seq2SeqTask(
+        "caption_audio",
+        "captioning",
+        "audio",
+        "spoken-digit captions (FSDD)",
+        _caption_audio,
+        lambda x: (P.caption_prompt("audio"), x),
+    )
+)
+register(
+    Seq2SeqTask(
+        "summarize_text",
+        "summarization",
+        "text",
+        "SciTLDR abstract -> TLDR",
+        _summarize_text,
+        lambda x: (P.summarization_prompt() + " " + str(x), None),
+        30,
+    )
+)
 
 STAGE1 = ["caption_image", "vqa_image", "grounding_image", "matching_image", "classify_image"]
 """Pretraining stage 1: image-text tasks."""
 STAGE2 = ["caption_video"]
 """Added in stage 2: video-text. Audio is never in pretraining (the unseen-modality claim)."""
 
-PRIMARY = {"captioning": "cider_d", "vqa": "vqa_acc", "grounding": "acc_iou50", "matching": "accuracy",
-           "classification": "accuracy", "summarization": "rougeL"}
+PRIMARY = {
+    "captioning": "cider_d",
+    "vqa": "vqa_acc",
+    "grounding": "acc_iou50",
+    "matching": "accuracy",
+    "classification": "accuracy",
+    "summarization": "rougeL",
+}
 
 
 # ---------------------------------------------------------------------------------------------- metrics
 
 
-def score(kind: str, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+def score(
+    kind: str, predictions: Sequence[str], references: Sequence[Any], num_bins: int
+) -> dict[str, float]:
     """The task kind's metrics of a whole split."""
     if kind == "captioning":
         return tm.caption_metrics(predictions, references)
@@ -281,18 +353,29 @@ def score(kind: str, predictions: Sequence[str], references: Sequence[Any], num_
 
 
 @torch.no_grad()
-def evaluate(model: UnivalModel, name: str, dataset: Dataset, beam: int = 1, limit: int = 0,
-             batch_size: int = 64) -> dict[str, Any]:
+def evaluate(
+    model: UnivalModel, name: str, dataset: Dataset, beam: int = 1, limit: int = 0, batch_size: int = 64
+) -> dict[str, Any]:
     """Generate for (up to ``limit`` of) ``dataset`` and score it: metrics, primary metric, examples."""
     spec = get_seq2seq_task(name)
     n = len(dataset)  # type: ignore[arg-type]
     if limit:
         n = min(n, limit)
     items = [dataset[i] for i in range(n)]
-    preds = model.generate(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
+    preds = model.generate(
+        name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size
+    )
     refs = [r for _, _, r in items]
     values = score(spec.kind, preds, refs, model.cfg.num_bins)
     primary = PRIMARY[spec.kind]
     examples = [{"prediction": p, "answer": a} for p, (_, a, _) in list(zip(preds, items))[:3]]
-    return {"task": name, "kind": spec.kind, "modality": spec.modality, "n": n, "metric": primary,
-            "value": values[primary], **values, "examples": examples}
+    return {
+        "task": name,
+        "kind": spec.kind,
+        "modality": spec.modality,
+        "n": n,
+        "metric": primary,
+        "value": values[primary],
+        **values,
+        "examples": examples,
+    }

@@ -24,8 +24,8 @@ from omnivec.engine import DistInfo, Engine, default_device, plot_losses, read_l
 from omnivec.errors import OmnivecError
 from omnivec.train import seed_everything
 from omnivec.unival.model import Seq2SeqBatch, UnivalModel, UnivalRunConfig, load_unival, save_unival
-from omnivec.unival.tasks import STAGE1, STAGE2, evaluate, get_seq2seq_task
 from omnivec.unival.prompts import MODALITIES
+from omnivec.unival.tasks import STAGE1, STAGE2, evaluate, get_seq2seq_task
 
 
 class UnivalObjective(nn.Module):
@@ -87,10 +87,17 @@ def curriculum(names: Sequence[str], stage1_steps: int) -> Callable[[int], list[
     return lambda step: first if step < stage1_steps else every
 
 
-def fit(model: UnivalModel, cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Dataset]], out: Path,
-        schedule: Callable[[int], list[str]], progress: bool = True, eval_limit: int = 0,
-        beam: int = 1) -> dict[str, Any]:
-    """Train on ``data``'s training splits with the engine, save the run folder, evaluate on the test splits."""
+def fit(
+    model: UnivalModel,
+    cfg: UnivalRunConfig,
+    data: dict[str, tuple[Dataset, Dataset]],
+    out: Path,
+    schedule: Callable[[int], list[str]],
+    progress: bool = True,
+    eval_limit: int = 0,
+    beam: int = 1,
+) -> dict[str, Any]:
+    """Train on ``data``'s training splits with the engine, save the run folder, evaluate the test splits."""
     if (out / ckpt.TRAIN_STATE).exists():
         raise OmnivecError(f"{out} already holds a run; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -102,8 +109,15 @@ def fit(model: UnivalModel, cfg: UnivalRunConfig, data: dict[str, tuple[Dataset,
     }
     cfg.tasks = list(data)
     save_unival(model, cfg, out)
-    engine = Engine(UnivalObjective(model), streams, t, out, schedule,
-                    save_model=lambda d: save_unival(model, cfg, d), progress=progress)
+    engine = Engine(
+        UnivalObjective(model),
+        streams,
+        t,
+        out,
+        schedule,
+        save_model=lambda d: save_unival(model, cfg, d),
+        progress=progress,
+    )
     engine.fit()
     plot_losses(read_log(out / ckpt.METRICS), out / "loss.png", "UnIVAL training loss")
     results = {n: evaluate(model, n, te, beam=beam, limit=eval_limit) for n, (_, te) in data.items()}
@@ -111,8 +125,13 @@ def fit(model: UnivalModel, cfg: UnivalRunConfig, data: dict[str, tuple[Dataset,
     return results
 
 
-def pretrain(cfg: UnivalRunConfig, out: str | Path, tasks: Sequence[str] | None = None, progress: bool = True,
-             eval_limit: int = 0) -> dict[str, Any]:
+def pretrain(
+    cfg: UnivalRunConfig,
+    out: str | Path,
+    tasks: Sequence[str] | None = None,
+    progress: bool = True,
+    eval_limit: int = 0,
+) -> dict[str, Any]:
     """Multitask pretraining with the curriculum (``cfg.stage1_steps`` image-text steps first)."""
     names = list(tasks or [*STAGE1, *STAGE2])
     audio = [n for n in names if get_seq2seq_task(n).modality == "audio"]
@@ -124,9 +143,16 @@ def pretrain(cfg: UnivalRunConfig, out: str | Path, tasks: Sequence[str] | None 
     return fit(model, cfg, data, Path(out), curriculum(names, cfg.stage1_steps), progress, eval_limit)
 
 
-def finetune(parent: str | Path | None, tasks: Sequence[str], out: str | Path, cfg: UnivalRunConfig | None = None,
-             steps: int | None = None, lr: float | None = None, progress: bool = True,
-             eval_limit: int = 0) -> dict[str, Any]:
+def finetune(
+    parent: str | Path | None,
+    tasks: Sequence[str],
+    out: str | Path,
+    cfg: UnivalRunConfig | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    progress: bool = True,
+    eval_limit: int = 0,
+) -> dict[str, Any]:
     """Fine-tune ``parent`` (a UnIVAL run folder) on ``tasks``; ``parent=None`` trains from scratch with
     ``cfg``'s architecture (the baseline of the unseen-modality comparison)."""
     if parent is not None:
@@ -155,8 +181,13 @@ def finetune(parent: str | Path | None, tasks: Sequence[str], out: str | Path, c
     return fit(model, cfg, data, Path(out), lambda step: names, progress, eval_limit)
 
 
-def evaluate_run(run: str | Path, tasks: Sequence[str] | None = None, beam: int = 1, limit: int = 0,
-                 weights: str = ckpt.WEIGHTS) -> dict[str, Any]:
+def evaluate_run(
+    run: str | Path,
+    tasks: Sequence[str] | None = None,
+    beam: int = 1,
+    limit: int = 0,
+    weights: str = ckpt.WEIGHTS,
+) -> dict[str, Any]:
     """Score a UnIVAL run folder on ``tasks`` (default: the tasks it was trained on)."""
     model, cfg = load_unival(run, weights)
     names = list(tasks or cfg.tasks)
