@@ -239,8 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 from omnivec import cli_data  # noqa: E402
 
 EXTENSIONS.append(cli_data.register)
+from omnivec import cli_unival  # noqa: E402
+EXTENSIONS.append(cli_unival.register)
+
+
+from omnivec import cli_recipe  # noqa: E402
+
+EXTENSIONS.append(cli_recipe.register)
 
 if __name__ == "__main__":
     raise SystemExit(main())
-from omnivec import cli_recipe  # noqa: E402
-EXTENSIONS.append(cli_recipe.register)

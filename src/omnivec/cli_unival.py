@@ -1,0 +1,301 @@
+"""CLI for the UnIVAL recipe: ``omnivec generate``, ``omnivec merge``, ``omnivec unival pretrain|finetune|
+evaluate`` and ``omnivec reproduce-unival``. Handlers only parse arguments and call library functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omnivec.errors import OmnivecError
+
+CNN_ENCODERS = {
+    "image": {"name": "image_resnet", "in_chans": 1, "width": 16, "stages": 2},
+    "video": {"name": "video_conv3d", "in_chans": 1, "width": 8, "stages": 2},
+    "audio": {"name": "audio_cnn14", "sample_rate": 8000, "width": 16, "blocks": 3, "max_seconds": 1.5},
+}
+"""``--cnn``: UnIVAL's lightweight CNN encoders instead of the patch encoders."""
+
+TASK_ALIASES = {
+    "caption": "caption",
+    "vqa": "vqa_image",
+    "grounding": "grounding_image",
+    "matching": "matching_image",
+    "classify": "classify_image",
+    "summarize": "summarize_text",
+}
+
+
+# ---------------------------------------------------------------------------------------- generate (API)
+
+
+def resolve_task(task: str, modality: str) -> str:
+    """``caption`` -> ``caption_<modality>``; short names (vqa, grounding, …) -> the registered task."""
+    from omnivec.unival.tasks import TASKS
+
+    if task in TASKS:
+        return task
+    if task == "caption":
+        return f"caption_{modality}"
+    if task in TASK_ALIASES:
+        return TASK_ALIASES[task]
+    raise OmnivecError(
+        f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}"
+    )
+
+
+def generate_files(
+    run: str | Path,
+    task: str,
+    paths: Sequence[str | Path],
+    text: str | None = None,
+    beam: int = 1,
+    max_len: int | None = None,
+    batch_size: int = 16,
+) -> list[dict[str, Any]]:
+    """Read every file with the real-data readers, generate with the run's model, one record per input.
+
+    Image/video/audio/text files are told apart by extension; ``text`` is the question (vqa), the phrase
+    (grounding) or the caption (matching) asked of every file.
+    """
+    from omnivec.data.readers import ReadOptions, modality_of, read_sample
+    from omnivec.unival.model import load_unival
+    from omnivec.unival.tasks import get_seq2seq_task
+
+    model, cfg = load_unival(run)
+    enc = cfg.model.backbone.encoders
+    opts = ReadOptions(
+        image_size=64,
+        channels=int(enc.get("image", {}).get("in_chans", 1)),
+        sample_rate=int(enc.get("audio", {}).get("sample_rate", 8000)),
+        num_frames=8,
+        video_size=64,
+    )
+    groups: dict[str, list[tuple[int, Path, Any]]] = {}
+    for i, p in enumerate(paths):
+        p = Path(p)
+        if not p.is_file():
+            raise OmnivecError(f"input {p} is not a file")
+        mod = modality_of(p)
+        modality = mod.value if mod is not None else "text"
+        name = resolve_task(task, modality)
+        sample = read_sample(p, modality, opts)
+        spec = get_seq2seq_task(name)
+        if spec.modality != modality:
+            raise OmnivecError(f"{p}: task {name} takes {spec.modality} input, not {modality}")
+        if spec.kind in ("vqa", "grounding", "matching"):
+            if not text:
+                raise OmnivecError(f"task {name} needs --text (the question, phrase or caption)")
+            sample = (sample, text)
+        groups.setdefault(name, []).append((i, p, sample))
+    records: list[dict[str, Any] | None] = [None] * len(paths)
+    for name, items in groups.items():
+        spec = get_seq2seq_task(name)
+        outs = model.generate(
+            name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
+        )
+        for (i, p, _), o in zip(items, outs):
+            records[i] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}
+    return [r for r in records if r is not None]
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from omnivec.data.readers import KNOWN_EXTS
+
+    paths = [Path(p) for p in args.input or []]
+    if args.folder:
+        folder = Path(args.folder)
+        if not folder.is_dir():
+            raise OmnivecError(f"--folder {folder} is not a folder")
+        paths += sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in KNOWN_EXTS)
+    if not paths:
+        raise OmnivecError("nothing to generate for: pass --input FILE... or --folder DIR")
+    records = generate_files(args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size)
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(lines)
+        print(f"wrote {len(records)} line(s) to {args.out}")
+    else:
+        sys.stdout.write(lines)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- merge
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from omnivec.unival.merging import merge_grid, parse_alphas
+
+    skip = [s for s in (args.skip or "").split(",") if s]
+    tasks = [t for t in (args.eval or "").split(",") if t]
+    table = merge_grid(
+        args.run_a,
+        args.run_b,
+        args.out,
+        args.method,
+        parse_alphas(args.alpha),
+        args.pretrained,
+        skip,
+        args.ema,
+        tasks,
+        args.eval_limit,
+        args.beam,
+    )
+    if tasks:
+        from omnivec.unival.merging import markdown_table
+
+        print(markdown_table(table), end="")
+    print(f"merged {len(table['rows'])} run folder(s) under {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- unival
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from omnivec.unival.model import unival_preset
+
+    cfg = unival_preset(args.preset, args.num_bins)
+    if args.cnn:
+        cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
+    for field in ("num_train", "num_test"):
+        if getattr(args, field) is not None:
+            setattr(cfg, field, getattr(args, field))
+    if args.steps is not None:
+        cfg.train.max_steps = args.steps
+    if args.batch_size is not None:
+        cfg.train.batch_size = args.batch_size
+    if args.lr is not None:
+        cfg.train.lr = args.lr
+    cfg.train.warmup_steps = min(cfg.train.warmup_steps, max(1, cfg.train.max_steps // 10))
+    cfg.train.log_every = max(1, min(cfg.train.log_every, cfg.train.max_steps // 10))
+    cfg.data_root = args.data_root or ""
+    return cfg
+
+
+def _tasks(text: str | None) -> list[str] | None:
+    return [t for t in text.split(",") if t] if text else None
+
+
+def _print(results: dict[str, Any]) -> None:
+    for name, r in results.items():
+        print(f"{name:18s} {r['metric']:10s} {r['value']:.4f}")
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from omnivec.unival.train import pretrain
+
+    cfg = _config(args)
+    cfg.stage1_steps = args.stage1_steps if args.stage1_steps is not None else cfg.train.max_steps // 2
+    _print(pretrain(cfg, args.out, _tasks(args.tasks), progress=not args.quiet, eval_limit=args.eval_limit))
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from omnivec.unival.train import finetune
+
+    tasks = _tasks(args.tasks)
+    if not tasks:
+        raise OmnivecError("--tasks is required")
+    parent = None if args.run == "scratch" else args.run
+    cfg = _config(args)
+    _print(finetune(parent, tasks, args.out, cfg, progress=not args.quiet, eval_limit=args.eval_limit))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from omnivec.unival.train import evaluate_run
+
+    results = evaluate_run(args.run, _tasks(args.tasks), beam=args.beam, limit=args.eval_limit)
+    _print(results)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from omnivec.unival.reproduce import reproduce
+
+    reproduce(args.work, args.out, budget=args.budget, data_root=args.data_root or "")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="tiny", choices=["tiny", "small", "base"])
+    p.add_argument("--num-bins", type=int, default=1000, help="location tokens <bin_0>..<bin_{N-1}>")
+    p.add_argument(
+        "--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders"
+    )
+    p.add_argument("--num-train", type=int, help="training samples per derived task")
+    p.add_argument("--num-test", type=int, help="test samples per derived task")
+    p.add_argument("--steps", type=int, help="optimizer steps")
+    p.add_argument("--batch-size", type=int, help="samples per task per step")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--data-root", help="real-data root (default $OMNIVEC_DATA)")
+    p.add_argument("--eval-limit", type=int, default=0, help="score at most this many test samples per task")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(sub: Any) -> None:
+    g = sub.add_parser("generate", help="generate text with a UnIVAL run for image/video/audio/text files")
+    g.add_argument("run", help="UnIVAL run folder")
+    g.add_argument(
+        "--task",
+        default="caption",
+        help="caption (any modality), vqa, grounding, matching, classify, summarize, or a task name",
+    )
+    g.add_argument("--input", nargs="*", help="input files")
+    g.add_argument("--folder", help="every readable file in this folder")
+    g.add_argument("--text", help="question (vqa), phrase (grounding) or caption (matching)")
+    g.add_argument("--out", help="JSONL output (default stdout)")
+    g.add_argument("--beam", type=int, default=1)
+    g.add_argument("--max-len", type=int)
+    g.add_argument("--batch-size", type=int, default=16)
+    g.set_defaults(fn=_generate)
+
+    m = sub.add_parser("merge", help="merge two runs over an α grid, optionally scoring every α")
+    m.add_argument("run_a")
+    m.add_argument("run_b")
+    m.add_argument("--out", required=True)
+    m.add_argument("--method", default="linear", choices=["linear", "average", "task-arithmetic", "ties"])
+    m.add_argument("--alpha", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated α (or λ) values")
+    m.add_argument("--pretrained", help="the run both started from (task-arithmetic, ties)")
+    m.add_argument("--skip", help="comma-separated name patterns kept from run A unmerged")
+    m.add_argument("--ema", action="store_true", help="merge the EMA weights where present")
+    m.add_argument("--eval", help="comma-separated UnIVAL tasks to score at every α")
+    m.add_argument("--eval-limit", type=int, default=0)
+    m.add_argument("--beam", type=int, default=1)
+    m.set_defaults(fn=_merge)
+
+    u = sub.add_parser("unival", help="UnIVAL recipe: pretrain, finetune, evaluate")
+    us = u.add_subparsers(dest="unival_command", required=True)
+    p = us.add_parser("pretrain", help="multitask pretraining with the image -> image+video curriculum")
+    p.add_argument("--out", required=True)
+    p.add_argument("--tasks", help="comma-separated tasks (default: stage 1 image-text + stage 2 video-text)")
+    p.add_argument("--stage1-steps", type=int, help="image-text-only steps (default half)")
+    _common(p)
+    p.set_defaults(fn=_pretrain, command="unival pretrain")
+    f = us.add_parser("finetune", help="fine-tune a run (or 'scratch') on tasks")
+    f.add_argument("run", help="UnIVAL run folder, or 'scratch'")
+    f.add_argument("--tasks", required=True)
+    f.add_argument("--out", required=True)
+    _common(f)
+    f.set_defaults(fn=_finetune, command="unival finetune")
+    e = us.add_parser("evaluate", help="score a run on tasks")
+    e.add_argument("run")
+    e.add_argument("--tasks")
+    e.add_argument("--beam", type=int, default=1)
+    e.add_argument("--eval-limit", type=int, default=0)
+    e.add_argument("--out", help="write the results JSON here")
+    e.set_defaults(fn=_evaluate, command="unival evaluate")
+
+    r = sub.add_parser("reproduce-unival", help="regenerate docs/results_unival.md (small CPU budget)")
+    r.add_argument("--work", default="runs/reproduce-unival", help="folder for the runs")
+    r.add_argument("--out", default="docs/results_unival.md")
+    r.add_argument("--budget", default="small", choices=["tiny", "small"], help="tiny: a smoke test")
+    r.add_argument("--data-root")
+    r.set_defaults(fn=_reproduce)

@@ -1,0 +1,134 @@
+"""Merging over an α grid (UnIVAL §5.2 "weight interpolation"): one merged run folder per α, each scored
+on the given tasks, a table (markdown + JSON) and the λ-curve PNG.
+
+Methods map the grid value onto merge.py's functions:
+- ``linear``: ``(1-α)·A + α·B`` (α = 0 is A, bit for bit; α = 1 is B);
+- ``average``: weighted average with weights ``(1-α, α)`` (same as linear, in float64, through ``average``);
+- ``task-arithmetic`` / ``ties``: ``pretrained + α·Σ τ_i`` with both fine-tunes' task vectors (needs
+  ``--pretrained``); α is the scaling λ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omnivec import checkpoint as ckpt
+from omnivec.errors import OmnivecError
+from omnivec.merge import merge_runs
+
+METHOD_NAMES = {
+    "linear": "interpolate",
+    "average": "average",
+    "task-arithmetic": "task_arithmetic",
+    "ties": "ties",
+}
+
+
+def parse_alphas(text: str) -> list[float]:
+    try:
+        alphas = [float(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        raise OmnivecError(f"--alpha takes comma-separated numbers, got {text!r}") from None
+    if not alphas:
+        raise OmnivecError("--alpha needs at least one value")
+    return alphas
+
+
+def merge_one(
+    run_a: Path,
+    run_b: Path,
+    out: Path,
+    method: str,
+    alpha: float,
+    pretrained: Path | None,
+    skip: Sequence[str],
+    ema: bool,
+) -> Path:
+    if method not in METHOD_NAMES:
+        raise OmnivecError(f"unknown --method {method!r}; expected one of {', '.join(METHOD_NAMES)}")
+    m = METHOD_NAMES[method]
+    if m == "interpolate":
+        return merge_runs([run_a, run_b], out, m, alpha=alpha, skip=skip, use_ema=ema)
+    if m == "average":
+        return merge_runs([run_a, run_b], out, m, weights=[1 - alpha, alpha], skip=skip, use_ema=ema)
+    return merge_runs([run_a, run_b], out, m, pretrained=pretrained, scale=alpha, skip=skip, use_ema=ema)
+
+
+def merge_grid(
+    run_a: str | Path,
+    run_b: str | Path,
+    out: str | Path,
+    method: str,
+    alphas: Sequence[float],
+    pretrained: str | Path | None = None,
+    skip: Sequence[str] = (),
+    ema: bool = False,
+    eval_tasks: Sequence[str] = (),
+    eval_limit: int = 0,
+    beam: int = 1,
+) -> dict[str, Any]:
+    """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``."""
+    from omnivec.unival.train import evaluate_run
+
+    a, b, o = Path(run_a), Path(run_b), Path(out)
+    pre = Path(pretrained) if pretrained else None
+    rows: list[dict[str, Any]] = []
+    for alpha in alphas:
+        folder = o if len(alphas) == 1 else o / f"alpha_{alpha:g}"
+        merge_one(a, b, folder, method, alpha, pre, skip, ema)
+        row: dict[str, Any] = {"alpha": alpha, "run": str(folder)}
+        if eval_tasks:
+            res = evaluate_run(folder, eval_tasks, beam=beam, limit=eval_limit)
+            ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
+            row.update({t: r["value"] for t, r in res.items()})
+            row["metrics"] = {t: r["metric"] for t, r in res.items()}
+        rows.append(row)
+    table = {
+        "run_a": str(a),
+        "run_b": str(b),
+        "method": method,
+        "pretrained": str(pre) if pre else None,
+        "skip": list(skip),
+        "ema": ema,
+        "tasks": list(eval_tasks),
+        "rows": rows,
+    }
+    if eval_tasks:
+        o.mkdir(parents=True, exist_ok=True)
+        ckpt.atomic_write_text(o / "merge_table.json", json.dumps(table, indent=2))
+        ckpt.atomic_write_text(o / "merge_table.md", markdown_table(table))
+        if len(alphas) > 1:
+            plot_curve(table, o / "lambda_curve.png")
+    return table
+
+
+def markdown_table(table: dict[str, Any]) -> str:
+    tasks = table["tasks"]
+    metrics = table["rows"][0].get("metrics", {}) if table["rows"] else {}
+    head = "| α | " + " | ".join(f"{t} ({metrics.get(t, '')})" for t in tasks) + " |"
+    lines = [head, "|---|" + "---|" * len(tasks)]
+    for r in table["rows"]:
+        lines.append(f"| {r['alpha']:g} | " + " | ".join(f"{r[t]:.3f}" for t in tasks) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curve(table: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [r["alpha"] for r in table["rows"]]
+    for t in table["tasks"]:
+        ax.plot(xs, [r[t] for r in table["rows"]], marker="o", label=t)
+    ax.set_xlabel("α (0 = run A, 1 = run B)" if table["method"] in ("linear", "average") else "λ")
+    ax.set_ylabel("score")
+    ax.set_title(f"{table['method']} merge")
+    ax.legend()
+    fig.tight_layout()
+    ckpt.atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    plt.close(fig)

@@ -1,0 +1,322 @@
+"""The UnIVAL encoder-decoder (arXiv 2307.16184 §3): every task is text in, text out.
+
+    prompt text --text encoder--> (B, Lp, D) + text modality embedding ─┐
+    image / video / audio --its encoder--> (B, N, D) + modality embedding ┴─ concat ─> shared trunk ─> memory
+    memory --TextDecoder (causal self-attn + cross-attn, output tied to the text embedding)--> logits
+
+One vocabulary serves the encoder and the decoder: byte-level BPE trained locally + the special tokens +
+``<bin_0>``…``<bin_{N-1}>`` location tokens. The decoder's embedding *is* the text encoder's
+``token_embed`` (tied input, tied output), so a location token means the same in a prompt and in an answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from omnivec import checkpoint as ckpt
+from omnivec.config import ModelConfig, TrainConfig, load_yaml, preset_model, preset_train, save_yaml
+from omnivec.errors import OmnivecError
+from omnivec.generation import allowed_mask, beam_search, greedy
+from omnivec.heads.decoder import TextDecoder
+from omnivec.model import OmniModel
+from omnivec.tokenizer import TextTokenizer
+from omnivec.types import EncoderInput, Modality
+from omnivec.unival.locations import bin_token, special_tokens
+
+
+@dataclass
+class UnivalModelConfig:
+    """The encoder-decoder: the shared encoders + trunk (``backbone``) and the text decoder."""
+
+    backbone: ModelConfig = field(default_factory=ModelConfig)
+    """Encoders and trunk (tasks unused: UnIVAL has no heads, only the decoder)."""
+    decoder_depth: int = 2
+    """Decoder blocks."""
+    decoder_max_length: int = 32
+    """Longest generated answer (tokens, bos included)."""
+    num_bins: int = 1000
+    """Location tokens <bin_0>…<bin_{N-1}> in the vocabulary."""
+    label_smoothing: float = 0.1
+    """Label smoothing of the cross-entropy (UnIVAL/OFA use 0.1)."""
+
+
+@dataclass
+class UnivalRunConfig:
+    """Everything a UnIVAL run folder needs (``config.yaml``)."""
+
+    kind: str = "unival"
+    """Marks the run folder as an encoder-decoder (omnivec generate / merge / unival read it)."""
+    preset: str = "tiny"
+    """Size preset the run started from."""
+    model: UnivalModelConfig = field(default_factory=UnivalModelConfig)
+    """The model."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """The optimisation schedule of the last stage."""
+    tasks: list[str] = field(default_factory=list)
+    """The seq2seq tasks this run was trained on (see omnivec.unival.tasks)."""
+    data_root: str = ""
+    """Where the real datasets live; empty resolves OMNIVEC_DATA / ../shared/data."""
+    num_train: int = 2000
+    """Training samples per derived task."""
+    num_test: int = 200
+    """Test samples per derived task."""
+    stage1_steps: int = 0
+    """Curriculum: steps of stage 1 (image-text only) before video-text tasks join; 0 = no curriculum."""
+    parent: str = ""
+    """The run this one was fine-tuned from (empty: from scratch)."""
+
+
+def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
+    """A small encoder-decoder on the preset's sizes; 1-channel inputs (the derived digit data is gray)."""
+    backbone = preset_model(name)
+    backbone.encoders = {
+        "image": {"name": "image_patch", "in_chans": 1, "patch_size": 8},
+        "video": {"name": "video_tubelet", "in_chans": 1, "patch_size": 16, "tubelet_size": 2},
+        "audio": {"name": "audio_spectrogram", "sample_rate": 8000, "max_seconds": 1.5},
+        "text": {"name": "text_embedding", "vocab_size": 0, "max_length": 96 if name == "tiny" else 256},
+    }
+    backbone.vectorizer = "mean"
+    train = preset_train(name)
+    train.task_schedule = "mixed"
+    return UnivalRunConfig(
+        preset=name, model=UnivalModelConfig(backbone=backbone, num_bins=num_bins), train=train
+    )
+
+
+class Seq2SeqBatch(NamedTuple):
+    """A collated batch of one task. ``prompt`` first so the engine counts samples from it."""
+
+    prompt: EncoderInput
+    """Prompt (and, for text tasks, the document) token ids (B, Lp) with lengths."""
+    modal: EncoderInput | None
+    """The image/video/audio batch; None for text-only tasks."""
+    target: Tensor
+    """(B, T) target ids: bos, answer, eos, then pad."""
+
+
+class UnivalModel(nn.Module):
+    def __init__(self, cfg: UnivalModelConfig, tokenizer: TextTokenizer) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        text = cfg.backbone.encoders.get(Modality.TEXT)
+        if text is None:
+            raise OmnivecError("a UnIVAL model needs a text encoder (the prompt and the shared vocabulary)")
+        text["vocab_size"] = tokenizer.vocab_size  # one vocabulary: the tokenizer's, bins included
+        cfg.backbone.tasks = []
+        self.backbone = OmniModel(cfg.backbone, tokenizer)
+        b = cfg.backbone
+        self.decoder = TextDecoder(
+            tokenizer.vocab_size,
+            b.embed_dim,
+            cfg.decoder_depth,
+            b.num_heads,
+            b.mlp_ratio,
+            cfg.decoder_max_length,
+            embedding=self.backbone.encoders[Modality.TEXT].token_embed,  # type: ignore[arg-type]  # tied
+        )
+        ids = [tokenizer.tk.token_to_id(bin_token(i)) for i in range(cfg.num_bins)]
+        self.bin_ids: list[int] = [int(i) for i in ids if i is not None]
+        if len(self.bin_ids) != cfg.num_bins:
+            raise OmnivecError(f"the tokenizer lacks location tokens for {cfg.num_bins} bins")
+
+    # ------------------------------------------------------------------ text <-> ids
+
+    @staticmethod
+    def train_tokenizer(texts: Sequence[str], vocab_size: int, num_bins: int) -> TextTokenizer:
+        """Subwords trained on ``texts`` + special tokens + the ``num_bins`` location tokens."""
+        return TextTokenizer.train(texts, vocab_size + num_bins, extra_tokens=special_tokens(num_bins))
+
+    def encode_target(self, answers: Sequence[str]) -> Tensor:
+        """Answers -> (B, T) ids ``<s> answer </s> <pad>…``, truncated to the decoder's max length."""
+        tk = self.tokenizer
+        T = self.cfg.decoder_max_length
+        rows = [[tk.bos_id, *tk.encode(a)[: T - 2], tk.eos_id] for a in answers]
+        out = torch.full((len(rows), max(len(r) for r in rows)), tk.pad_id, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = torch.tensor(r)
+        return out
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Ids -> text, keeping location tokens (the tokenizer's own decode drops every special token)."""
+        tk = self.tokenizer
+        drop = {tk.pad_id, tk.bos_id, tk.eos_id}
+        bins = {i: bin_token(k) for k, i in enumerate(self.bin_ids)}
+        parts: list[str] = []
+        run: list[int] = []
+        for i in ids:
+            if i in drop:
+                continue
+            if i in bins:
+                if run:
+                    parts.append(tk.decode(run))
+                    run = []
+                parts.append(bins[i])
+            else:
+                run.append(i)
+        if run:
+            parts.append(tk.decode(run))
+        return "".join(p if p.startswith("<bin_") else p.strip() + " " for p in parts).strip()
+
+    # ------------------------------------------------------------------ encoder and loss
+
+    def collate(
+        self,
+        modality: str | None,
+        prompts: Sequence[str],
+        samples: Sequence[Any] | None,
+        answers: Sequence[str] | None = None,
+    ) -> Seq2SeqBatch:
+        prompt = self.backbone.collate(Modality.TEXT, list(prompts))
+        modal = None
+        if modality is not None and modality != Modality.TEXT:
+            modal = self.backbone.collate(modality, list(samples or []))
+        target = (
+            self.encode_target(answers)
+            if answers is not None
+            else torch.zeros(len(prompts), 0, dtype=torch.long)
+        )
+        return Seq2SeqBatch(prompt, modal, target)
+
+    def encode(self, modality: str | None, batch: Seq2SeqBatch) -> tuple[Tensor, Tensor | None]:
+        """Prompt tokens ++ modality tokens through the trunk -> memory (B, N, D) and its pad mask."""
+        t = self.backbone.encode(Modality.TEXT, batch.prompt)
+        parts, masks = [t.x], [t.pad_mask]
+        if batch.modal is not None and modality is not None:
+            m = self.backbone.encode(modality, batch.modal)
+            parts.append(m.x)
+            masks.append(m.pad_mask)
+        x = torch.cat(parts, dim=1)
+        pad = None
+        if any(mk is not None for mk in masks):
+            pad = torch.cat(
+                [mk if mk is not None else torch.zeros(p.shape[:2], dtype=torch.bool, device=x.device)
+                 for mk, p in zip(masks, parts)], dim=1)  # fmt: skip
+        return self.backbone.trunk(x, pad), pad
+
+    def loss(self, modality: str | None, batch: Seq2SeqBatch) -> Tensor:
+        """Teacher-forced, label-smoothed cross-entropy on the answer tokens (eos included)."""
+        memory, pad = self.encode(modality, batch)
+        tgt = batch.target
+        inp, out = tgt[:, :-1], tgt[:, 1:]
+        pad_id = self.tokenizer.pad_id
+        logits = self.decoder(inp, memory, pad, inp == pad_id)  # (B, T-1, V)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), out.reshape(-1),
+            ignore_index=pad_id, label_smoothing=self.cfg.label_smoothing,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ generation
+
+    @torch.no_grad()
+    def generate_ids(
+        self,
+        modality: str | None,
+        batch: Seq2SeqBatch,
+        beam: int = 1,
+        max_len: int = 20,
+        locations: bool = False,
+        no_repeat_ngram: int = 0,
+    ) -> list[list[int]]:
+        was = self.training
+        self.eval()
+        try:
+            memory, pad = self.encode(modality, batch)
+            tk = self.tokenizer
+            allowed = None
+            min_len = 0
+            if locations:  # grounding: exactly four location tokens
+                allowed = allowed_mask(self.bin_ids, self.decoder.vocab_size, memory.device)
+                max_len = min_len = 4
+            max_len = min(max_len, self.decoder.max_length)
+            if beam > 1:
+                return beam_search(
+                    self.decoder,
+                    memory,
+                    pad,
+                    tk.bos_id,
+                    tk.eos_id,
+                    beam,
+                    max_len,
+                    min_len,
+                    no_repeat_ngram_size=no_repeat_ngram,
+                    allowed_tokens=allowed,
+                )
+            return greedy(self.decoder, memory, pad, tk.bos_id, tk.eos_id, max_len, min_len, allowed)
+        finally:
+            self.train(was)
+
+    def generate(
+        self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
+    ) -> list[str]:
+        """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
+        an image/clip/waveform, an (image, question) pair, a document string, …)."""
+        from omnivec.unival.tasks import get_seq2seq_task
+
+        spec = get_seq2seq_task(task)
+        out: list[str] = []
+        device = next(self.parameters()).device
+        for s in range(0, len(inputs), batch_size):
+            chunk = list(inputs[s : s + batch_size])
+            prompts, samples = zip(*(spec.prompt_and_sample(x) for x in chunk))
+            batch = self.collate(spec.modality, prompts, samples)
+            batch = _to(batch, device)
+            ids = self.generate_ids(
+                spec.modality,
+                batch,
+                beam,
+                max_len,
+                spec.kind == "grounding",
+                3 if spec.kind == "captioning" and beam > 1 else 0,
+            )
+            out.extend(self.decode(r) for r in ids)
+        return out
+
+
+def _to(x: Any, device: torch.device) -> Any:
+    if isinstance(x, Tensor):
+        return x.to(device)
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(_to(v, device) for v in x))
+    return x
+
+
+# ---------------------------------------------------------------------------------------- run folders
+
+
+def save_unival(model: UnivalModel, cfg: UnivalRunConfig, run_dir: str | Path) -> None:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.model = model.cfg
+    save_yaml(cfg, run_dir / ckpt.CONFIG)
+    model.tokenizer.save(run_dir / ckpt.TOKENIZER)
+    # the tied embedding appears once in the state dict under the text encoder's name
+    state = {k: v for k, v in model.state_dict().items() if k != "decoder.embed.weight"}
+    ckpt.save_weights(state, run_dir / ckpt.WEIGHTS, metadata={"format": "omnivec-unival"})
+
+
+def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[UnivalModel, UnivalRunConfig]:
+    run_dir = Path(run_dir)
+    if not (run_dir / ckpt.CONFIG).is_file():
+        raise OmnivecError(f"{run_dir} is not a run folder (no {ckpt.CONFIG})")
+    cfg = load_yaml(UnivalRunConfig, run_dir / ckpt.CONFIG)
+    if cfg.kind != "unival":
+        raise OmnivecError(f"{run_dir} is not a UnIVAL (encoder-decoder) run")
+    model = UnivalModel(cfg.model, TextTokenizer.load(run_dir / ckpt.TOKENIZER))
+    state = ckpt.load_weights(run_dir / weights)
+    state["decoder.embed.weight"] = state["backbone.encoders.text.token_embed.weight"]
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise OmnivecError(
+            f"{run_dir / weights} does not match its config: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
+    model.eval()
+    return model, cfg

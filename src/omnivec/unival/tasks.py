@@ -1,0 +1,381 @@
+"""Seq2seq tasks: data, UnIVAL-style prompts, text targets and metrics, one registry keyed by task name.
+
+Every task turns a raw input into ``(prompt text, modality sample or None)`` and a target into answer text;
+the model never knows which task it serves except through the prompt (UnIVAL §3). Data are the derived
+digit tasks (``omnivec.data.derived``: scenes with captions, questions and boxes; moving-digit captions;
+spoken-digit captions) and SciTLDR, all under the real-data root; a task whose data are absent raises
+:class:`~omnivec.errors.OmnivecError` naming the dataset.
+
+| task | input | prompt | answer | metric |
+|---|---|---|---|---|
+| caption_image | scene image | what does the image describe? | caption | CIDEr-D (+BLEU-4, ROUGE-L) |
+| vqa_image | (image, question) | the question | word | VQA accuracy |
+| grounding_image | (image, "the 7") | which region does the text … describe? | 4 ``<bin_i>`` | acc@IoU≥0.5 |
+| matching_image | (image, caption) | does the image describe " … "? | yes / no | accuracy |
+| classify_image | scene image | what does the image show? | digit count | accuracy |
+| caption_video | moving-digit clip | what does the video describe? | caption | CIDEr-D |
+| caption_audio | spoken digit | what does the audio describe? | caption | CIDEr-D |
+| summarize_text | abstract | what is the summary of the text? | TLDR | ROUGE-1/2/L |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.data import Dataset
+
+from omnivec.errors import OmnivecError
+from omnivec.metrics import text as tm
+from omnivec.unival import prompts as P
+from omnivec.unival.locations import box_to_tokens, parse_bins, tokens_to_box
+
+if TYPE_CHECKING:
+    from omnivec.unival.model import UnivalModel, UnivalRunConfig
+
+Example = tuple[Any, str, Any]  # (raw input, answer text, reference for the metric)
+
+
+class Seq2SeqDataset(Dataset):
+    """Wraps a ``(sample, target)`` split as ``(raw input, answer text, reference)`` examples, lazily."""
+
+    def __init__(self, base: Any, convert: Callable[[int, Any, Any], Example]) -> None:
+        self.base = base
+        self.convert = convert
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> Example:
+        s, t = self.base[i]
+        return self.convert(i, s, t)
+
+
+@dataclass
+class Seq2SeqTask:
+    name: str
+    kind: str
+    """captioning, vqa, grounding, matching, classification or summarization."""
+    modality: str
+    """image, video, audio or text (text: the input is part of the prompt)."""
+    description: str
+    build: Callable[[UnivalRunConfig], tuple[Dataset, Dataset]]
+    prompt: Callable[[Any], tuple[str, Any]]
+    """raw input -> (prompt text, modality sample or None)."""
+    max_len: int = 20
+    """Default answer length at generation."""
+
+    def prompt_and_sample(self, raw: Any) -> tuple[str, Any]:
+        return self.prompt(raw)
+
+
+TASKS: dict[str, Seq2SeqTask] = {}
+
+
+def register(task: Seq2SeqTask) -> Seq2SeqTask:
+    TASKS[task.name] = task
+    return task
+
+
+def get_seq2seq_task(name: str) -> Seq2SeqTask:
+    if name not in TASKS:
+        raise OmnivecError(f"unknown seq2seq task {name!r}; expected one of {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def _root(cfg: UnivalRunConfig) -> Any:
+    return cfg.data_root or None
+
+
+def _need(name: str, cfg: UnivalRunConfig) -> None:
+    from omnivec.data.datasets import is_present
+
+    if not is_present(name, _root(cfg)):
+        raise OmnivecError(f"the {name} dataset is not under the data root (set OMNIVEC_DATA or data_root)")
+
+
+_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
+    """One set of digit scenes per split (drawn once per process), seen as captioning, vqa, grounding or
+    counting data: the image tasks share their images, as UnIVAL's tasks share COCO's."""
+    from omnivec.data.base import SampleDataset
+    from omnivec.data.derived import digit_scenes, scene_captions, scene_grounding, scene_vqa
+
+    _need("mnist", cfg)
+    key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root)
+    if key not in _CACHE:
+        _CACHE[key] = (
+            digit_scenes(cfg.num_train, 0, split="train", root=_root(cfg)),
+            digit_scenes(cfg.num_test, 0, split="test", root=_root(cfg)),
+        )
+    names = ["two", "three", "four"]
+
+    def make(scenes: Any) -> Any:
+        if kind == "captioning":
+            return scene_captions(scenes)
+        if kind == "vqa":
+            return scene_vqa(scenes)
+        if kind == "grounding":
+            return scene_grounding(scenes)
+        return SampleDataset("image", [s.image for s in scenes], [len(s.objects) - 2 for s in scenes], names)
+
+    train, test = (make(s) for s in _CACHE[key])
+    return SimpleNamespace(train=train, test=test, class_names=names)
+
+
+# ------------------------------------------------------------------------------------------------ image
+
+
+def _caption_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    sp = _scenes("captioning", cfg)
+    return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, sp.test))  # type: ignore[return-value]
+
+
+def _vqa_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    sp = _scenes("vqa", cfg)
+    return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, sp.test))  # type: ignore[return-value]
+
+
+def _grounding_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    sp = _scenes("grounding", cfg)
+    n = cfg.model.num_bins
+
+    def conv(i: int, s: Any, box: Any) -> Example:
+        return s, "".join(box_to_tokens(box.tolist(), n)), box
+
+    return Seq2SeqDataset(sp.train, conv), Seq2SeqDataset(sp.test, conv)
+
+
+def _matching_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    """Every other sample pairs an image with another scene's caption (answer no), the rest with its own
+    (yes); a negative caption is never equal to the image's own."""
+    sp = _scenes("captioning", cfg)
+
+    def make(ds: Any) -> Dataset:
+        n = len(ds)
+
+        def conv(i: int, s: Any, t: Any) -> Example:
+            if i % 2 == 0 or n < 2:
+                return (s, t), "yes", "yes"
+            for k in range(1, n):
+                other = ds[(i + 7 * k) % n][1]
+                if other != t:
+                    return (s, other), "no", "no"
+            return (s, t), "yes", "yes"
+
+        return Seq2SeqDataset(ds, conv)
+
+    return make(sp.train), make(sp.test)
+
+
+def _classify_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    sp = _scenes("counting", cfg)
+    names = sp.class_names
+    return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, names[t], names[t])) for d in (sp.train, sp.test))  # type: ignore[return-value]
+
+
+# -------------------------------------------------------------------------------- video, audio, text
+
+
+def _caption_video(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    from omnivec.data.derived import moving_digits_task
+
+    _need("mnist", cfg)
+    key = ("video", cfg.num_train, cfg.num_test, cfg.data_root)
+    if key not in _CACHE:
+        _CACHE[key] = moving_digits_task(
+            "captioning", cfg.num_train, cfg.num_test, root=_root(cfg), num_frames=8, size=64
+        )
+    sp = _CACHE[key]
+    return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, sp.test))  # type: ignore[return-value]
+
+
+def _caption_audio(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    from omnivec.data.derived import spoken_digit_captions
+
+    _need("fsdd", cfg)
+    key = ("audio", cfg.num_train, cfg.data_root)
+    if key not in _CACHE:
+        _CACHE[key] = spoken_digit_captions(_root(cfg), sample_rate=8000, limit=cfg.num_train)
+    sp = _CACHE[key]
+    test = torch.utils.data.Subset(sp.test, range(min(len(sp.test), cfg.num_test)))
+    return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, test))  # type: ignore[return-value]
+
+
+def _summarize_text(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    from omnivec.data.datasets import load_scitldr
+
+    _need("scitldr", cfg)
+    sp = load_scitldr(_root(cfg), limit=cfg.num_train)
+    refs = sp.test.references  # type: ignore[attr-defined]
+    test = torch.utils.data.Subset(sp.test, range(min(len(sp.test), cfg.num_test)))  # type: ignore[arg-type]
+    return (
+        Seq2SeqDataset(sp.train, lambda i, s, t: (s, t, [t])),
+        Seq2SeqDataset(test, lambda i, s, t: (s, t, refs[i])),
+    )
+
+
+def _pair(prompt: Callable[[str], str]) -> Callable[[Any], tuple[str, Any]]:
+    def f(raw: Any) -> tuple[str, Any]:
+        if not (isinstance(raw, tuple) and len(raw) == 2 and isinstance(raw[1], str)):
+            raise OmnivecError("this task's input is a pair (sample, text)")
+        return prompt(raw[1]), raw[0]
+
+    return f
+
+
+register(
+    Seq2SeqTask(
+        "caption_image",
+        "captioning",
+        "image",
+        "digit-scene captions",
+        _caption_image,
+        lambda x: (P.caption_prompt("image"), x),
+    )
+)
+register(
+    Seq2SeqTask("vqa_image", "vqa", "image", "digit-scene questions", _vqa_image, _pair(P.vqa_prompt), 6)
+)
+register(
+    Seq2SeqTask(
+        "grounding_image",
+        "grounding",
+        "image",
+        "digit-scene boxes",
+        _grounding_image,
+        _pair(P.grounding_prompt),
+        4,
+    )
+)
+register(
+    Seq2SeqTask(
+        "matching_image",
+        "matching",
+        "image",
+        "digit-scene image-text matching",
+        _matching_image,
+        _pair(lambda t: P.matching_prompt(t, "image")),
+        2,
+    )
+)
+register(
+    Seq2SeqTask(
+        "classify_image",
+        "classification",
+        "image",
+        "digit count as generation",
+        _classify_image,
+        lambda x: (P.classification_prompt("image"), x),
+        3,
+    )
+)
+register(
+    Seq2SeqTask(
+        "caption_video",
+        "captioning",
+        "video",
+        "moving-digit captions",
+        _caption_video,
+        lambda x: (P.caption_prompt("video"), x),
+    )
+)
+register(
+    Seq2SeqTask(
+        "caption_audio",
+        "captioning",
+        "audio",
+        "spoken-digit captions (FSDD)",
+        _caption_audio,
+        lambda x: (P.caption_prompt("audio"), x),
+    )
+)
+register(
+    Seq2SeqTask(
+        "summarize_text",
+        "summarization",
+        "text",
+        "SciTLDR abstract -> TLDR",
+        _summarize_text,
+        lambda x: (P.summarization_prompt() + " " + str(x), None),
+        30,
+    )
+)
+
+STAGE1 = ["caption_image", "vqa_image", "grounding_image", "matching_image", "classify_image"]
+"""Pretraining stage 1: image-text tasks."""
+STAGE2 = ["caption_video"]
+"""Added in stage 2: video-text. Audio is never in pretraining (the unseen-modality claim)."""
+
+PRIMARY = {
+    "captioning": "cider_d",
+    "vqa": "vqa_acc",
+    "grounding": "acc_iou50",
+    "matching": "accuracy",
+    "classification": "accuracy",
+    "summarization": "rougeL",
+}
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+def score(
+    kind: str, predictions: Sequence[str], references: Sequence[Any], num_bins: int
+) -> dict[str, float]:
+    """The task kind's metrics of a whole split."""
+    if kind == "captioning":
+        return tm.caption_metrics(predictions, references)
+    if kind == "vqa":
+        # one answer per derived question: ten identical "humans", so VQA accuracy is normalised exact match
+        return {"vqa_acc": tm.mean_vqa_accuracy(predictions, [[r] * 10 for r in references])}
+    if kind == "grounding":
+        boxes = []
+        for p in predictions:
+            try:
+                bins = parse_bins(p)
+                boxes.append(tokens_to_box(p, num_bins) if len(bins) == 4 else (0.0, 0.0, 0.0, 0.0))
+            except OmnivecError:
+                boxes.append((0.0, 0.0, 0.0, 0.0))
+        ref = torch.stack([torch.as_tensor(r, dtype=torch.float64) for r in references])
+        return {"acc_iou50": tm.grounding_accuracy(torch.tensor(boxes, dtype=torch.float64), ref)}
+    if kind in ("matching", "classification"):
+        return {"accuracy": tm.exact_match(predictions, references)}
+    if kind == "summarization":
+        r = tm.rouge(predictions, references)
+        return {k: r[k] for k in ("rouge1", "rouge2", "rougeL") if k in r}
+    raise OmnivecError(f"unknown seq2seq task kind {kind!r}")
+
+
+@torch.no_grad()
+def evaluate(
+    model: UnivalModel, name: str, dataset: Dataset, beam: int = 1, limit: int = 0, batch_size: int = 64
+) -> dict[str, Any]:
+    """Generate for (up to ``limit`` of) ``dataset`` and score it: metrics, primary metric, examples."""
+    spec = get_seq2seq_task(name)
+    n = len(dataset)  # type: ignore[arg-type]
+    if limit:
+        n = min(n, limit)
+    items = [dataset[i] for i in range(n)]
+    preds = model.generate(
+        name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size
+    )
+    refs = [r for _, _, r in items]
+    values = score(spec.kind, preds, refs, model.cfg.num_bins)
+    primary = PRIMARY[spec.kind]
+    examples = [{"prediction": p, "answer": a} for p, (_, a, _) in list(zip(preds, items))[:3]]
+    return {
+        "task": name,
+        "kind": spec.kind,
+        "modality": spec.modality,
+        "n": n,
+        "metric": primary,
+        "value": values[primary],
+        **values,
+        "examples": examples,
+    }

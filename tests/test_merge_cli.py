@@ -1,0 +1,172 @@
+"""`omnivec merge` over α grids and `omnivec generate` on files, on tiny untrained UnIVAL runs (no data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from omnivec import checkpoint as ckpt
+from omnivec.cli import main
+from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
+
+TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    tok = UnivalModel.train_tokenizer(TEXTS, 300, 8)
+    out = {}
+    for i, name in enumerate(("pre", "a", "b")):
+        torch.manual_seed(i)
+        cfg = unival_preset("tiny", num_bins=8)
+        save_unival(UnivalModel(cfg.model, tok), cfg, root / name)
+        out[name] = root / name
+    return out
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return ckpt.load_weights(run / ckpt.WEIGHTS)
+
+
+def test_alpha_zero_is_run_a_bit_for_bit(runs: dict[str, Path], tmp_path: Path) -> None:
+    assert main(["merge", str(runs["a"]), str(runs["b"]), "--out", str(tmp_path / "m"), "--alpha", "0"]) == 0
+    a, m = _weights(runs["a"]), _weights(tmp_path / "m")
+    assert a.keys() == m.keys()
+    assert all(torch.equal(a[k], m[k]) for k in a)
+    load_unival(tmp_path / "m")  # a normal run folder
+
+
+def test_grid_endpoints_and_midpoint(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "grid"
+    assert main(["merge", str(runs["a"]), str(runs["b"]), "--out", str(out), "--alpha", "0,0.5,1"]) == 0
+    a, b = _weights(runs["a"]), _weights(runs["b"])
+    one, half = _weights(out / "alpha_1"), _weights(out / "alpha_0.5")
+    assert all(torch.equal(b[k], one[k]) for k in b)
+    k = "decoder.blocks.0.mlp.fc1.weight"
+    assert torch.allclose(half[k], (a[k] + b[k]) / 2, atol=1e-6)
+    assert not torch.equal(half[k], a[k])
+
+
+def test_task_arithmetic_lambda_zero_is_pretrained(runs: dict[str, Path], tmp_path: Path) -> None:
+    args = [
+        "merge",
+        str(runs["a"]),
+        str(runs["b"]),
+        "--out",
+        str(tmp_path / "ta"),
+        "--method",
+        "task-arithmetic",
+        "--alpha",
+        "0",
+    ]
+    assert main(args) == 2  # needs --pretrained: a one-line error
+    assert main([*args, "--pretrained", str(runs["pre"])]) == 0
+    pre, m = _weights(runs["pre"]), _weights(tmp_path / "ta")
+    assert all(torch.equal(pre[k], m[k]) for k in pre)
+
+
+def test_skip_keeps_run_a(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "skip"
+    assert (
+        main(
+            [
+                "merge",
+                str(runs["a"]),
+                str(runs["b"]),
+                "--out",
+                str(out),
+                "--alpha",
+                "1",
+                "--skip",
+                "decoder.*",
+            ]
+        )
+        == 0
+    )
+    a, b, m = _weights(runs["a"]), _weights(runs["b"]), _weights(out)
+    assert all(torch.equal(a[k], m[k]) for k in a if k.startswith("decoder."))
+    assert all(torch.equal(b[k], m[k]) for k in b if k.startswith("backbone.trunk."))
+
+
+def test_generate_writes_one_jsonl_line_per_input(runs: dict[str, Path], tmp_path: Path) -> None:
+    import soundfile as sf
+
+    files = []
+    for i in range(2):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray((np.random.default_rng(i).random((40, 40)) * 255).astype(np.uint8)).save(p)
+        files.append(p)
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, (0.3 * np.sin(np.arange(6000) / 5)).astype(np.float32), 8000)
+    files.append(wav)
+    out = tmp_path / "out.jsonl"
+    assert (
+        main(
+            [
+                "generate",
+                str(runs["a"]),
+                "--task",
+                "caption",
+                "--input",
+                *map(str, files),
+                "--out",
+                str(out),
+                "--max-len",
+                "5",
+            ]
+        )
+        == 0
+    )
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["input"] for r in lines] == [str(f) for f in files]
+    assert [r["task"] for r in lines] == ["caption_image", "caption_image", "caption_audio"]
+    assert all(isinstance(r["output"], str) for r in lines)
+
+    # folder mode and the same from Python
+    from omnivec.cli_unival import generate_files
+
+    out2 = tmp_path / "folder.jsonl"
+    assert (
+        main(
+            [
+                "generate",
+                str(runs["a"]),
+                "--task",
+                "grounding",
+                "--text",
+                "the 7",
+                "--folder",
+                str(tmp_path),
+                "--out",
+                str(out2),
+            ]
+        )
+        == 2
+    )  # the wav cannot be grounded: a clear error
+    recs = generate_files(runs["a"], "grounding", files[:2], text="the 7")
+    assert len(recs) == 2 and all(r["output"].count("<bin_") == 4 for r in recs)
+
+    txt = tmp_path / "doc.txt"
+    txt.write_text("We propose a tiny model. It works.")
+    assert (
+        main(
+            [
+                "generate",
+                str(runs["a"]),
+                "--task",
+                "summarize",
+                "--input",
+                str(txt),
+                "--out",
+                str(tmp_path / "s.jsonl"),
+            ]
+        )
+        == 0
+    )
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 1

@@ -1,0 +1,102 @@
+"""The UnIVAL encoder-decoder: one vocabulary with location tokens, tied embeddings, prompt ++ modality tokens
+as the memory, learning (overfit two examples), constrained grounding output, run-folder round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from omnivec import checkpoint as ckpt
+from omnivec.unival.locations import parse_bins
+from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
+from omnivec.unival.prompts import caption_prompt, grounding_prompt
+
+TEXTS = ["a 7 at the top and a 3 at the bottom", "a 1 at the left", "the 7", "what does the image describe?"]
+
+
+def tiny(num_bins: int = 8, seed: int = 0) -> tuple[UnivalModel, object]:
+    torch.manual_seed(seed)
+    cfg = unival_preset("tiny", num_bins=num_bins)
+    tok = UnivalModel.train_tokenizer(TEXTS * 5, 300, num_bins)
+    return UnivalModel(cfg.model, tok), cfg
+
+
+def test_one_vocabulary_with_location_tokens_and_tied_embedding() -> None:
+    model, _ = tiny(num_bins=12)
+    V = model.tokenizer.vocab_size
+    assert model.decoder.vocab_size == V
+    assert model.backbone.encoders["text"].cfg.vocab_size == V  # type: ignore[union-attr]
+    assert model.decoder.embed is model.backbone.encoders["text"].token_embed
+    assert len(set(model.bin_ids)) == 12
+    # a bin token inside a text round-trips through encode -> decode
+    ids = model.tokenizer.encode("<bin_3><bin_11> the 7")
+    assert model.bin_ids[3] in ids and model.bin_ids[11] in ids
+    assert model.decode(ids) == "<bin_3><bin_11>the 7"
+
+
+def test_memory_is_prompt_then_modality_tokens() -> None:
+    model, _ = tiny()
+    batch = model.collate("image", [" a", " what does the image describe?"], [torch.rand(1, 64, 64)] * 2)
+    memory, pad = model.encode("image", batch)
+    Lp = batch.prompt.data.shape[1]
+    assert memory.shape == (2, Lp + (64 // 8) ** 2, 64)
+    assert pad is not None and pad.shape == memory.shape[:2]
+    assert bool(pad[0, 1:Lp].all()) and not bool(
+        pad[:, Lp:].any()
+    )  # the short prompt is padded, pixels never
+
+
+def _overfit(
+    model: UnivalModel,
+    modality: str,
+    prompts: list[str],
+    samples: list[torch.Tensor],
+    answers: list[str],
+    steps: int = 80,
+) -> None:
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    model.cfg.label_smoothing = 0.0
+    batch = model.collate(modality, prompts, samples, answers)
+    model.train()
+    for _ in range(steps):
+        loss = model.loss(modality, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 0.1
+
+
+def test_learns_captions_and_generates_them() -> None:
+    model, _ = tiny()
+    imgs = [torch.zeros(1, 64, 64), torch.ones(1, 64, 64)]
+    answers = ["a 7 at the top and a 3 at the bottom", "a 1 at the left"]
+    _overfit(model, "image", [caption_prompt()] * 2, imgs, answers)
+    assert model.generate("caption_image", imgs) == answers
+    assert model.generate("caption_image", imgs, beam=3) == answers
+
+
+def test_grounding_emits_exactly_four_location_tokens() -> None:
+    model, _ = tiny(num_bins=8)
+    imgs = [torch.zeros(1, 64, 64), torch.ones(1, 64, 64)]
+    answers = ["<bin_1><bin_2><bin_5><bin_6>", "<bin_0><bin_0><bin_7><bin_3>"]
+    _overfit(model, "image", [grounding_prompt("the 7")] * 2, imgs, answers)
+    out = model.generate("grounding_image", [(im, "the 7") for im in imgs])
+    assert out == answers
+    # even an untrained model only produces four bins for grounding
+    fresh, _ = tiny(num_bins=8, seed=1)
+    for text in fresh.generate("grounding_image", [(imgs[0], "the 3")], beam=2):
+        assert len(parse_bins(text)) == 4  # parse_bins raises on anything but <bin_i> tokens
+
+
+def test_run_folder_round_trip(tmp_path: Path) -> None:
+    model, cfg = tiny()
+    save_unival(model, cfg, tmp_path)  # type: ignore[arg-type]
+    state = ckpt.load_weights(tmp_path / ckpt.WEIGHTS)
+    assert "decoder.embed.weight" not in state  # the tied matrix is stored once
+    loaded, _ = load_unival(tmp_path)
+    assert loaded.decoder.embed is loaded.backbone.encoders["text"].token_embed
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k]), k
+    img = [torch.rand(1, 64, 64)]
+    assert loaded.generate("caption_image", img) == model.generate("caption_image", img)
