@@ -198,9 +198,7 @@ def main() -> None:
             h = blk(h, block)
         return trunk.norm(h).pow(2).mean()
 
-    med2 = alternate(
-        {"per_modality": run(per_modality), "padded": run(padded), "packed": run(packed)}, a.reps
-    )
+    med2 = alternate({"per_modality": run(per_modality), "padded": run(padded), "packed": run(packed)}, a.reps)
     tok_real = int(xk.shape[1])
     print(
         f"mixed step (trunk fwd+bwd+AdamW; {b} samples each of image/audio/points/text, {tok_real} visible "

@@ -148,9 +148,7 @@ def test_strict_stops_with_path_and_reason(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_bad_byo_path_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, _, err = _run(
-        ["train", *TINY, "--train", str(tmp_path / "nope"), "--out", str(tmp_path / "r")], capsys
-    )
+    rc, _, err = _run(["train", *TINY, "--train", str(tmp_path / "nope"), "--out", str(tmp_path / "r")], capsys)
     assert rc == 2 and "no such folder" in err
 
 

@@ -61,10 +61,7 @@ def test_grouped_order_from_log(pretrained: Path, tmp_path: Path) -> None:
         rounds=2,
         progress=False,
     )
-    assert (
-        _log_tasks(tmp_path / "ft")
-        == ["scenes"] * 2 + ["shapes,tones"] * 2 + ["scenes"] * 2 + ["shapes,tones"] * 2
-    )
+    assert _log_tasks(tmp_path / "ft") == ["scenes"] * 2 + ["shapes,tones"] * 2 + ["scenes"] * 2 + ["shapes,tones"] * 2
     assert set(res) == {"shapes", "scenes", "tones"}
     assert res["scenes"]["metric"] == "miou"
 

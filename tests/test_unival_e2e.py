@@ -72,12 +72,7 @@ def test_pretrain_finetune_merge_evaluate_generate(tmp_path: Path) -> None:
         )
         == 0
     )
-    assert (
-        main(
-            ["unival", "finetune", str(pre), "--tasks", "vqa_image", "--out", str(b), "--steps", "2", *common]
-        )
-        == 0
-    )
+    assert main(["unival", "finetune", str(pre), "--tasks", "vqa_image", "--out", str(b), "--steps", "2", *common]) == 0
 
     assert (
         main(

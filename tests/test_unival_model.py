@@ -42,9 +42,7 @@ def test_memory_is_prompt_then_modality_tokens() -> None:
     Lp = batch.prompt.data.shape[1]
     assert memory.shape == (2, Lp + (64 // 8) ** 2, 64)
     assert pad is not None and pad.shape == memory.shape[:2]
-    assert bool(pad[0, 1:Lp].all()) and not bool(
-        pad[:, Lp:].any()
-    )  # the short prompt is padded, pixels never
+    assert bool(pad[0, 1:Lp].all()) and not bool(pad[:, Lp:].any())  # the short prompt is padded, pixels never
 
 
 def _overfit(

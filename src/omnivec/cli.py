@@ -178,8 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--test-limit", type=int, help="cap on test samples per real dataset (0 = all)")
     t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
-    t.add_argument("--modality", choices=["image", "video", "audio", "text", "points"],
-                   help="modality of --train (default: detected from the file extensions)")
+    t.add_argument(
+        "--modality",
+        choices=["image", "video", "audio", "text", "points"],
+        help="modality of --train (default: detected from the file extensions)",
+    )
     t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -236,16 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-from omnivec import cli_data  # noqa: E402
+# Subcommand groups of the later layers register themselves here.
+from omnivec import cli_data, cli_recipe, cli_unival  # noqa: E402
 
-EXTENSIONS.append(cli_data.register)
-from omnivec import cli_unival  # noqa: E402
-EXTENSIONS.append(cli_unival.register)
-
-
-from omnivec import cli_recipe  # noqa: E402
-
-EXTENSIONS.append(cli_recipe.register)
+EXTENSIONS.extend([cli_data.register, cli_recipe.register, cli_unival.register])
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -30,9 +30,7 @@ def cmd_list(a: argparse.Namespace) -> int:
     present = list_datasets(root)
     tasks = present_tasks(str(root) if root else None)
     if a.json:
-        print(
-            json.dumps({"root": str(root) if root else None, "datasets": present, "tasks": tasks}, indent=2)
-        )
+        print(json.dumps({"root": str(root) if root else None, "datasets": present, "tasks": tasks}, indent=2))
         return 0
     print(f"data root: {root if root else '(none: pass --data-root or set OMNIVEC_DATA)'}")
     print(f"{'dataset':15s} {'present':8s} {'folder':15s} description")
@@ -52,9 +50,7 @@ def cmd_check(a: argparse.Namespace) -> int:
     bad = 0
     targets = a.names or [n for n, ok in list_datasets(_root(a)).items() if ok]
     if not targets:
-        raise OmnivecError(
-            "no datasets found to check; pass --data-root DIR or set OMNIVEC_DATA, or name a path"
-        )
+        raise OmnivecError("no datasets found to check; pass --data-root DIR or set OMNIVEC_DATA, or name a path")
     for name in targets:
         if name not in DATASETS and Path(name).exists():
             bad += _check_path(name, a.modality)
@@ -116,9 +112,7 @@ def register(sub: Any) -> None:
 
     p = dsub.add_parser("check", help="verify checksums and decode every file; exit 1 naming each bad one")
     common(p)
-    p.add_argument(
-        "names", nargs="*", help="dataset names or bring-your-own paths (default: every present one)"
-    )
+    p.add_argument("names", nargs="*", help="dataset names or bring-your-own paths (default: every present one)")
     p.add_argument("--modality", choices=["image", "video", "audio", "text", "points"], help="for a path")
     p.add_argument("--no-decode", action="store_true", help="checksums only")
     p.set_defaults(fn=cmd_check)
@@ -130,9 +124,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=cmd_prepare)
 
-    p = dsub.add_parser(
-        "download", help="fetch datasets from their canonical URLs (resumable, sha256-checked)"
-    )
+    p = dsub.add_parser("download", help="fetch datasets from their canonical URLs (resumable, sha256-checked)")
     common(p)
     p.add_argument("names", nargs="+")
     p.add_argument("--mirror", help="a base URL serving <base>/<file path> instead of the canonical URLs")
@@ -153,9 +145,7 @@ def add_byo(cfg: RunConfig, train: str, val: str = "", modality: str = "") -> st
         raise OmnivecError(f"--val {val}: no such folder or manifest")
     name = byo_name(train)
     if name in cfg.tasks and name not in cfg.byo:
-        raise OmnivecError(
-            f"--train {train}: task name {name!r} clashes with a catalogue task; rename the folder"
-        )
+        raise OmnivecError(f"--train {train}: task name {name!r} clashes with a catalogue task; rename the folder")
     cfg.byo[name] = byo_spec(train, val, modality)
     if name not in cfg.tasks:
         cfg.tasks = [*cfg.tasks, name]
@@ -169,9 +159,7 @@ def user_eval_set(model: Any, cfg: RunConfig, names: list[str], path: str) -> di
 
     cls = [n for n in names if model.task(n).kind == "classification"]
     if len(cls) != 1:
-        raise OmnivecError(
-            f"--data needs exactly one classification task; pick one with --tasks (have {names})"
-        )
+        raise OmnivecError(f"--data needs exactly one classification task; pick one with --tasks (have {names})")
     task = model.task(cls[0])
     ds = load_user(path, cfg, task.modality)
     return {cls[0]: relabel(ds, list(task.class_names))}

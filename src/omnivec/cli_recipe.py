@@ -123,16 +123,12 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "pretrain", help="masked pretraining of the shared trunk on unlabelled training splits"
-    )
+    p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
     p.add_argument("--tasks", type=_tasks, default=[], help="tasks whose training splits to pretrain on")
     p.add_argument("--preset", default="tiny")
     p.add_argument("--config", help="a RunConfig YAML instead of --preset")
     p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
-    p.add_argument(
-        "--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)"
-    )
+    p.add_argument("--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)")
     p.add_argument("--decoder-depth", type=int, default=1)
     p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
     _common(p)
@@ -141,9 +137,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("finetune", help="grouped sequential multitask fine-tuning of a pretrained run")
     p.add_argument("run", help="pretrained run folder, or 'scratch'")
     p.add_argument("--tasks", type=_tasks, default=[])
-    p.add_argument(
-        "--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense"
-    )
+    p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
     p.add_argument("--rounds", type=int, default=2, help="passes over the group sequence")
     p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
     p.add_argument("--preset", default="tiny", help="model preset when starting from scratch")

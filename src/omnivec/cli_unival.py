@@ -42,9 +42,7 @@ def resolve_task(task: str, modality: str) -> str:
         return f"caption_{modality}"
     if task in TASK_ALIASES:
         return TASK_ALIASES[task]
-    raise OmnivecError(
-        f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}"
-    )
+    raise OmnivecError(f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}")
 
 
 def generate_files(
@@ -227,9 +225,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="tiny", choices=["tiny", "small", "base"])
     p.add_argument("--num-bins", type=int, default=1000, help="location tokens <bin_0>..<bin_{N-1}>")
-    p.add_argument(
-        "--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders"
-    )
+    p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
     p.add_argument("--num-train", type=int, help="training samples per derived task")
     p.add_argument("--num-test", type=int, help="test samples per derived task")
     p.add_argument("--steps", type=int, help="optimizer steps")

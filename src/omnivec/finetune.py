@@ -78,9 +78,7 @@ def make_phases(
     phases, start = [], 0
     for i, end in enumerate(cuts):
         end = max(end, start + 1) if i < n - 1 else max_steps
-        phases.append(
-            Phase(i // len(groups), i % len(groups), list(groups[i % len(groups)]), start, end - start)
-        )
+        phases.append(Phase(i // len(groups), i % len(groups), list(groups[i % len(groups)]), start, end - start))
         start = end
     return phases
 
@@ -124,9 +122,7 @@ def finetune(
         prepared = prepare_tasks(cfg, cfg.tasks)
     else:
         if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(
-                f"{out} already holds a run; pass --resume to continue it or choose another --out"
-            )
+            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         if start is not None:
             model, cfg = load_run(start)
             if model.tasks:

@@ -94,9 +94,7 @@ class MaskedAutoencoder(nn.Module):
             D, {m: target_dim(omni, m) for m in omni.encoders}, dd, pcfg.decoder_depth, heads
         )
 
-    def positions(
-        self, modality: str, inp: EncoderInput, grid: tuple[int, ...], n: int
-    ) -> tuple[Tensor, Any]:
+    def positions(self, modality: str, inp: EncoderInput, grid: tuple[int, ...], n: int) -> tuple[Tensor, Any]:
         """Positions (B or 1, N, D) in trunk width for the decoder, and the points' neighbourhoods if any."""
         enc: Any = self.omni.encoder(modality)
         D = self.omni.cfg.embed_dim
@@ -118,9 +116,7 @@ class MaskedAutoencoder(nn.Module):
         sel = m.target  # (B, N)
         count = sel.sum().clamp(min=1)
         if modality == Modality.TEXT:
-            ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(
-                sel.shape
-            )
+            ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(sel.shape)
             loss = (ce * sel).sum() / count
             acc = ((pred.argmax(-1) == inp.data) & sel).sum() / count
             return loss, {"loss": float(loss.detach()), "acc": float(acc)}
@@ -214,9 +210,7 @@ def pretrain(
         mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
     else:
         if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(
-                f"{out} already holds a run; pass --resume to continue it or choose another --out"
-            )
+            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         pcfg = pcfg or PretrainConfig()
         seed_everything(run_cfg.train.seed)
         tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))

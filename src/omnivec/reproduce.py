@@ -79,9 +79,7 @@ def resolve_suite(suite: str, data_root: str) -> tuple[str, list[str], str]:
     if suite == "real":
         if not real_ok:
             missing = [t for t in REAL_SUITE if t not in registered]
-            raise OmnivecError(
-                f"real suite unavailable: unregistered tasks {missing} or no data root {data_root!r}"
-            )
+            raise OmnivecError(f"real suite unavailable: unregistered tasks {missing} or no data root {data_root!r}")
         return "real", list(REAL_SUITE), "fashion-mnist"
     if suite == "generated":
         return "generated", list(GENERATED_SUITE), "shapes"
@@ -104,9 +102,7 @@ def base_config(b: Budget, data_root: str, seed: int) -> RunConfig:
     return cfg
 
 
-def _cfg(
-    b: Budget, data_root: str, seed: int, tasks: list[str], steps: int, schedule: str = "mixed"
-) -> RunConfig:
+def _cfg(b: Budget, data_root: str, seed: int, tasks: list[str], steps: int, schedule: str = "mixed") -> RunConfig:
     cfg = base_config(b, data_root, seed)
     cfg.tasks = list(tasks)
     cfg.train.max_steps = max(1, steps)
@@ -160,21 +156,15 @@ def run_ablations(
         r = timed("a", lambda t=t: train(_cfg(b, data_root, seed, [t], S), out / f"a-{t}", progress=progress))
         rows["a"].update(_scores(r))
     # (b) unified from scratch
-    rows["b"] = _scores(
-        timed("b", lambda: train(_cfg(b, data_root, seed, tasks, S), out / "b", progress=progress))
-    )
+    rows["b"] = _scores(timed("b", lambda: train(_cfg(b, data_root, seed, tasks, S), out / "b", progress=progress)))
     # (c)/(d) share one mixed pretraining run
     timed(
         "pretrain-mixed",
-        lambda: pretrain(
-            _cfg(b, data_root, seed, tasks, half), out / "pt-mixed", PretrainConfig(), progress=progress
-        ),
+        lambda: pretrain(_cfg(b, data_root, seed, tasks, half), out / "pt-mixed", PretrainConfig(), progress=progress),
     )
     ft = _cfg(b, data_root, seed, tasks, G * half).train
     rows["c"] = _scores(
-        timed(
-            "c", lambda: finetune(out / "pt-mixed", tasks, out / "c", ft, groups, b.rounds, progress=progress)
-        )
+        timed("c", lambda: finetune(out / "pt-mixed", tasks, out / "c", ft, groups, b.rounds, progress=progress))
     )
     ft_d = _cfg(b, data_root, seed, tasks, half).train
     rows["d"] = _scores(
@@ -215,9 +205,7 @@ def run_ablations(
     seen = [t for t in tasks if t != held_out]
     timed(
         "pretrain-heldout",
-        lambda: pretrain(
-            _cfg(b, data_root, seed, seen, half), out / "pt-heldout", PretrainConfig(), progress=progress
-        ),
+        lambda: pretrain(_cfg(b, data_root, seed, seen, half), out / "pt-heldout", PretrainConfig(), progress=progress),
     )
     gen_ft = _scores(
         timed(
@@ -306,9 +294,7 @@ def results_markdown(s: dict[str, Any], command: str) -> str:
             continue
         r = s["rows"][key]
         vals = [r.get(t, float("nan")) for t in tasks]
-        lines.append(
-            f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {sum(vals) / len(vals):.3f} |"
-        )
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {sum(vals) / len(vals):.3f} |")
     g = s["generalisation"]
     h = s["held_out"]
     if h not in g.get("pretrained", {}) or h not in g.get("scratch", {}):

@@ -61,9 +61,14 @@ class BatchStream:
         batches = self._order(self.epoch)[self.position :]
         # Own generator: iterating a DataLoader draws its worker base seed from the global RNG otherwise, so a
         # resumed stream would shift every later random draw (masks, dropout) and break bit-exact resume.
-        loader = DataLoader(self.dataset, batch_sampler=batches, collate_fn=_identity,
-                            num_workers=self.num_workers, persistent_workers=False,
-                            generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            collate_fn=_identity,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+            generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch),
+        )
         self._it = iter(loader)
 
     def __iter__(self) -> BatchStream:

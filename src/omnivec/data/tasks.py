@@ -82,11 +82,7 @@ def require_datasets(task: str, names: tuple[str, ...], root: StrPath | None) ->
     resolved = resolve_root(root)
     for name in names:
         if resolved is None or not is_present(name, resolved):
-            where = (
-                f"under {resolved}"
-                if resolved is not None
-                else "(no data root: set --data-root or OMNIVEC_DATA)"
-            )
+            where = f"under {resolved}" if resolved is not None else "(no data root: set --data-root or OMNIVEC_DATA)"
             raise OmnivecError(
                 f"task {task!r} needs dataset {name!r}, which is not present {where}; fetch it with "
                 f"`omnivec data download {name} --data-root DIR` or point --data-root / OMNIVEC_DATA at the "
@@ -133,9 +129,7 @@ def _fsdd(cfg: RunConfig) -> TaskSplits:
     train = _fsdd_split(rows, "train", sr, _limit(cfg.train_limit), seed, cache)
     test = _fsdd_split(rows, "test", sr, _limit(cfg.test_limit), seed, cache)
     meta = info("fsdd")
-    return TaskSplits(
-        train, test, Modality.AUDIO, "classification", list(meta.class_names), meta.description, "real"
-    )
+    return TaskSplits(train, test, Modality.AUDIO, "classification", list(meta.class_names), meta.description, "real")
 
 
 def _banking77(cfg: RunConfig) -> TaskSplits:
@@ -144,14 +138,8 @@ def _banking77(cfg: RunConfig) -> TaskSplits:
     root = require_datasets("banking77", NEEDS["banking77"], _root(cfg))
     seed = cfg.train.seed
     tr = load_banking77(root, limit=_limit(cfg.train_limit), seed=seed)
-    te = (
-        tr
-        if cfg.test_limit == cfg.train_limit
-        else load_banking77(root, limit=_limit(cfg.test_limit), seed=seed)
-    )
-    return TaskSplits(
-        tr.train, te.test, Modality.TEXT, "classification", tr.class_names, tr.description, "real"
-    )
+    te = tr if cfg.test_limit == cfg.train_limit else load_banking77(root, limit=_limit(cfg.test_limit), seed=seed)
+    return TaskSplits(tr.train, te.test, Modality.TEXT, "classification", tr.class_names, tr.description, "real")
 
 
 # ------------------------------------------------------------------------------------------ derived tasks
@@ -210,12 +198,8 @@ def _fsdd_mnist(cfg: RunConfig) -> TaskSplits:
         rng = np.random.default_rng([cfg.train.seed, 7, 0 if split == "train" else 1])
         digits = [int(t) for t in ds.targets]
         picks = [int(rng.choice(by_digit[d])) for d in digits]
-        pairs = [
-            (torch.from_numpy(images[i]).float().div(255.0).unsqueeze(0), d) for i, d in zip(picks, digits)
-        ]
-        out.append(
-            SampleDataset(Modality.AUDIO, ds.samples, pairs, list(fsdd.class_names), f"fsdd-mnist/{split}")
-        )
+        pairs = [(torch.from_numpy(images[i]).float().div(255.0).unsqueeze(0), d) for i, d in zip(picks, digits)]
+        out.append(SampleDataset(Modality.AUDIO, ds.samples, pairs, list(fsdd.class_names), f"fsdd-mnist/{split}"))
     return TaskSplits(
         out[0],
         out[1],
@@ -387,6 +371,7 @@ def relabel(ds: FolderDataset, class_names: list[str]) -> FolderDataset:
 
 def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:
     """A classification TaskEntry for a bring-your-own spec (see :func:`byo_spec`)."""
+
     def build(cfg: RunConfig) -> TaskSplits:
         full = load_user(spec["train"], cfg, spec.get("modality", ""))
         if spec.get("val"):

@@ -73,7 +73,7 @@ class AudioCNN14Encoder(AudioEncoder):
         )
         chans = [1] + [cfg.width * 2**i for i in range(cfg.blocks)]
         self.blocks = nn.Sequential(*(_conv_block(chans[i], chans[i + 1]) for i in range(cfg.blocks)))
-        self.proj = nn.Linear(chans[-1], embed_dim)  # type: ignore[assignment]
+        self.proj = nn.Linear(chans[-1], embed_dim)
 
     def forward(self, inp: EncoderInput) -> Tokens:
         spec, steps = self.spectrogram(inp)  # (B, 1, n_mels, T), valid time steps (B,) after pooling

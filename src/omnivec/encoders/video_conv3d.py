@@ -43,9 +43,7 @@ class VideoConv3dEncoder(VideoEncoder):
             nn.ReLU(),
         )
         chans = [w * 2**i for i in range(cfg.stages + 1)]
-        self.stages = nn.Sequential(
-            *(BasicBlock(chans[i], chans[i + 1], 2, nn.Conv3d) for i in range(cfg.stages))
-        )
+        self.stages = nn.Sequential(*(BasicBlock(chans[i], chans[i + 1], 2, nn.Conv3d) for i in range(cfg.stages)))
         self.proj = nn.Conv3d(chans[-1], embed_dim, 1)
 
     def forward(self, inp: EncoderInput) -> Tokens:

@@ -30,9 +30,7 @@ class ReconstructionDecoder(nn.Module):
         num_heads: int = 2,
     ) -> None:
         super().__init__()
-        self.mask_token = nn.ParameterDict(
-            {m: nn.Parameter(torch.zeros(1, 1, embed_dim)) for m in target_dims}
-        )
+        self.mask_token = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, 1, embed_dim)) for m in target_dims})
         self.embed = nn.Linear(embed_dim, decoder_dim)
         self.blocks = nn.ModuleList(Block(decoder_dim, num_heads) for _ in range(depth))
         self.norm = nn.LayerNorm(decoder_dim)

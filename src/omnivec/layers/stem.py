@@ -52,8 +52,11 @@ def patch_stem(kind: str, in_chans: int, embed_dim: int, patch: tuple[int, ...])
         for i, w in enumerate(widths):
             k = tuple(3 if p >= 2 ** (i + 1) else 1 for p in patch)
             stride = tuple(2 if p >= 2 ** (i + 1) else 1 for p in patch)
-            layers += [conv(c_in, w, kernel_size=k, stride=stride, padding=tuple(x // 2 for x in k)),
-                       ChannelNorm(w), nn.GELU()]
+            layers += [
+                conv(c_in, w, kernel_size=k, stride=stride, padding=tuple(x // 2 for x in k)),
+                ChannelNorm(w),
+                nn.GELU(),
+            ]
             c_in = w
         layers.append(conv(c_in, embed_dim, kernel_size=1))
         return nn.Sequential(*layers)

@@ -85,9 +85,7 @@ def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
     backbone.vectorizer = "mean"
     train = preset_train(name)
     train.task_schedule = "mixed"
-    return UnivalRunConfig(
-        preset=name, model=UnivalModelConfig(backbone=backbone, num_bins=num_bins), train=train
-    )
+    return UnivalRunConfig(preset=name, model=UnivalModelConfig(backbone=backbone, num_bins=num_bins), train=train)
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -178,11 +176,7 @@ class UnivalModel(nn.Module):
         modal = None
         if modality is not None and modality != Modality.TEXT:
             modal = self.backbone.collate(modality, list(samples or []))
-        target = (
-            self.encode_target(answers)
-            if answers is not None
-            else torch.zeros(len(prompts), 0, dtype=torch.long)
-        )
+        target = self.encode_target(answers) if answers is not None else torch.zeros(len(prompts), 0, dtype=torch.long)
         return Seq2SeqBatch(prompt, modal, target)
 
     def encode(self, modality: str | None, batch: Seq2SeqBatch) -> tuple[Tensor, Tensor | None]:
@@ -315,8 +309,7 @@ def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[Univa
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise OmnivecError(
-            f"{run_dir / weights} does not match its config: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}"
+            f"{run_dir / weights} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     model.eval()
     return model, cfg

@@ -239,9 +239,7 @@ register(
         lambda x: (P.caption_prompt("image"), x),
     )
 )
-register(
-    Seq2SeqTask("vqa_image", "vqa", "image", "digit-scene questions", _vqa_image, _pair(P.vqa_prompt), 6)
-)
+register(Seq2SeqTask("vqa_image", "vqa", "image", "digit-scene questions", _vqa_image, _pair(P.vqa_prompt), 6))
 register(
     Seq2SeqTask(
         "grounding_image",
@@ -325,9 +323,7 @@ PRIMARY = {
 # ---------------------------------------------------------------------------------------------- metrics
 
 
-def score(
-    kind: str, predictions: Sequence[str], references: Sequence[Any], num_bins: int
-) -> dict[str, float]:
+def score(kind: str, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
     """The task kind's metrics of a whole split."""
     if kind == "captioning":
         return tm.caption_metrics(predictions, references)
@@ -362,9 +358,7 @@ def evaluate(
     if limit:
         n = min(n, limit)
     items = [dataset[i] for i in range(n)]
-    preds = model.generate(
-        name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size
-    )
+    preds = model.generate(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
     refs = [r for _, _, r in items]
     values = score(spec.kind, preds, refs, model.cfg.num_bins)
     primary = PRIMARY[spec.kind]
