@@ -81,7 +81,12 @@ def cmd_embed(a: argparse.Namespace) -> int:
 
     model = load(a.run)
     vectors = embed_files(model, a.modality, [Path(p) for p in a.input])
-    atomic_write(Path(a.out), lambda p: np.save(p, vectors))
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as f:  # a file handle: np.save would append ".npy" to the temporary name
+            np.save(f, vectors)
+
+    atomic_write(Path(a.out), write)
     print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {a.out}")
     return 0
 

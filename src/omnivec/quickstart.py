@@ -92,9 +92,12 @@ def quickstart(out: str | Path, seed: int = 0, data_root: str = "", progress: bo
     out = Path(out)
     t0 = time.perf_counter()
     suite = real_suite(data_root)
-    source = (f"real datasets from {data_root or 'OMNIVEC_DATA'} (MNIST, FSDD, Banking77 and tasks derived from "
-              "them; a seeded subset of at most 3000 training / 500 test samples each)"
-              if suite else "built-in generated data (no data root with MNIST, FSDD and Banking77 was found)")
+    source = (
+        f"real datasets from {data_root or 'OMNIVEC_DATA'} (MNIST, FSDD, Banking77 and tasks derived from "
+        "them; a seeded subset of at most 3000 training / 500 test samples each)"
+        if suite
+        else "built-in generated data (no data root with MNIST, FSDD and Banking77 was found)"
+    )
     cfg = quickstart_config(seed, data_root, suite)
     run_dir = out / "run"
     if (run_dir / ckpt.TRAIN_STATE).exists():
