@@ -496,6 +496,18 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
     return q
 
 
+def _bounded_rotation(rng: np.random.Generator, max_angle: float) -> np.ndarray:
+    """A rotation about a uniformly random axis by an angle uniform in [-max_angle, max_angle] degrees
+    (Rodrigues); max_angle >= 180 gives a uniformly random rotation."""
+    if max_angle >= 180:
+        return _rotation(rng)
+    axis = rng.standard_normal(3)
+    axis /= np.linalg.norm(axis)
+    a = np.deg2rad(rng.uniform(-max_angle, max_angle))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+
+
 def digit_point_clouds(
     n: int,
     seed: int = 0,
@@ -508,10 +520,13 @@ def digit_point_clouds(
     jitter: float = 0.01,
     rotate: bool = True,
     arrays: tuple[np.ndarray, np.ndarray] | None = None,
+    max_angle: float = 180.0,
 ) -> tuple[list[Tensor], list[int]]:
     """Real digit strokes lifted into 3D: ink pixels (> 128) become a slab extruded to ``depth`` (in units of
     half the image width), sampled to ``num_points`` points (pixel chosen by ink weight, uniform inside the
-    pixel and the depth), randomly rotated, jittered and normalised to the unit sphere. Label = digit."""
+    pixel and the depth), rotated about a random axis by at most ``max_angle`` degrees (180 = uniformly random,
+    which makes some digits ambiguous: a 6 turned 180 degrees in-plane is a 9), jittered and normalised to the
+    unit sphere. Label = digit."""
     images, labels, _ = _source(source, split, root, arrays)
     rng = _rng(seed, split, f"points-{source}-{num_points}")
     pick = _Picker(len(images), rng)
@@ -530,7 +545,7 @@ def digit_point_clouds(
         z = (rng.random(num_points) - 0.5) * depth
         pts = np.stack([x, y, z], axis=1)
         if rotate:
-            pts = pts @ _rotation(rng).T
+            pts = pts @ _bounded_rotation(rng, max_angle).T
         pts = pts + rng.normal(0, jitter, pts.shape)
         clouds.append(normalize_points(pts))
         targets.append(int(labels[i]))
@@ -545,9 +560,11 @@ def digit_points_task(
     source: str = "mnist",
     root: StrPath | None = None,
     num_points: int = 256,
+    max_angle: float = 45.0,
 ) -> TaskSplits:
-    """Point-cloud classification of extruded real digits (no real 3D dataset is staged; see docs/data.md)."""
-    kw = dict(source=source, root=root, num_points=num_points)
+    """Point-cloud classification of extruded real digits (no real 3D dataset is staged; see docs/data.md).
+    Rotations are bounded (45 degrees about a random axis by default) so that no two digits become the same."""
+    kw = dict(source=source, root=root, num_points=num_points, max_angle=max_angle)
     tr = digit_point_clouds(n_train, seed, split="train", **kw)  # type: ignore[arg-type]
     te = digit_point_clouds(n_test, seed, split="test", **kw)  # type: ignore[arg-type]
     names = list(DATASETS[source].class_names)
