@@ -27,6 +27,7 @@ from tqdm import tqdm
 from omnivec import checkpoint as ckpt
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
+from omnivec.errors import OmnivecError
 
 
 @dataclass
@@ -194,15 +195,7 @@ class Engine:
                 )
 
     def _to_device(self, batch: Any) -> Any:
-        if isinstance(batch, Tensor):
-            return batch.to(self.device, non_blocking=True)
-        if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-            return type(batch)(*(self._to_device(b) for b in batch))
-        if isinstance(batch, (tuple, list)):
-            return type(batch)(self._to_device(b) for b in batch)
-        if isinstance(batch, dict):
-            return {k: self._to_device(v) for k, v in batch.items()}
-        return batch
+        return to_device(batch, self.device)
 
     def _micro_step(self, names: list[str], sync: bool) -> tuple[float, dict[str, float], int]:
         batches = {n: self._to_device(next(self.streams[n])) for n in names}
@@ -287,6 +280,27 @@ class Engine:
         if self.dist.is_main:
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a batch (tensors, named tuples, tuples, lists, dicts of them) to ``device``."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(to_device(b, device) for b in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def check_run_folder(out: Path, resume: bool) -> None:
+    """A fresh run must not overwrite another; a resumed one needs the state it continues from."""
+    if resume and not (out / ckpt.TRAIN_STATE).is_file():
+        raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
+    if not resume and (out / ckpt.TRAIN_STATE).exists():
+        raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def _batch_size(batch: Any) -> int:

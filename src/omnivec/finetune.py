@@ -22,7 +22,7 @@ from typing import Any
 from omnivec import checkpoint as ckpt
 from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TrainConfig
-from omnivec.engine import Engine, default_device, init_distributed, plot_losses, read_log
+from omnivec.engine import Engine, check_run_folder, default_device, init_distributed, plot_losses, read_log
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
 from omnivec.objective import SupervisedObjective
@@ -113,16 +113,13 @@ def finetune(
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results."""
     out = Path(out)
     info = init_distributed()
+    check_run_folder(out, resume)
     if resume:
-        if not (out / ckpt.TRAIN_STATE).is_file():
-            raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
         model, cfg = load_run(out)
         sched = json.loads((out / SCHEDULE).read_text())
         phases, mix = [Phase(**p) for p in sched["phases"]], bool(sched["mix"])
         prepared = prepare_tasks(cfg, cfg.tasks)
     else:
-        if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         if start is not None:
             model, cfg = load_run(start)
             if model.tasks:

@@ -33,7 +33,7 @@ from omnivec import checkpoint as ckpt
 from omnivec.config import RunConfig, load_yaml, save_yaml
 from omnivec.data.stream import BatchStream
 from omnivec.encoders.points import chamfer_distance, group_points
-from omnivec.engine import DistInfo, Engine, default_device, init_distributed, plot_losses, read_log
+from omnivec.engine import DistInfo, Engine, check_run_folder, default_device, init_distributed, plot_losses, read_log
 from omnivec.errors import OmnivecError
 from omnivec.heads.reconstruct import ReconstructionDecoder
 from omnivec.layers.pos import sincos_nd
@@ -198,9 +198,8 @@ def pretrain(
     ``out``; returns the last logged losses."""
     out = Path(out)
     info = init_distributed()
+    check_run_folder(out, resume)
     if resume:
-        if not (out / ckpt.TRAIN_STATE).is_file():
-            raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
         omni, saved = load_run(out)
         saved.train.max_steps = max(saved.train.max_steps, run_cfg.train.max_steps)
         run_cfg = saved
@@ -209,8 +208,6 @@ def pretrain(
         mae = MaskedAutoencoder(omni, pcfg)
         mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
     else:
-        if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         pcfg = pcfg or PretrainConfig()
         seed_everything(run_cfg.train.seed)
         tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))

@@ -22,7 +22,16 @@ from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TaskConfig
 from omnivec.data.base import TaskSplits
 from omnivec.data.stream import BatchStream
-from omnivec.engine import DistInfo, Engine, default_device, init_distributed, plot_losses, read_log
+from omnivec.engine import (
+    DistInfo,
+    Engine,
+    check_run_folder,
+    default_device,
+    init_distributed,
+    plot_losses,
+    read_log,
+    to_device,
+)
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
 from omnivec.objective import SupervisedObjective
@@ -139,7 +148,7 @@ def evaluate_tasks(model: OmniModel, datasets: dict[str, Dataset], batch_size: i
                 continue
             targets.extend(t for _, t in items)
             inp, tgt = kind.collate(model, task, items)
-            batch = (_to(inp, device), _to(tgt, device))
+            batch = (to_device(inp, device), to_device(tgt, device))
             metric.update(kind.forward(model, task, batch), batch[1])
         values = metric.compute()
         results[name] = {
@@ -155,30 +164,17 @@ def evaluate_tasks(model: OmniModel, datasets: dict[str, Dataset], batch_size: i
     return results
 
 
-def _to(x: Any, device: torch.device) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x.to(device)
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_to(v, device) for v in x))
-    if isinstance(x, tuple):
-        return tuple(_to(v, device) for v in x)
-    return x
-
-
 def train(run_cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results."""
     out = Path(out)
     info = init_distributed()
+    check_run_folder(out, resume)
     if resume:
-        if not (out / ckpt.TRAIN_STATE).is_file():
-            raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
         model, saved = load_run(out)
         saved.train.max_steps = max(saved.train.max_steps, run_cfg.train.max_steps)
         run_cfg = saved
         tasks = prepare_tasks(run_cfg, run_cfg.tasks)
     else:
-        if (out / ckpt.TRAIN_STATE).exists():
-            raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         seed_everything(run_cfg.train.seed)
         tasks = prepare_tasks(run_cfg, run_cfg.tasks)
         run_cfg.model.tasks = []

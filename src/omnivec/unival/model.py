@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from omnivec import checkpoint as ckpt
 from omnivec.config import ModelConfig, TrainConfig, load_yaml, preset_model, preset_train, save_yaml
+from omnivec.engine import to_device
 from omnivec.errors import OmnivecError
 from omnivec.generation import allowed_mask, beam_search, greedy
 from omnivec.heads.decoder import TextDecoder
@@ -261,7 +262,7 @@ class UnivalModel(nn.Module):
             chunk = list(inputs[s : s + batch_size])
             prompts, samples = zip(*(spec.prompt_and_sample(x) for x in chunk))
             batch = self.collate(spec.modality, prompts, samples)
-            batch = _to(batch, device)
+            batch = to_device(batch, device)
             ids = self.generate_ids(
                 spec.modality,
                 batch,
@@ -272,14 +273,6 @@ class UnivalModel(nn.Module):
             )
             out.extend(self.decode(r) for r in ids)
         return out
-
-
-def _to(x: Any, device: torch.device) -> Any:
-    if isinstance(x, Tensor):
-        return x.to(device)
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_to(v, device) for v in x))
-    return x
 
 
 # ---------------------------------------------------------------------------------------- run folders
