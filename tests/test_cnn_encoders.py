@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from omnivec.encoders import ENCODERS, build_encoder
@@ -31,12 +30,10 @@ def test_image_resnet_shapes_and_grads() -> None:
     _all_params_get_grad(enc, tok.x)
 
 
-def test_image_resnet_rejects_indivisible_size() -> None:
-    from omnivec.errors import OmnivecError
-
+def test_image_resnet_pads_an_indivisible_size_to_whole_tokens() -> None:
     enc = build_encoder({"name": "image_resnet", "in_chans": 1, "stages": 2}, D)
-    with pytest.raises(OmnivecError, match="divisible"):
-        enc(EncoderInput(torch.rand(1, 1, 30, 32)))
+    tok = enc(EncoderInput(torch.rand(1, 1, 30, 32)))
+    assert tok.grid == (4, 4) and tok.size == (30, 32)  # 30 -> 32 (edge-padded), then stride 8
 
 
 def test_video_conv3d_shapes_and_grads() -> None:

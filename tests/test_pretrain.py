@@ -84,7 +84,6 @@ def test_kept_patches_embedded_alone_equal_the_full_embedding_gathered() -> None
             inp = mae.omni.collate(mod, list(x))
             enc = mae.omni.encoder(mod)
             assert isinstance(enc, PatchEncoder)
-            assert (enc.kept_grid(inp) is None) == (stem == "conv")  # 3x3 convs cross patch borders
             torch.manual_seed(1)
             m, grid, pad = mae.mask(mod, inp, 0.75)
             torch.manual_seed(1)

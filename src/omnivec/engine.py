@@ -68,17 +68,29 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """No decay on biases, norms, embeddings and learned tokens (1-D tensors and *_token/_embed parameters)."""
-    decay, no_decay = [], []
+def param_groups(model: nn.Module, weight_decay: float, embed_lr_scale: float = 1.0) -> list[dict[str, Any]]:
+    """No decay on biases, norms, embeddings and learned tokens (1-D tensors and *_token/_embed parameters).
+    Lookup tables (``nn.Embedding`` weights: text tokens and bigrams) form a third group whose learning rate is
+    ``embed_lr_scale`` times the rest: each row is updated only when its token occurs (fastText trains its
+    n-gram table at a far higher rate than its classifier for the same reason). Each group's ``lr_scale`` is
+    applied by the engine at every step."""
+    tables = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    decay, no_decay, lookup = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if p.ndim < 2 or "token" in name or "embed" in name.split(".")[-1] or "pos_embed" in name:
+        if id(p) in tables:
+            lookup.append(p)
+        elif p.ndim < 2 or "token" in name or "embed" in name.split(".")[-1] or "pos_embed" in name:
             no_decay.append(p)
         else:
             decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay, "lr_scale": 1.0},
+        {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
+        {"params": lookup, "weight_decay": 0.0, "lr_scale": embed_lr_scale},
+    ]
+    return [g for g in groups if g["params"]]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
@@ -87,7 +99,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     preset's 2.9M parameters on 2 CPU threads; HF's Trainer also defaults to it on torch >= 2.8)."""
     device = next(model.parameters()).device
     fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in model.parameters())
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95), fused=fused or None)
+    groups = param_groups(model, cfg.weight_decay, cfg.embed_lr_scale)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=fused or None)
 
 
 class EMA:
@@ -237,7 +250,7 @@ class Engine:
             t0 = time.perf_counter()
             lr = lr_at(step, cfg)
             for g in self.optimizer.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g.get("lr_scale", 1.0)
             names = self.schedule(step)
             losses: list[float] = []
             logs: dict[str, float] = {}

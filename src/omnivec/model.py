@@ -43,8 +43,9 @@ class OmniModel(nn.Module):
             else {}
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if cfg.vectorizer == "cls" else None
-        self.trunk = Trunk(D, cfg.depth, cfg.num_heads, cfg.mlp_ratio, cfg.drop_path)
-        self.vectorizer = Vectorizer(cfg.vectorizer, D)
+        self.trunk = Trunk(D, cfg.depth, cfg.num_heads, cfg.mlp_ratio, cfg.drop_path, cfg.layer_scale)
+        pools = {m: self.encoder(m).default_pool for m in self.encoders}
+        self.vectorizer = Vectorizer(cfg.vectorizer, D, pools)
         self.heads = nn.ModuleDict()
         self.tasks: dict[str, TaskConfig] = {}
         init_weights(self.trunk)
@@ -122,13 +123,13 @@ class OmniModel(nn.Module):
             x = torch.cat([*prefix, x], dim=1)  # (B, P + N, D)
             if pad is not None:
                 pad = torch.cat([pad.new_zeros(B, self.num_prefix), pad], dim=1)
-        return Features(self.trunk(x, pad), pad, self.num_prefix, tokens.grid)
+        return Features(self.trunk(x, pad), pad, self.num_prefix, tokens.grid, tokens.skips, tokens.size, modality)
 
     def forward_features(self, modality: str, inp: EncoderInput) -> Features:
         return self.forward_tokens(modality, self.encode(modality, inp))
 
     def pool(self, feats: Features) -> Tensor:
-        return self.vectorizer(feats.x, feats.pad_mask, feats.num_prefix)
+        return self.vectorizer(feats.x, feats.pad_mask, feats.num_prefix, feats.modality)
 
     def forward(self, task: str, inp: EncoderInput) -> Any:
         """The head output (a named tuple) of ``task`` for a collated batch."""

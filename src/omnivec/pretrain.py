@@ -21,7 +21,6 @@ The run folder is an ordinary run folder (config.yaml, model.safetensors without
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,12 @@ from torch import Tensor, nn
 from omnivec import checkpoint as ckpt
 from omnivec.config import RunConfig, load_yaml, save_yaml
 from omnivec.data.stream import BatchStream
-from omnivec.encoders.patch_base import PatchEncoder
 from omnivec.encoders.points import chamfer_distance, group_points
 from omnivec.engine import DistInfo, Engine, check_run_folder, default_device, init_distributed, plot_losses, read_log
 from omnivec.errors import OmnivecError
 from omnivec.heads.reconstruct import ReconstructionDecoder
 from omnivec.layers.pos import sincos_nd
-from omnivec.masking import Masked, random_masking, sample_mask
+from omnivec.masking import Masked
 from omnivec.model import OmniModel
 from omnivec.run import load_run, save_run
 from omnivec.train import PreparedTask, make_schedule, prepare_tasks, seed_everything, train_tokenizer
@@ -108,18 +106,10 @@ class MaskedAutoencoder(nn.Module):
         return sincos_nd(D, grid, inp.data.device)[None], None
 
     def mask(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
-        """The kept tokens (modality embedding added), the token grid and the input's padding mask. Encoders
-        whose tokens depend on their own patch only embed just the kept patches (the same tokens, a quarter of
-        the stem's work at ratio 0.75); the others embed everything and gather."""
-        enc = self.omni.encoder(modality)
-        grid = enc.kept_grid(inp) if isinstance(enc, PatchEncoder) else None
-        if grid is None:
-            tokens = self.omni.encode(modality, inp)
-            return random_masking(tokens.x, ratio, tokens.pad_mask), tokens.grid, tokens.pad_mask
-        assert isinstance(enc, PatchEncoder)
-        m = sample_mask(inp.data.shape[0], math.prod(grid), ratio, None, inp.data.device)
-        kept = enc.embed_kept(inp, m.ids_keep) + self.omni.modality_embed[modality]
-        return m._replace(kept=kept), grid, None
+        """The kept tokens (modality embedding added), the token grid and the input's padding mask; the encoder
+        decides how to compute kept tokens without leaking hidden ones (:meth:`Encoder.masked_tokens`)."""
+        m, grid, pad = self.omni.encoder(modality).masked_tokens(inp, ratio)
+        return m._replace(kept=m.kept + self.omni.modality_embed[modality]), grid, pad
 
     def loss(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Tensor, dict[str, float]]:
         omni = self.omni

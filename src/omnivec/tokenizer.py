@@ -23,6 +23,7 @@ class TextTokenizer:
         self.bos_id = self._id(BOS)
         self.eos_id = self._id(EOS)
         self.mask_id = self._id(MASK)
+        self.unk_id = self._id(UNK)
 
     def _id(self, token: str) -> int:
         i = self.tk.token_to_id(token)
@@ -31,9 +32,14 @@ class TextTokenizer:
         return int(i)
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int, extra_tokens: Sequence[str] = ()) -> TextTokenizer:
+    def train(
+        cls, texts: Iterable[str], vocab_size: int, extra_tokens: Sequence[str] = (), lowercase: bool = False
+    ) -> TextTokenizer:
+        """``lowercase`` folds case before BPE (as uncased BERT and TF-IDF do): "Card" and "card" share tokens,
+        which helps classifiers trained on a few thousand sentences; generation keeps case (the default)."""
+        norm = [normalizers.NFKC(), normalizers.Lowercase()] if lowercase else [normalizers.NFKC()]
         tk = Tokenizer(models.BPE(unk_token=UNK))
-        tk.normalizer = normalizers.NFKC()
+        tk.normalizer = normalizers.Sequence(norm)
         tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
         tk.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(

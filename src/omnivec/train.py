@@ -71,6 +71,7 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
             num_classes=len(splits.class_names) if entry.kind != "retrieval" else 0,
             class_names=list(splits.class_names),
             group=entry.group,
+            loss_weight=task_kind(entry.kind).default_loss_weight,
             pair_modality=entry.pair_modality,
         )
         out[name] = PreparedTask(cfg, splits)
@@ -92,13 +93,20 @@ def train_tokenizer(run_cfg: RunConfig, tasks: dict[str, PreparedTask]) -> TextT
     corpus = [t for p in text_tasks for t in texts_of(p.splits.train)]
     if not corpus or Modality.TEXT not in run_cfg.model.encoders:
         return None
-    vocab = int(run_cfg.model.encoders[Modality.TEXT].get("vocab_size", 8192))
-    return TextTokenizer.train(corpus, vocab)
+    spec = run_cfg.model.encoders[Modality.TEXT]
+    return TextTokenizer.train(corpus, int(spec.get("vocab_size", 8192)), lowercase=bool(spec.get("lowercase", True)))
 
 
 def make_collate(model: OmniModel, task: TaskConfig) -> Callable[[list[tuple[Any, Any]]], Any]:
     kind = task_kind(task.kind)
     return lambda items: kind.collate(model, task, items)
+
+
+def make_augment(model: OmniModel, task: TaskConfig) -> Callable[[Any, torch.Generator], Any] | None:
+    if not model.cfg.augment:
+        return None
+    kind = task_kind(task.kind)
+    return lambda batch, g: kind.augment(model, task, batch, g)
 
 
 def make_streams(
@@ -115,6 +123,7 @@ def make_streams(
             info.rank,
             info.world_size,
             name,
+            make_augment(model, p.cfg),
         )
         for i, (name, p) in enumerate(tasks.items())
     }

@@ -10,11 +10,17 @@ from omnivec.layers.attention import Block, key_padding_to_attn_mask
 
 class Trunk(nn.Module):
     def __init__(
-        self, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0
+        self,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+        layer_scale: float = 0.0,
     ) -> None:
         super().__init__()
         rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]  # stochastic depth grows with depth
-        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, r) for r in rates)
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, r, layer_scale) for r in rates)
         self.norm = nn.LayerNorm(embed_dim)
 
     def forward(self, x: Tensor, pad_mask: Tensor | None = None) -> Tensor:

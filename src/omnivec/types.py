@@ -27,11 +27,17 @@ class Tokens(NamedTuple):
     pad_mask: (B, N) bool, True where a token is padding; None when no sample is padded.
     grid: the token grid shape for patch-like inputs, e.g. (H/p, W/p) for images, (T/t, H/p, W/p) for video,
         (F/pf, T/pt) for audio spectrograms; empty for sets (points) and sequences (text).
+    skips: a convolutional encoder's feature maps, finest first ((B, C_i, *S_i) each), for dense heads that
+        decode at full resolution; empty for other encoders.
+    size: the input's spatial size before the encoder padded it to whole tokens (dense heads crop back to it);
+        empty when nothing was padded or the input has no spatial axes.
     """
 
     x: Tensor
     pad_mask: Tensor | None
     grid: tuple[int, ...] = ()
+    skips: tuple[Tensor, ...] = ()
+    size: tuple[int, ...] = ()
 
 
 class EncoderInput(NamedTuple):

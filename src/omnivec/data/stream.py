@@ -4,6 +4,8 @@ The order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone, s
 ``(epoch, position)``: resuming rebuilds the same order and skips to the position, without replaying data.
 Under data parallelism each rank takes every ``world_size``-th index of the same permutation.
 Unreadable samples (:class:`Skipped`) are dropped from the batch, counted and kept for the epoch report.
+Training augmentation, when given, draws from a generator seeded by ``(seed, epoch, position)`` alone, so a
+resumed stream augments every batch exactly as the uninterrupted one did.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class BatchStream:
         rank: int = 0,
         world_size: int = 1,
         name: str = "",
+        augment: Callable[[Any, torch.Generator], Any] | None = None,
     ) -> None:
         self.dataset = dataset
         self.n = len(dataset)  # type: ignore[arg-type]
@@ -43,6 +46,7 @@ class BatchStream:
         self.num_workers = num_workers
         self.rank, self.world_size = rank, world_size
         self.name = name
+        self.augment = augment
         self.epoch = 0
         self.position = 0  # batches already taken in this epoch
         self.skipped: list[Skipped] = []
@@ -90,7 +94,11 @@ class BatchStream:
             kept = [it for it in items if not isinstance(it[0], Skipped)]
             self.skipped.extend(it[0] for it in items if isinstance(it[0], Skipped))
             if kept:
-                return self.collate(kept)
+                batch = self.collate(kept)
+                if self.augment is not None:
+                    g = torch.Generator().manual_seed((self.seed * 100_003 + self.epoch) * 1_000_003 + self.position)
+                    batch = self.augment(batch, g)
+                return batch
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "position": self.position}

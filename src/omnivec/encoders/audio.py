@@ -1,5 +1,7 @@
 """Audio encoder: raw mono waveform -> log-mel spectrogram (torch.stft + our own mel filterbank, no
-torchaudio) -> patches over frequency x time (as AST / Audio-MAE), with padding masks for variable lengths.
+torchaudio) -> tokens over frequency x time, with padding masks for variable lengths. The tokenizer is a small
+CNN over the spectrogram (default; as in CNN14 / the hybrid AST variants) or a linear patch embedding (AST /
+Audio-MAE). By default a token covers every mel band and ``patch_time`` frames, so tokens follow time.
 
 Frames are taken without centre padding, so a frame exists only where the whole window lies inside the
 waveform; a padded batch therefore produces exactly the frames each sample produces alone, and the per-sample
@@ -17,9 +19,11 @@ from torch import Tensor
 
 from omnivec.encoders.base import ENCODERS, Encoder, padding_or_none
 from omnivec.errors import OmnivecError
+from omnivec.layers.convstem import ConvStem
 from omnivec.layers.patch import patchify
 from omnivec.layers.pos import sincos_nd
 from omnivec.layers.stem import patch_stem
+from omnivec.masking import Masked, sample_mask
 from omnivec.types import EncoderInput, Modality, Tokens
 
 
@@ -33,10 +37,19 @@ class AudioEncoderConfig:
     """Samples between frames (10 ms at 8 kHz)."""
     n_mels: int = 32
     """Mel bands; must be divisible by patch_freq."""
-    patch_freq: int = 8
-    """Mel bands per patch."""
-    patch_time: int = 4
-    """Frames per patch."""
+    patch_freq: int = 32
+    """Mel bands per token (a power of two for the cnn stem)."""
+    patch_time: int = 8
+    """Frames per token (a power of two for the cnn stem)."""
+    stem: str = "cnn"
+    """Tokenizer: cnn (3x3 conv stages over mel x time, leak-free under masking and padding) or linear (one
+    patch embedding, AST / Audio-MAE)."""
+    stem_width: int = 16
+    """cnn stem: channels of the first stage; each later stage doubles them, up to the trunk width."""
+    augment_shift_s: float = 0.05
+    """Training augmentation: drop a random lead of up to this many seconds (a time shift; 0: off)."""
+    augment_noise: float = 0.02
+    """Training augmentation: add white noise at up to this fraction of each clip's RMS (0: off)."""
     max_seconds: float = 2.0
     """Longer waveforms are cropped to this many seconds (bounds the token count)."""
     f_min: float = 0.0
@@ -87,7 +100,12 @@ class AudioEncoder(Encoder):
             mel_filterbank(cfg.n_fft // 2 + 1, cfg.n_mels, cfg.sample_rate, cfg.f_min),
             persistent=False,
         )
-        self.proj = patch_stem("linear", 1, embed_dim, self.patch)
+        if cfg.stem == "cnn":
+            self.stem = ConvStem(1, embed_dim, self.patch, cfg.stem_width)
+        elif cfg.stem == "linear":
+            self.proj = patch_stem("linear", 1, embed_dim, self.patch)
+        else:
+            raise OmnivecError(f"audio encoder: unknown stem {cfg.stem!r}; expected cnn or linear")
 
     @property
     def min_samples(self) -> int:
@@ -125,14 +143,64 @@ class AudioEncoder(Encoder):
         logmel = (logmel - mean[:, None, None]) / (var[:, None, None].sqrt() + 1e-5) * w
         return logmel[:, None], patches
 
-    def forward(self, inp: EncoderInput) -> Tokens:
-        spec, patches = self.spectrogram(inp)
-        x = self.proj(spec)  # (B, D, n_mels/pf, T/pt)
+    def augment(
+        self, inp: EncoderInput, g: torch.Generator, dense: Tensor | None = None
+    ) -> tuple[EncoderInput, Tensor | None]:
+        """A random time shift (a dropped lead, never below one token) and low-level white noise per clip."""
+        cfg = self.cfg
+        wave = self.check(inp, 2, "waveforms (B, L)")
+        B, L = wave.shape
+        lengths = inp.lengths if inp.lengths is not None else torch.full((B,), L)
+        max_lead = int(cfg.augment_shift_s * cfg.sample_rate)
+        out = wave.clone()
+        new_lengths = lengths.clone()
+        if max_lead > 0:
+            room = (lengths - self.min_samples).clamp(min=0).clamp(max=max_lead)
+            leads = (torch.rand(B, generator=g) * (room + 1).float()).long()
+            for i, lead in enumerate(leads.tolist()):
+                n = int(lengths[i]) - lead
+                out[i, :n] = wave[i, lead : lead + n]
+                out[i, n:] = 0.0
+                new_lengths[i] = n
+        if cfg.augment_noise > 0:
+            valid = torch.arange(L)[None, :] < new_lengths[:, None]
+            rms = ((out**2 * valid).sum(1) / valid.sum(1).clamp(min=1)).sqrt()
+            level = torch.rand(B, generator=g) * cfg.augment_noise * rms
+            out = out + torch.randn(B, L, generator=g) * level[:, None] * valid
+        return EncoderInput(out, new_lengths), dense
+
+    def _embed(self, spec: Tensor, keep: Tensor | None) -> Tensor:
+        """(B, 1, F, T) spectrogram -> (B, D, F/pf, T/pt); ``keep`` (B, F/pf, T/pt) marks the visible tokens
+        (valid and unmasked) for the cnn stem, which zeroes every other position at every stage."""
+        if self.cfg.stem == "cnn":
+            return self.stem(spec, keep)[0]
+        return self.proj(spec)
+
+    def _tokens(self, x: Tensor, patches: Tensor) -> Tokens:
         grid = (x.shape[2], x.shape[3])
         x = x.flatten(2).transpose(1, 2)  # (B, N, D), row-major over (freq band, time patch)
-        time_idx = torch.arange(grid[1], device=x.device).repeat(grid[0])  # (N,)
-        pad = time_idx[None, :] >= patches[:, None]  # (B, N)
-        return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), padding_or_none(pad), grid)
+        return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), padding_or_none(self._pad(grid, patches)), grid)
+
+    def _pad(self, grid: tuple[int, int], patches: Tensor) -> Tensor:
+        time_idx = torch.arange(grid[1], device=patches.device).repeat(grid[0])  # (N,)
+        return time_idx[None, :] >= patches[:, None]  # (B, N)
+
+    def forward(self, inp: EncoderInput) -> Tokens:
+        spec, patches = self.spectrogram(inp)
+        grid = (spec.shape[2] // self.patch[0], spec.shape[3] // self.patch[1])
+        valid = ~self._pad(grid, patches).view(-1, *grid)
+        return self._tokens(self._embed(spec, valid), patches)
+
+    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+        if self.cfg.stem != "cnn":
+            return super().masked_tokens(inp, ratio)
+        spec, patches = self.spectrogram(inp)
+        grid = (spec.shape[2] // self.patch[0], spec.shape[3] // self.patch[1])
+        pad = self._pad(grid, patches)
+        m = sample_mask(spec.shape[0], grid[0] * grid[1], ratio, pad, spec.device)
+        x = self._tokens(self._embed(spec, (~m.mask).view(-1, *grid)), patches).x
+        pad_or_none = padding_or_none(pad)
+        return m._replace(kept=x.gather(1, m.ids_keep[..., None].expand(-1, -1, x.shape[-1]))), grid, pad_or_none
 
     def patch_targets(self, inp: EncoderInput) -> Tensor:
         spec, _ = self.spectrogram(inp)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from omnivec.config import from_dict
 from omnivec.errors import OmnivecError
+from omnivec.masking import Masked, random_masking
 from omnivec.registry import Registry
 from omnivec.types import EncoderInput, Modality, Tokens
 
@@ -23,6 +24,8 @@ class Encoder(nn.Module):
 
     modality: ClassVar[Modality]
     Config: ClassVar[type]
+    default_pool: ClassVar[str] = "max"
+    """How the vectorizer pools this encoder's tokens when the model's vectorizer is ``auto``."""
 
     def __init__(self, cfg: Any, embed_dim: int) -> None:
         super().__init__()
@@ -36,9 +39,25 @@ class Encoder(nn.Module):
         """Stack raw samples of this modality into a batch (pad variable-length ones)."""
         raise NotImplementedError
 
+    def augment(
+        self, inp: EncoderInput, g: torch.Generator, dense: Tensor | None = None
+    ) -> tuple[EncoderInput, Tensor | None]:
+        """Training-time augmentation of a collated batch, drawn from ``g`` only (so a resumed stream draws the
+        same); ``dense`` is a per-position target of the input's spatial size (segmentation), transformed the
+        same way. Off at evaluation: only training streams call it. This default changes nothing."""
+        return inp, dense
+
     def patch_targets(self, inp: EncoderInput) -> Tensor:
         """Per-token reconstruction targets (B, N, P) for masked pretraining, in token order."""
         raise NotImplementedError(f"{type(self).__name__} has no reconstruction targets")
+
+    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+        """Masked pretraining's view of a batch: the kept tokens of a random mask (no positions-only leak of a
+        hidden input into a kept token), the token grid and the padding mask. This default embeds every token
+        and keeps a random subset, which is leak-free when each token depends on its own input only; encoders
+        whose tokens mix neighbours (convolutions) override it."""
+        tokens = self(inp)
+        return random_masking(tokens.x, ratio, tokens.pad_mask), tokens.grid, tokens.pad_mask
 
     def check(self, inp: EncoderInput, ndim: int, what: str) -> Tensor:
         x = inp.data

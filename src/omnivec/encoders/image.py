@@ -1,5 +1,6 @@
-"""Image encoder: non-overlapping patch embedding (ViT/MAE) with fixed 2-D sine-cosine positions, so any
-image size divisible by the patch size is accepted without resizing a position table."""
+"""Image encoder: a convolutional tokenizer (default) or a patch embedding (ViT/MAE) down to one token per
+``patch_size`` x ``patch_size`` pixels, with fixed 2-D sine-cosine positions, so any image size is accepted
+without resizing a position table (sides are padded up to whole tokens)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from omnivec.encoders.base import ENCODERS
 from omnivec.encoders.patch_base import PatchEncoder
@@ -19,10 +19,18 @@ from omnivec.types import EncoderInput, Modality
 class ImageEncoderConfig:
     in_chans: int = 3
     """Input channels; 1-channel images are repeated when the encoder expects 3."""
-    patch_size: int = 4
-    """Square patch side in pixels; image sides must be divisible by it."""
-    stem: str = "hmlp"
-    """Patch stem: linear (one conv, ViT/MAE) or hmlp (per-patch hierarchical MLP, learns faster)."""
+    patch_size: int = 8
+    """Pixels per token along each side (a power of two); other image sides are padded up to a multiple."""
+    stem: str = "cnn"
+    """Tokenizer: cnn (3x3 conv stages, learns like a small CNN, leak-free under masking), linear (one conv,
+    ViT/MAE), hmlp (per-patch hierarchical MLP) or conv (overlapping stride-2 convs, not leak-free)."""
+    stem_width: int = 32
+    """cnn stem: channels of the first stage; each later stage doubles them, up to the trunk width."""
+    stem_entry: int = 1
+    """cnn stem: 1 starts with a 3x3 conv at full resolution; 2 (or 4) with a non-overlapping conv of that
+    stride (about half the stem's cost, a little accuracy: docs/design.md)."""
+    augment_shift: int = 2
+    """Training augmentation: random translation by up to this many pixels (0: off)."""
     mean: float = 0.5
     """Pixels are normalised as (x - mean) / std before the stem."""
     std: float = 0.25
@@ -33,25 +41,14 @@ class ImageEncoderConfig:
 class ImageEncoder(PatchEncoder):
     modality = Modality.IMAGE
     Config = ImageEncoderConfig
+    input_desc = "images (B, C, H, W)"
 
     def __init__(self, cfg: ImageEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
         p = cfg.patch_size
         self.patch = (p, p)
+        self.stem_entry = (cfg.stem_entry, cfg.stem_entry) if cfg.stem_entry > 1 else ()
         self.build_stem()
-
-    def _input(self, inp: EncoderInput) -> Tensor:
-        x = self.check(inp, 4, "images (B, C, H, W)")
-        if x.shape[1] != self.cfg.in_chans:
-            if x.shape[1] == 1:
-                x = x.expand(-1, self.cfg.in_chans, -1, -1)
-            else:
-                raise OmnivecError(f"image encoder: expected {self.cfg.in_chans} channels, got {x.shape[1]}")
-        H, W = x.shape[-2:]
-        p = self.cfg.patch_size
-        if H % p or W % p:
-            raise OmnivecError(f"image encoder: size {H}x{W} is not divisible by patch_size {p}")
-        return x
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]

@@ -1,42 +1,117 @@
-"""What the image and video encoders share: normalise pixels, embed non-overlapping patches with a stem, add
-fixed sine-cosine positions for whatever grid the input has.
+"""What the image and video encoders share: normalise pixels, pad to whole tokens, embed with a stem, add fixed
+sine-cosine positions for whatever grid the input has.
 
-With a per-patch stem (``linear`` or ``hmlp``: every token depends on its own patch only) masked pretraining can
-embed just the kept patches (:meth:`PatchEncoder.embed_kept`) instead of embedding every patch and throwing 75-90 %
-of them away, as MAE/ViTMAE do; the tokens are the same, the stem's work shrinks by the mask ratio. The ``conv``
-stem's 3x3 kernels cross patch borders, so it embeds the whole input (``kept_grid`` returns None).
+Stems (``cfg.stem``):
+
+- ``cnn`` (the default): early convolutions (:class:`~omnivec.layers.convstem.ConvStem`), a few 3x3 conv stages
+  down to one position per token. It learns from few samples like a small CNN (docs/design.md measures it), hands
+  its stage maps to dense heads as skips, and stays leak-free under masking (every stage is masked).
+- ``linear`` (ViT/MAE) and ``hmlp`` (Touvron et al. 2022): every token is a function of its own patch only, so
+  masked pretraining embeds just the kept patches (:meth:`PatchEncoder.embed_kept`), a quarter of the stem's work
+  at mask ratio 0.75.
+- ``conv``: the overlapping stride-2 stem of Xiao et al. without masking support (kept for old run folders).
+
+Inputs whose spatial sides are not multiples of the token size are padded (edge values, centred) up to the next
+multiple; ``Tokens.size`` keeps the original size so a dense head crops back to it.
 """
 
 from __future__ import annotations
 
-from torch import Tensor
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from omnivec.encoders.base import Encoder
+from omnivec.errors import OmnivecError
+from omnivec.layers.convstem import ConvStem
 from omnivec.layers.patch import patchify
 from omnivec.layers.pos import sincos_nd
 from omnivec.layers.stem import patch_stem
+from omnivec.masking import Masked, random_masking, sample_mask
 from omnivec.types import EncoderInput, Tokens
 
 PER_PATCH_STEMS = ("linear", "hmlp")
 
 
+def shift_batch(x: Tensor, shifts: list[list[int]], pad: int) -> Tensor:
+    """Translate each sample of (B, C, ..., H, W) by its (dy, dx) in ``shifts`` (|d| <= pad), filling in edge
+    values; integer tensors (class maps) keep their dtype."""
+    H, W = x.shape[-2:]
+    lead = x.shape[2:-2]
+    flat = x.reshape(x.shape[0], -1, H, W)
+    as_float = flat if flat.is_floating_point() else flat.float()
+    padded = F.pad(as_float, (pad, pad, pad, pad), mode="replicate")
+    out = torch.stack(
+        [padded[i, :, pad + dy : pad + dy + H, pad + dx : pad + dx + W] for i, (dy, dx) in enumerate(shifts)]
+    )
+    return out.to(x.dtype).reshape(x.shape[0], x.shape[1], *lead, H, W)
+
+
 class PatchEncoder(Encoder):
-    """Subclasses set ``patch`` (the patch shape over the spatial axes) before calling :meth:`build_stem`, and
-    implement ``_input`` (validate and return the (B, C, *S) float tensor)."""
+    """Subclasses set ``patch`` (the token shape over the spatial axes) before calling :meth:`build_stem`, and
+    ``input_desc`` (what the input tensor is, for errors)."""
 
     patch: tuple[int, ...]
+    input_desc: str
+    stem: nn.Module
+    stem_entry: tuple[int, ...] = ()
+    """cnn stem: the non-overlapping entry conv's kernel = stride per axis (empty: a 3x3 conv at full size)."""
 
     def build_stem(self) -> None:
-        self.proj = patch_stem(self.cfg.stem, self.cfg.in_chans, self.embed_dim, self.patch)
+        if self.cfg.stem == "cnn":
+            self.stem = ConvStem(self.cfg.in_chans, self.embed_dim, self.patch, self.cfg.stem_width, self.stem_entry)
+        else:
+            self.proj = patch_stem(self.cfg.stem, self.cfg.in_chans, self.embed_dim, self.patch)
 
-    def _input(self, inp: EncoderInput) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _input(self, inp: EncoderInput, expand: bool = True) -> Tensor:
+        """The validated (B, C, *S) float input; 1-channel input is repeated to ``in_chans`` when ``expand``
+        (the cnn stem takes it unexpanded and sums its first filters over channels instead: same numbers, a
+        third of the first layer's work)."""
+        x = self.check(inp, len(self.patch) + 2, self.input_desc)
+        if x.shape[1] != self.cfg.in_chans:
+            if x.shape[1] != 1:
+                raise OmnivecError(f"{self.modality} encoder: expected {self.cfg.in_chans} channels, got {x.shape[1]}")
+            if expand:
+                x = x.expand(-1, self.cfg.in_chans, *x.shape[2:])
+        return x
 
-    def _normalised(self, inp: EncoderInput) -> Tensor:
-        return (self._input(inp) - self.cfg.mean) / self.cfg.std
+    def _padded(self, inp: EncoderInput, expand: bool = True) -> tuple[Tensor, tuple[int, ...]]:
+        """The input padded (edge values, centred) to whole tokens, and its spatial size before padding."""
+        x = self._input(inp, expand)
+        size = tuple(x.shape[2:])
+        extra = [math.ceil(s / p) * p - s for s, p in zip(size, self.patch)]
+        if not any(extra):
+            return x, ()
+        pads = [v for e in reversed(extra) for v in (e // 2, e - e // 2)]  # F.pad lists the last axis first
+        return F.pad(x, pads, mode="replicate"), size
+
+    def augment(
+        self, inp: EncoderInput, g: torch.Generator, dense: Tensor | None = None
+    ) -> tuple[EncoderInput, Tensor | None]:
+        """Random translation by up to ``augment_shift`` pixels along each image axis (edge values fill in),
+        the same shift for every frame of a clip and for a dense target."""
+        s = int(getattr(self.cfg, "augment_shift", 0))
+        if s <= 0:
+            return inp, dense
+        x = inp.data
+        B = x.shape[0]
+        shifts = torch.randint(-s, s + 1, (B, 2), generator=g).tolist()
+        return inp._replace(data=shift_batch(x, shifts, s)), (
+            shift_batch(dense[:, None], shifts, s)[:, 0] if dense is not None else None
+        )
+
+    def _normalised(self, x: Tensor) -> Tensor:
+        return (x - self.cfg.mean) / self.cfg.std
 
     def forward(self, inp: EncoderInput) -> Tokens:
-        return self.to_tokens(self.proj(self._normalised(inp)))
+        if self.cfg.stem == "cnn":
+            x, size = self._padded(inp, expand=False)
+            fmap, skips = self.stem(self._normalised(x))
+            return self.to_tokens(fmap)._replace(skips=tuple(skips), size=size)
+        x, size = self._padded(inp)
+        return self.to_tokens(self.proj(self._normalised(x)))._replace(size=size)
 
     def to_tokens(self, x: Tensor) -> Tokens:
         """(B, D, *grid) feature map -> row-major tokens with sine-cosine positions."""
@@ -45,16 +120,33 @@ class PatchEncoder(Encoder):
         return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), None, grid)
 
     def patch_targets(self, inp: EncoderInput) -> Tensor:
-        return patchify(self._input(inp), self.patch)  # (B, N, prod(patch) * C)
+        return patchify(self._padded(inp)[0], self.patch)  # (B, N, prod(patch) * C)
 
-    def kept_grid(self, inp: EncoderInput) -> tuple[int, ...] | None:
-        if getattr(self.cfg, "stem", None) not in PER_PATCH_STEMS:
-            return None
-        return tuple(s // p for s, p in zip(self._input(inp).shape[2:], self.patch))
+    def token_grid(self, inp: EncoderInput) -> tuple[int, ...]:
+        return tuple(math.ceil(s / p) for s, p in zip(self._input(inp).shape[2:], self.patch))
+
+    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+        """The kept tokens of a random mask, computed so that no kept token depends on a hidden pixel: per-patch
+        stems embed only the kept patches; the cnn stem masks every stage; the overlapping ``conv`` stem is not
+        leak-free and gathers after embedding everything (documented)."""
+        grid = self.token_grid(inp)
+        B = inp.data.shape[0]
+        if self.cfg.stem in PER_PATCH_STEMS:
+            m = sample_mask(B, math.prod(grid), ratio, None, inp.data.device)
+            return m._replace(kept=self.embed_kept(inp, m.ids_keep)), grid, None
+        if self.cfg.stem == "cnn":
+            m = sample_mask(B, math.prod(grid), ratio, None, inp.data.device)
+            keep = (~m.mask).view(B, *grid)
+            fmap, _ = self.stem(self._normalised(self._padded(inp, expand=False)[0]), keep)
+            x = self.to_tokens(fmap).x
+            return m._replace(kept=x.gather(1, m.ids_keep[..., None].expand(-1, -1, x.shape[-1]))), grid, None
+        tokens = self(inp)
+        return random_masking(tokens.x, ratio, tokens.pad_mask), tokens.grid, tokens.pad_mask
 
     def embed_kept(self, inp: EncoderInput, ids_keep: Tensor) -> Tensor:
-        """(B, K, D) tokens of the patches at ``ids_keep`` (B, K): equal to ``forward(inp).x`` gathered there."""
-        x = self._normalised(inp)
+        """(B, K, D) tokens of the patches at ``ids_keep`` (B, K): equal to ``forward(inp).x`` gathered there
+        (per-patch stems only)."""
+        x = self._normalised(self._padded(inp)[0])
         C = x.shape[1]
         grid = tuple(s // p for s, p in zip(x.shape[2:], self.patch))
         patches = patchify(x, self.patch)  # (B, N, prod(patch) * C), values ordered (patch axes..., C)

@@ -1,5 +1,10 @@
 """Text encoder: subword ids (a tokenizer trained locally with HF ``tokenizers``, saved with the model) ->
-token embeddings + learned positions, with a padding mask for variable lengths."""
+token embeddings + hashed bigram embeddings + learned positions, with a padding mask for variable lengths.
+
+The bigram embedding (fastText's hashed n-grams, Joulin et al. 2017) gives every token a vector for the pair
+(previous token, this token), looked up in a table of ``bigram_buckets`` rows by a fixed hash: phrases such as
+"card arrive" become one learned feature from the first step, which a trunk trained from scratch on a few
+thousand sentences would otherwise have to discover (docs/design.md measures it)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from omnivec.encoders.base import ENCODERS, Encoder, padding_or_none
 from omnivec.errors import OmnivecError
@@ -21,12 +26,20 @@ class TextEncoderConfig:
     """Size of the subword vocabulary (the tokenizer is trained to at most this size)."""
     max_length: int = 64
     """Longest token sequence; longer texts are truncated."""
+    bigram_buckets: int = 16384
+    """Rows of the hashed bigram-embedding table; 0 disables bigram features."""
+    token_dropout: float = 0.0
+    """Training augmentation: replace this share of tokens with <unk> (word dropout; 0: off, the default:
+    it cost 3 points of Banking77 accuracy at the quickstart's 3 epochs, docs/design.md)."""
+    lowercase: bool = True
+    """Fold case when the tokenizer is trained and applied (uncased, as TF-IDF and uncased BERT)."""
 
 
 @ENCODERS.register("text_embedding")
 class TextEncoder(Encoder):
     modality = Modality.TEXT
     Config = TextEncoderConfig
+    default_pool = "mean"
 
     def __init__(self, cfg: TextEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
@@ -34,6 +47,10 @@ class TextEncoder(Encoder):
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.max_length, embed_dim))
         nn.init.normal_(self.token_embed.weight, std=0.02)
         nn.init.normal_(self.pos_embed, std=0.02)
+        self.bigram_embed: nn.Embedding | None = None
+        if cfg.bigram_buckets > 0:
+            self.bigram_embed = nn.Embedding(cfg.bigram_buckets, embed_dim)
+            nn.init.normal_(self.bigram_embed.weight, std=0.02)
         self.tokenizer: TextTokenizer | None = None
 
     def forward(self, inp: EncoderInput) -> Tokens:
@@ -47,10 +64,24 @@ class TextEncoder(Encoder):
         if not torch.compiler.is_exporting() and (int(ids.max()) >= self.cfg.vocab_size or int(ids.min()) < 0):
             raise OmnivecError(f"text encoder: token ids must lie in [0, {self.cfg.vocab_size})")
         x = self.token_embed(ids) + self.pos_embed[:, :L]  # (B, L, D)
+        if self.bigram_embed is not None:
+            x = x + self.bigram_embed(bigram_ids(ids, self.cfg.vocab_size, self.cfg.bigram_buckets))
         pad = None
         if inp.lengths is not None:
             pad = padding_or_none(torch.arange(L, device=ids.device)[None, :] >= inp.lengths[:, None])
         return Tokens(x, pad, ())
+
+    def augment(
+        self, inp: EncoderInput, g: torch.Generator, dense: Tensor | None = None
+    ) -> tuple[EncoderInput, Tensor | None]:
+        p = self.cfg.token_dropout
+        if p <= 0 or self.tokenizer is None:
+            return inp, dense
+        ids = inp.data
+        drop = torch.rand(ids.shape, generator=g) < p
+        if inp.lengths is not None:
+            drop &= torch.arange(ids.shape[1])[None, :] < inp.lengths[:, None]
+        return inp._replace(data=ids.masked_fill(drop, self.tokenizer.unk_id)), dense
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         if self.tokenizer is None:
@@ -59,3 +90,10 @@ class TextEncoder(Encoder):
             if not isinstance(s, str):
                 raise OmnivecError(f"text sample {i}: expected a string, got {type(s).__name__}")
         return self.tokenizer.batch(samples, self.cfg.max_length)
+
+
+def bigram_ids(ids: Tensor, vocab_size: int, buckets: int) -> Tensor:
+    """(B, L) token ids -> (B, L) bucket of each (previous, current) pair; the first token pairs with a
+    start symbol (``vocab_size``). Padding pairs hash like any other pair and are masked downstream."""
+    prev = torch.cat([torch.full_like(ids[:, :1], vocab_size), ids[:, :-1]], dim=1)
+    return (prev * 1_000_003 + ids * 7_919) % buckets  # two large primes spread neighbouring ids apart

@@ -1,5 +1,5 @@
-"""Video encoder: tubelet embedding (a 3-D convolution over T x H x W, as ViViT/VideoMAE) with fixed
-space-time sine-cosine positions."""
+"""Video encoder: a 3-D convolutional tokenizer (default) or tubelet embedding (ViViT/VideoMAE) down to one
+token per tubelet, with fixed space-time sine-cosine positions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from omnivec.encoders.base import ENCODERS
 from omnivec.encoders.patch_base import PatchEncoder
@@ -20,11 +19,19 @@ class VideoEncoderConfig:
     in_chans: int = 3
     """Input channels; 1-channel clips are repeated when the encoder expects 3."""
     patch_size: int = 8
-    """Spatial side of a tubelet in pixels."""
-    tubelet_size: int = 2
-    """Frames per tubelet; the clip length must be divisible by it."""
-    stem: str = "hmlp"
-    """Tubelet stem: linear (one conv) or hmlp (per-tubelet hierarchical MLP, learns faster)."""
+    """Spatial side of a tubelet in pixels (a power of two); other frame sides are padded up to a multiple."""
+    tubelet_size: int = 4
+    """Frames per tubelet (a power of two); other clip lengths are padded up to a multiple."""
+    stem: str = "cnn"
+    """Tokenizer: cnn (3x3x3 conv stages, leak-free under masking), linear (one conv, ViViT/VideoMAE) or hmlp
+    (per-tubelet hierarchical MLP)."""
+    stem_width: int = 16
+    """cnn stem: channels of the first stage; each later stage doubles them, up to the trunk width."""
+    stem_entry: int = 2
+    """cnn stem: the first conv is non-overlapping with this spatial stride (1: a 3x3x3 conv at full size,
+    about twice the cost for a few points of accuracy: docs/design.md)."""
+    augment_shift: int = 2
+    """Training augmentation: random translation of the whole clip by up to this many pixels (0: off)."""
     mean: float = 0.5
     """Pixels are normalised as (x - mean) / std before the stem."""
     std: float = 0.25
@@ -35,23 +42,13 @@ class VideoEncoderConfig:
 class VideoEncoder(PatchEncoder):
     modality = Modality.VIDEO
     Config = VideoEncoderConfig
+    input_desc = "clips (B, C, T, H, W)"
 
     def __init__(self, cfg: VideoEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
         self.patch = (cfg.tubelet_size, cfg.patch_size, cfg.patch_size)
+        self.stem_entry = (1, cfg.stem_entry, cfg.stem_entry) if cfg.stem_entry > 1 else ()
         self.build_stem()
-
-    def _input(self, inp: EncoderInput) -> Tensor:
-        x = self.check(inp, 5, "clips (B, C, T, H, W)")
-        if x.shape[1] != self.cfg.in_chans:
-            if x.shape[1] == 1:
-                x = x.expand(-1, self.cfg.in_chans, -1, -1, -1)
-            else:
-                raise OmnivecError(f"video encoder: expected {self.cfg.in_chans} channels, got {x.shape[1]}")
-        for size, p, axis in zip(x.shape[2:], self.patch, ("frames", "height", "width")):
-            if size % p:
-                raise OmnivecError(f"video encoder: {axis} {size} is not divisible by {p}")
-        return x
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]

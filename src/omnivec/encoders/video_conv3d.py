@@ -46,4 +46,5 @@ class VideoConv3dEncoder(VideoEncoder):
         self.proj = nn.Conv3d(chans[-1], embed_dim, 1)
 
     def forward(self, inp: EncoderInput) -> Tokens:
-        return self.to_tokens(self.proj(self.stages(self.stem(self._input(inp)))))  # stride = patch
+        x, size = self._padded(inp)
+        return self.to_tokens(self.proj(self.stages(self.stem(x))))._replace(size=size)  # stride = patch

@@ -16,13 +16,17 @@ class Features(NamedTuple):
     """The trunk's output for one batch of one modality.
 
     x: (B, N, D) normalised tokens; the first ``num_prefix`` are cls/meta tokens, the rest follow the encoder's
-    token order. pad_mask: (B, N) True for padding, or None. grid: the encoder's token grid.
+    token order. pad_mask: (B, N) True for padding, or None. grid: the encoder's token grid. skips and size:
+    passed through from the encoder's :class:`~omnivec.types.Tokens` for dense heads. modality: the encoder's.
     """
 
     x: Tensor
     pad_mask: Tensor | None
     num_prefix: int
     grid: tuple[int, ...]
+    skips: tuple[Tensor, ...] = ()
+    size: tuple[int, ...] = ()
+    modality: str = ""
 
     @property
     def data_tokens(self) -> Tensor:

@@ -57,18 +57,34 @@ class Attention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(B, N, D))
 
 
+class LayerScale(nn.Module):
+    """A learned per-channel scale on a residual branch (CaiT, arXiv 2103.17239 §2.1), initialised small so a
+    deep stack starts close to the identity."""
+
+    def __init__(self, dim: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((dim,), init))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gamma
+
+
 class Block(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0) -> None:
+    def __init__(
+        self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0, layer_scale: float = 0.0
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, num_heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
+        self.ls1: nn.Module = LayerScale(dim, layer_scale) if layer_scale > 0 else nn.Identity()
+        self.ls2: nn.Module = LayerScale(dim, layer_scale) if layer_scale > 0 else nn.Identity()
 
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), attn_mask))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), attn_mask)))
+        return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))
 
 
 def init_weights(module: nn.Module) -> None:

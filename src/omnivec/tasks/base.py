@@ -23,6 +23,8 @@ class TaskKind:
     """Subclasses implement one kind (classification, segmentation, retrieval)."""
 
     primary_metric: str = "accuracy"
+    default_loss_weight: float = 1.0
+    """The weight a task of this kind gets in a shared step unless its config says otherwise."""
 
     def collate(self, model: Any, task: TaskConfig, items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """Items whose sample is :class:`Skipped` must already be filtered out by the caller."""
@@ -31,6 +33,12 @@ class TaskKind:
 
     def collate_targets(self, targets: list[Any]) -> Tensor:
         return torch.as_tensor(targets, dtype=torch.long)
+
+    def augment(self, model: Any, task: TaskConfig, batch: tuple[Any, Any], g: torch.Generator) -> tuple[Any, Any]:
+        """A training batch through its encoder's augmentation (targets unchanged); kinds with spatial targets
+        or paired inputs override it."""
+        inp, _ = model.encoder(task.modality).augment(batch[0], g)
+        return inp, batch[1]
 
     def forward(self, model: Any, task: TaskConfig, batch: tuple[Any, Any]) -> Any:
         return model(task.name, batch[0])

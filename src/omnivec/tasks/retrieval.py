@@ -57,6 +57,12 @@ class Retrieval(TaskKind):
         labels = torch.as_tensor([int(t[1]) for _, t in items], dtype=torch.long)
         return (a, b), labels
 
+    def augment(self, model: Any, task: TaskConfig, batch: tuple[Any, Any], g: torch.Generator) -> tuple[Any, Any]:
+        (a, b), labels = batch
+        a, _ = model.encoder(task.modality).augment(a, g)
+        b, _ = model.encoder(task.pair_modality).augment(b, g)
+        return (a, b), labels
+
     def forward(self, model: Any, task: TaskConfig, batch: tuple[Any, Any]) -> Any:
         (a, b), _ = batch
         head = model.heads[task.name]

@@ -46,9 +46,16 @@ class IoUMetric:
 @TASK_KINDS.register("segmentation")
 class Segmentation(TaskKind):
     primary_metric = "miou"
+    # Per-pixel cross-entropy over mostly-background pixels falls to a small value within a few dozen steps, and
+    # with it the dense task's share of the gradient on the shared stem and trunk. Weighted x3 it keeps learning
+    # beside classification tasks (digit-scenes mIoU 0.759 -> 0.810 with MNIST, docs/design.md).
+    default_loss_weight = 3.0
 
     def collate_targets(self, targets: list[Any]) -> Tensor:
         return torch.stack([torch.as_tensor(t, dtype=torch.long) for t in targets])
+
+    def augment(self, model: Any, task: TaskConfig, batch: tuple[Any, Any], g: torch.Generator) -> tuple[Any, Any]:
+        return model.encoder(task.modality).augment(batch[0], g, batch[1])  # the class map moves with the image
 
     def loss(self, out: SegmentOutput, targets: Tensor) -> tuple[Tensor, dict[str, float]]:
         loss = F.cross_entropy(out.logits, targets)

@@ -84,13 +84,23 @@ class UnivalRunConfig:
 def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
     """A small encoder-decoder on the preset's sizes; 1-channel inputs (the derived digit data is gray)."""
     backbone = preset_model(name)
+    # UnIVAL keeps the per-patch stems it was measured with (docs/results_unival.md); the OmniVec presets moved
+    # to convolutional tokenizers (docs/design.md).
     backbone.encoders = {
-        "image": {"name": "image_patch", "in_chans": 1, "patch_size": 8},
-        "video": {"name": "video_tubelet", "in_chans": 1, "patch_size": 16, "tubelet_size": 2},
-        "audio": {"name": "audio_spectrogram", "sample_rate": 8000, "max_seconds": 1.5},
+        "image": {"name": "image_patch", "in_chans": 1, "patch_size": 8, "stem": "hmlp"},
+        "video": {"name": "video_tubelet", "in_chans": 1, "patch_size": 16, "tubelet_size": 2, "stem": "hmlp"},
+        "audio": {
+            "name": "audio_spectrogram",
+            "sample_rate": 8000,
+            "max_seconds": 1.5,
+            "stem": "linear",
+            "patch_freq": 8,
+            "patch_time": 4,
+        },
         "text": {"name": "text_embedding", "vocab_size": 0, "max_length": 96 if name == "tiny" else 256},
     }
     backbone.vectorizer = "mean"
+    backbone.layer_scale = 0.0
     train = preset_train(name)
     train.task_schedule = "mixed"
     return UnivalRunConfig(preset=name, model=UnivalModelConfig(backbone=backbone, num_bins=num_bins), train=train)

@@ -1,0 +1,121 @@
+"""The convolutional tokenizers: leak-free under masking, padding-exact for audio, gray == repeated channels,
+odd sizes padded to whole tokens and cropped back by dense heads."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from omnivec.config import TaskConfig, preset
+from omnivec.layers.convstem import ConvStem
+from omnivec.model import OmniModel
+from omnivec.types import EncoderInput
+
+
+def tiny_cnn_model() -> OmniModel:
+    cfg = preset("tiny").model
+    for m in ("image", "video", "audio"):
+        assert cfg.encoders[m].get("stem", "cnn") == "cnn"  # the default tokenizer
+    return OmniModel(cfg).eval()
+
+
+def hidden_pixels(mask: torch.Tensor, grid: tuple[int, ...], patch: tuple[int, ...]) -> torch.Tensor:
+    """(B, N) hidden tokens -> (B, 1, *pixels) True where a pixel belongs to a hidden token."""
+    m = mask.view(mask.shape[0], *grid)
+    for axis, p in enumerate(patch):
+        m = m.repeat_interleave(p, dim=axis + 1)
+    return m[:, None]
+
+
+CASES = {
+    "image": lambda: torch.rand(3, 3, 32, 32),
+    "video": lambda: torch.rand(2, 3, 8, 32, 32),
+}
+
+
+@pytest.mark.parametrize("modality", sorted(CASES))
+def test_kept_tokens_never_see_hidden_pixels(modality: str) -> None:
+    """Rewrite every hidden pixel: the kept tokens must not change at all. Rewrite one visible pixel: they must."""
+    model = tiny_cnn_model()
+    enc = model.encoder(modality)
+    x = CASES[modality]()
+    torch.manual_seed(3)
+    m, grid, _ = enc.masked_tokens(EncoderInput(x), 0.6)
+    hidden = hidden_pixels(m.mask, grid, enc.patch).expand_as(x)
+    noisy = torch.where(hidden, torch.rand_like(x) * 5, x)
+    torch.manual_seed(3)
+    m2, _, _ = enc.masked_tokens(EncoderInput(noisy), 0.6)
+    assert torch.equal(m.ids_keep, m2.ids_keep)
+    assert torch.equal(m.kept, m2.kept)
+    visible = (~hidden).nonzero()[0]
+    poked = x.clone()
+    poked[tuple(visible)] += 3.0
+    torch.manual_seed(3)
+    m3, _, _ = enc.masked_tokens(EncoderInput(poked), 0.6)
+    assert not torch.equal(m.kept, m3.kept)
+
+
+def test_audio_kept_tokens_never_see_hidden_frames() -> None:
+    model = tiny_cnn_model()
+    enc = model.encoder("audio")
+    waves = [torch.randn(8000) * 0.1, torch.randn(6000) * 0.1]
+    inp = enc.collate(waves)
+    spec, _ = enc.spectrogram(inp)
+    torch.manual_seed(5)
+    m, grid, pad = enc.masked_tokens(inp, 0.5)
+    assert pad is not None and bool(pad[1].any())  # the shorter clip is padded
+    # the same masked encoding, on a spectrogram whose hidden (and padded) frames are rewritten
+    hidden = hidden_pixels(m.mask, grid, enc.patch)
+    noisy = torch.where(hidden, torch.randn_like(spec) * 4, spec)
+    keep = (~m.mask).view(-1, *grid)
+    a = enc._tokens(enc._embed(spec, keep), enc.valid_patches(inp.lengths)).x
+    b = enc._tokens(enc._embed(noisy, keep), enc.valid_patches(inp.lengths)).x
+    idx = m.ids_keep[..., None].expand(-1, -1, a.shape[-1])
+    assert torch.equal(a.gather(1, idx), b.gather(1, idx))
+
+
+def test_padded_audio_batch_gives_each_clip_its_own_tokens() -> None:
+    model = tiny_cnn_model()
+    clips = [torch.randn(8000) * 0.1, torch.randn(4000) * 0.1]
+    batch = model.encode("audio", model.collate("audio", clips))
+    for i, clip in enumerate(clips):
+        alone = model.encode("audio", model.collate("audio", [clip]))
+        n = alone.x.shape[1] if alone.pad_mask is None else int((~alone.pad_mask[0]).sum())
+        torch.testing.assert_close(batch.x[i, :n], alone.x[0, :n], rtol=1e-5, atol=1e-5)
+        assert batch.pad_mask is not None
+        assert not batch.pad_mask[i, :n].any() and batch.pad_mask[i, n:].all()
+
+
+@pytest.mark.parametrize(("patch", "entry"), [((8, 8), ()), ((8, 8), (2, 2)), ((4, 8, 8), (1, 2, 2))])
+def test_gray_input_equals_its_channels_repeated(patch: tuple[int, ...], entry: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    stem = ConvStem(3, 32, patch, 8, entry)
+    x = torch.rand(2, 1, *[4 * p for p in patch])
+    a, skips_a = stem(x)
+    b, skips_b = stem(x.expand(-1, 3, *x.shape[2:]))
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert [s.shape for s in skips_a] == [s.shape for s in skips_b]
+    assert a.shape[2:] == (4,) * len(patch)
+
+
+def test_odd_image_sizes_are_padded_to_whole_tokens_and_segmentation_crops_back() -> None:
+    model = tiny_cnn_model()
+    model.add_task(TaskConfig("seg", "segmentation", "image", num_classes=3))
+    x = torch.rand(2, 1, 28, 30)
+    tokens = model.encode("image", EncoderInput(x))
+    assert tokens.grid == (4, 4) and tokens.size == (28, 30)  # 28 -> 32 and 30 -> 32, edge values
+    out = model("seg", EncoderInput(x))
+    assert out.logits.shape == (2, 3, 28, 30)
+
+
+def test_segmentation_head_reads_the_stem_skips() -> None:
+    """Changing a skip map must change the logits (the head decodes from it), not only the trunk tokens."""
+    model = tiny_cnn_model()
+    model.add_task(TaskConfig("seg", "segmentation", "image", num_classes=3))
+    x = torch.rand(1, 3, 32, 32)
+    feats = model.forward_features("image", EncoderInput(x))
+    head = model.heads["seg"]
+    a = head(feats, model.pool(feats)).logits
+    skips = (feats.skips[0], feats.skips[1] + 1.0, *feats.skips[2:])
+    b = head(feats._replace(skips=skips), model.pool(feats)).logits
+    assert not torch.allclose(a, b)
