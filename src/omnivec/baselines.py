@@ -51,6 +51,15 @@ class Budget:
     wide: bool = False
 
 
+DEFAULT_LR = {"image": 6e-3, "segmentation": 1.2e-2, "video": 1.2e-2, "audio": 3e-3, "points": 3e-3}
+"""AdamW peak learning rate per baseline, the best of a sweep over {1e-3, 3e-3, 6e-3, 1.2e-2, 2.4e-2} at 300
+steps x 32 on the quickstart's data (docs/learning.md)."""
+
+
+def default_lr(task: TaskConfig) -> float:
+    return DEFAULT_LR.get("segmentation" if task.kind == "segmentation" else task.modality, 3e-3)
+
+
 def _bn_act(conv: nn.Module, c: int, dims: int = 2) -> list[nn.Module]:
     bn = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[dims](c)
     return [conv, bn, nn.ReLU(inplace=True)]
@@ -324,4 +333,4 @@ def train_baseline(
     return train_neural(task, train_ds, test_ds, budget, seed, audio_cfg)
 
 
-__all__ = ["Budget", "build_network", "train_baseline"]
+__all__ = ["DEFAULT_LR", "Budget", "build_network", "default_lr", "train_baseline"]

@@ -122,6 +122,34 @@ def cmd_finetune(a: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
+    if a.name == "baselines":
+        from omnivec.benchmark import BenchBudget, reproduce_baselines, table
+        from omnivec.data.tasks import real_suite
+
+        tasks = a.tasks or real_suite(a.data_root) or []
+        if not tasks:
+            from omnivec.catalog import GENERATED_SUITE
+
+            tasks = list(GENERATED_SUITE)
+        budget = BenchBudget(steps=a.steps, batch_size=a.batch_size, seconds=a.seconds)
+        out = a.out if a.out != "runs/omnivec-ablations" else "runs/baselines"
+        rows = reproduce_baselines(
+            out, tasks, budget, a.data_root, a.seed, a.train_limit, a.test_limit, progress=not a.quiet
+        )
+        print(table(rows))
+        print(f"wrote {out}/baselines.md")
+        return 0
+    if a.name == "full-budget":
+        from omnivec.benchmark import TARGETS, reproduce_full_budget, table
+
+        out = a.out if a.out != "runs/omnivec-ablations" else "runs/full-budget"
+        seconds = {t: a.seconds for t in a.tasks or []} if a.seconds > 0 else None
+        rows = reproduce_full_budget(
+            out, a.tasks or None, a.data_root, a.seed, a.results, progress=not a.quiet, seconds=seconds
+        )
+        print(table(rows, TARGETS))
+        print(f"wrote {a.results} and {out}/full_budget.md")
+        return 0
     from omnivec.reproduce import reproduce
 
     s = reproduce(a.name, a.out, a.budget, a.suite, a.seed, a.results, a.data_root, progress=not a.quiet)
@@ -154,8 +182,16 @@ def register(sub: Any) -> None:
     _common(p)
     p.set_defaults(fn=cmd_finetune)
 
-    p = sub.add_parser("reproduce", help="regenerate an experiment table (omnivec-ablations)")
-    p.add_argument("name", help="omnivec-ablations")
+    p = sub.add_parser("reproduce", help="regenerate an experiment table (omnivec-ablations | baselines | full-budget)")
+    p.add_argument("name", choices=["omnivec-ablations", "baselines", "full-budget"])
+    p.add_argument("--tasks", type=_tasks, default=[], help="baselines/full-budget: tasks (default: the suite)")
+    p.add_argument("--steps", type=int, default=300, help="baselines: steps per task")
+    p.add_argument("--batch-size", type=int, default=32, help="baselines: samples per task per step")
+    p.add_argument(
+        "--seconds", type=float, default=0.0, help="baselines/full-budget: training seconds per task instead"
+    )
+    p.add_argument("--train-limit", type=int, default=3000, help="baselines: training samples per task (0 = all)")
+    p.add_argument("--test-limit", type=int, default=1000, help="baselines: test samples per task (0 = all)")
     p.add_argument("--budget", default="small", choices=["tiny", "small", "medium"])
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
     p.add_argument("--seed", type=int, default=0)

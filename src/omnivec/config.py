@@ -8,6 +8,7 @@ embed, merge and generate rebuild the model from the folder alone.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import inspect
 import itertools
@@ -24,7 +25,9 @@ from omnivec.errors import OmnivecError
 
 T = TypeVar("T")
 
-PRESETS = ("tiny", "small", "base")
+PRESETS = ("tiny", "cpu", "small", "base")
+"""tiny: seconds, for tests; cpu: the default -- the quickstart's model, good on a laptop CPU in minutes;
+small/base: wider and deeper, for GPUs."""
 
 
 @dataclass
@@ -87,6 +90,11 @@ class TrainConfig:
 
     max_steps: int = 300
     """Optimizer steps."""
+    max_seconds: float = 0.0
+    """When > 0, also stop after this many seconds of training (data, forward, backward, update; evaluation and
+    checkpoints excluded) and run the learning-rate schedule on elapsed time instead of steps, so a run given a
+    wall budget still warms up and decays fully. Set ``max_steps`` high as a cap. Steps then depend on the
+    machine's speed: a seconds-budgeted run is comparable across models on one machine, not bit-reproducible."""
     batch_size: int = 32
     """Samples per task per step (each task contributes one sub-batch to a step)."""
     lr: float = 1e-3
@@ -164,8 +172,9 @@ def _encoders(preset: str) -> dict[str, dict[str, Any]]:
         "audio": {"name": "audio_spectrogram", "sample_rate": 8000 if preset != "base" else 16000},
         "text": {
             "name": "text_embedding",
-            "vocab_size": 2048 if preset == "tiny" else 8192,
+            "vocab_size": 2048 if preset in ("tiny", "cpu") else 8192,
             "max_length": 64 if preset != "base" else 256,
+            **({"bigram_buckets": 4096} if preset == "tiny" else {}),
         },
         "points": {
             "name": "points_pointnet",
@@ -178,6 +187,7 @@ def _encoders(preset: str) -> dict[str, dict[str, Any]]:
 def preset_model(preset: str) -> ModelConfig:
     sizes = {
         "tiny": dict(embed_dim=64, depth=2, num_heads=2),
+        "cpu": dict(embed_dim=128, depth=4, num_heads=4),
         "small": dict(embed_dim=192, depth=6, num_heads=3),
         "base": dict(embed_dim=768, depth=12, num_heads=12, drop_path=0.1),
     }
@@ -189,6 +199,8 @@ def preset_model(preset: str) -> ModelConfig:
 def preset_train(preset: str) -> TrainConfig:
     return {
         "tiny": TrainConfig(max_steps=60, batch_size=16, lr=2e-3, warmup_steps=5),
+        # ~6 epochs of 8000 images in ~4 minutes on 2 cores (docs/learning.md, bring your own)
+        "cpu": TrainConfig(max_steps=1500, batch_size=32, lr=4e-3, warmup_steps=100),
         "small": TrainConfig(max_steps=1000, batch_size=64, lr=1e-3, warmup_steps=50),
         "base": TrainConfig(max_steps=20000, batch_size=128, lr=5e-4, warmup_steps=1000),
     }[preset]
@@ -197,7 +209,7 @@ def preset_train(preset: str) -> TrainConfig:
 def preset(preset_name: str) -> RunConfig:
     model = preset_model(preset_name)  # validates the name
     train = preset_train(preset_name)
-    train.embed_lr_scale = 5.0  # the text lookup tables (docs/design.md: Banking77 0.803 -> 0.819 at 300 steps)
+    train.embed_lr_scale = 5.0  # the text lookup tables (docs/learning.md: Banking77 0.803 -> 0.819 at 300 steps)
     return RunConfig(preset=preset_name, model=model, train=train)
 
 
@@ -244,6 +256,30 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if (tp in (int, float, str, bool) and not isinstance(value, tp)) or (tp is int and isinstance(value, bool)):
         raise OmnivecError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
+
+
+def apply_override(cfg: RunConfig, assignment: str) -> RunConfig:
+    """``KEY=VALUE`` with a dotted KEY into the RunConfig (``train.lr=3e-3``, ``model.encoders.image.stem=hmlp``,
+    ``model.augment=false``); VALUE is read as YAML. The result is checked like a config file, so a misspelt
+    field or a wrong type names itself."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise OmnivecError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=3e-3")
+    data = to_dict(cfg)
+    node: Any = data
+    parts = key.strip().split(".")
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            raise OmnivecError(f"--set {assignment!r}: no field {'.'.join(parts[: i + 1])!r} in the config")
+        node = node[part]
+    if not isinstance(node, dict) or (parts[-1] not in node and len(parts) < 4):
+        raise OmnivecError(f"--set {assignment!r}: no field {key.strip()!r} in the config")
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):  # YAML 1.1 reads 3e-3 (no dot) as a string
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    node[parts[-1]] = value
+    return from_dict(RunConfig, data)
 
 
 def save_yaml(cfg: Any, path: str | Path) -> None:

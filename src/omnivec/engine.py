@@ -59,11 +59,14 @@ def default_device(info: DistInfo) -> torch.device:
     return torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``max_steps``."""
+def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
+    """Linear warmup over ``warmup_steps`` to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at
+    ``max_steps`` -- or, with a ``max_seconds`` budget, at whichever of the two ends first."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     t = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    if cfg.max_seconds > 0:
+        t = max(t, elapsed / cfg.max_seconds)
     floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
@@ -245,10 +248,10 @@ class Engine:
             desc="train",
         )
         window_t, window_n = time.perf_counter(), 0
-        while self.state.step < cfg.max_steps:
+        while self.state.step < cfg.max_steps and not (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds):
             step = self.state.step
             t0 = time.perf_counter()
-            lr = lr_at(step, cfg)
+            lr = lr_at(step, cfg, self.state.elapsed)
             for g in self.optimizer.param_groups:
                 g["lr"] = lr * g.get("lr_scale", 1.0)
             names = self.schedule(step)
@@ -276,7 +279,8 @@ class Engine:
             loss_mean = sum(losses) / len(losses)
             if not math.isfinite(loss_mean):
                 raise FloatingPointError(f"loss became {loss_mean} at step {step}; lower --lr or check the data")
-            if self.state.step % cfg.log_every == 0 or self.state.step == cfg.max_steps:
+            last = self.state.step == cfg.max_steps or (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds)
+            if self.state.step % cfg.log_every == 0 or last:
                 dt = time.perf_counter() - window_t
                 rec = {
                     "step": self.state.step,

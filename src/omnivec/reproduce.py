@@ -390,14 +390,17 @@ def reproduce(
 SECTION_START, SECTION_END = "<!-- omnivec-ablations:start -->", "<!-- omnivec-ablations:end -->"
 
 
-def write_section(path: Path, md: str) -> None:
-    """Replace the text between the ablation markers of ``path`` (the rest of a hand-kept results page stays);
-    a file without the markers, or no file, gets the section on its own."""
-    section = f"{SECTION_START}\n{md.rstrip()}\n{SECTION_END}\n"
+def write_section(path: Path, md: str, name: str = "omnivec-ablations") -> None:
+    """Replace the text between the ``name`` markers of ``path`` (the rest of a hand-kept results page stays);
+    a page without the markers gets the section appended, no page gets the section on its own."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    section = f"{start}\n{md.rstrip()}\n{end}\n"
     text = path.read_text() if path.is_file() else ""
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+    elif text and name != "omnivec-ablations":
+        text = text.rstrip("\n") + "\n\n" + section
     else:
         text = section
     path.parent.mkdir(parents=True, exist_ok=True)

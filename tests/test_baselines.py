@@ -1,0 +1,110 @@
+"""The reference specialists (omnivec.baselines), the seconds budget of the engine, and the side-by-side
+benchmark that puts them beside omnivec."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from omnivec import checkpoint as ckpt
+from omnivec.baselines import Budget, _Featurizer, build_network, train_baseline
+from omnivec.config import TaskConfig, preset
+from omnivec.train import prepare_tasks, train
+
+CASES = {
+    "image": (TaskConfig("t", "classification", "image", num_classes=4), [torch.rand(1, 28, 28) for _ in range(3)]),
+    "video": (TaskConfig("t", "classification", "video", num_classes=4), [torch.rand(3, 8, 32, 32) for _ in range(3)]),
+    "audio": (TaskConfig("t", "classification", "audio", num_classes=4), [torch.randn(n) for n in (4000, 6000, 5000)]),
+    "points": (TaskConfig("t", "classification", "points", num_classes=4), [torch.randn(256, 3) for _ in range(3)]),
+    "seg": (TaskConfig("t", "segmentation", "image", num_classes=5), [torch.rand(1, 32, 32) for _ in range(3)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_baseline_network_gives_the_task_shape(case: str) -> None:
+    task, samples = CASES[case]
+    x = _Featurizer(task.modality)(samples)
+    name, net = build_network(task, x)
+    out = net(*x)
+    if task.kind == "segmentation":
+        assert name == "U-Net" and out.shape == (3, 5, 32, 32)
+    else:
+        assert out.shape == (3, 4)
+    out.float().square().mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def _generated(names: list[str], num_train: int = 160, num_test: int = 80):  # type: ignore[no-untyped-def]
+    cfg = preset("tiny")
+    cfg.num_train, cfg.num_test = num_train, num_test
+    cfg.tasks = names
+    return cfg, prepare_tasks(cfg, names)
+
+
+def test_the_image_baseline_learns_and_the_text_baseline_fits() -> None:
+    _, tasks = _generated(["shapes", "topics"])
+    p = tasks["shapes"]
+    r = train_baseline(p.cfg, p.splits.train, p.splits.test, Budget(steps=80, batch_size=16, lr=6e-3))
+    assert r["baseline"] == "CNN" and r["steps"] == 80
+    assert r["value"] >= 0.5, f"the CNN learned nothing on shapes (chance 0.25): {r['value']:.3f}"
+    p = tasks["topics"]
+    r = train_baseline(p.cfg, p.splits.train, p.splits.test, Budget())
+    assert r["baseline"] == "TF-IDF + linear SVM" and r["value"] >= 0.6
+
+
+def test_a_seconds_budget_stops_the_baseline_on_time() -> None:
+    _, tasks = _generated(["shapes"])
+    p = tasks["shapes"]
+    t0 = time.perf_counter()
+    r = train_baseline(p.cfg, p.splits.train, p.splits.test, Budget(steps=10**9, batch_size=8, seconds=1.0))
+    assert 1.0 <= r["seconds"] < 3.0 and r["steps"] > 0
+    assert time.perf_counter() - t0 < 20
+
+
+def test_the_engine_seconds_budget_stops_and_decays_the_learning_rate(tmp_path: Path) -> None:
+    cfg, _ = _generated(["shapes"], 64, 16)
+    cfg.train.max_steps, cfg.train.max_seconds, cfg.train.warmup_steps, cfg.train.log_every = 10**6, 2.0, 2, 1
+    t0 = time.perf_counter()
+    train(cfg, tmp_path / "run", progress=False)
+    assert time.perf_counter() - t0 < 60
+    log = [json.loads(x) for x in (tmp_path / "run" / ckpt.METRICS).read_text().splitlines() if x.strip()]
+    steps = [r for r in log if "loss" in r]
+    assert 2 < len(steps) < 10**6
+    assert steps[-1]["lr"] < 0.25 * cfg.train.lr, "the schedule did not decay over the seconds budget"
+
+
+def test_side_by_side_rows_and_the_results_section(tmp_path: Path) -> None:
+    from omnivec.benchmark import BenchBudget, side_by_side, table
+    from omnivec.reproduce import write_section
+
+    cfg, tasks = _generated(["shapes", "topics"], 64, 32)
+    rows = side_by_side(cfg, tmp_path, BenchBudget(steps=4, batch_size=8), tasks=tasks)
+    assert [r["task"] for r in rows] == ["shapes", "topics"]
+    for r in rows:
+        assert r["omnivec_steps"] == 4 and 0 <= r["omnivec"] <= 1 and 0 <= r["baseline_value"] <= 1
+        assert r["ratio"] == pytest.approx(r["omnivec"] / r["baseline_value"], abs=1e-3)
+    md = table(rows, {"shapes": 2.0})
+    assert "**missed**" in md and "TF-IDF" in md
+    page = tmp_path / "results.md"
+    page.write_text("# results\n\nhand-kept text\n")
+    write_section(page, "## table v1", "full-budget")
+    write_section(page, "## table v2", "full-budget")
+    text = page.read_text()
+    assert "hand-kept text" in text and "v2" in text and "v1" not in text
+
+
+def test_reproduce_baselines_command_writes_its_table(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from omnivec.cli import main
+
+    monkeypatch.delenv("OMNIVEC_DATA", raising=False)
+    out = tmp_path / "bl"
+    argv = ["reproduce", "baselines", "--tasks", "shapes,topics", "--steps", "3", "--batch-size", "4"]
+    argv += ["--train-limit", "32", "--test-limit", "16", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    rows = json.loads((out / "baselines.json").read_text())["rows"]
+    assert [r["task"] for r in rows] == ["shapes", "topics"] and rows[0]["train"] == 32
+    assert "| shapes |" in (out / "baselines.md").read_text() and "TF-IDF" in capsys.readouterr().out
