@@ -96,6 +96,8 @@ def test_resume_continues_to_more_steps(run_dir: Path, tmp_path: Path) -> None:
     [
         (["train", "--preset", "huge", "--tasks", "shapes", "--out", "X"], "unknown preset 'huge'"),
         (["train", "--preset", "tiny", "--tasks", "nosuch", "--out", "X"], "unknown task 'nosuch'"),
+        (["train", "--preset", "tiny", "--set", "train.lrr=1", "--out", "X"], "no field 'train.lrr'"),
+        (["train", "--preset", "tiny", "--set", "model.depth=two", "--out", "X"], "model.depth: expected int"),
         (["evaluate", "/no/such/run"], "does not exist"),
         (["info", "/no/such/run"], "does not exist"),
     ],
@@ -110,3 +112,15 @@ def test_errors_are_one_clear_line(argv: list[str], message: str, capsys, tmp_pa
 def test_embed_missing_file_is_clear(run_dir: Path, capsys) -> None:
     assert main(["embed", str(run_dir), "--modality", "image", "--input", "/no/such.png", "--out", "/tmp/x.npy"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_set_overrides_reach_the_saved_config(tmp_path: Path) -> None:
+    from omnivec.config import RunConfig, load_yaml
+
+    run = tmp_path / "r"
+    argv = ["train", "--preset", "tiny", "--tasks", "shapes", "--num-train", "16", "--num-test", "8"]
+    argv += ["--max-steps", "2", "--quiet", "--out", str(run)]
+    argv += ["--set", "model.encoders.image.stem=hmlp", "--set", "train.lr=3e-3", "--set", "model.augment=false"]
+    assert main(argv) == 0
+    cfg = load_yaml(RunConfig, run / "config.yaml")
+    assert cfg.model.encoders["image"]["stem"] == "hmlp" and cfg.train.lr == 3e-3 and cfg.model.augment is False

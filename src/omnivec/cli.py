@@ -31,6 +31,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         cfg = preset(a.preset)
     if a.tasks:
         cfg.tasks = a.tasks
+    from omnivec.config import apply_override
+
+    for assignment in a.set or []:
+        cfg = apply_override(cfg, assignment)
     if a.train:
         from omnivec.cli_data import add_byo
 
@@ -126,7 +130,8 @@ def cmd_info(a: argparse.Namespace) -> int:
 def cmd_quickstart(a: argparse.Namespace) -> int:
     from omnivec.quickstart import quickstart
 
-    quickstart(a.out, seed=a.seed, data_root=a.data_root or os.environ.get("OMNIVEC_DATA", ""), progress=not a.quiet)
+    data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
+    quickstart(a.out, seed=a.seed, data_root=data_root, progress=not a.quiet, baselines=not a.no_baselines)
     print((Path(a.out) / "report.md").read_text())
     return 0
 
@@ -165,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="supervised (multi-task) training into a run folder")
-    t.add_argument("--preset", default="tiny", help="tiny | small | base")
+    t.add_argument(
+        "--preset", default="cpu", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base"
+    )
     t.add_argument("--config", help="a RunConfig YAML instead of a preset")
     t.add_argument("--tasks", type=_tasks_arg, help="comma-separated task names (see `omnivec tasks`)")
     t.add_argument("--out", required=True, help="run folder to write")
@@ -187,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--modality",
         choices=["image", "video", "audio", "text", "points"],
         help="modality of --train (default: detected from the file extensions)",
+    )
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any config field, e.g. --set model.encoders.image.stem=hmlp --set train.lr=3e-3 (repeatable)",
     )
     t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
@@ -219,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--data-root")
     q.add_argument("--quiet", action="store_true")
+    q.add_argument("--no-baselines", action="store_true", help="skip the reference specialists (faster)")
     q.set_defaults(fn=cmd_quickstart)
 
     k = sub.add_parser("tasks", help="list the task catalogue")

@@ -173,8 +173,16 @@ def evaluate_tasks(model: OmniModel, datasets: dict[str, Dataset], batch_size: i
     return results
 
 
-def train(run_cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results."""
+def train(
+    run_cfg: RunConfig,
+    out: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    tasks: dict[str, PreparedTask] | None = None,
+) -> dict[str, Any]:
+    """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results.
+    ``tasks``: the tasks already prepared from ``run_cfg`` (``prepare_tasks``), so a caller that also trains
+    baselines on them builds the data once."""
     out = Path(out)
     info = init_distributed()
     check_run_folder(out, resume)
@@ -185,7 +193,7 @@ def train(run_cfg: RunConfig, out: str | Path, resume: bool = False, progress: b
         tasks = prepare_tasks(run_cfg, run_cfg.tasks)
     else:
         seed_everything(run_cfg.train.seed)
-        tasks = prepare_tasks(run_cfg, run_cfg.tasks)
+        tasks = tasks if tasks is not None else prepare_tasks(run_cfg, run_cfg.tasks)
         run_cfg.model.tasks = []
         model = OmniModel(run_cfg.model, train_tokenizer(run_cfg, tasks))
         for p in tasks.values():
