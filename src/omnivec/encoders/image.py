@@ -28,7 +28,7 @@ class ImageEncoderConfig:
     """cnn stem: channels of the first stage; each later stage doubles them, up to the trunk width."""
     stem_entry: int = 1
     """cnn stem: 1 starts with a 3x3 conv at full resolution; 2 (or 4) with a non-overlapping conv of that
-    stride (about half the stem's cost, a little accuracy: docs/design.md)."""
+    stride (about half the stem's cost, a little accuracy: docs/learning.md)."""
     augment_shift: int = 2
     """Training augmentation: random translation by up to this many pixels (0: off)."""
     mean: float = 0.5

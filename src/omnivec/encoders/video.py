@@ -29,7 +29,7 @@ class VideoEncoderConfig:
     """cnn stem: channels of the first stage; each later stage doubles them, up to the trunk width."""
     stem_entry: int = 2
     """cnn stem: the first conv is non-overlapping with this spatial stride (1: a 3x3x3 conv at full size,
-    about twice the cost for a few points of accuracy: docs/design.md)."""
+    about twice the cost for a few points of accuracy: docs/learning.md)."""
     augment_shift: int = 2
     """Training augmentation: random translation of the whole clip by up to this many pixels (0: off)."""
     mean: float = 0.5

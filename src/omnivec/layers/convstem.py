@@ -5,7 +5,7 @@ Stages of ``weight-standardised conv 3x3 -> LayerNorm over channels -> GELU``; b
 halves every axis that still has stride left, until the feature map has one position per token (``patch`` pixels
 per token along each axis); optionally the first stage is a non-overlapping ``entry`` conv (kernel = stride),
 which halves the stem's cost. Weight Standardization (Qiao et al. 2019) with the per-position norm trains as fast
-as BatchNorm here (docs/design.md) without coupling samples, tasks or masked positions. A 1x1 convolution
+as BatchNorm here (docs/learning.md) without coupling samples, tasks or masked positions. A 1x1 convolution
 projects the last stage to the trunk width. Each stage's output is kept as a *skip*, so a dense head can decode
 at full resolution (TransUNet/U-Net style) while the trunk sees few tokens.
 
@@ -84,8 +84,12 @@ class ConvStem(nn.Module):
         self.widths = [min(width * 2**i, embed_dim) for i in range(num_pools + 1)]
         chans = [in_chans, *self.widths]
         has_entry = any(e > 1 for e in entry)
+        # The entry conv is non-overlapping along the axes it strides and a 3-wide conv along the others: video's
+        # (1, 2, 2) entry still mixes neighbouring frames at full frame rate, which motion needs (a (1, 2, 2)
+        # kernel left the generated `motion` task at chance: docs/learning.md).
+        entry_kernel = tuple(e if e > 1 else 3 for e in entry)
         self.stages = nn.ModuleList(
-            ConvBlock(chans[i], chans[i + 1], self.ndim, *((entry, entry) if i == 0 and has_entry else ()))
+            ConvBlock(chans[i], chans[i + 1], self.ndim, *((entry_kernel, entry) if i == 0 and has_entry else ()))
             for i in range(num_pools + 1)
         )
         self.proj = (nn.Conv2d if self.ndim == 2 else nn.Conv3d)(chans[-1], embed_dim, 1)

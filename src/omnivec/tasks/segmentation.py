@@ -48,7 +48,7 @@ class Segmentation(TaskKind):
     primary_metric = "miou"
     # Per-pixel cross-entropy over mostly-background pixels falls to a small value within a few dozen steps, and
     # with it the dense task's share of the gradient on the shared stem and trunk. Weighted x3 it keeps learning
-    # beside classification tasks (digit-scenes mIoU 0.759 -> 0.810 with MNIST, docs/design.md).
+    # beside classification tasks (digit-scenes mIoU 0.759 -> 0.810 with MNIST, docs/learning.md).
     default_loss_weight = 3.0
 
     def collate_targets(self, targets: list[Any]) -> Tensor:
