@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -333,4 +333,21 @@ def train_baseline(
     return train_neural(task, train_ds, test_ds, budget, seed, audio_cfg)
 
 
-__all__ = ["DEFAULT_LR", "Budget", "build_network", "default_lr", "train_baseline"]
+def train_baselines(
+    tasks: dict[str, Any],
+    budget: Budget,
+    seed: int = 0,
+    audio_cfg: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Every prepared task's (``train.PreparedTask``) baseline at ``budget``, each at its own ``default_lr``."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in tasks.items():
+        if progress:
+            print(f"baseline for {name} ...", flush=True)
+        b = replace(budget, lr=default_lr(p.cfg))
+        out[name] = train_baseline(p.cfg, p.splits.train, p.splits.test, b, seed, audio_cfg)
+    return out
+
+
+__all__ = ["DEFAULT_LR", "Budget", "build_network", "default_lr", "train_baseline", "train_baselines"]

@@ -76,7 +76,8 @@ def side_by_side(
     tasks: dict[str, PreparedTask] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ONE omnivec model on ``cfg.tasks`` and each task's specialist at ``budget``; one row per task."""
-    from omnivec.baselines import Budget, default_lr, train_baseline
+    from omnivec.baselines import Budget, train_baselines
+    from omnivec.engine import read_log
 
     cfg.train.batch_size = budget.batch_size
     if budget.seconds > 0:
@@ -89,15 +90,12 @@ def side_by_side(
     t0 = time.perf_counter()
     results = train(cfg, out / "omnivec", progress=progress, tasks=tasks)
     omni_s = time.perf_counter() - t0
-    log = [json.loads(line) for line in (out / "omnivec" / ckpt.METRICS).read_text().splitlines() if line.strip()]
-    steps = max((int(r.get("step", 0)) for r in log), default=0)
+    steps = max((int(r.get("step", 0)) for r in read_log(out / "omnivec" / ckpt.METRICS)), default=0)
+    b = Budget(steps=budget.steps, batch_size=budget.batch_size, seconds=budget.seconds)
+    refs = train_baselines(tasks, b, cfg.train.seed, cfg.model.encoders.get("audio"), progress)
     rows = []
     for name, p in tasks.items():
-        b = Budget(steps=budget.steps, batch_size=budget.batch_size, seconds=budget.seconds, lr=default_lr(p.cfg))
-        if progress:
-            print(f"baseline for {name} ...", flush=True)
-        ref = train_baseline(p.cfg, p.splits.train, p.splits.test, b, cfg.train.seed, cfg.model.encoders.get("audio"))
-        r = results[name]
+        ref, r = refs[name], results[name]
         value, ref_value = float(r["value"]), float(ref["value"])
         rows.append(
             {

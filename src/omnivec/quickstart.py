@@ -13,7 +13,7 @@ from typing import Any
 from omnivec import checkpoint as ckpt
 from omnivec.catalog import GENERATED_SUITE
 from omnivec.config import RunConfig, preset
-from omnivec.train import PreparedTask, prepare_tasks, train
+from omnivec.train import prepare_tasks, train
 
 PASS_RATIO = 0.98
 """A task passes when omnivec scores at least this share of its baseline's score."""
@@ -36,21 +36,6 @@ def quickstart_config(seed: int = 0, data_root: str = "", suite: list[str] | Non
     cfg.data_root = data_root
     cfg.tasks = list(suite or GENERATED_SUITE)
     return cfg
-
-
-def train_baselines(cfg: RunConfig, tasks: dict[str, PreparedTask], progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Every task's reference specialist on the task's own training split, ``max_steps`` x ``batch_size``."""
-    from omnivec.baselines import Budget, default_lr, train_baseline
-
-    out: dict[str, dict[str, Any]] = {}
-    for name, p in tasks.items():
-        budget = Budget(steps=cfg.train.max_steps, batch_size=cfg.train.batch_size, lr=default_lr(p.cfg))
-        if progress:
-            print(f"baseline for {name} ...", flush=True)
-        out[name] = train_baseline(
-            p.cfg, p.splits.train, p.splits.test, budget, cfg.train.seed, cfg.model.encoders.get("audio")
-        )
-    return out
 
 
 def write_report(
@@ -178,7 +163,12 @@ def quickstart(
     t1 = time.perf_counter()
     results = train(cfg, run_dir, progress=progress, tasks=tasks)
     t2 = time.perf_counter()
-    refs = train_baselines(cfg, tasks, progress) if baselines else {}
+    refs = {}
+    if baselines:
+        from omnivec.baselines import Budget, train_baselines
+
+        budget = Budget(steps=cfg.train.max_steps, batch_size=cfg.train.batch_size)
+        refs = train_baselines(tasks, budget, cfg.train.seed, cfg.model.encoders.get("audio"), progress)
     t3 = time.perf_counter()
     times = {"total": t3 - t0, "omnivec": t2 - t1, "baselines": t3 - t2}
     if (run_dir / "loss.png").is_file():
