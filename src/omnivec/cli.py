@@ -15,20 +15,28 @@ from omnivec.errors import OmnivecError
 Handler = Callable[[argparse.Namespace], int]
 
 
+def modality_names() -> list[str]:
+    """Every modality a registered encoder reads (CLI choices come from the registry)."""
+    from omnivec.encoders import ENCODERS
+
+    return sorted({str(ENCODERS.get(n).modality) for n in ENCODERS.names()})
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    from omnivec.device import DEVICE_HELP
+
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
 def _tasks_arg(value: str) -> list[str]:
     return [t.strip() for t in value.split(",") if t.strip()]
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from omnivec.config import PRESETS, RunConfig, load_yaml, preset
+    from omnivec.config import RunConfig, load_config_file, preset
     from omnivec.train import train
 
-    if a.config:
-        cfg = load_yaml(RunConfig, a.config)
-    else:
-        if a.preset not in PRESETS:
-            raise OmnivecError(f"unknown preset {a.preset!r}; expected one of: {', '.join(PRESETS)}")
-        cfg = preset(a.preset)
+    cfg = load_config_file(a.config, RunConfig, preset, a.preset) if a.config else preset(a.preset)
     if a.tasks:
         cfg.tasks = a.tasks
     from omnivec.config import apply_override
@@ -53,22 +61,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from omnivec.catalog import get_task
-    from omnivec.run import load_run
-    from omnivec.train import evaluate_tasks
+    from omnivec.evaluate import evaluate_run
 
-    model, cfg = load_run(a.run)
-    if a.data_root:
-        cfg.data_root = a.data_root
-    cfg.strict = a.strict
-    names = a.tasks or list(model.tasks)
-    if a.data:
-        from omnivec.cli_data import user_eval_set
-
-        datasets = user_eval_set(model, cfg, names, a.data)
-    else:
-        datasets = {n: get_task(n, cfg).build(cfg).test for n in names}
-    results = evaluate_tasks(model, datasets)
+    results = evaluate_run(a.run, a.tasks, a.device, a.data, a.data_root, a.strict, a.beam, a.limit)
     if a.json:
         print(json.dumps(results, indent=2))
     else:
@@ -83,7 +78,7 @@ def cmd_embed(a: argparse.Namespace) -> int:
     from omnivec.embed import embed_files
     from omnivec.run import load
 
-    model = load(a.run)
+    model = load(a.run, a.device)
     vectors = embed_files(model, a.modality, [Path(p) for p in a.input])
 
     def write(p: Path) -> None:
@@ -95,36 +90,45 @@ def cmd_embed(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_info(a: argparse.Namespace) -> int:
-    from omnivec.checkpoint import TRAIN_STATE, load_state
-    from omnivec.layers.attention import count_parameters
-    from omnivec.run import load_run
+def cmd_predict(a: argparse.Namespace) -> int:
+    from omnivec.predict import predict_files
 
-    model, cfg = load_run(a.run)
-    info: dict[str, Any] = {
-        "run": str(a.run),
-        "preset": cfg.preset,
-        "parameters": count_parameters(model),
-        "trunk": {
-            "embed_dim": cfg.model.embed_dim,
-            "depth": cfg.model.depth,
-            "num_heads": cfg.model.num_heads,
-            "vectorizer": cfg.model.vectorizer,
-            "num_meta_tokens": cfg.model.num_meta_tokens,
-        },
-        "encoders": {m: spec.get("name") for m, spec in cfg.model.encoders.items()},
-        "tasks": {t.name: {"kind": t.kind, "modality": t.modality, "classes": t.num_classes} for t in cfg.model.tasks},
-    }
-    state = Path(a.run) / TRAIN_STATE
-    if state.is_file():
-        info["step"] = int(load_state(state)["step"])
-    evalf = Path(a.run) / "eval.json"
-    if evalf.is_file():
-        info["eval"] = {
-            k: {"metric": v["metric"], "value": v["value"]} for k, v in json.loads(evalf.read_text()).items()
-        }
+    records = predict_files(a.run, a.task, a.input, a.device, a.text)
+    _write_jsonl(records, a.out)
+    return 0
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from omnivec.info import run_info
+
+    info = run_info(a.run)
     print(json.dumps(info, indent=2) if a.json else _format_info(info))
     return 0
+
+
+def cmd_config_show(a: argparse.Namespace) -> int:
+    from omnivec.config import preset
+    from omnivec.config_doc import commented_yaml
+
+    if a.family == "unival":
+        from omnivec.unival.model import unival_preset
+
+        print(commented_yaml(unival_preset(a.preset)), end="")
+    else:
+        print(commented_yaml(preset(a.preset)), end="")
+    return 0
+
+
+def _write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
+    from omnivec.checkpoint import atomic_write_text
+
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(out), lines)
+        print(f"wrote {len(records)} line(s) to {out}")
+    else:
+        sys.stdout.write(lines)
 
 
 def cmd_quickstart(a: argparse.Namespace) -> int:
@@ -159,7 +163,8 @@ def _print_results(results: dict[str, Any]) -> None:
         return
     print(f"{'task':22s} {'modality':8s} {'metric':9s} {'chance':>7s} {'result':>7s}")
     for r in results.values():
-        print(f"{r['task']:22s} {r['modality']:8s} {r['metric']:9s} {r['chance']:7.3f} {r['value']:7.3f}")
+        chance = f"{r['chance']:7.3f}" if "chance" in r else f"{'-':>7s}"
+        print(f"{r['task']:22s} {r['modality'] or 'text':8s} {r['metric']:9s} {chance} {r['value']:7.3f}")
     for r in results.values():
         if r.get("skipped"):
             print(f"{r['task']}: skipped {r['skipped']} unreadable file(s) in evaluation")
@@ -173,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--preset", default="cpu", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base"
     )
-    t.add_argument("--config", help="a RunConfig YAML instead of a preset")
+    t.add_argument(
+        "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
+    )
     t.add_argument("--tasks", type=_tasks_arg, help="comma-separated task names (see `omnivec tasks`)")
     t.add_argument("--out", required=True, help="run folder to write")
     t.add_argument("--max-steps", type=int)
@@ -192,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument(
         "--modality",
-        choices=["image", "video", "audio", "text", "points"],
+        choices=modality_names(),
         help="modality of --train (default: detected from the file extensions)",
     )
     t.add_argument(
@@ -206,23 +213,45 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
 
-    e = sub.add_parser("evaluate", help="score a run on its tasks' test splits")
+    e = sub.add_parser("evaluate", help="score a run (either family) on its tasks' test splits")
     e.add_argument("run")
     e.add_argument("--tasks", type=_tasks_arg)
     e.add_argument("--data-root")
-    e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits")
+    e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits (OmniVec)")
     e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
+    e.add_argument("--beam", type=int, default=1, help="beam size of the generation (UnIVAL)")
+    e.add_argument("--limit", type=int, default=0, help="score at most this many test samples per task (UnIVAL)")
     e.add_argument("--json", action="store_true")
+    add_device(e)
     e.set_defaults(fn=cmd_evaluate)
 
-    m = sub.add_parser("embed", help="export (N, D) embeddings of input files as .npy")
+    m = sub.add_parser("embed", help="export (N, D) embeddings of input files as .npy (a run of either family)")
     m.add_argument("run")
-    m.add_argument("--modality", required=True, choices=["image", "video", "audio", "text", "points"])
+    m.add_argument("--modality", required=True, choices=modality_names())
     m.add_argument("--input", nargs="+", required=True)
     m.add_argument("--out", required=True)
+    add_device(m)
     m.set_defaults(fn=cmd_embed)
 
-    i = sub.add_parser("info", help="describe a run folder")
+    r = sub.add_parser(
+        "predict", help="a task's predictions for input files, as JSONL (class names, masks, or generated text)"
+    )
+    r.add_argument("run")
+    r.add_argument("--task", required=True, help="a task of the run (UnIVAL: also caption, vqa, grounding, ...)")
+    r.add_argument("--input", nargs="+", required=True, help="input files")
+    r.add_argument("--text", help="UnIVAL: the question (vqa), phrase (grounding) or caption (matching)")
+    r.add_argument("--out", help="JSONL output (default stdout)")
+    add_device(r)
+    r.set_defaults(fn=cmd_predict)
+
+    c = sub.add_parser("config", help="configs: `config show` prints a complete, commented config to start from")
+    cs = c.add_subparsers(dest="config_command", required=True)
+    show = cs.add_parser("show", help="a preset as commented YAML (every field documented)")
+    show.add_argument("--preset", default="cpu", help="cpu | tiny | small | base")
+    show.add_argument("--family", default="omnivec", choices=["omnivec", "unival"])
+    show.set_defaults(fn=cmd_config_show, command="config show")
+
+    i = sub.add_parser("info", help="describe a run folder (either family)")
     i.add_argument("run")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_info)

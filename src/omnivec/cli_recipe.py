@@ -26,13 +26,11 @@ def _ratios(value: str) -> dict[str, float]:
 
 
 def _run_config(a: argparse.Namespace) -> Any:
-    from omnivec.config import PRESETS, RunConfig, load_yaml, preset
+    from omnivec.config import RunConfig, load_config_file, preset
 
-    if getattr(a, "config", None):
-        cfg = load_yaml(RunConfig, a.config)
+    if getattr(a, "config", None):  # the file's preset (else --preset), only the fields it names overridden
+        cfg = load_config_file(a.config, RunConfig, preset, a.preset)
     else:
-        if a.preset not in PRESETS:
-            raise OmnivecError(f"unknown preset {a.preset!r}; expected one of: {', '.join(PRESETS)}")
         cfg = preset(a.preset)
     for key in (
         "max_steps",
@@ -161,7 +159,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
     p.add_argument("--tasks", type=_tasks, default=[], help="tasks whose training splits to pretrain on")
     p.add_argument("--preset", default="tiny")
-    p.add_argument("--config", help="a RunConfig YAML instead of --preset")
+    p.add_argument(
+        "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
+    )
     p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
     p.add_argument("--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)")
     p.add_argument("--decoder-depth", type=int, default=1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ def generate_files(
     beam: int = 1,
     max_len: int | None = None,
     batch_size: int = 16,
+    device: str | None = "auto",
 ) -> list[dict[str, Any]]:
     """Read every file with the real-data readers, generate with the run's model, one record per input.
 
@@ -60,10 +60,14 @@ def generate_files(
     (grounding) or the caption (matching) asked of every file.
     """
     from omnivec.data.readers import ReadOptions, modality_of, read_sample
+    from omnivec.device import resolve_device
+    from omnivec.run import require_family
     from omnivec.unival.model import load_unival
     from omnivec.unival.tasks import get_seq2seq_task
 
+    require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
     model, cfg = load_unival(run)
+    model.to(resolve_device(device))
     enc = cfg.model.backbone.encoders
     opts = ReadOptions(
         image_size=cfg.image_size,
@@ -111,14 +115,12 @@ def _generate(args: argparse.Namespace) -> int:
         paths += sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in KNOWN_EXTS)
     if not paths:
         raise OmnivecError("nothing to generate for: pass --input FILE... or --folder DIR")
-    records = generate_files(args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size)
-    lines = "".join(json.dumps(r) + "\n" for r in records)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(lines)
-        print(f"wrote {len(records)} line(s) to {args.out}")
-    else:
-        sys.stdout.write(lines)
+    records = generate_files(
+        args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size, args.device
+    )
+    from omnivec.cli import _write_jsonl
+
+    _write_jsonl(records, args.out)
     return 0
 
 
@@ -142,6 +144,7 @@ def _merge(args: argparse.Namespace) -> int:
         tasks,
         args.eval_limit,
         args.beam,
+        args.device,
     )
     if tasks:
         from omnivec.unival.merging import markdown_table
@@ -155,10 +158,17 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from omnivec.unival.model import unival_preset
+    from omnivec.config import load_config_file
+    from omnivec.unival.model import UnivalRunConfig, unival_preset
     from omnivec.unival.tsv_tasks import parse_source
 
-    cfg = unival_preset(args.preset, args.num_bins)
+    bins = args.num_bins or 1000
+    if args.config:  # the file's preset (else --preset), only the fields it names overridden
+        cfg = load_config_file(args.config, UnivalRunConfig, lambda n: unival_preset(n, bins), args.preset or "tiny")
+        if args.num_bins:
+            cfg.model.num_bins = args.num_bins
+    else:
+        cfg = unival_preset(args.preset or "tiny", bins)
     if args.cnn:
         cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
     for field in ("num_train", "num_test"):
@@ -172,11 +182,12 @@ def _config(args: argparse.Namespace) -> Any:
         cfg.train.lr = args.lr
     cfg.train.warmup_steps = min(cfg.train.warmup_steps, max(1, cfg.train.max_steps // 10))
     cfg.train.log_every = max(1, min(cfg.train.log_every, cfg.train.max_steps // 10))
-    cfg.data_root = args.data_root or ""
+    cfg.data_root = args.data_root or cfg.data_root
     if args.checkpoint_every is not None:
         cfg.train.checkpoint_every = args.checkpoint_every
-    cfg.strict = args.strict
-    cfg.image_size = args.image_size
+    cfg.strict = cfg.strict or args.strict
+    if args.image_size is not None:
+        cfg.image_size = args.image_size
     for spec in args.tsv or []:
         schema, files = parse_source(spec)
         if schema in cfg.tsv:
@@ -229,9 +240,11 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from omnivec.unival.train import evaluate_run
+    from omnivec.evaluate import evaluate_run
+    from omnivec.run import require_family
 
-    results = evaluate_run(args.run, _tasks(args.tasks), beam=args.beam, limit=args.eval_limit)
+    require_family(args.run, "unival", "unival evaluate (`omnivec evaluate` takes either family)")
+    results = evaluate_run(args.run, _tasks(args.tasks), args.device, beam=args.beam, limit=args.eval_limit)
     _print(results)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
@@ -246,8 +259,13 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="tiny", choices=["tiny", "small", "base"])
-    p.add_argument("--num-bins", type=int, default=1000, help="location tokens <bin_0>..<bin_{N-1}>")
+    p.add_argument("--preset", choices=["tiny", "small", "base"], help="size preset (default tiny)")
+    p.add_argument(
+        "--config",
+        help="a UnIVAL config YAML (`omnivec config show --family unival`): its preset with only the fields it names "
+        "overridden; flags given override it",
+    )
+    p.add_argument("--num-bins", type=int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
     p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
     p.add_argument("--num-train", type=int, help="training samples per derived task")
     p.add_argument("--num-test", type=int, help="test samples per derived task")
@@ -264,7 +282,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="UnIVAL TSV files as tasks tsv_<schema>; SCHEMA: caption, vqa, refcoco, snli_ve, pretrain "
         "(repeatable; without TEST a seeded 10%% of TRAIN is held out)",
     )
-    p.add_argument("--image-size", type=int, default=64, help="TSV images are resized to this square side")
+    p.add_argument("--image-size", type=int, help="TSV images are resized to this square side (default 64)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable TSV row, naming it")
     p.add_argument("--checkpoint-every", type=int, help="write a resumable checkpoint every N steps")
     p.add_argument(
@@ -272,6 +290,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue the run in --out where it stopped (its config decides; --steps may extend it)",
     )
+
+
+def _device(p: argparse.ArgumentParser) -> None:
+    from omnivec.cli import add_device
+
+    add_device(p)
 
 
 def register(sub: Any) -> None:
@@ -289,6 +313,7 @@ def register(sub: Any) -> None:
     g.add_argument("--beam", type=int, default=1)
     g.add_argument("--max-len", type=int)
     g.add_argument("--batch-size", type=int, default=16)
+    _device(g)
     g.set_defaults(fn=_generate)
 
     m = sub.add_parser("merge", help="merge two runs over an α grid, optionally scoring every α")
@@ -303,6 +328,7 @@ def register(sub: Any) -> None:
     m.add_argument("--eval", help="comma-separated UnIVAL tasks to score at every α")
     m.add_argument("--eval-limit", type=int, default=0)
     m.add_argument("--beam", type=int, default=1)
+    _device(m)
     m.set_defaults(fn=_merge)
 
     u = sub.add_parser("unival", help="UnIVAL recipe: pretrain, finetune, evaluate")
@@ -325,6 +351,7 @@ def register(sub: Any) -> None:
     e.add_argument("--beam", type=int, default=1)
     e.add_argument("--eval-limit", type=int, default=0)
     e.add_argument("--out", help="write the results JSON here")
+    _device(e)
     e.set_defaults(fn=_evaluate, command="unival evaluate")
 
     r = sub.add_parser("reproduce-unival", help="regenerate docs/results_unival.md (small CPU budget)")

@@ -52,6 +52,9 @@ class TaskConfig:
     """Weight of this task's loss when tasks share an optimizer step."""
     pair_modality: str = ""
     """Retrieval only: the second modality of each pair."""
+    input_shape: list[int] = field(default_factory=list)
+    """Shape of one training sample, e.g. [C, H, W] (image) or [C, T, H, W] (video); files given to
+    ``predict`` are resized to it. Empty when samples vary in size (audio, text) or the run predates it."""
 
 
 @dataclass
@@ -132,6 +135,9 @@ class TrainConfig:
 class RunConfig:
     """Everything a run folder needs to rebuild its model and continue its training."""
 
+    family: str = "omnivec"
+    """The model family of the run folder: omnivec (encoders + trunk + task heads; this config) or unival (the
+    encoder-decoder, omnivec.unival.model.UnivalRunConfig). ``omnivec.load`` reads it to build the right model."""
     preset: str = "tiny"
     """The preset this run started from."""
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -282,13 +288,22 @@ def apply_override(cfg: RunConfig, assignment: str) -> RunConfig:
     return from_dict(RunConfig, data)
 
 
-def save_yaml(cfg: Any, path: str | Path) -> None:
-    from omnivec.checkpoint import atomic_write_text
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``: mappings merge key by key, anything else replaces; a ``null`` value
+    removes the key (``model.encoders.video: null`` drops the preset's video encoder)."""
+    out = dict(base)
+    for key, value in override.items():
+        if value is None and isinstance(base.get(key), dict):
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = deep_merge(base[key], value)
+        else:
+            out[key] = value
+    return out
 
-    atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
-
-def load_yaml(cls: type[T], path: str | Path) -> T:
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping, or an error naming the file."""
     path = Path(path)
     if not path.is_file():
         raise OmnivecError(f"config file {path} does not exist")
@@ -296,7 +311,36 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise OmnivecError(f"{path}: not valid YAML ({e})") from None
-    return from_dict(cls, data or {}, where=path.name)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise OmnivecError(f"{path}: expected a mapping of config fields, got {type(data).__name__}")
+    return data
+
+
+def load_config_file(path: str | Path, cls: type[T], presets: Any = None, default_preset: str = "cpu") -> T:
+    """A user's config file: the preset it names (``preset:``, else ``default_preset``) with only the fields the
+    file gives overriding it, so ``{preset: small, train: {lr: 3e-4}}`` is a complete config. ``presets`` maps a
+    preset name to a full config of ``cls`` (default: :func:`preset`). Run folders' ``config.yaml`` are complete
+    and are read with :func:`load_yaml` instead."""
+    data = read_yaml(path)
+    name = data.get("preset", default_preset)
+    if not isinstance(name, str):
+        raise OmnivecError(f"{Path(path).name}: preset: expected a preset name, got {name!r}")
+    base = (presets or preset)(name)
+    merged = deep_merge(to_dict(base), {**data, "preset": name})
+    return from_dict(cls, merged, where=Path(path).name)
+
+
+def save_yaml(cfg: Any, path: str | Path) -> None:
+    from omnivec.checkpoint import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def load_yaml(cls: type[T], path: str | Path) -> T:
+    """A complete config (a run folder's ``config.yaml``): every field checked, nothing inherited."""
+    return from_dict(cls, read_yaml(path), where=Path(path).name)
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Export embeddings: files of one modality -> the vectorizer's (N, D) vectors, saved as ``.npy``."""
+"""Export embeddings: files of one modality -> the vectorizer's (N, D) vectors, saved as ``.npy`` (a run of either
+family: a UnIVAL model embeds with its shared encoders + trunk)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import torch
 from omnivec.errors import DataError, OmnivecError
 from omnivec.model import OmniModel
 from omnivec.types import Modality
+from omnivec.unival.model import UnivalModel
 
 
-def read_input(path: Path, modality: str, model: OmniModel) -> list[Any]:
+def read_input(path: Path, modality: str, model: Any) -> list[Any]:
     """One file -> the samples it holds (a ``.txt`` file holds one text per line)."""
     from omnivec.data import readers
 
@@ -21,22 +23,10 @@ def read_input(path: Path, modality: str, model: OmniModel) -> list[Any]:
         raise OmnivecError(f"input file {path} does not exist")
     if modality == Modality.TEXT and path.suffix.lower() in (".txt", ""):
         return [line for line in path.read_text().splitlines() if line.strip()]
-    return [readers.read_sample(path, Modality(modality), read_options(model))]
+    return [readers.read_sample(path, Modality(modality), readers.ReadOptions(**model.read_options(modality)))]
 
 
-def read_options(model: OmniModel) -> Any:
-    """How files must be decoded to fit this model's encoders (sample rate, point count)."""
-    from omnivec.data.readers import ReadOptions
-
-    kw: dict[str, Any] = {}
-    if Modality.AUDIO in model.encoders:
-        kw["sample_rate"] = int(model.encoder(Modality.AUDIO).cfg.sample_rate)
-    if Modality.POINTS in model.encoders:
-        kw["num_points"] = int(model.encoder(Modality.POINTS).cfg.num_points)
-    return ReadOptions(**kw)
-
-
-def embed_files(model: OmniModel, modality: str, paths: list[Path], batch_size: int = 64) -> np.ndarray:
+def embed_files(model: OmniModel | UnivalModel, modality: str, paths: list[Path], batch_size: int = 64) -> np.ndarray:
     samples: list[Any] = []
     for p in paths:
         try:

@@ -165,9 +165,13 @@ def _require_onnx() -> Any:
 
 
 def _load(run: str | Path) -> OmniModel:
+    """The run's OmniVec model; for a UnIVAL run, its shared encoders + trunk (the embedding path ``omnivec
+    embed`` computes for it). Exported on the CPU: the graph is device-independent."""
     from omnivec.run import load
+    from omnivec.unival.model import UnivalModel
 
-    return load(run)
+    model = load(run, device="cpu")
+    return model.backbone if isinstance(model, UnivalModel) else model
 
 
 def _modality(model: OmniModel, modality: str) -> str:

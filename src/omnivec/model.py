@@ -28,6 +28,9 @@ from omnivec.vectorizer import Vectorizer
 
 
 class OmniModel(nn.Module):
+    family = "omnivec"
+    """The run-folder family (``config.yaml: family``) this model is saved and loaded as."""
+
     def __init__(self, cfg: ModelConfig, tokenizer: TextTokenizer | None = None) -> None:
         super().__init__()
         self.cfg = cfg
@@ -139,16 +142,38 @@ class OmniModel(nn.Module):
 
     # ------------------------------------------------------------------ user API
 
-    def _as_input(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> EncoderInput:
-        if isinstance(inputs, EncoderInput):
-            return inputs
+    def read_options(self, modality: str, task: str | None = None) -> dict[str, Any]:
+        """How files of ``modality`` are decoded for this model: its encoder's ``read_options``, and for a task
+        trained on fixed-size images or clips, that size (``TaskConfig.input_shape``; without ``task``, the first
+        such task of the modality)."""
+        opts = self.encoder(modality).read_options()
+        if task is not None:
+            shape = self.task(task).input_shape
+        else:
+            shape = next((t.input_shape for t in self.tasks.values() if t.modality == modality and t.input_shape), [])
+        if modality == Modality.IMAGE and len(shape) == 3 and shape[1] == shape[2]:
+            opts.update(image_size=shape[1], channels=shape[0])
+        if modality == Modality.VIDEO and len(shape) == 4 and shape[2] == shape[3]:
+            opts.update(num_frames=shape[1], video_size=shape[2])
+        return opts
+
+    def _as_input(self, modality: str, inputs: EncoderInput | Sequence[Any], task: str | None = None) -> EncoderInput:
+        """Raw samples, file paths (:mod:`omnivec.inputs`), a batch tensor or a collated batch -> a collated batch
+        on the model's device; files are decoded as ``task`` was trained (:meth:`read_options`)."""
+        from omnivec.engine import to_device
+        from omnivec.inputs import has_paths, read_inputs
+
         if isinstance(inputs, Tensor) and modality not in (Modality.TEXT, Modality.AUDIO):
-            return EncoderInput(inputs)
-        return self.collate(modality, inputs)
+            inputs = EncoderInput(inputs)
+        if not isinstance(inputs, EncoderInput):
+            if has_paths(inputs, modality):
+                inputs = read_inputs(inputs, modality, self.read_options(modality, task))
+            inputs = self.collate(modality, inputs)
+        return to_device(inputs, next(self.parameters()).device)
 
     @torch.no_grad()
     def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
-        """(B, D) vectors from the vectorizer for raw samples (or a collated batch) of one modality."""
+        """(B, D) vectors from the vectorizer for raw samples, file paths or a collated batch of one modality."""
         was = self.training
         self.eval()
         try:
@@ -158,7 +183,7 @@ class OmniModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, task: str, inputs: EncoderInput | Sequence[Any]) -> list[Any]:
-        """Predictions for raw samples: class names (or indices) for classification, (H, W) class maps for
+        """Predictions for raw samples or file paths: class names (or indices) for classification, (H, W) class maps for
         segmentation, unit embeddings for retrieval."""
         from omnivec.tasks import task_kind
 
@@ -166,7 +191,10 @@ class OmniModel(nn.Module):
         was = self.training
         self.eval()
         try:
-            out = self(task, self._as_input(cfg.modality, inputs))
+            out = self(task, self._as_input(cfg.modality, inputs, task))
         finally:
             self.train(was)
+        from omnivec.engine import to_device
+
+        out = to_device(out, torch.device("cpu"))
         return task_kind(cfg.kind).predictions(out, cfg)

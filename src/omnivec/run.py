@@ -1,14 +1,80 @@
-"""Run folders: save a model with its resolved config and tokenizer; load it back from the folder alone."""
+"""Run folders: a model with its resolved config and tokenizer, loaded back from the folder alone.
+
+Every run folder says what it is in ``config.yaml: family``:
+
+- ``omnivec``: encoders -> trunk -> vectorizer -> task heads (:class:`omnivec.model.OmniModel`, ``RunConfig``);
+- ``unival``: the encoder-decoder answering in text (:class:`omnivec.unival.model.UnivalModel`,
+  ``UnivalRunConfig``; older folders say ``kind: unival``).
+
+:func:`load` returns the right model for either; both have ``embed``, ``predict`` and ``read_options``, and the
+encoder-decoder ``generate``. Commands that need one family call :func:`require_family`, which refuses the
+other with one line naming both.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from omnivec import checkpoint as ckpt
-from omnivec.config import RunConfig, load_yaml, save_yaml
+from omnivec.config import RunConfig, from_dict, read_yaml, save_yaml
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
 from omnivec.tokenizer import TextTokenizer
+
+if TYPE_CHECKING:
+    import torch
+
+    from omnivec.unival.model import UnivalModel, UnivalRunConfig
+
+FAMILIES = {
+    "omnivec": "an OmniVec run (encoders + trunk + task heads)",
+    "unival": "a UnIVAL run (an encoder-decoder answering in text)",
+}
+
+
+def read_family(run_dir: str | Path) -> str:
+    """The family a run folder declares, or an error saying why the folder is not a run folder."""
+    return _family(Path(run_dir), _read(Path(run_dir)))
+
+
+def _read(run_dir: Path) -> dict[str, Any]:
+    if not run_dir.is_dir():
+        raise OmnivecError(f"run folder {run_dir} does not exist")
+    if not (run_dir / ckpt.CONFIG).is_file():
+        raise OmnivecError(f"{run_dir} is not a run folder: it has no {ckpt.CONFIG}")
+    return read_yaml(run_dir / ckpt.CONFIG)
+
+
+def _family(run_dir: Path, data: dict[str, Any]) -> str:
+    family = data.get("family", data.get("kind", "omnivec"))
+    if family not in FAMILIES:
+        raise OmnivecError(f"{run_dir / ckpt.CONFIG}: family {family!r} is unknown; expected {', '.join(FAMILIES)}")
+    return str(family)
+
+
+def require_family(run_dir: str | Path, family: str, command: str) -> None:
+    """Refuse, in one line, a run folder of the other family: ``command`` needs ``family``."""
+    got = read_family(run_dir)
+    if got != family:
+        raise OmnivecError(f"{run_dir} is {FAMILIES[got]}; {command} needs {FAMILIES[family]}")
+
+
+def load_config(run_dir: str | Path, family: str | None = None) -> Any:
+    """The run folder's config: a ``RunConfig`` (omnivec) or a ``UnivalRunConfig`` (unival). With ``family``,
+    a folder of the other family is refused in one line."""
+    run_dir = Path(run_dir)
+    data = _read(run_dir)
+    got = _family(run_dir, data)
+    if family is not None and got != family:
+        raise OmnivecError(f"{run_dir} is {FAMILIES[got]}, not {FAMILIES[family]}")
+    data.pop("kind", None)
+    data["family"] = got
+    if got == "unival":
+        from omnivec.unival.model import UnivalRunConfig
+
+        return from_dict(UnivalRunConfig, data, where=str(run_dir / ckpt.CONFIG))
+    return from_dict(RunConfig, data, where=str(run_dir / ckpt.CONFIG))
 
 
 def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
@@ -20,18 +86,11 @@ def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
     ckpt.save_weights(model.state_dict(), run_dir / ckpt.WEIGHTS, metadata={"format": "omnivec"})
 
 
-def load_config(run_dir: str | Path) -> RunConfig:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise OmnivecError(f"run folder {run_dir} does not exist")
-    return load_yaml(RunConfig, run_dir / ckpt.CONFIG)
-
-
 def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniModel, RunConfig]:
-    """Rebuild the model from ``config.yaml`` and ``tokenizer.json`` and load its safetensors weights (or the EMA
-    weights with ``weights=ckpt.EMA_WEIGHTS``). Keys and shapes must match exactly."""
+    """Rebuild an OmniVec model from ``config.yaml`` and ``tokenizer.json`` and load its safetensors weights (or
+    the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys and shapes must match exactly."""
     run_dir = Path(run_dir)
-    cfg = load_config(run_dir)
+    cfg = load_config(run_dir, "omnivec")
     tok_path = run_dir / ckpt.TOKENIZER
     tokenizer = TextTokenizer.load(tok_path) if tok_path.is_file() else None
     model = OmniModel(cfg.model, tokenizer)
@@ -50,8 +109,25 @@ def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniMode
     return model, cfg
 
 
-def load(path: str | Path) -> OmniModel:
-    """``omnivec.load(run_dir)``: the trained model, in eval mode, with ``run_config`` attached."""
-    model, cfg = load_run(path)
+def load_any(
+    run_dir: str | Path, weights: str = ckpt.WEIGHTS
+) -> tuple[OmniModel | UnivalModel, RunConfig | UnivalRunConfig]:
+    """The model of a run folder of either family, and its config."""
+    if read_family(run_dir) == "unival":
+        from omnivec.unival.model import load_unival
+
+        return load_unival(run_dir, weights)
+    return load_run(run_dir, weights)
+
+
+def load(
+    path: str | Path, device: str | torch.device | None = "auto", weights: str = ckpt.WEIGHTS
+) -> OmniModel | UnivalModel:
+    """``omnivec.load(run_dir)``: the trained model of either family, in eval mode, on ``device`` (auto: CUDA
+    when present), with ``run_config`` and ``run_dir`` attached."""
+    from omnivec.device import resolve_device
+
+    model, cfg = load_any(path, weights)
     model.run_config = cfg  # type: ignore[assignment]
-    return model
+    model.run_dir = Path(path)  # type: ignore[assignment]
+    return model.to(resolve_device(device))

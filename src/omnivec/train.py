@@ -73,9 +73,20 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
             group=entry.group,
             loss_weight=task_kind(entry.kind).default_loss_weight,
             pair_modality=entry.pair_modality,
+            input_shape=sample_shape(splits.train, entry.modality),
         )
         out[name] = PreparedTask(cfg, splits)
     return out
+
+
+def sample_shape(dataset: Dataset, modality: str) -> list[int]:
+    """The shape of the first readable training sample of a fixed-size modality (image, video); [] otherwise."""
+    from omnivec.data.base import Skipped
+
+    if modality not in (Modality.IMAGE, Modality.VIDEO) or len(dataset) == 0:  # type: ignore[arg-type]
+        return []
+    sample = dataset[0][0]
+    return [] if isinstance(sample, Skipped) else list(torch.as_tensor(sample).shape)
 
 
 def texts_of(dataset: Dataset, limit: int = 20000) -> list[str]:

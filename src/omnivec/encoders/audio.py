@@ -206,6 +206,9 @@ class AudioEncoder(Encoder):
         spec, _ = self.spectrogram(inp)
         return patchify(spec, self.patch)  # (B, N, pf*pt)
 
+    def read_options(self) -> dict[str, Any]:
+        return {"sample_rate": int(self.cfg.sample_rate)}
+
     def collate(self, samples: list[Any]) -> EncoderInput:
         """Samples are 1-D waveforms at ``sample_rate``, or ``(waveform, rate)`` pairs that get resampled."""
         cfg = self.cfg

@@ -39,6 +39,11 @@ class Encoder(nn.Module):
         """Stack raw samples of this modality into a batch (pad variable-length ones)."""
         raise NotImplementedError
 
+    def read_options(self) -> dict[str, Any]:
+        """How a file must be decoded to fit this encoder (fields of ``omnivec.data.readers.ReadOptions``,
+        e.g. the sample rate); the file readers and ``model.embed``/``predict`` on file paths use it."""
+        return {}
+
     def augment(
         self, inp: EncoderInput, g: torch.Generator, dense: Tensor | None = None
     ) -> tuple[EncoderInput, Tensor | None]:

@@ -18,6 +18,7 @@ multiple; ``Tokens.size`` keeps the original size so a dense head crops back to 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,10 @@ class PatchEncoder(Encoder):
             self.stem = ConvStem(self.cfg.in_chans, self.embed_dim, self.patch, self.cfg.stem_width, self.stem_entry)
         else:
             self.proj = patch_stem(self.cfg.stem, self.cfg.in_chans, self.embed_dim, self.patch)
+
+    def read_options(self) -> dict[str, Any]:
+        """Files are decoded to the channels this encoder takes (gray or RGB)."""
+        return {"channels": int(self.cfg.in_chans)} if self.cfg.in_chans in (1, 3) else {}
 
     def _input(self, inp: EncoderInput, expand: bool = True) -> Tensor:
         """The validated (B, C, *S) float input; 1-channel input is repeated to ``in_chans`` when ``expand``

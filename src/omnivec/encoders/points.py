@@ -128,6 +128,9 @@ class PointsEncoder(Encoder):
         _, local = group_points(self._xyz(inp), self.cfg.num_groups, self.cfg.group_size)
         return local.flatten(2)  # (B, G, k*3), compared as sets by a Chamfer loss
 
+    def read_options(self) -> dict[str, Any]:
+        return {"num_points": int(self.cfg.num_points)}
+
     def collate(self, samples: list[Any]) -> EncoderInput:
         n = self.cfg.num_points
         clouds = []

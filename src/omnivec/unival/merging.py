@@ -69,9 +69,11 @@ def merge_grid(
     eval_tasks: Sequence[str] = (),
     eval_limit: int = 0,
     beam: int = 1,
+    device: str | None = "auto",
 ) -> dict[str, Any]:
-    """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``."""
-    from omnivec.unival.train import evaluate_run
+    """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of
+    either family merge (same architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`."""
+    from omnivec.evaluate import evaluate_run
 
     a, b, o = Path(run_a), Path(run_b), Path(out)
     pre = Path(pretrained) if pretrained else None
@@ -81,7 +83,7 @@ def merge_grid(
         merge_one(a, b, folder, method, alpha, pre, skip, ema)
         row: dict[str, Any] = {"alpha": alpha, "run": str(folder)}
         if eval_tasks:
-            res = evaluate_run(folder, eval_tasks, beam=beam, limit=eval_limit)
+            res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
             ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
             row.update({t: r["value"] for t, r in res.items()})
             row["metrics"] = {t: r["metric"] for t, r in res.items()}

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnivec import checkpoint as ckpt
-from omnivec.config import ModelConfig, TrainConfig, load_yaml, preset_model, preset_train, save_yaml
+from omnivec.config import ModelConfig, TrainConfig, preset_model, preset_train, save_yaml
 from omnivec.engine import to_device
 from omnivec.errors import OmnivecError
 from omnivec.generation import allowed_mask, beam_search, greedy
@@ -52,8 +52,9 @@ class UnivalModelConfig:
 class UnivalRunConfig:
     """Everything a UnIVAL run folder needs (``config.yaml``)."""
 
-    kind: str = "unival"
-    """Marks the run folder as an encoder-decoder (omnivec generate / merge / unival read it)."""
+    family: str = "unival"
+    """The run-folder family: unival, the encoder-decoder (``omnivec.load`` reads it to build the right model;
+    run folders written before it was named say ``kind: unival``, which is read the same)."""
     preset: str = "tiny"
     """Size preset the run started from."""
     model: UnivalModelConfig = field(default_factory=UnivalModelConfig)
@@ -118,10 +119,15 @@ class Seq2SeqBatch(NamedTuple):
 
 
 class UnivalModel(nn.Module):
-    def __init__(self, cfg: UnivalModelConfig, tokenizer: TextTokenizer) -> None:
+    family = "unival"
+    """The run-folder family (``config.yaml: family``) this model is saved and loaded as."""
+
+    def __init__(self, cfg: UnivalModelConfig, tokenizer: TextTokenizer, image_size: int = 64) -> None:
         super().__init__()
         self.cfg = cfg
         self.tokenizer = tokenizer
+        self.image_size = image_size
+        """Images read from files are resized to this square side (the run's ``image_size``)."""
         text = cfg.backbone.encoders.get(Modality.TEXT)
         if text is None:
             raise OmnivecError("a UnIVAL model needs a text encoder (the prompt and the shared vocabulary)")
@@ -225,6 +231,35 @@ class UnivalModel(nn.Module):
             ignore_index=pad_id, label_smoothing=self.cfg.label_smoothing,
         )  # fmt: skip
 
+    # ------------------------------------------------------------------ the user API shared with OmniModel
+
+    @property
+    def encoders(self) -> nn.ModuleDict:
+        return self.backbone.encoders
+
+    def read_options(self, modality: str) -> dict[str, Any]:
+        """How files of ``modality`` are decoded for this model: the encoder's options, images and video frames
+        at the run's size, 8 frames per clip."""
+        opts = self.backbone.read_options(modality)
+        if modality == Modality.IMAGE:
+            opts["image_size"] = self.image_size
+        if modality == Modality.VIDEO:
+            opts.update(num_frames=8, video_size=64)
+        return opts
+
+    def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
+        """(B, D) vectors of raw samples or file paths of one modality: the shared encoder and trunk, mean-pooled
+        (the encoder-decoder's representation, without a prompt)."""
+        from omnivec.inputs import has_paths, read_inputs
+
+        if not isinstance(inputs, (EncoderInput, Tensor)) and has_paths(inputs, modality):
+            inputs = read_inputs(inputs, modality, self.read_options(modality))
+        return self.backbone.embed(modality, inputs)
+
+    def predict(self, task: str, inputs: Sequence[Any], **kw: Any) -> list[Any]:
+        """The answers of a seq2seq task (see :meth:`generate`); the same call as ``OmniModel.predict``."""
+        return self.generate(task, inputs, **kw)
+
     # ------------------------------------------------------------------ generation
 
     @torch.no_grad()
@@ -270,11 +305,14 @@ class UnivalModel(nn.Module):
     ) -> list[str]:
         """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
         an image/clip/waveform, an (image, question) pair, a document string, …)."""
+        from omnivec.inputs import has_paths, read_inputs
         from omnivec.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         out: list[str] = []
         device = next(self.parameters()).device
+        if spec.modality is not None and has_paths(inputs, spec.modality):
+            inputs = read_inputs(inputs, spec.modality, self.read_options(spec.modality))
         for s in range(0, len(inputs), batch_size):
             chunk = list(inputs[s : s + batch_size])
             prompts, samples = zip(*(spec.prompt_and_sample(x) for x in chunk))
@@ -307,13 +345,12 @@ def save_unival(model: UnivalModel, cfg: UnivalRunConfig, run_dir: str | Path) -
 
 
 def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[UnivalModel, UnivalRunConfig]:
+    from omnivec.run import load_config
+
     run_dir = Path(run_dir)
-    if not (run_dir / ckpt.CONFIG).is_file():
-        raise OmnivecError(f"{run_dir} is not a run folder (no {ckpt.CONFIG})")
-    cfg = load_yaml(UnivalRunConfig, run_dir / ckpt.CONFIG)
-    if cfg.kind != "unival":
-        raise OmnivecError(f"{run_dir} is not a UnIVAL (encoder-decoder) run")
-    model = UnivalModel(cfg.model, TextTokenizer.load(run_dir / ckpt.TOKENIZER))
+    cfg = load_config(run_dir, "unival")
+    assert isinstance(cfg, UnivalRunConfig)
+    model = UnivalModel(cfg.model, TextTokenizer.load(run_dir / ckpt.TOKENIZER), cfg.image_size)
     state = ckpt.load_weights(run_dir / weights)
     state["decoder.embed.weight"] = state["backbone.encoders.text.token_embed.weight"]
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -1,0 +1,58 @@
+"""``omnivec info``: what a run folder of either family holds (sizes, encoders, tasks, step, scores)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omnivec import checkpoint as ckpt
+
+
+def run_info(run: str | Path) -> dict[str, Any]:
+    from omnivec.layers.attention import count_parameters
+    from omnivec.run import load_any
+    from omnivec.unival.model import UnivalRunConfig
+
+    model, cfg = load_any(run)
+    backbone = cfg.model.backbone if isinstance(cfg, UnivalRunConfig) else cfg.model
+    info: dict[str, Any] = {
+        "run": str(run),
+        "family": cfg.family,
+        "preset": cfg.preset,
+        "parameters": count_parameters(model),
+        "trunk": {
+            "embed_dim": backbone.embed_dim,
+            "depth": backbone.depth,
+            "num_heads": backbone.num_heads,
+            "vectorizer": backbone.vectorizer,
+            "num_meta_tokens": backbone.num_meta_tokens,
+        },
+        "encoders": {m: spec.get("name") for m, spec in backbone.encoders.items()},
+    }
+    if isinstance(cfg, UnivalRunConfig):
+        m = cfg.model
+        info["decoder"] = {"depth": m.decoder_depth, "max_length": m.decoder_max_length, "num_bins": m.num_bins}
+        info["tasks"] = {t: {"kind": _seq2seq_kind(t)} for t in cfg.tasks}
+    else:
+        info["tasks"] = {
+            t.name: {"kind": t.kind, "modality": t.modality, "classes": t.num_classes} for t in backbone.tasks
+        }
+    state = Path(run) / ckpt.TRAIN_STATE
+    if state.is_file():
+        info["step"] = int(ckpt.load_state(state)["step"])
+    evalf = Path(run) / "eval.json"
+    if evalf.is_file():
+        info["eval"] = {
+            k: {"metric": v["metric"], "value": v["value"]} for k, v in json.loads(evalf.read_text()).items()
+        }
+    return info
+
+
+def _seq2seq_kind(task: str) -> str:
+    from omnivec.unival.tasks import get_seq2seq_task
+
+    try:
+        return get_seq2seq_task(task).kind
+    except Exception:  # a task registered by code not imported here: say so instead of failing the whole info
+        return "unknown"
