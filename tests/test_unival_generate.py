@@ -1,5 +1,5 @@
 """Generation on raw inputs through ``UnivalModel.generate`` and ``omnivec generate``: RGB images and videos into
-the UnIVAL presets' 1-channel encoders (tiny untrained runs, no data)."""
+the UnIVAL presets' 1-channel encoders, and grounding answers as pixel boxes (tiny untrained runs, no data)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from omnivec.data.readers import read_image
 from omnivec.data.video_io import read_video
 from omnivec.encoders.base import build_encoder
 from omnivec.errors import OmnivecError
+from omnivec.unival.locations import Grounding, tokens_to_pixel_box
 from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
 
 TEXTS = ["a 7 at the top", "the 7", "what does the video describe?", "what does the image describe?"] * 5
@@ -93,3 +94,41 @@ def test_caption_rgb_video_and_image_from_python_and_cli(run: Path, tmp_path: Pa
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["task"] for r in recs] == ["caption_video", "caption_image"]
     assert recs[0]["output"] == from_python[0]  # the CLI reads the same clip and converts it the same way
+
+
+def test_grounding_returns_pixel_boxes_from_python(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, _ = load_unival(run)
+    image = torch.rand(1, 35, 70)  # height 35, width 70
+    out = model.generate("grounding_image", [(image, "the 7")])
+    assert len(out) == 1 and isinstance(out[0], Grounding)
+    assert out[0].text.count("<bin_") == 4  # constrained decoding: always four location tokens
+    assert out[0].box == pytest.approx(tokens_to_pixel_box(out[0].text, 70, 35, 8))
+
+    # a known answer: bins 1 2 5 6 of 8 are 1/7, 2/7, 5/7, 6/7 of the width / height
+    b = model.bin_ids
+    monkeypatch.setattr(model, "generate_ids", lambda *a, **k: [[b[1], b[2], b[5], b[6]], [b[3], b[4]]])
+    known, short = model.generate("grounding_image", [(image, "the 7"), (torch.rand(3, 35, 70), "the 3")])
+    assert known.text == "<bin_1><bin_2><bin_5><bin_6>"
+    assert known.box == pytest.approx((10.0, 10.0, 50.0, 30.0))
+    assert short == Grounding("<bin_3><bin_4>", None)  # fewer than four bins: no box, no crash
+    assert model.generate("caption_image", [image], max_len=3)[0].__class__ is str  # other tasks: text
+
+
+def test_grounding_box_in_the_cli_jsonl(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    png = _rgb_png(tmp_path / "wide.png", width=70, height=35)  # resized to 64 x 64 for the model
+    out = tmp_path / "g.jsonl"
+    argv = ["generate", str(run), "--task", "grounding", "--text", "the 7", "--input", str(png)]
+    assert main([*argv, "--out", str(out)]) == 0
+    (rec,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rec["output"].count("<bin_") == 4
+    assert rec["box"] == pytest.approx(list(tokens_to_pixel_box(rec["output"], 70, 35, 8)))  # the file's pixels
+
+    def fake(self: UnivalModel, *a: object, **k: object) -> list[list[int]]:
+        return [[self.bin_ids[1], self.bin_ids[2], self.bin_ids[5], self.bin_ids[6]], [self.bin_ids[2]]]
+
+    monkeypatch.setattr(UnivalModel, "generate_ids", fake)
+    other = _rgb_png(tmp_path / "other.png", width=70, height=35)
+    assert main([*argv, str(other), "--out", str(out)]) == 0
+    known, bad = [json.loads(line) for line in out.read_text().splitlines()]
+    assert known["output"] == "<bin_1><bin_2><bin_5><bin_6>" and known["box"] == pytest.approx([10, 10, 50, 30])
+    assert bad["output"] == "<bin_2>" and bad["box"] is None  # malformed: JSON null

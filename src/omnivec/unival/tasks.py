@@ -367,7 +367,7 @@ def evaluate(
     items = [it for it in items if not isinstance(it[0], Skipped)]
     if not items:
         raise OmnivecError(f"{name}: none of the {n} test sample(s) could be read")
-    preds = model.generate(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
+    preds = model.generate_text(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
     refs = [r for _, _, r in items]
     values = score(spec.kind, preds, refs, model.cfg.num_bins)
     primary = PRIMARY[spec.kind]
