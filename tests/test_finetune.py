@@ -133,6 +133,32 @@ def test_finetune_cli_takes_a_users_folder(pretrained: Path, tmp_path: Path) -> 
     assert list(ev) == [name] and ev[name]["count"] == 8
 
 
+def test_finetune_python_takes_a_users_folder_like_the_cli(tmp_path: Path) -> None:
+    """finetune(..., byo=...) without ``groups``: the bring-your-own task is grouped from the run's config (it
+    is not in the catalogue) and joins the tasks even when only ``byo`` names it, as --train does."""
+    from PIL import Image
+
+    from omnivec.data.tasks import byo_spec
+
+    for split, n in (("train", 6), ("val", 2)):
+        for c in ("dark", "light"):
+            (tmp_path / "glyphs" / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.new("L", (28, 28), 30 + i if c == "dark" else 220 - i).save(
+                    tmp_path / "glyphs" / split / c / f"{i}.png"
+                )
+    byo = {"glyphs": byo_spec(str(tmp_path / "glyphs" / "train"), str(tmp_path / "glyphs" / "val"))}
+    cfg = preset("tiny")
+    cfg.num_train, cfg.num_test = 8, 4
+    cfg.train.max_steps, cfg.train.batch_size, cfg.train.log_every = 2, 4, 1
+    res = finetune(None, ["glyphs"], tmp_path / "a", cfg.train, rounds=1, run_cfg=cfg, progress=False, byo=byo)
+    assert list(res) == ["glyphs"] and res["glyphs"]["count"] == 4
+    # only byo names it: it is fine-tuned beside the catalogue task
+    res = finetune(None, ["shapes"], tmp_path / "b", cfg.train, rounds=1, run_cfg=cfg, progress=False, byo=byo)
+    assert set(res) == {"shapes", "glyphs"}
+    assert _log_tasks(tmp_path / "b") == ["shapes,glyphs"] * 2  # both "simple": one group, mixed
+
+
 def test_ablation_section_replaces_only_its_part_of_the_results_page(tmp_path: Path) -> None:
     from omnivec.reproduce import SECTION_END, SECTION_START, write_section
 

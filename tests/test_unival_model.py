@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from omnivec import checkpoint as ckpt
@@ -80,11 +81,13 @@ def test_grounding_emits_exactly_four_location_tokens() -> None:
     answers = ["<bin_1><bin_2><bin_5><bin_6>", "<bin_0><bin_0><bin_7><bin_3>"]
     _overfit(model, "image", [grounding_prompt("the 7")] * 2, imgs, answers)
     out = model.generate("grounding_image", [(im, "the 7") for im in imgs])
-    assert out == answers
+    assert [g.text for g in out] == answers  # type: ignore[union-attr]
+    # ... and as boxes in pixels of the 64 x 64 input: bin i of 8 is i / 7 of the side
+    assert out[0].box == pytest.approx(tuple(64 * i / 7 for i in (1, 2, 5, 6)))  # type: ignore[union-attr]
     # even an untrained model only produces four bins for grounding
     fresh, _ = tiny(num_bins=8, seed=1)
-    for text in fresh.generate("grounding_image", [(imgs[0], "the 3")], beam=2):
-        assert len(parse_bins(text)) == 4  # parse_bins raises on anything but <bin_i> tokens
+    for g in fresh.generate("grounding_image", [(imgs[0], "the 3")], beam=2):
+        assert len(parse_bins(g.text)) == 4  # type: ignore[union-attr]  # parse_bins raises on non-bin tokens
 
 
 def test_run_folder_round_trip(tmp_path: Path) -> None:

@@ -57,11 +57,14 @@ def generate_files(
     """Read every file with the real-data readers, generate with the run's model, one record per input.
 
     Image/video/audio/text files are told apart by extension; ``text`` is the question (vqa), the phrase
-    (grounding) or the caption (matching) asked of every file.
+    (grounding) or the caption (matching) asked of every file. Grounding records also hold ``box``:
+    ``[x0, y0, x1, y1]`` in pixels of the file's image as stored (before the resize to the run's size), or
+    None when the output is not four location tokens.
     """
     from omnivec.data.readers import ReadOptions, modality_of, read_sample
     from omnivec.device import resolve_device
     from omnivec.run import require_family
+    from omnivec.unival.locations import Grounding, text_to_pixel_box
     from omnivec.unival.model import load_unival
     from omnivec.unival.tasks import get_seq2seq_task
 
@@ -100,8 +103,21 @@ def generate_files(
             name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
         )
         for (i, p, _), o in zip(items, outs):
-            records[i] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}
+            rec: dict[str, Any] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}
+            if isinstance(o, Grounding):  # the box in the file's own pixels: a square resize keeps fractions
+                rec["output"] = o.text
+                box = text_to_pixel_box(o.text, *_stored_size(p), cfg.model.num_bins)
+                rec["box"] = list(box) if box is not None else None
+            records[i] = rec
     return [r for r in records if r is not None]
+
+
+def _stored_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file as stored (the header only)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
 
 
 def _generate(args: argparse.Namespace) -> int:

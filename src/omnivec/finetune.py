@@ -115,8 +115,8 @@ def finetune(
     """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start``
     is None)
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results. ``byo`` adds
-    bring-your-own tasks (``RunConfig.byo`` entries, e.g. from ``omnivec finetune RUN --train DIR``); name
-    them in ``tasks`` too."""
+    bring-your-own tasks (task name -> ``RunConfig.byo`` entry, see :func:`omnivec.data.tasks.byo_spec`), as
+    ``omnivec finetune RUN --train DIR`` does; they are fine-tuned whether or not ``tasks`` names them."""
     out = Path(out)
     info = init_distributed()
     check_run_folder(out, resume)
@@ -137,6 +137,7 @@ def finetune(
         if train_cfg is not None:
             cfg.train = train_cfg
         cfg.byo = {**cfg.byo, **(byo or {})}
+        tasks = [*tasks, *(n for n in byo or {} if n not in tasks)]
         cfg.tasks = list(tasks)
         seed_everything(cfg.train.seed)
         prepared = prepare_tasks(cfg, cfg.tasks)
@@ -145,7 +146,7 @@ def finetune(
             model = OmniModel(cfg.model, train_tokenizer(cfg, prepared))
         for p in prepared.values():
             model.add_task(p.cfg)
-        groups = groups or default_groups(list(tasks))
+        groups = groups or default_groups(list(tasks), cfg=cfg)  # cfg: the groups of bring-your-own tasks
         phases = make_phases(groups, rounds, cfg.train.max_steps, weights)
     out.mkdir(parents=True, exist_ok=True)
     model.to(default_device(info)).train()

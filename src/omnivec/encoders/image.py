@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from omnivec.encoders.base import ENCODERS
-from omnivec.encoders.patch_base import PatchEncoder
+from omnivec.encoders.patch_base import PatchEncoder, match_channels
 from omnivec.errors import OmnivecError
 from omnivec.types import EncoderInput, Modality
 
@@ -18,7 +18,8 @@ from omnivec.types import EncoderInput, Modality
 @dataclass
 class ImageEncoderConfig:
     in_chans: int = 3
-    """Input channels; 1-channel images are repeated when the encoder expects 3."""
+    """Input channels; 1-channel images are repeated when the encoder expects 3, RGB images become gray (luma
+    weights) when it expects 1."""
     patch_size: int = 8
     """Pixels per token along each side (a power of two); other image sides are padded up to a multiple."""
     stem: str = "cnn"
@@ -53,6 +54,7 @@ class ImageEncoder(PatchEncoder):
     def collate(self, samples: list[Any]) -> EncoderInput:
         xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]
         xs = [x[None] if x.ndim == 2 else x for x in xs]
+        xs = [match_channels(x, self.cfg.in_chans, self.modality) if x.ndim == 3 else x for x in xs]
         shapes = {tuple(x.shape[-2:]) for x in xs}
         if len(shapes) > 1:
             raise OmnivecError(f"image batch mixes sizes {sorted(shapes)}; resize them to one size first")

@@ -35,6 +35,26 @@ from omnivec.types import EncoderInput, Tokens
 
 PER_PATCH_STEMS = ("linear", "hmlp")
 
+LUMA = (0.299, 0.587, 0.114)
+"""RGB -> gray weights (ITU-R BT.601, as Pillow's ``convert("L")``)."""
+
+
+def match_channels(x: Tensor, in_chans: int, modality: str) -> Tensor:
+    """One raw sample (C, ...) made fit for an encoder of ``in_chans`` channels: RGB becomes gray by luma weights
+    when the encoder is 1-channel; gray is kept as is (the encoder repeats it to ``in_chans`` itself); any other
+    channel count is an error naming what the encoder takes."""
+    c = x.shape[0]
+    if c == in_chans or c == 1:
+        return x
+    if c == 3 and in_chans == 1:
+        w = torch.tensor(LUMA, dtype=x.dtype, device=x.device)
+        return torch.tensordot(w, x, dims=([0], [0]))[None]
+    takes = sorted({in_chans, 1, 3} if in_chans in (1, 3) else {in_chans, 1})
+    raise OmnivecError(
+        f"{modality} encoder (in_chans={in_chans}): a sample has {c} channels in shape {tuple(x.shape)}; expected "
+        f"{' or '.join(map(str, takes))} channels (1 = gray, 3 = RGB) first"
+    )
+
 
 def shift_batch(x: Tensor, shifts: list[list[int]], pad: int) -> Tensor:
     """Translate each sample of (B, C, ..., H, W) by its (dy, dx) in ``shifts`` (|d| <= pad), filling in edge

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from omnivec.encoders.base import ENCODERS
-from omnivec.encoders.patch_base import PatchEncoder
+from omnivec.encoders.patch_base import PatchEncoder, match_channels
 from omnivec.errors import OmnivecError
 from omnivec.types import EncoderInput, Modality
 
@@ -17,7 +17,8 @@ from omnivec.types import EncoderInput, Modality
 @dataclass
 class VideoEncoderConfig:
     in_chans: int = 3
-    """Input channels; 1-channel clips are repeated when the encoder expects 3."""
+    """Input channels; 1-channel clips are repeated when the encoder expects 3, RGB clips become gray (luma
+    weights) when it expects 1."""
     patch_size: int = 8
     """Spatial side of a tubelet in pixels (a power of two); other frame sides are padded up to a multiple."""
     tubelet_size: int = 4
@@ -52,6 +53,7 @@ class VideoEncoder(PatchEncoder):
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]
+        xs = [match_channels(x, self.cfg.in_chans, self.modality) if x.ndim == 4 else x for x in xs]
         shapes = {tuple(x.shape[1:]) for x in xs}
         if len(shapes) > 1:
             raise OmnivecError(f"video batch mixes shapes {sorted(shapes)}; sample clips to one T x H x W first")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -83,6 +84,29 @@ def tokens_to_pixel_box(
 ) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = tokens_to_box(tokens, num_bins)
     return x0 * width, y0 * height, x1 * width, y1 * height
+
+
+def text_to_pixel_box(
+    text: str, width: float, height: float, num_bins: int = DEFAULT_NUM_BINS
+) -> tuple[float, float, float, float] | None:
+    """:func:`tokens_to_pixel_box` of a generated answer, or None when it is not exactly four in-range
+    ``<bin_i>`` tokens (a malformed output is no box, not an error)."""
+    try:
+        return tokens_to_pixel_box(text, width, height, num_bins)
+    except OmnivecError:
+        return None
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """A grounding answer (what :meth:`omnivec.unival.model.UnivalModel.generate` returns for a grounding
+    task)."""
+
+    text: str
+    """The raw generated text: four ``<bin_i>`` tokens when well formed."""
+    box: tuple[float, float, float, float] | None
+    """``(x0, y0, x1, y1)`` in pixels of the input image (x right, y down; bin i is i / (N - 1) of the side);
+    None when ``text`` is not four location tokens."""
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ from omnivec.heads.decoder import TextDecoder
 from omnivec.model import OmniModel
 from omnivec.tokenizer import TextTokenizer
 from omnivec.types import EncoderInput, Modality
-from omnivec.unival.locations import bin_token, special_tokens
+from omnivec.unival.locations import Grounding, bin_token, special_tokens, text_to_pixel_box
 
 
 @dataclass
@@ -302,9 +302,38 @@ class UnivalModel(nn.Module):
 
     def generate(
         self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
-    ) -> list[str]:
+    ) -> list[str] | list[Grounding]:
         """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
-        an image/clip/waveform, an (image, question) pair, a document string, …)."""
+        an image/clip/waveform, an (image, question) pair, a document string, …).
+
+        Text for every task but grounding. A grounding task (input ``(image, phrase)``) gives one
+        :class:`~omnivec.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
+        ``(x0, y0, x1, y1)`` in pixels of that input image (its last two axes are height, width), or None when
+        the output is not four location tokens."""
+        from omnivec.inputs import is_path
+        from omnivec.unival.tasks import get_seq2seq_task
+
+        spec = get_seq2seq_task(task)
+        texts = self.generate_text(task, inputs, beam, max_len, batch_size)
+        if spec.kind != "grounding":
+            return texts
+        out = []
+        for text, raw in zip(texts, inputs):
+            if spec.modality is not None and is_path(raw[0], spec.modality):
+                from PIL import Image
+
+                with Image.open(raw[0]) as im:  # the box in pixels of the file as stored, not of its resize
+                    w, h = im.size
+            else:
+                h, w = torch.as_tensor(raw[0]).shape[-2:]
+            out.append(Grounding(text, text_to_pixel_box(text, int(w), int(h), self.cfg.num_bins)))
+        return out
+
+    def generate_text(
+        self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
+    ) -> list[str]:
+        """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
+        tokens as text); :meth:`generate` without the boxes."""
         from omnivec.inputs import has_paths, read_inputs
         from omnivec.unival.tasks import get_seq2seq_task
 

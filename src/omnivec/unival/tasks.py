@@ -90,6 +90,11 @@ def _root(cfg: UnivalRunConfig) -> Any:
     return cfg.data_root or None
 
 
+def _seed(cfg: UnivalRunConfig) -> int:
+    """The run's seed draws the derived data (as ``train.seed`` does for the OmniVec catalogue's tasks)."""
+    return cfg.train.seed
+
+
 def _need(name: str, cfg: UnivalRunConfig) -> None:
     from omnivec.data.datasets import is_present
 
@@ -107,11 +112,11 @@ def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
     from omnivec.data.derived import digit_scenes, scene_captions, scene_grounding, scene_vqa
 
     _need("mnist", cfg)
-    key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root)
+    key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root, _seed(cfg))
     if key not in _CACHE:
         _CACHE[key] = (
-            digit_scenes(cfg.num_train, 0, split="train", root=_root(cfg)),
-            digit_scenes(cfg.num_test, 0, split="test", root=_root(cfg)),
+            digit_scenes(cfg.num_train, _seed(cfg), split="train", root=_root(cfg)),
+            digit_scenes(cfg.num_test, _seed(cfg), split="test", root=_root(cfg)),
         )
     names = ["two", "three", "four"]
 
@@ -186,10 +191,10 @@ def _caption_video(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     from omnivec.data.derived import moving_digits_task
 
     _need("mnist", cfg)
-    key = ("video", cfg.num_train, cfg.num_test, cfg.data_root)
+    key = ("video", cfg.num_train, cfg.num_test, cfg.data_root, _seed(cfg))
     if key not in _CACHE:
         _CACHE[key] = moving_digits_task(
-            "captioning", cfg.num_train, cfg.num_test, root=_root(cfg), num_frames=8, size=64
+            "captioning", cfg.num_train, cfg.num_test, _seed(cfg), root=_root(cfg), num_frames=8, size=64
         )
     sp = _CACHE[key]
     return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, sp.test))  # type: ignore[return-value]
@@ -199,9 +204,9 @@ def _caption_audio(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     from omnivec.data.derived import spoken_digit_captions
 
     _need("fsdd", cfg)
-    key = ("audio", cfg.num_train, cfg.data_root)
+    key = ("audio", cfg.num_train, cfg.data_root, _seed(cfg))
     if key not in _CACHE:
-        _CACHE[key] = spoken_digit_captions(_root(cfg), sample_rate=8000, limit=cfg.num_train)
+        _CACHE[key] = spoken_digit_captions(_root(cfg), sample_rate=8000, limit=cfg.num_train, seed=_seed(cfg))
     sp = _CACHE[key]
     test = torch.utils.data.Subset(sp.test, range(min(len(sp.test), cfg.num_test)))
     return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, test))  # type: ignore[return-value]
@@ -211,7 +216,7 @@ def _summarize_text(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     from omnivec.data.datasets import load_scitldr
 
     _need("scitldr", cfg)
-    sp = load_scitldr(_root(cfg), limit=cfg.num_train)
+    sp = load_scitldr(_root(cfg), limit=cfg.num_train, seed=_seed(cfg))
     refs = sp.test.references  # type: ignore[attr-defined]
     test = torch.utils.data.Subset(sp.test, range(min(len(sp.test), cfg.num_test)))  # type: ignore[arg-type]
     return (
@@ -367,7 +372,7 @@ def evaluate(
     items = [it for it in items if not isinstance(it[0], Skipped)]
     if not items:
         raise OmnivecError(f"{name}: none of the {n} test sample(s) could be read")
-    preds = model.generate(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
+    preds = model.generate_text(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
     refs = [r for _, _, r in items]
     values = score(spec.kind, preds, refs, model.cfg.num_bins)
     primary = PRIMARY[spec.kind]
