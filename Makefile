@@ -14,7 +14,7 @@ $(BIN)/activate:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml constraints.txt
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,metrics,export,baselines]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,test,metrics,export,baselines]'
 	touch $@
 
 install: $(VENV)/.installed

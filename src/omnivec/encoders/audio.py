@@ -65,7 +65,11 @@ def mel_to_hz(m: Tensor) -> Tensor:
 
 
 def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0.0) -> Tensor:
-    """Triangular HTK-scale filters, (n_mels, n_freqs), each peaking at 1."""
+    """Triangular HTK-scale filters, (n_mels, n_freqs), each peaking at 1 (no area normalisation), f_max the
+    Nyquist frequency, triangles drawn in Hz between mel-spaced edges (``transformers``' ``mel_filter_bank`` with
+    ``mel_scale="htk", norm=None``; librosa's ``htk=True, norm=None``). The two end points go through mel in
+    float32 (``torch.tensor(f_min)``), so values differ from a float64 filterbank by up to ~3e-6; kept, since
+    changing it would change every audio model's features (tests/test_parity_audio.py)."""
     f_max = sample_rate / 2
     freqs = torch.linspace(0, f_max, n_freqs, dtype=torch.float64)
     edges = mel_to_hz(
@@ -116,6 +120,17 @@ class AudioEncoder(Encoder):
         frames = torch.clamp((lengths - self.cfg.n_fft) // self.cfg.hop_length + 1, min=0)
         return frames // self.cfg.patch_time
 
+    def log_mel(self, wave: Tensor) -> Tensor:
+        """(B, L) waveforms -> log-mel power (B, n_mels, frames), before normalisation: periodic Hann window,
+        frames without centre padding, |STFT|^2, the HTK filters of :func:`mel_filterbank`, then
+        ``log(mel + 1e-6)`` (natural log, additive floor). tests/test_parity_audio.py checks it against
+        ``transformers.audio_utils``."""
+        spec = torch.stft(
+            wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=False, return_complex=True
+        )  # (B, F, frames)
+        mel = self.mel_fb @ spec.abs().pow(2)  # (B, n_mels, frames)
+        return torch.log(mel + 1e-6)
+
     def spectrogram(self, inp: EncoderInput) -> tuple[Tensor, Tensor]:
         """(B, L) waveforms -> normalised log-mel (B, 1, n_mels, T) cut to whole patches, and valid time patches
         per sample (B,)."""
@@ -127,11 +142,7 @@ class AudioEncoder(Encoder):
                 f"audio encoder: waveforms of {L} samples are shorter than one patch "
                 f"({self.min_samples} samples); collate() pads short clips"
             )
-        spec = torch.stft(
-            wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=False, return_complex=True
-        )  # (B, F, frames)
-        mel = self.mel_fb @ spec.abs().pow(2)  # (B, n_mels, frames)
-        logmel = torch.log(mel + 1e-6)
+        logmel = self.log_mel(wave)
         patches = self.valid_patches(lengths)  # (B,)
         T = (logmel.shape[-1] // self.cfg.patch_time) * self.cfg.patch_time
         logmel = logmel[..., :T]
