@@ -45,8 +45,8 @@ def main() -> None:
     omni_s = time.perf_counter() - t0
     (result,) = json.loads((work / "run" / "eval.json").read_text()).values()
 
-    from omnivec.cli_data import add_byo
     from omnivec.train import prepare_tasks
+    from omnivec.user_data import add_byo
 
     cfg = preset("cpu")
     add_byo(cfg, str(work / "train"), str(work / "val"), "")

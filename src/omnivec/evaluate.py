@@ -54,7 +54,7 @@ def evaluate_run(
 
     names = list(tasks or model.tasks)
     if data:
-        from omnivec.cli_data import user_eval_set
+        from omnivec.user_data import user_eval_set
 
         datasets = user_eval_set(model, cfg, names, data)
     else:

@@ -82,6 +82,14 @@ class UnivalRunConfig:
     """Stop at the first unreadable TSV row, naming file and line, instead of skipping and reporting it."""
 
 
+CNN_ENCODERS = {
+    "image": {"name": "image_resnet", "in_chans": 1, "width": 16, "stages": 2},
+    "video": {"name": "video_conv3d", "in_chans": 1, "width": 8, "stages": 2},
+    "audio": {"name": "audio_cnn14", "sample_rate": 8000, "width": 16, "blocks": 3, "max_seconds": 1.5},
+}
+"""``--cnn``: UnIVAL's lightweight CNN encoders instead of the patch encoders."""
+
+
 def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
     """A small encoder-decoder on the preset's sizes; 1-channel inputs (the derived digit data is gray)."""
     backbone = preset_model(name)

@@ -1,4 +1,4 @@
-"""`omnivec data list | check | prepare | download`; helpers behind `train --train` and `evaluate --data`.
+"""`omnivec data list | check | prepare | download`.
 
 ``data check`` also accepts a path (a bring-your-own folder or manifest): every file is decoded and each
 unreadable one is named with its reason. Any problem makes the command exit 1.
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnivec.config import RunConfig
+from omnivec.cli.common import modality_names
 from omnivec.errors import OmnivecError
 
 
@@ -113,7 +113,7 @@ def register(sub: Any) -> None:
     p = dsub.add_parser("check", help="verify checksums and decode every file; exit 1 naming each bad one")
     common(p)
     p.add_argument("names", nargs="*", help="dataset names or bring-your-own paths (default: every present one)")
-    p.add_argument("--modality", choices=["image", "video", "audio", "text", "points"], help="for a path")
+    p.add_argument("--modality", choices=modality_names(), help="for a path")
     p.add_argument("--no-decode", action="store_true", help="checksums only")
     p.set_defaults(fn=cmd_check)
 
@@ -130,36 +130,3 @@ def register(sub: Any) -> None:
     p.add_argument("--mirror", help="a base URL serving <base>/<file path> instead of the canonical URLs")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_download)
-
-
-# ------------------------------------------------------------------------------------------ train / evaluate
-
-
-def add_byo(cfg: RunConfig, train: str, val: str = "", modality: str = "") -> str:
-    """Add a bring-your-own task for ``train`` (and ``val``) to ``cfg``; returns its task name."""
-    from omnivec.data.tasks import byo_name, byo_spec
-
-    if not Path(train).exists():
-        raise OmnivecError(f"--train {train}: no such folder or manifest")
-    if val and not Path(val).exists():
-        raise OmnivecError(f"--val {val}: no such folder or manifest")
-    name = byo_name(train)
-    if name in cfg.tasks and name not in cfg.byo:
-        raise OmnivecError(f"--train {train}: task name {name!r} clashes with a catalogue task; rename the folder")
-    cfg.byo[name] = byo_spec(train, val, modality)
-    if name not in cfg.tasks:
-        cfg.tasks = [*cfg.tasks, name]
-    return name
-
-
-def user_eval_set(model: Any, cfg: RunConfig, names: list[str], path: str) -> dict[str, Any]:
-    """``evaluate RUN --data PATH``: the run's classification task (the only one, or the one --tasks names)
-    scored on a user folder/manifest whose class names are among the task's."""
-    from omnivec.data.tasks import load_user, relabel
-
-    cls = [n for n in names if model.task(n).kind == "classification"]
-    if len(cls) != 1:
-        raise OmnivecError(f"--data needs exactly one classification task; pick one with --tasks (have {names})")
-    task = model.task(cls[0])
-    ds = load_user(path, cfg, task.modality)
-    return {cls[0]: relabel(ds, list(task.class_names))}

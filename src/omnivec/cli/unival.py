@@ -5,123 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from omnivec.cli.common import add_device, comma_list, write_jsonl
 from omnivec.errors import OmnivecError
-
-CNN_ENCODERS = {
-    "image": {"name": "image_resnet", "in_chans": 1, "width": 16, "stages": 2},
-    "video": {"name": "video_conv3d", "in_chans": 1, "width": 8, "stages": 2},
-    "audio": {"name": "audio_cnn14", "sample_rate": 8000, "width": 16, "blocks": 3, "max_seconds": 1.5},
-}
-"""``--cnn``: UnIVAL's lightweight CNN encoders instead of the patch encoders."""
-
-TASK_ALIASES = {
-    "caption": "caption",
-    "vqa": "vqa_image",
-    "grounding": "grounding_image",
-    "matching": "matching_image",
-    "classify": "classify_image",
-    "summarize": "summarize_text",
-}
-
-
-# ---------------------------------------------------------------------------------------- generate (API)
-
-
-def resolve_task(task: str, modality: str) -> str:
-    """``caption`` -> ``caption_<modality>``; short names (vqa, grounding, …) -> the registered task."""
-    from omnivec.unival.tasks import TASKS
-
-    if task in TASKS:
-        return task
-    if task == "caption":
-        return f"caption_{modality}"
-    if task in TASK_ALIASES:
-        return TASK_ALIASES[task]
-    raise OmnivecError(f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}")
-
-
-def generate_files(
-    run: str | Path,
-    task: str,
-    paths: Sequence[str | Path],
-    text: str | None = None,
-    beam: int = 1,
-    max_len: int | None = None,
-    batch_size: int = 16,
-    device: str | None = "auto",
-) -> list[dict[str, Any]]:
-    """Read every file with the real-data readers, generate with the run's model, one record per input.
-
-    Image/video/audio/text files are told apart by extension; ``text`` is the question (vqa), the phrase
-    (grounding) or the caption (matching) asked of every file. Grounding records also hold ``box``:
-    ``[x0, y0, x1, y1]`` in pixels of the file's image as stored (before the resize to the run's size), or
-    None when the output is not four location tokens.
-    """
-    from omnivec.data.readers import ReadOptions, modality_of, read_sample
-    from omnivec.device import resolve_device
-    from omnivec.run import require_family
-    from omnivec.unival.locations import Grounding, text_to_pixel_box
-    from omnivec.unival.model import load_unival
-    from omnivec.unival.tasks import get_seq2seq_task
-
-    require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
-    model, cfg = load_unival(run)
-    model.to(resolve_device(device))
-    enc = cfg.model.backbone.encoders
-    opts = ReadOptions(
-        image_size=cfg.image_size,
-        channels=int(enc.get("image", {}).get("in_chans", 1)),
-        sample_rate=int(enc.get("audio", {}).get("sample_rate", 8000)),
-        num_frames=8,
-        video_size=64,
-    )
-    groups: dict[str, list[tuple[int, Path, Any]]] = {}
-    for i, p in enumerate(paths):
-        p = Path(p)
-        if not p.is_file():
-            raise OmnivecError(f"input {p} is not a file")
-        mod = modality_of(p)
-        modality = mod.value if mod is not None else "text"
-        name = resolve_task(task, modality)
-        sample = read_sample(p, modality, opts)
-        spec = get_seq2seq_task(name)
-        if spec.modality != modality:
-            raise OmnivecError(f"{p}: task {name} takes {spec.modality} input, not {modality}")
-        if spec.kind in ("vqa", "grounding", "matching"):
-            if not text:
-                raise OmnivecError(f"task {name} needs --text (the question, phrase or caption)")
-            sample = (sample, text)
-        groups.setdefault(name, []).append((i, p, sample))
-    records: list[dict[str, Any] | None] = [None] * len(paths)
-    for name, items in groups.items():
-        spec = get_seq2seq_task(name)
-        outs = model.generate(
-            name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
-        )
-        for (i, p, _), o in zip(items, outs):
-            rec: dict[str, Any] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}
-            if isinstance(o, Grounding):  # the box in the file's own pixels: a square resize keeps fractions
-                rec["output"] = o.text
-                box = text_to_pixel_box(o.text, *_stored_size(p), cfg.model.num_bins)
-                rec["box"] = list(box) if box is not None else None
-            records[i] = rec
-    return [r for r in records if r is not None]
-
-
-def _stored_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image file as stored (the header only)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.size
 
 
 def _generate(args: argparse.Namespace) -> int:
     from omnivec.data.readers import KNOWN_EXTS
+    from omnivec.unival.generate import generate_files
 
     paths = [Path(p) for p in args.input or []]
     if args.folder:
@@ -134,9 +27,7 @@ def _generate(args: argparse.Namespace) -> int:
     records = generate_files(
         args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size, args.device
     )
-    from omnivec.cli import _write_jsonl
-
-    _write_jsonl(records, args.out)
+    write_jsonl(records, args.out)
     return 0
 
 
@@ -146,8 +37,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     from omnivec.unival.merging import merge_grid, parse_alphas
 
-    skip = [s for s in (args.skip or "").split(",") if s]
-    tasks = [t for t in (args.eval or "").split(",") if t]
+    skip = comma_list(args.skip or "")
+    tasks = comma_list(args.eval or "")
     table = merge_grid(
         args.run_a,
         args.run_b,
@@ -186,6 +77,8 @@ def _config(args: argparse.Namespace) -> Any:
     else:
         cfg = unival_preset(args.preset or "tiny", bins)
     if args.cnn:
+        from omnivec.unival.model import CNN_ENCODERS
+
         cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
     for field in ("num_train", "num_test"):
         if getattr(args, field) is not None:
@@ -213,7 +106,7 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _tasks(text: str | None) -> list[str] | None:
-    return [t for t in text.split(",") if t] if text else None
+    return comma_list(text) if text else None
 
 
 def _print(results: dict[str, Any]) -> None:
@@ -308,12 +201,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _device(p: argparse.ArgumentParser) -> None:
-    from omnivec.cli import add_device
-
-    add_device(p)
-
-
 def register(sub: Any) -> None:
     g = sub.add_parser("generate", help="generate text with a UnIVAL run for image/video/audio/text files")
     g.add_argument("run", help="UnIVAL run folder")
@@ -329,7 +216,7 @@ def register(sub: Any) -> None:
     g.add_argument("--beam", type=int, default=1)
     g.add_argument("--max-len", type=int)
     g.add_argument("--batch-size", type=int, default=16)
-    _device(g)
+    add_device(g)
     g.set_defaults(fn=_generate)
 
     m = sub.add_parser("merge", help="merge two runs over an α grid, optionally scoring every α")
@@ -344,7 +231,7 @@ def register(sub: Any) -> None:
     m.add_argument("--eval", help="comma-separated UnIVAL tasks to score at every α")
     m.add_argument("--eval-limit", type=int, default=0)
     m.add_argument("--beam", type=int, default=1)
-    _device(m)
+    add_device(m)
     m.set_defaults(fn=_merge)
 
     u = sub.add_parser("unival", help="UnIVAL recipe: pretrain, finetune, evaluate")
@@ -367,7 +254,7 @@ def register(sub: Any) -> None:
     e.add_argument("--beam", type=int, default=1)
     e.add_argument("--eval-limit", type=int, default=0)
     e.add_argument("--out", help="write the results JSON here")
-    _device(e)
+    add_device(e)
     e.set_defaults(fn=_evaluate, command="unival evaluate")
 
     r = sub.add_parser("reproduce-unival", help="regenerate docs/results_unival.md (small CPU budget)")

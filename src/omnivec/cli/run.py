@@ -1,35 +1,15 @@
-"""Command line: each subcommand parses its arguments and calls one typed function; errors print one line."""
+"""``omnivec train | evaluate | embed | predict | info | tasks | config show | quickstart``: the commands that
+train a run folder or use one (of either family)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnivec.errors import OmnivecError
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def modality_names() -> list[str]:
-    """Every modality a registered encoder reads (CLI choices come from the registry)."""
-    from omnivec.encoders import ENCODERS
-
-    return sorted({str(ENCODERS.get(n).modality) for n in ENCODERS.names()})
-
-
-def add_device(p: argparse.ArgumentParser) -> None:
-    from omnivec.device import DEVICE_HELP
-
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
-
-
-def _tasks_arg(value: str) -> list[str]:
-    return [t.strip() for t in value.split(",") if t.strip()]
+from omnivec.cli.common import add_device, comma_list, format_info, modality_names, print_results, write_jsonl
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -44,7 +24,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     for assignment in a.set or []:
         cfg = apply_override(cfg, assignment)
     if a.train:
-        from omnivec.cli_data import add_byo
+        from omnivec.user_data import add_byo
 
         add_byo(cfg, a.train, a.val or "", a.modality or "")
     cfg.strict = cfg.strict or a.strict
@@ -56,7 +36,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
-    _print_results(results)
+    print_results(results)
     return 0
 
 
@@ -67,7 +47,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(results, indent=2))
     else:
-        _print_results(results)
+        print_results(results)
     return 0
 
 
@@ -94,7 +74,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     from omnivec.predict import predict_files
 
     records = predict_files(a.run, a.task, a.input, a.device, a.text)
-    _write_jsonl(records, a.out)
+    write_jsonl(records, a.out)
     return 0
 
 
@@ -102,7 +82,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     from omnivec.info import run_info
 
     info = run_info(a.run)
-    print(json.dumps(info, indent=2) if a.json else _format_info(info))
+    print(json.dumps(info, indent=2) if a.json else format_info(info))
     return 0
 
 
@@ -117,18 +97,6 @@ def cmd_config_show(a: argparse.Namespace) -> int:
     else:
         print(commented_yaml(preset(a.preset)), end="")
     return 0
-
-
-def _write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
-    from omnivec.checkpoint import atomic_write_text
-
-    lines = "".join(json.dumps(r) + "\n" for r in records)
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(out), lines)
-        print(f"wrote {len(records)} line(s) to {out}")
-    else:
-        sys.stdout.write(lines)
 
 
 def cmd_quickstart(a: argparse.Namespace) -> int:
@@ -149,30 +117,7 @@ def cmd_tasks(a: argparse.Namespace) -> int:
     return 0
 
 
-def _format_info(info: dict[str, Any]) -> str:
-    lines = [f"{k}: {v}" for k, v in info.items() if not isinstance(v, dict)]
-    for k, v in info.items():
-        if isinstance(v, dict):
-            lines.append(f"{k}:")
-            lines.extend(f"  {kk}: {vv}" for kk, vv in v.items())
-    return "\n".join(lines)
-
-
-def _print_results(results: dict[str, Any]) -> None:
-    if not results:
-        return
-    print(f"{'task':22s} {'modality':8s} {'metric':9s} {'chance':>7s} {'result':>7s}")
-    for r in results.values():
-        chance = f"{r['chance']:7.3f}" if "chance" in r else f"{'-':>7s}"
-        print(f"{r['task']:22s} {r['modality'] or 'text':8s} {r['metric']:9s} {chance} {r['value']:7.3f}")
-    for r in results.values():
-        if r.get("skipped"):
-            print(f"{r['task']}: skipped {r['skipped']} unreadable file(s) in evaluation")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="omnivec", description="Unified multimodal models (OmniVec, UnIVAL).")
-    sub = p.add_subparsers(dest="command", required=True)
+def register(sub: Any) -> None:
 
     t = sub.add_parser("train", help="supervised (multi-task) training into a run folder")
     t.add_argument(
@@ -181,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
-    t.add_argument("--tasks", type=_tasks_arg, help="comma-separated task names (see `omnivec tasks`)")
+    t.add_argument("--tasks", type=comma_list, help="comma-separated task names (see `omnivec tasks`)")
     t.add_argument("--out", required=True, help="run folder to write")
     t.add_argument("--max-steps", type=int)
     t.add_argument("--batch-size", type=int)
@@ -215,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a run (either family) on its tasks' test splits")
     e.add_argument("run")
-    e.add_argument("--tasks", type=_tasks_arg)
+    e.add_argument("--tasks", type=comma_list)
     e.add_argument("--data-root")
     e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits (OmniVec)")
     e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
@@ -266,34 +211,3 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("tasks", help="list the task catalogue")
     k.set_defaults(fn=cmd_tasks)
-    for extend in EXTENSIONS:
-        extend(sub)
-    return p
-
-
-# Later subcommand groups (data, pretrain, finetune, merge, generate) add themselves here.
-EXTENSIONS: list[Callable[[Any], None]] = []
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.fn(args))
-    except OmnivecError as e:
-        print(f"omnivec {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-# Subcommand groups of the later layers register themselves here.
-from omnivec import cli_data, cli_recipe, cli_unival  # noqa: E402
-
-EXTENSIONS.extend([cli_data.register, cli_recipe.register, cli_unival.register])
-from omnivec import cli_export  # noqa: E402
-
-EXTENSIONS.append(cli_export.register)
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,4 @@
-"""CLI for the OmniVec recipe: ``pretrain``, ``finetune`` and ``reproduce`` (registered through
-EXTENSIONS)."""
+"""``omnivec pretrain | finetune | reproduce``: the OmniVec recipe and its experiment tables."""
 
 from __future__ import annotations
 
@@ -7,17 +6,14 @@ import argparse
 import os
 from typing import Any
 
+from omnivec.cli.common import comma_list
 from omnivec.config import RunConfig
 from omnivec.errors import OmnivecError
 
 
-def _tasks(value: str) -> list[str]:
-    return [t.strip() for t in value.split(",") if t.strip()]
-
-
 def _ratios(value: str) -> dict[str, float]:
     out = {}
-    for part in _tasks(value):
+    for part in comma_list(value):
         if "=" not in part:
             raise argparse.ArgumentTypeError(f"expected modality=ratio, got {part!r}")
         k, v = part.split("=", 1)
@@ -96,7 +92,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         raise OmnivecError("finetune: pass --tasks NAME[,NAME...] and/or --train DIR")
     holder = RunConfig(tasks=list(tasks))  # collects the --train task, if any
     if a.train:  # a dataset of the user's own, e.g. one the pretrained trunk never saw
-        from omnivec.cli_data import add_byo
+        from omnivec.user_data import add_byo
 
         tasks = [*tasks, add_byo(holder, a.train, a.val or "", a.modality or "")]
     groups = parse_groups(a.groups, tasks, holder) if tasks else None
@@ -157,7 +153,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
-    p.add_argument("--tasks", type=_tasks, default=[], help="tasks whose training splits to pretrain on")
+    p.add_argument("--tasks", type=comma_list, default=[], help="tasks whose training splits to pretrain on")
     p.add_argument("--preset", default="tiny")
     p.add_argument(
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
@@ -171,7 +167,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("finetune", help="grouped sequential multitask fine-tuning of a pretrained run")
     p.add_argument("run", help="pretrained run folder, or 'scratch'")
-    p.add_argument("--tasks", type=_tasks, default=[])
+    p.add_argument("--tasks", type=comma_list, default=[])
     p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
     p.add_argument("--rounds", type=int, default=2, help="passes over the group sequence")
     p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
@@ -184,7 +180,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("reproduce", help="regenerate an experiment table (omnivec-ablations | baselines | full-budget)")
     p.add_argument("name", choices=["omnivec-ablations", "baselines", "full-budget"])
-    p.add_argument("--tasks", type=_tasks, default=[], help="baselines/full-budget: tasks (default: the suite)")
+    p.add_argument("--tasks", type=comma_list, default=[], help="baselines/full-budget: tasks (default: the suite)")
     p.add_argument("--steps", type=int, default=300, help="baselines: steps per task")
     p.add_argument("--batch-size", type=int, default=32, help="baselines: samples per task per step")
     p.add_argument(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from omnivec.cli.common import modality_names
 from omnivec.errors import OmnivecError
-from omnivec.types import Modality
 
 
 def _shape_arg(value: str) -> tuple[int, ...]:
@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
         "video sizes and the point count are fixed. Needs pip install 'omnivec[export]'.",
     )
     x.add_argument("run", help="run folder")
-    x.add_argument("--modality", required=True, choices=[m.value for m in Modality])
+    x.add_argument("--modality", required=True, choices=modality_names())
     x.add_argument("--out", required=True, help="the .onnx file to write")
     x.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
     x.add_argument("--task", help="also output this classification task's logits")

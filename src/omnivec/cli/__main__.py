@@ -1,0 +1,3 @@
+from omnivec.cli import main
+
+raise SystemExit(main())

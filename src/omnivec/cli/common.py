@@ -1,0 +1,62 @@
+"""What several command groups share: argument types, the --device flag, result and JSONL printing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def comma_list(value: str) -> list[str]:
+    """``a, b,,c`` -> ``['a', 'b', 'c']``."""
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def modality_names() -> list[str]:
+    """Every modality a registered encoder reads (CLI choices come from the registry)."""
+    from omnivec.encoders import ENCODERS
+
+    return sorted({str(ENCODERS.get(n).modality) for n in ENCODERS.names()})
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    from omnivec.device import DEVICE_HELP
+
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+
+
+def write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
+    """One JSON object per line to ``out`` (atomically), or to stdout."""
+    from omnivec.checkpoint import atomic_write_text
+
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(out), lines)
+        print(f"wrote {len(records)} line(s) to {out}")
+    else:
+        sys.stdout.write(lines)
+
+
+def print_results(results: dict[str, Any]) -> None:
+    """The evaluation table of either family: task, modality, metric, chance (OmniVec), result."""
+    if not results:
+        return
+    print(f"{'task':22s} {'modality':8s} {'metric':9s} {'chance':>7s} {'result':>7s}")
+    for r in results.values():
+        chance = f"{r['chance']:7.3f}" if "chance" in r else f"{'-':>7s}"
+        print(f"{r['task']:22s} {r['modality'] or 'text':8s} {r['metric']:9s} {chance} {r['value']:7.3f}")
+    for r in results.values():
+        if r.get("skipped"):
+            print(f"{r['task']}: skipped {r['skipped']} unreadable file(s) in evaluation")
+
+
+def format_info(info: dict[str, Any]) -> str:
+    lines = [f"{k}: {v}" for k, v in info.items() if not isinstance(v, dict)]
+    for k, v in info.items():
+        if isinstance(v, dict):
+            lines.append(f"{k}:")
+            lines.extend(f"  {kk}: {vv}" for kk, vv in v.items())
+    return "\n".join(lines)
