@@ -29,8 +29,18 @@ class Registry(Generic[T]):
             known = ", ".join(sorted(self._items)) or "(none)"
             raise KeyError(f"unknown {self.kind} {name!r}; expected one of: {known}") from None
 
+    def unregister(self, name: str) -> T:
+        """Take ``name`` out again (a test's or a plugin's temporary entry); returns what it was."""
+        self.get(name)  # the same error as get for an unknown name
+        return self._items.pop(name)
+
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """``(name, item)`` in registration order (the order built-ins are declared in, which code that builds
+        something from every entry, such as a vocabulary corpus, keeps)."""
+        return list(self._items.items())
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -1,6 +1,18 @@
-"""Task kinds. Importing this package registers every built-in kind."""
+"""Task kinds of both families: the OmniVec heads' (classification, segmentation, retrieval; ``TASK_KINDS``) and
+the seq2seq kinds UnIVAL answers in text (captioning, vqa, grounding, matching, classification, summarization;
+``SEQ2SEQ_KINDS``). Importing this package registers every built-in kind."""
 
 from omnivec.tasks import classification, retrieval, segmentation  # noqa: F401  (registration side effects)
 from omnivec.tasks.base import TASK_KINDS, TaskKind, drop_skipped, task_kind
+from omnivec.tasks.seq2seq import SEQ2SEQ_KINDS, Decoding, Seq2SeqKind, seq2seq_kind
 
-__all__ = ["TASK_KINDS", "TaskKind", "drop_skipped", "task_kind"]
+__all__ = [
+    "SEQ2SEQ_KINDS",
+    "TASK_KINDS",
+    "Decoding",
+    "Seq2SeqKind",
+    "TaskKind",
+    "drop_skipped",
+    "seq2seq_kind",
+    "task_kind",
+]

@@ -27,9 +27,10 @@ from omnivec.errors import OmnivecError
 from omnivec.generation import allowed_mask, beam_search, greedy
 from omnivec.heads.decoder import TextDecoder
 from omnivec.model import OmniModel
+from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 from omnivec.tokenizer import TextTokenizer
 from omnivec.types import EncoderInput, Modality
-from omnivec.unival.locations import Grounding, bin_token, special_tokens, text_to_pixel_box
+from omnivec.unival.locations import bin_token, special_tokens
 
 
 @dataclass
@@ -228,7 +229,8 @@ class UnivalModel(nn.Module):
         return self.backbone.trunk(x, pad), pad
 
     def loss(self, modality: str | None, batch: Seq2SeqBatch) -> Tensor:
-        """Teacher-forced, label-smoothed cross-entropy on the answer tokens (eos included)."""
+        """Teacher-forced, label-smoothed cross-entropy on the answer tokens (eos included): every built-in
+        kind's loss (:meth:`task_loss` asks the task's kind)."""
         memory, pad = self.encode(modality, batch)
         tgt = batch.target
         inp, out = tgt[:, :-1], tgt[:, 1:]
@@ -238,6 +240,13 @@ class UnivalModel(nn.Module):
             logits.reshape(-1, logits.shape[-1]).float(), out.reshape(-1),
             ignore_index=pad_id, label_smoothing=self.cfg.label_smoothing,
         )  # fmt: skip
+
+    def task_loss(self, task: str, batch: Seq2SeqBatch) -> Tensor:
+        """The training loss of a collated batch of seq2seq task ``task``, as its kind defines it."""
+        from omnivec.unival.tasks import get_seq2seq_task
+
+        spec = get_seq2seq_task(task)
+        return seq2seq_kind(spec.kind).loss(self, spec.modality, batch)
 
     # ------------------------------------------------------------------ the user API shared with OmniModel
 
@@ -272,25 +281,20 @@ class UnivalModel(nn.Module):
 
     @torch.no_grad()
     def generate_ids(
-        self,
-        modality: str | None,
-        batch: Seq2SeqBatch,
-        beam: int = 1,
-        max_len: int = 20,
-        locations: bool = False,
-        no_repeat_ngram: int = 0,
+        self, modality: str | None, batch: Seq2SeqBatch, beam: int = 1, decoding: Decoding | None = None
     ) -> list[list[int]]:
+        """Answer ids of a collated batch, greedy or with a beam, under ``decoding``'s constraints (a task
+        kind's :meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.decoding`; default: free text of up to 20 tokens)."""
+        d = decoding or Decoding(20)
         was = self.training
         self.eval()
         try:
             memory, pad = self.encode(modality, batch)
             tk = self.tokenizer
             allowed = None
-            min_len = 0
-            if locations:  # grounding: exactly four location tokens
-                allowed = allowed_mask(self.bin_ids, self.decoder.vocab_size, memory.device)
-                max_len = min_len = 4
-            max_len = min(max_len, self.decoder.max_length)
+            if d.allowed_ids is not None:
+                allowed = allowed_mask(d.allowed_ids, self.decoder.vocab_size, memory.device)
+            max_len = min(d.max_len, self.decoder.max_length)
             if beam > 1:
                 return beam_search(
                     self.decoder,
@@ -300,42 +304,31 @@ class UnivalModel(nn.Module):
                     tk.eos_id,
                     beam,
                     max_len,
-                    min_len,
-                    no_repeat_ngram_size=no_repeat_ngram,
+                    d.min_len,
+                    no_repeat_ngram_size=d.no_repeat_ngram,
                     allowed_tokens=allowed,
                 )
-            return greedy(self.decoder, memory, pad, tk.bos_id, tk.eos_id, max_len, min_len, allowed)
+            return greedy(self.decoder, memory, pad, tk.bos_id, tk.eos_id, max_len, d.min_len, allowed)
         finally:
             self.train(was)
 
     def generate(
         self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
-    ) -> list[str] | list[Grounding]:
+    ) -> list[Any]:
         """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
-        an image/clip/waveform, an (image, question) pair, a document string, …).
+        an image/clip/waveform, an (image, question) pair, a document string, …), in the format of the task's
+        kind (:meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.output`).
 
-        Text for every task but grounding. A grounding task (input ``(image, phrase)``) gives one
+        Text for every kind but grounding. A grounding task (input ``(image, phrase)``) gives one
         :class:`~omnivec.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
-        ``(x0, y0, x1, y1)`` in pixels of that input image (its last two axes are height, width), or None when
-        the output is not four location tokens."""
-        from omnivec.inputs import is_path
+        ``(x0, y0, x1, y1)`` in pixels of that input image (a file's as stored, not its resize; a tensor's last
+        two axes are height, width), or None when the output is not four location tokens."""
         from omnivec.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
+        kind = seq2seq_kind(spec.kind)
         texts = self.generate_text(task, inputs, beam, max_len, batch_size)
-        if spec.kind != "grounding":
-            return texts
-        out = []
-        for text, raw in zip(texts, inputs):
-            if spec.modality is not None and is_path(raw[0], spec.modality):
-                from PIL import Image
-
-                with Image.open(raw[0]) as im:  # the box in pixels of the file as stored, not of its resize
-                    w, h = im.size
-            else:
-                h, w = torch.as_tensor(raw[0]).shape[-2:]
-            out.append(Grounding(text, text_to_pixel_box(text, int(w), int(h), self.cfg.num_bins)))
-        return out
+        return [kind.output(text, raw, spec.modality, self.cfg.num_bins) for text, raw in zip(texts, inputs)]
 
     def generate_text(
         self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
@@ -346,6 +339,7 @@ class UnivalModel(nn.Module):
         from omnivec.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
+        decoding = seq2seq_kind(spec.kind).decoding(self, beam, max_len)
         out: list[str] = []
         device = next(self.parameters()).device
         if spec.modality is not None and has_paths(inputs, spec.modality):
@@ -355,14 +349,7 @@ class UnivalModel(nn.Module):
             prompts, samples = zip(*(spec.prompt_and_sample(x) for x in chunk))
             batch = self.collate(spec.modality, prompts, samples)
             batch = to_device(batch, device)
-            ids = self.generate_ids(
-                spec.modality,
-                batch,
-                beam,
-                max_len,
-                spec.kind == "grounding",
-                3 if spec.kind == "captioning" and beam > 1 else 0,
-            )
+            ids = self.generate_ids(spec.modality, batch, beam, decoding)
             out.extend(self.decode(r) for r in ids)
         return out
 

@@ -1,26 +1,28 @@
-"""Seq2seq tasks: data, UnIVAL-style prompts, text targets and metrics, one registry keyed by task name.
+"""Seq2seq tasks: data, UnIVAL-style prompts and text targets, registered by name in :data:`SEQ2SEQ_TASKS`.
 
 Every task turns a raw input into ``(prompt text, modality sample or None)`` and a target into answer text;
-the model never knows which task it serves except through the prompt (UnIVAL §3). Data are the derived
+the model never knows which task it serves except through the prompt (UnIVAL §3). Everything else a task
+needs (loss, metrics, decoding constraints, the output's format) comes from its kind
+(:mod:`omnivec.tasks.seq2seq`), so a new task is one :func:`register` call naming a kind. Data are the derived
 digit tasks (``omnivec.data.derived``: scenes with captions, questions and boxes; moving-digit captions;
 spoken-digit captions) and SciTLDR, all under the real-data root; a task whose data are absent raises
 :class:`~omnivec.errors.OmnivecError` naming the dataset.
 
-| task | input | prompt | answer | metric |
+| task | input | prompt | answer | kind: metric |
 |---|---|---|---|---|
-| caption_image | scene image | what does the image describe? | caption | CIDEr-D (+BLEU-4, ROUGE-L) |
-| vqa_image | (image, question) | the question | word | VQA accuracy |
-| grounding_image | (image, "the 7") | which region does the text … describe? | 4 ``<bin_i>`` | acc@IoU≥0.5 |
-| matching_image | (image, caption) | does the image describe " … "? | yes / no | accuracy |
-| classify_image | scene image | what does the image show? | digit count | accuracy |
-| caption_video | moving-digit clip | what does the video describe? | caption | CIDEr-D |
-| caption_audio | spoken digit | what does the audio describe? | caption | CIDEr-D |
-| summarize_text | abstract | what is the summary of the text? | TLDR | ROUGE-1/2/L |
+| caption_image | scene image | what does the image describe? | caption | captioning: CIDEr-D (+BLEU-4, ROUGE-L) |
+| vqa_image | (image, question) | the question | word | vqa: VQA accuracy |
+| grounding_image | (image, "the 7") | which region does the text … describe? | 4 ``<bin_i>`` | grounding: acc@IoU≥0.5 |
+| matching_image | (image, caption) | does the image describe " … "? | yes / no | matching: accuracy |
+| classify_image | scene image | what does the image show? | digit count | classification: accuracy |
+| caption_video | moving-digit clip | what does the video describe? | caption | captioning: CIDEr-D |
+| caption_audio | spoken digit | what does the audio describe? | caption | captioning: CIDEr-D |
+| summarize_text | abstract | what is the summary of the text? | TLDR | summarization: ROUGE-1/2/L |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -29,9 +31,10 @@ import torch
 from torch.utils.data import Dataset
 
 from omnivec.errors import OmnivecError
-from omnivec.metrics import text as tm
+from omnivec.registry import Registry
+from omnivec.tasks.seq2seq import SEQ2SEQ_KINDS, seq2seq_kind
 from omnivec.unival import prompts as P
-from omnivec.unival.locations import box_to_tokens, parse_bins, tokens_to_box
+from omnivec.unival.locations import box_to_tokens
 
 if TYPE_CHECKING:
     from omnivec.unival.model import UnivalModel, UnivalRunConfig
@@ -58,7 +61,8 @@ class Seq2SeqDataset(Dataset):
 class Seq2SeqTask:
     name: str
     kind: str
-    """captioning, vqa, grounding, matching, classification or summarization."""
+    """A registered seq2seq kind (:data:`omnivec.tasks.seq2seq.SEQ2SEQ_KINDS`): captioning, vqa, grounding,
+    matching, classification, summarization."""
     modality: str
     """image, video, audio or text (text: the input is part of the prompt)."""
     description: str
@@ -67,23 +71,35 @@ class Seq2SeqTask:
     """raw input -> (prompt text, modality sample or None)."""
     max_len: int = 20
     """Default answer length at generation."""
+    source: str = "derived"
+    """Where the data come from: derived (from a real dataset), real or tsv (UnIVAL's files)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SEQ2SEQ_KINDS:
+            raise ValueError(
+                f"seq2seq task {self.name!r}: unknown kind {self.kind!r}; expected one of {', '.join(SEQ2SEQ_KINDS)}"
+            )
 
     def prompt_and_sample(self, raw: Any) -> tuple[str, Any]:
         return self.prompt(raw)
 
 
-TASKS: dict[str, Seq2SeqTask] = {}
+SEQ2SEQ_TASKS: Registry[Seq2SeqTask] = Registry("seq2seq task")
+TASKS = SEQ2SEQ_TASKS
+"""The registry under its earlier name (``in``, iteration, ``items()`` in registration order)."""
 
 
 def register(task: Seq2SeqTask) -> Seq2SeqTask:
-    TASKS[task.name] = task
-    return task
+    """Register ``task`` under its name (twice is an error)."""
+    return SEQ2SEQ_TASKS.register(task.name)(task)
 
 
 def get_seq2seq_task(name: str) -> Seq2SeqTask:
-    if name not in TASKS:
-        raise OmnivecError(f"unknown seq2seq task {name!r}; expected one of {', '.join(TASKS)}")
-    return TASKS[name]
+    """The registered task ``name``; an unknown name is an :class:`~omnivec.errors.OmnivecError` listing the
+    known ones."""
+    if name not in SEQ2SEQ_TASKS:
+        raise OmnivecError(f"unknown seq2seq task {name!r}; expected one of {', '.join(SEQ2SEQ_TASKS)}")
+    return SEQ2SEQ_TASKS.get(name)
 
 
 def _root(cfg: UnivalRunConfig) -> Any:
@@ -105,11 +121,20 @@ def _need(name: str, cfg: UnivalRunConfig) -> None:
 _CACHE: dict[tuple[Any, ...], Any] = {}
 
 
-def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
-    """One set of digit scenes per split (drawn once per process), seen as captioning, vqa, grounding or
-    counting data: the image tasks share their images, as UnIVAL's tasks share COCO's."""
+_COUNTS = ["two", "three", "four"]
+"""classify_image's classes: how many digits a scene holds."""
+
+
+def _scene_counts(scenes: Any) -> Any:
     from omnivec.data.base import SampleDataset
-    from omnivec.data.derived import digit_scenes, scene_captions, scene_grounding, scene_vqa
+
+    return SampleDataset("image", [s.image for s in scenes], [len(s.objects) - 2 for s in scenes], _COUNTS)
+
+
+def _scenes(view: Callable[[Any], Any], cfg: UnivalRunConfig) -> Any:
+    """One set of digit scenes per split (drawn once per process), seen through ``view`` as captioning, vqa,
+    grounding or counting data: the image tasks share their images, as UnIVAL's tasks share COCO's."""
+    from omnivec.data.derived import digit_scenes
 
     _need("mnist", cfg)
     key = ("scenes", cfg.num_train, cfg.num_test, cfg.data_root, _seed(cfg))
@@ -118,36 +143,31 @@ def _scenes(kind: str, cfg: UnivalRunConfig) -> Any:
             digit_scenes(cfg.num_train, _seed(cfg), split="train", root=_root(cfg)),
             digit_scenes(cfg.num_test, _seed(cfg), split="test", root=_root(cfg)),
         )
-    names = ["two", "three", "four"]
-
-    def make(scenes: Any) -> Any:
-        if kind == "captioning":
-            return scene_captions(scenes)
-        if kind == "vqa":
-            return scene_vqa(scenes)
-        if kind == "grounding":
-            return scene_grounding(scenes)
-        return SampleDataset("image", [s.image for s in scenes], [len(s.objects) - 2 for s in scenes], names)
-
-    train, test = (make(s) for s in _CACHE[key])
-    return SimpleNamespace(train=train, test=test, class_names=names)
+    train, test = (view(s) for s in _CACHE[key])
+    return SimpleNamespace(train=train, test=test, class_names=_COUNTS)
 
 
 # ------------------------------------------------------------------------------------------------ image
 
 
 def _caption_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
-    sp = _scenes("captioning", cfg)
+    from omnivec.data.derived import scene_captions
+
+    sp = _scenes(scene_captions, cfg)
     return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, sp.test))  # type: ignore[return-value]
 
 
 def _vqa_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
-    sp = _scenes("vqa", cfg)
+    from omnivec.data.derived import scene_vqa
+
+    sp = _scenes(scene_vqa, cfg)
     return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, t, t)) for d in (sp.train, sp.test))  # type: ignore[return-value]
 
 
 def _grounding_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
-    sp = _scenes("grounding", cfg)
+    from omnivec.data.derived import scene_grounding
+
+    sp = _scenes(scene_grounding, cfg)
     n = cfg.model.num_bins
 
     def conv(i: int, s: Any, box: Any) -> Example:
@@ -159,7 +179,9 @@ def _grounding_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
 def _matching_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     """Every other sample pairs an image with another scene's caption (answer no), the rest with its own
     (yes); a negative caption is never equal to the image's own."""
-    sp = _scenes("captioning", cfg)
+    from omnivec.data.derived import scene_captions
+
+    sp = _scenes(scene_captions, cfg)
 
     def make(ds: Any) -> Dataset:
         n = len(ds)
@@ -179,7 +201,7 @@ def _matching_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
 
 
 def _classify_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
-    sp = _scenes("counting", cfg)
+    sp = _scenes(_scene_counts, cfg)
     names = sp.class_names
     return tuple(Seq2SeqDataset(d, lambda i, s, t: (s, names[t], names[t])) for d in (sp.train, sp.test))  # type: ignore[return-value]
 
@@ -307,6 +329,7 @@ register(
         _summarize_text,
         lambda x: (P.summarization_prompt() + " " + str(x), None),
         30,
+        "real",
     )
 )
 
@@ -315,52 +338,16 @@ STAGE1 = ["caption_image", "vqa_image", "grounding_image", "matching_image", "cl
 STAGE2 = ["caption_video"]
 """Added in stage 2: video-text. Audio is never in pretraining (the unseen-modality claim)."""
 
-PRIMARY = {
-    "captioning": "cider_d",
-    "vqa": "vqa_acc",
-    "grounding": "acc_iou50",
-    "matching": "accuracy",
-    "classification": "accuracy",
-    "summarization": "rougeL",
-}
-
-
-# ---------------------------------------------------------------------------------------------- metrics
-
-
-def score(kind: str, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
-    """The task kind's metrics of a whole split."""
-    if kind == "captioning":
-        return tm.caption_metrics(predictions, references)
-    if kind == "vqa":
-        if references and isinstance(references[0], dict):  # answer -> confidence (UnIVAL's VQA files)
-            return {"vqa_acc": tm.mean_vqa_score(predictions, references)}
-        # one answer per derived question: ten identical "humans", so VQA accuracy is normalised exact match
-        return {"vqa_acc": tm.mean_vqa_accuracy(predictions, [[r] * 10 for r in references])}
-    if kind == "grounding":
-        boxes = []
-        for p in predictions:
-            try:
-                bins = parse_bins(p)
-                boxes.append(tokens_to_box(p, num_bins) if len(bins) == 4 else (0.0, 0.0, 0.0, 0.0))
-            except OmnivecError:
-                boxes.append((0.0, 0.0, 0.0, 0.0))
-        ref = torch.stack([torch.as_tensor(r, dtype=torch.float64) for r in references])
-        return {"acc_iou50": tm.grounding_accuracy(torch.tensor(boxes, dtype=torch.float64), ref)}
-    if kind in ("matching", "classification"):
-        return {"accuracy": tm.exact_match(predictions, references)}
-    if kind == "summarization":
-        r = tm.rouge(predictions, references)
-        return {k: r[k] for k in ("rouge1", "rouge2", "rougeL") if k in r}
-    raise OmnivecError(f"unknown seq2seq task kind {kind!r}")
+# ------------------------------------------------------------------------------------------- evaluation
 
 
 @torch.no_grad()
 def evaluate(
     model: UnivalModel, name: str, dataset: Dataset, beam: int = 1, limit: int = 0, batch_size: int = 64
 ) -> dict[str, Any]:
-    """Generate for (up to ``limit`` of) ``dataset`` and score it: metrics, primary metric, examples. Unreadable
-    samples (:class:`~omnivec.data.base.Skipped`) are left out and counted."""
+    """Generate for (up to ``limit`` of) ``dataset`` and score it with the task's kind: its metrics, its primary
+    metric as ``value``, examples. Unreadable samples (:class:`~omnivec.data.base.Skipped`) are left out and
+    counted."""
     from omnivec.data.base import Skipped
 
     spec = get_seq2seq_task(name)
@@ -374,8 +361,9 @@ def evaluate(
         raise OmnivecError(f"{name}: none of the {n} test sample(s) could be read")
     preds = model.generate_text(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
     refs = [r for _, _, r in items]
-    values = score(spec.kind, preds, refs, model.cfg.num_bins)
-    primary = PRIMARY[spec.kind]
+    kind = seq2seq_kind(spec.kind)
+    values = kind.score(preds, refs, model.cfg.num_bins)
+    primary = kind.primary_metric
     examples = [{"prediction": p, "answer": a} for p, (_, a, _) in list(zip(preds, items))[:3]]
     return {
         "task": name,

@@ -280,6 +280,7 @@ def _register() -> None:
                 partial(build, name),
                 like.prompt,
                 like.max_len,
+                "tsv",
             )
         )
 

@@ -1,0 +1,184 @@
+"""Seq2seq task kinds (the UnIVAL family): what an answer in text is for each kind of task.
+
+A kind owns its loss, its metrics and primary metric, the constraints its answers are decoded under and what
+:meth:`~omnivec.unival.model.UnivalModel.generate` returns for it, as :class:`~omnivec.tasks.base.TaskKind`
+does for the OmniVec family's heads. A seq2seq task (``omnivec.unival.tasks``) names its kind and brings only
+its data and prompt; the model and the evaluation ask the kind, so adding a kind touches this file only.
+
+| kind | answer | metrics (primary first) | decoding | output |
+|---|---|---|---|---|
+| captioning | caption | CIDEr-D, BLEU-4, ROUGE-L | beam: no repeated 3-gram | text |
+| vqa | word | VQA accuracy | free | text |
+| grounding | 4 ``<bin_i>`` | acc@IoU≥0.5 | exactly four location tokens | :class:`Grounding` (pixels) |
+| matching | yes / no (/ maybe) | accuracy | free | text |
+| classification | class name | accuracy | free | text |
+| summarization | summary | ROUGE-L, ROUGE-1, ROUGE-2 | free | text |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from omnivec.errors import OmnivecError
+from omnivec.metrics import text as tm
+from omnivec.registry import Registry
+from omnivec.unival.locations import Grounding, parse_bins, text_to_pixel_box, tokens_to_box
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """The constraints one generation runs under (:meth:`UnivalModel.generate_ids`)."""
+
+    max_len: int
+    """Longest answer in tokens (clipped to the decoder's maximum)."""
+    min_len: int = 0
+    """Shortest answer: eos is not allowed before it."""
+    allowed_ids: tuple[int, ...] | None = None
+    """Only these token ids may be generated (None: any)."""
+    no_repeat_ngram: int = 0
+    """Beam search: no n-gram of this size twice in a hypothesis (0: off)."""
+
+
+class Seq2SeqKind:
+    """Subclasses implement one kind. Stateless: :func:`seq2seq_kind` builds one per call."""
+
+    primary_metric: str = "accuracy"
+    """The metric :func:`omnivec.unival.tasks.evaluate` reports as ``value``."""
+    best: float = 1.0
+    """The primary metric of a perfect answer (CIDEr-D is on a 0-10 scale)."""
+    input_text: str = ""
+    """What the text of a ``(sample, text)`` input is (question, phrase, caption); empty: the input is the sample
+    alone (or, for text tasks, the document)."""
+
+    def loss(self, model: Any, modality: str | None, batch: Any) -> Tensor:
+        """The training loss of a collated batch: the model's shared teacher-forced, label-smoothed
+        cross-entropy on the answer tokens."""
+        return model.loss(modality, batch)
+
+    def decoding(self, model: Any, beam: int, max_len: int) -> Decoding:
+        """The constraints of this kind's answers; ``max_len`` is the caller's (the task's default)."""
+        return Decoding(max_len)
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        """The metrics of a whole split (``primary_metric`` among them). ``num_bins``: the model's location
+        bins."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def output(self, text: str, raw: Any, modality: str, num_bins: int) -> Any:
+        """What ``generate`` returns for one input: the decoded text unless the kind says otherwise."""
+        return text
+
+
+SEQ2SEQ_KINDS: Registry[type[Seq2SeqKind]] = Registry("seq2seq task kind")
+
+
+def seq2seq_kind(name: str) -> Seq2SeqKind:
+    """The (stateless) implementation of a seq2seq task kind."""
+    return SEQ2SEQ_KINDS.get(name)()
+
+
+@SEQ2SEQ_KINDS.register("captioning")
+class Captioning(Seq2SeqKind):
+    primary_metric = "cider_d"
+    best = 10.0
+
+    def decoding(self, model: Any, beam: int, max_len: int) -> Decoding:
+        return Decoding(max_len, no_repeat_ngram=3 if beam > 1 else 0)
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        return tm.caption_metrics(predictions, references)
+
+
+@SEQ2SEQ_KINDS.register("vqa")
+class VQA(Seq2SeqKind):
+    primary_metric = "vqa_acc"
+    input_text = "question"
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        if references and isinstance(references[0], dict):  # answer -> confidence (UnIVAL's VQA files)
+            return {"vqa_acc": tm.mean_vqa_score(predictions, references)}
+        # one answer per derived question: ten identical "humans", so VQA accuracy is normalised exact match
+        return {"vqa_acc": tm.mean_vqa_accuracy(predictions, [[r] * 10 for r in references])}
+
+
+@SEQ2SEQ_KINDS.register("grounding")
+class GroundingKind(Seq2SeqKind):
+    """Answers are four location tokens; references are normalised ``(x0, y0, x1, y1)`` boxes."""
+
+    primary_metric = "acc_iou50"
+    input_text = "phrase"
+
+    def decoding(self, model: Any, beam: int, max_len: int) -> Decoding:
+        return Decoding(4, 4, tuple(model.bin_ids))
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        boxes = []
+        for p in predictions:  # a malformed answer is the empty box: it overlaps nothing
+            try:
+                bins = parse_bins(p)
+                boxes.append(tokens_to_box(p, num_bins) if len(bins) == 4 else (0.0, 0.0, 0.0, 0.0))
+            except OmnivecError:
+                boxes.append((0.0, 0.0, 0.0, 0.0))
+        ref = torch.stack([torch.as_tensor(r, dtype=torch.float64) for r in references])
+        return {"acc_iou50": tm.grounding_accuracy(torch.tensor(boxes, dtype=torch.float64), ref)}
+
+    def output(self, text: str, raw: Any, modality: str, num_bins: int) -> Grounding:
+        """The box in pixels of the input image: a file's as stored (not its resize), a tensor's last two axes
+        (height, width); None when ``text`` is not four location tokens."""
+        from omnivec.inputs import is_path
+
+        if is_path(raw[0], modality):
+            from PIL import Image
+
+            with Image.open(raw[0]) as im:
+                w, h = im.size
+        else:
+            h, w = torch.as_tensor(raw[0]).shape[-2:]
+        return Grounding(text, text_to_pixel_box(text, int(w), int(h), num_bins))
+
+
+class _ExactMatch(Seq2SeqKind):
+    primary_metric = "accuracy"
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        return {"accuracy": tm.exact_match(predictions, references)}
+
+
+@SEQ2SEQ_KINDS.register("matching")
+class Matching(_ExactMatch):
+    """Image-text matching / visual entailment: yes, no (or maybe)."""
+
+    input_text = "caption"
+
+
+@SEQ2SEQ_KINDS.register("classification")
+class TextClassification(_ExactMatch):
+    """Classification as generation: the answer is the class name."""
+
+
+@SEQ2SEQ_KINDS.register("summarization")
+class Summarization(Seq2SeqKind):
+    primary_metric = "rougeL"
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        r = tm.rouge(predictions, references)
+        return {k: r[k] for k in ("rouge1", "rouge2", "rougeL") if k in r}
+
+
+__all__ = [
+    "SEQ2SEQ_KINDS",
+    "VQA",
+    "Captioning",
+    "Decoding",
+    "GroundingKind",
+    "Matching",
+    "Seq2SeqKind",
+    "Summarization",
+    "TextClassification",
+    "seq2seq_kind",
+]
