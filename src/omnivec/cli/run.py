@@ -109,11 +109,17 @@ def cmd_quickstart(a: argparse.Namespace) -> int:
 
 
 def cmd_tasks(a: argparse.Namespace) -> int:
-    from omnivec.catalog import get_task, task_names
+    from dataclasses import asdict
 
-    for n in task_names():
-        e = get_task(n)
-        print(f"{n:22s} {e.kind:15s} {e.modality:7s} {e.group:7s} {e.source:10s} {e.description}")
+    from omnivec.task_list import list_tasks
+
+    rows = list_tasks(a.family)
+    if a.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    print(f"{'task':22s} {'family':8s} {'kind':15s} {'modality':8s} {'source':8s} description")
+    for r in rows:
+        print(f"{r.name:22s} {r.family:8s} {r.kind:15s} {r.modality or 'text':8s} {r.source:8s} {r.description}")
     return 0
 
 
@@ -209,5 +215,7 @@ def register(sub: Any) -> None:
     q.add_argument("--no-baselines", action="store_true", help="skip the reference specialists (faster)")
     q.set_defaults(fn=cmd_quickstart)
 
-    k = sub.add_parser("tasks", help="list the task catalogue")
+    k = sub.add_parser("tasks", help="every task of both families (OmniVec heads, UnIVAL seq2seq)")
+    k.add_argument("--family", choices=["omnivec", "unival"], help="only this family's tasks")
+    k.add_argument("--json", action="store_true")
     k.set_defaults(fn=cmd_tasks)

@@ -50,24 +50,14 @@ def generate_files(
     ``[x0, y0, x1, y1]`` in pixels of the file's image as stored (before the resize to the run's size), or
     None when the output is not four location tokens.
     """
-    from omnivec.data.readers import ReadOptions, modality_of, read_sample
-    from omnivec.device import resolve_device
-    from omnivec.run import require_family
-    from omnivec.unival.locations import Grounding, text_to_pixel_box
-    from omnivec.unival.model import load_unival
+    from omnivec.data.readers import modality_of
+    from omnivec.run import load, require_family
+    from omnivec.tasks import seq2seq_kind
+    from omnivec.unival.locations import Grounding
     from omnivec.unival.tasks import get_seq2seq_task
 
     require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
-    model, cfg = load_unival(run)
-    model.to(resolve_device(device))
-    enc = cfg.model.backbone.encoders
-    opts = ReadOptions(
-        image_size=cfg.image_size,
-        channels=int(enc.get("image", {}).get("in_chans", 1)),
-        sample_rate=int(enc.get("audio", {}).get("sample_rate", 8000)),
-        num_frames=8,
-        video_size=64,
-    )
+    model = load(run, device)
     groups: dict[str, list[tuple[int, Path, Any]]] = {}
     for i, p in enumerate(paths):
         p = Path(p)
@@ -76,34 +66,26 @@ def generate_files(
         mod = modality_of(p)
         modality = mod.value if mod is not None else "text"
         name = resolve_task(task, modality)
-        sample = read_sample(p, modality, opts)
         spec = get_seq2seq_task(name)
         if spec.modality != modality:
             raise OmnivecError(f"{p}: task {name} takes {spec.modality} input, not {modality}")
-        if spec.kind in ("vqa", "grounding", "matching"):
+        item: Any = p if modality != "text" else p.read_text()
+        asks = seq2seq_kind(spec.kind).input_text
+        if asks:
             if not text:
-                raise OmnivecError(f"task {name} needs --text (the question, phrase or caption)")
-            sample = (sample, text)
-        groups.setdefault(name, []).append((i, p, sample))
+                raise OmnivecError(f"task {name} needs --text (the {asks})")
+            item = (item, text)
+        groups.setdefault(name, []).append((i, p, item))
     records: list[dict[str, Any] | None] = [None] * len(paths)
     for name, items in groups.items():
         spec = get_seq2seq_task(name)
-        outs = model.generate(
+        outs = model.generate(  # type: ignore[operator]
             name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
         )
         for (i, p, _), o in zip(items, outs):
             rec: dict[str, Any] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}
-            if isinstance(o, Grounding):  # the box in the file's own pixels: a square resize keeps fractions
+            if isinstance(o, Grounding):  # the box in pixels of the file as stored
                 rec["output"] = o.text
-                box = text_to_pixel_box(o.text, *_stored_size(p), cfg.model.num_bins)
-                rec["box"] = list(box) if box is not None else None
+                rec["box"] = list(o.box) if o.box is not None else None
             records[i] = rec
     return [r for r in records if r is not None]
-
-
-def _stored_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image file as stored (the header only)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.size
