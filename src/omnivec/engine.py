@@ -41,22 +41,41 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed() -> DistInfo:
-    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1); otherwise a single process."""
+def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
+    """``"auto"``: this process's CUDA device when CUDA is present, else the CPU; ``"cuda"``: the process's
+    CUDA device (``cuda:LOCAL_RANK`` under ``torchrun``); anything else is a torch device string (``cpu``,
+    ``cuda:1``, ``mps``) taken as given."""
+    if spec == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise OmnivecError(f"unknown device {spec!r}; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise OmnivecError(f"device {spec!r} asked for, but CUDA is not available here")
+        if device.index is None:
+            device = torch.device(f"cuda:{local_rank}")
+    return device
+
+
+def init_distributed(device: str = "auto") -> DistInfo:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1); otherwise a single process.
+    The backend follows the device the run trains on (:func:`resolve_device`): nccl on CUDA, gloo on CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local)
+    target = resolve_device(device, local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
+    if target.type == "cuda":
+        torch.cuda.set_device(target)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local)
 
 
 def default_device(info: DistInfo) -> torch.device:
-    return torch.device(f"cuda:{info.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    return resolve_device("auto", info.local_rank)
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
@@ -161,7 +180,7 @@ class Engine:
         if self.dist.world_size > 1:
             self.wrapped = nn.parallel.DistributedDataParallel(
                 objective,
-                device_ids=[self.dist.local_rank] if self.device.type == "cuda" else None,
+                device_ids=[self.device] if self.device.type == "cuda" else None,
                 find_unused_parameters=True,
             )
         self.skip_log = self.run_dir / "skipped.jsonl"
@@ -272,10 +291,11 @@ class Engine:
             self.optimizer.zero_grad(set_to_none=True)
             if self.ema is not None:
                 self.ema.update(self.model)
+            n = self._samples_across_ranks(n)
             self.state.step += 1
-            self.state.samples += n * self.dist.world_size
+            self.state.samples += n
             self.state.elapsed += time.perf_counter() - t0
-            window_n += n * self.dist.world_size
+            window_n += n
             loss_mean = sum(losses) / len(losses)
             if not math.isfinite(loss_mean):
                 raise FloatingPointError(f"loss became {loss_mean} at step {step}; lower --lr or check the data")
@@ -284,6 +304,7 @@ class Engine:
                 dt = time.perf_counter() - window_t
                 rec = {
                     "step": self.state.step,
+                    "samples": self.state.samples,
                     "lr": lr,
                     "loss": loss_mean,
                     "grad_norm": float(grad_norm),
@@ -300,6 +321,21 @@ class Engine:
         bar.close()
         self.save_checkpoint()
         return self.state
+
+    def _samples_across_ranks(self, n: int) -> int:
+        """This step's samples summed over the ranks (they differ when some rank dropped unreadable samples)."""
+        if self.dist.world_size == 1:
+            return n
+        total = torch.tensor([n], dtype=torch.long, device=self.device)
+        dist.all_reduce(total)
+        return int(total.item())
+
+    def report_unfinished_epochs(self) -> None:
+        """Report the samples skipped so far in each stream's current, unfinished epoch (the last one of a run):
+        finished epochs were reported as they ended."""
+        for stream in self.streams.values():
+            if stream.skipped:
+                self._report_skipped(stream, stream.skipped)
 
     def _log(self, rec: dict[str, Any]) -> None:
         self.state.history.append({k: v for k, v in rec.items() if isinstance(v, (int, float))})

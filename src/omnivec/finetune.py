@@ -22,12 +22,12 @@ from typing import Any
 from omnivec import checkpoint as ckpt
 from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TrainConfig
-from omnivec.engine import Engine, check_run_folder, default_device, init_distributed, plot_losses, read_log
+from omnivec.engine import DistInfo
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
-from omnivec.objective import SupervisedObjective
-from omnivec.run import load_run, save_run
-from omnivec.train import evaluate_tasks, make_streams, prepare_tasks, seed_everything, train_tokenizer
+from omnivec.run import load_run
+from omnivec.runner import Job, run_job, same_tokenizer
+from omnivec.train import prepare_tasks, supervised_job, train_tokenizer
 
 SCHEDULE = "schedule.json"
 GROUP_ORDER = ("simple", "dense")
@@ -111,73 +111,68 @@ def finetune(
     progress: bool = True,
     weights: list[float] | None = None,
     byo: dict[str, dict[str, str]] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start``
     is None)
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results. ``byo`` adds
     bring-your-own tasks (task name -> ``RunConfig.byo`` entry, see :func:`omnivec.data.tasks.byo_spec`), as
-    ``omnivec finetune RUN --train DIR`` does; they are fine-tuned whether or not ``tasks`` names them."""
+    ``omnivec finetune RUN --train DIR`` does; they are fine-tuned whether or not ``tasks`` names them.
+    ``device``: see :func:`omnivec.runner.run_job`."""
     out = Path(out)
-    info = init_distributed()
-    check_run_folder(out, resume)
-    if resume:
-        model, cfg = load_run(out)
-        sched = json.loads((out / SCHEDULE).read_text())
-        phases, mix = [Phase(**p) for p in sched["phases"]], bool(sched["mix"])
-        prepared = prepare_tasks(cfg, cfg.tasks)
-    else:
-        if start is not None:
-            model, cfg = load_run(start)
-            if model.tasks:
-                raise OmnivecError(f"{start} already has task heads; fine-tune from a pretrained run folder")
-        elif run_cfg is not None:
-            cfg = run_cfg
+    # the starting point and the config of a fresh run are inputs, resolved before the run's seeding
+    fresh = None if resume else _start_point(start, tasks, train_cfg, run_cfg, byo)
+
+    def build(info: DistInfo) -> Job:
+        if fresh is None:
+            model, cfg = load_run(out)
+            sched = json.loads((out / SCHEDULE).read_text())
+            phases, mixed = [Phase(**p) for p in sched["phases"]], bool(sched["mix"])
+            prepared = prepare_tasks(cfg, cfg.tasks)
         else:
-            raise OmnivecError("finetune needs a pretrained run folder or a run config")
-        if train_cfg is not None:
-            cfg.train = train_cfg
-        cfg.byo = {**cfg.byo, **(byo or {})}
-        tasks = [*tasks, *(n for n in byo or {} if n not in tasks)]
-        cfg.tasks = list(tasks)
-        seed_everything(cfg.train.seed)
-        prepared = prepare_tasks(cfg, cfg.tasks)
-        if start is None:
-            cfg.model.tasks = []
-            model = OmniModel(cfg.model, train_tokenizer(cfg, prepared))
-        for p in prepared.values():
-            model.add_task(p.cfg)
-        groups = groups or default_groups(list(tasks), cfg=cfg)  # cfg: the groups of bring-your-own tasks
-        phases = make_phases(groups, rounds, cfg.train.max_steps, weights)
-    out.mkdir(parents=True, exist_ok=True)
-    model.to(default_device(info)).train()
-    engine = Engine(
-        SupervisedObjective(model),
-        make_streams(model, prepared, cfg, info),
-        cfg.train,
-        out,
-        grouped_schedule(phases, mix),
-        info,
-        save_model=lambda d: save_run(model, cfg, d),
-        progress=progress,
-    )
-    if resume:
-        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
-    elif info.is_main:
-        save_run(model, cfg, out)
-        ckpt.atomic_write_text(
-            out / SCHEDULE,
-            json.dumps(
-                {"start": str(start) if start else None, "mix": mix, "phases": [asdict(p) for p in phases]},
-                indent=2,
-            ),
-        )
-    engine.fit()
-    if not info.is_main:
-        return {}
-    plot_losses(read_log(out / ckpt.METRICS), out / "loss.png", title="grouped fine-tuning loss")
-    results = evaluate_tasks(model, {n: p.splits.test for n, p in prepared.items()})
-    ckpt.atomic_write_text(out / "eval.json", json.dumps(results, indent=2))
-    return results
+            loaded, cfg = fresh
+            prepared = prepare_tasks(cfg, cfg.tasks)
+            if loaded is None:
+                cfg.model.tasks = []
+                loaded = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, prepared), info))
+            model = loaded
+            for p in prepared.values():
+                model.add_task(p.cfg)
+            # cfg: the groups of bring-your-own tasks
+            phases = make_phases(groups or default_groups(cfg.tasks, cfg=cfg), rounds, cfg.train.max_steps, weights)
+            mixed = mix
+        job = supervised_job(model, cfg, prepared, grouped_schedule(phases, mixed), "grouped fine-tuning loss")
+        schedule = {"start": str(start) if start else None, "mix": mixed, "phases": [asdict(p) for p in phases]}
+        job.fresh_files = lambda d: ckpt.atomic_write_text(d / SCHEDULE, json.dumps(schedule, indent=2))
+        return job
+
+    seed = None if fresh is None else fresh[1].train.seed
+    return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device)
+
+
+def _start_point(
+    start: str | Path | None,
+    tasks: list[str],
+    train_cfg: TrainConfig | None,
+    run_cfg: RunConfig | None,
+    byo: dict[str, dict[str, str]] | None,
+) -> tuple[OmniModel | None, RunConfig]:
+    """The pretrained model of ``start`` (None from scratch) and the run's config, with ``tasks``, ``byo`` and
+    ``train_cfg`` applied."""
+    model: OmniModel | None = None
+    if start is not None:
+        model, cfg = load_run(start)
+        if model.tasks:
+            raise OmnivecError(f"{start} already has task heads; fine-tune from a pretrained run folder")
+    elif run_cfg is not None:
+        cfg = run_cfg
+    else:
+        raise OmnivecError("finetune needs a pretrained run folder or a run config")
+    if train_cfg is not None:
+        cfg.train = train_cfg
+    cfg.byo = {**cfg.byo, **(byo or {})}
+    cfg.tasks = [*tasks, *(n for n in byo or {} if n not in tasks)]
+    return model, cfg
 
 
 __all__ = ["Phase", "default_groups", "finetune", "grouped_schedule", "make_phases", "parse_groups"]

@@ -20,7 +20,6 @@ The run folder is an ordinary run folder (config.yaml, model.safetensors without
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,16 @@ from torch import Tensor, nn
 
 from omnivec import checkpoint as ckpt
 from omnivec.config import RunConfig, load_yaml, save_yaml
-from omnivec.data.stream import BatchStream
 from omnivec.encoders.points import chamfer_distance, group_points
-from omnivec.engine import DistInfo, Engine, check_run_folder, default_device, init_distributed, plot_losses, read_log
+from omnivec.engine import DistInfo, Engine, read_log
 from omnivec.errors import OmnivecError
 from omnivec.heads.reconstruct import ReconstructionDecoder
 from omnivec.layers.pos import sincos_nd
 from omnivec.masking import Masked
 from omnivec.model import OmniModel
 from omnivec.run import load_run, save_run
-from omnivec.train import PreparedTask, make_schedule, prepare_tasks, seed_everything, train_tokenizer
+from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
+from omnivec.train import PreparedTask, make_schedule, prepare_tasks, train_tokenizer
 from omnivec.types import EncoderInput, Modality, Tokens
 
 DECODER_WEIGHTS = "decoder.safetensors"
@@ -163,27 +162,13 @@ def pretrain_tasks(tasks: dict[str, PreparedTask]) -> dict[str, PreparedTask]:
     return {n: p for n, p in tasks.items() if p.cfg.kind != "retrieval"}
 
 
-def make_pretrain_streams(
-    model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig, info: DistInfo
-) -> dict[str, BatchStream]:
-    cfg = run_cfg.train
+def pretrain_streams(model: OmniModel, tasks: dict[str, PreparedTask]) -> dict[str, StreamSpec]:
+    """Each task's training split as inputs of its modality alone (the labels are dropped)."""
 
     def collate_for(mod: str) -> Any:
-        return lambda items: model.collate(mod, [s for s, _ in items])  # labels are dropped
+        return lambda items: model.collate(mod, [s for s, _ in items])
 
-    return {
-        name: BatchStream(
-            p.splits.train,
-            cfg.batch_size,
-            cfg.seed * 1000 + i,
-            collate_for(p.cfg.modality),
-            cfg.num_workers,
-            info.rank,
-            info.world_size,
-            name,
-        )
-        for i, (name, p) in enumerate(tasks.items())
-    }
+    return {name: StreamSpec(p.splits.train, collate_for(p.cfg.modality)) for name, p in tasks.items()}
 
 
 def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainConfig, out: Path) -> None:
@@ -198,54 +183,46 @@ def pretrain(
     pcfg: PretrainConfig | None = None,
     resume: bool = False,
     progress: bool = True,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
-    ``out``; returns the last logged losses."""
+    ``out``; returns the last logged losses. ``device``: see :func:`omnivec.runner.run_job`."""
     out = Path(out)
-    info = init_distributed()
-    check_run_folder(out, resume)
-    if resume:
-        omni, saved = load_run(out)
-        saved.train.max_steps = max(saved.train.max_steps, run_cfg.train.max_steps)
-        run_cfg = saved
-        pcfg = load_yaml(PretrainConfig, out / PRETRAIN_CONFIG)
-        tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))
-        mae = MaskedAutoencoder(omni, pcfg)
-        mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
-    else:
-        pcfg = pcfg or PretrainConfig()
-        seed_everything(run_cfg.train.seed)
-        tasks = pretrain_tasks(prepare_tasks(run_cfg, run_cfg.tasks))
-        if not tasks:
-            raise OmnivecError("pretrain: none of the given tasks has single-modality samples")
-        run_cfg.model.tasks = []
-        omni = OmniModel(run_cfg.model, train_tokenizer(run_cfg, tasks))
-        mae = MaskedAutoencoder(omni, pcfg)
-    out.mkdir(parents=True, exist_ok=True)
-    mae.to(default_device(info)).train()
-    objective = PretrainObjective(mae, {n: p.cfg.modality for n, p in tasks.items()})
-    engine = Engine(
-        objective,
-        make_pretrain_streams(omni, tasks, run_cfg, info),
-        run_cfg.train,
-        out,
-        make_schedule(list(tasks), run_cfg.train.task_schedule),
-        info,
-        save_model=lambda d: save_pretrained(mae, run_cfg, pcfg, d),
-        progress=progress,
-    )
-    if resume:
-        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
-    elif info.is_main:
-        save_pretrained(mae, run_cfg, pcfg, out)
-    engine.fit()
-    if not info.is_main:
-        return {}
-    log = read_log(out / ckpt.METRICS)
-    plot_losses(log, out / "loss.png", title="masked pretraining loss")
-    summary = {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
-    ckpt.atomic_write_text(out / "pretrain.json", json.dumps(summary, indent=2))
-    return summary
+
+    def build(info: DistInfo) -> Job:
+        if resume:
+            omni, cfg = load_run(out)
+            cfg.train.max_steps = max(cfg.train.max_steps, run_cfg.train.max_steps)
+            masking = load_yaml(PretrainConfig, out / PRETRAIN_CONFIG)
+            tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
+            mae = MaskedAutoencoder(omni, masking)
+            mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
+        else:
+            cfg, masking = run_cfg, pcfg or PretrainConfig()
+            tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
+            if not tasks:
+                raise OmnivecError("pretrain: none of the given tasks has single-modality samples")
+            cfg.model.tasks = []
+            omni = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, tasks), info))
+            mae = MaskedAutoencoder(omni, masking)
+
+        def summary(engine: Engine) -> dict[str, Any]:
+            log = read_log(engine.log_path)
+            return {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
+
+        return Job(
+            PretrainObjective(mae, {n: p.cfg.modality for n, p in tasks.items()}),
+            pretrain_streams(omni, tasks),
+            cfg.train,
+            make_schedule(list(tasks), cfg.train.task_schedule),
+            save=lambda d: save_pretrained(mae, cfg, masking, d),
+            evaluate=summary,
+            title="masked pretraining loss",
+            results_file="pretrain.json",
+        )
+
+    seed = None if resume else run_cfg.train.seed
+    return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device)
 
 
 __all__ = ["MaskedAutoencoder", "PretrainConfig", "PretrainObjective", "pretrain"]

@@ -1,41 +1,31 @@
-"""Supervised (multi-task) training: catalogue tasks -> one model -> the engine -> a run folder.
+"""Supervised (multi-task) training: catalogue tasks -> one model -> the run skeleton -> a run folder.
 
-Plain typed functions; the CLI only parses arguments and calls these. Pretraining and the grouped fine-tuning
-schedule reuse ``prepare_tasks``, ``make_streams``, the :class:`Engine` and ``evaluate_tasks``.
+Plain typed functions; the CLI only parses arguments and calls these. :func:`train` supplies its
+:class:`~omnivec.runner.Job` to :func:`~omnivec.runner.run_job`, which owns the rest of the run; pretraining and
+the grouped fine-tuning schedule reuse ``prepare_tasks``, ``task_streams``, ``supervised_job`` and
+``evaluate_tasks``.
 """
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from omnivec import checkpoint as ckpt
 from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TaskConfig
 from omnivec.data.base import TaskSplits
-from omnivec.data.stream import BatchStream
-from omnivec.engine import (
-    DistInfo,
-    Engine,
-    check_run_folder,
-    default_device,
-    init_distributed,
-    plot_losses,
-    read_log,
-    to_device,
-)
+from omnivec.engine import DistInfo, to_device
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
 from omnivec.objective import SupervisedObjective
 from omnivec.run import load_run, save_run
+from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
+from omnivec.runner import seed_everything as seed_everything  # re-exported: callers import it from here
 from omnivec.tasks import drop_skipped, task_kind
 from omnivec.tokenizer import TextTokenizer
 from omnivec.types import Modality
@@ -45,12 +35,6 @@ from omnivec.types import Modality
 class PreparedTask:
     cfg: TaskConfig
     splits: TaskSplits
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTask]:
@@ -120,23 +104,11 @@ def make_augment(model: OmniModel, task: TaskConfig) -> Callable[[Any, torch.Gen
     return lambda batch, g: kind.augment(model, task, batch, g)
 
 
-def make_streams(
-    model: OmniModel, tasks: dict[str, PreparedTask], run_cfg: RunConfig, info: DistInfo
-) -> dict[str, BatchStream]:
-    cfg = run_cfg.train
+def task_streams(model: OmniModel, tasks: dict[str, PreparedTask]) -> dict[str, StreamSpec]:
+    """Each task's training split, collated (and augmented) by its task kind."""
     return {
-        name: BatchStream(
-            p.splits.train,
-            cfg.batch_size,
-            cfg.seed * 1000 + i,
-            make_collate(model, p.cfg),
-            cfg.num_workers,
-            info.rank,
-            info.world_size,
-            name,
-            make_augment(model, p.cfg),
-        )
-        for i, (name, p) in enumerate(tasks.items())
+        name: StreamSpec(p.splits.train, make_collate(model, p.cfg), make_augment(model, p.cfg))
+        for name, p in tasks.items()
     }
 
 
@@ -184,55 +156,52 @@ def evaluate_tasks(model: OmniModel, datasets: dict[str, Dataset], batch_size: i
     return results
 
 
+def supervised_job(
+    model: OmniModel,
+    run_cfg: RunConfig,
+    tasks: dict[str, PreparedTask],
+    schedule: Callable[[int], list[str]],
+    title: str = "training loss",
+) -> Job:
+    """The job of a supervised run (``train``, the fine-tuning rounds): the tasks' losses on ``schedule``, the
+    run folder of ``model`` and ``run_cfg``, and each task's score on its test split."""
+    return Job(
+        SupervisedObjective(model),
+        task_streams(model, tasks),
+        run_cfg.train,
+        schedule,
+        save=lambda d: save_run(model, run_cfg, d),
+        evaluate=lambda _: evaluate_tasks(model, {n: p.splits.test for n, p in tasks.items()}),
+        title=title,
+    )
+
+
 def train(
     run_cfg: RunConfig,
     out: str | Path,
     resume: bool = False,
     progress: bool = True,
     tasks: dict[str, PreparedTask] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results.
     ``tasks``: the tasks already prepared from ``run_cfg`` (``prepare_tasks``), so a caller that also trains
-    baselines on them builds the data once."""
+    baselines on them builds the data once. ``device``: see :func:`omnivec.runner.run_job`."""
     out = Path(out)
-    info = init_distributed()
-    check_run_folder(out, resume)
-    if resume:
-        model, saved = load_run(out)
-        saved.train.max_steps = max(saved.train.max_steps, run_cfg.train.max_steps)
-        run_cfg = saved
-        tasks = prepare_tasks(run_cfg, run_cfg.tasks)
-    else:
-        seed_everything(run_cfg.train.seed)
-        tasks = tasks if tasks is not None else prepare_tasks(run_cfg, run_cfg.tasks)
-        run_cfg.model.tasks = []
-        model = OmniModel(run_cfg.model, train_tokenizer(run_cfg, tasks))
-        for p in tasks.values():
-            model.add_task(p.cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    device = default_device(info)
-    model.to(device).train()
-    engine = Engine(
-        SupervisedObjective(model),
-        make_streams(model, tasks, run_cfg, info),
-        run_cfg.train,
-        out,
-        make_schedule(list(tasks), run_cfg.train.task_schedule),
-        info,
-        save_model=lambda d: save_run(model, run_cfg, d),
-        progress=progress,
-    )
-    if resume:
-        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
-    elif info.is_main:
-        save_run(model, run_cfg, out)  # the folder is loadable from the first moment
-    engine.fit()
-    for stream in engine.streams.values():  # report files skipped in the last, unfinished epoch too
-        if stream.skipped and stream.on_epoch_end is not None:
-            stream.on_epoch_end(stream, stream.skipped)
-    if not info.is_main:
-        return {}
-    plot_losses(read_log(out / ckpt.METRICS), out / "loss.png")
-    results = evaluate_tasks(model, {n: p.splits.test for n, p in tasks.items()})
-    ckpt.atomic_write_text(out / "eval.json", json.dumps(results, indent=2))
-    return results
+
+    def build(info: DistInfo) -> Job:
+        if resume:
+            model, cfg = load_run(out)
+            cfg.train.max_steps = max(cfg.train.max_steps, run_cfg.train.max_steps)
+            prepared = prepare_tasks(cfg, cfg.tasks)
+        else:
+            cfg = run_cfg
+            prepared = tasks if tasks is not None else prepare_tasks(cfg, cfg.tasks)
+            cfg.model.tasks = []
+            model = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, prepared), info))
+            for p in prepared.values():
+                model.add_task(p.cfg)
+        return supervised_job(model, cfg, prepared, make_schedule(list(prepared), cfg.train.task_schedule))
+
+    seed = None if resume else run_cfg.train.seed
+    return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device)

@@ -1,4 +1,5 @@
-"""UnIVAL training: multitask pretraining with a curriculum, fine-tuning, evaluation. Reuses the engine.
+"""UnIVAL training: multitask pretraining with a curriculum, fine-tuning, evaluation. Runs through the shared
+run skeleton (:func:`omnivec.runner.run_job`), so ``torchrun`` shards the data and one rank writes the folder.
 
 Curriculum (UnIVAL §4): stage 1 trains the image-text tasks; from ``stage1_steps`` on, stage 2 adds the
 video-text tasks; audio is never pretrained on. Task balancing: every optimizer step holds one batch of
@@ -9,7 +10,6 @@ scheme with the same expected mix and no k to tune (see docs/unival.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,9 @@ from torch.utils.data import Dataset
 
 from omnivec import checkpoint as ckpt
 from omnivec.data.base import Skipped
-from omnivec.data.stream import BatchStream
-from omnivec.engine import DistInfo, Engine, check_run_folder, default_device, plot_losses, read_log
+from omnivec.engine import DistInfo
 from omnivec.errors import OmnivecError
-from omnivec.train import seed_everything
+from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.unival.model import Seq2SeqBatch, UnivalModel, UnivalRunConfig, load_unival, save_unival
 from omnivec.unival.prompts import MODALITIES
 from omnivec.unival.tasks import STAGE1, STAGE2, TASKS, evaluate, get_seq2seq_task
@@ -88,14 +87,21 @@ def vocabulary_corpus(cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Datas
 
 
 def new_model(
-    cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Dataset]], texts: list[str] | None = None
+    cfg: UnivalRunConfig,
+    data: dict[str, tuple[Dataset, Dataset]],
+    texts: list[str] | None = None,
+    info: DistInfo | None = None,
 ) -> UnivalModel:
+    """A fresh model whose vocabulary is learnt from ``texts`` (default: ``data``'s); under ``torchrun``
+    (``info``) every rank ends with the main rank's tokenizer (:func:`omnivec.runner.same_tokenizer`)."""
     text = cfg.model.backbone.encoders["text"]
     vocab = int(text.get("vocab_size") or 0) or (2048 if cfg.preset == "tiny" else 8192)
     # the subword part of the vocabulary; the bins come on top
     base = vocab - cfg.model.num_bins if vocab > cfg.model.num_bins + 300 else vocab
     tok = UnivalModel.train_tokenizer(texts if texts is not None else corpus(data), base, cfg.model.num_bins)
-    return UnivalModel(cfg.model, tok)
+    shared = same_tokenizer(tok, info or DistInfo())
+    assert shared is not None
+    return UnivalModel(cfg.model, shared)
 
 
 def make_collate(model: UnivalModel, name: str) -> Callable[[list[Any]], Seq2SeqBatch]:
@@ -115,60 +121,53 @@ def curriculum(names: Sequence[str], stage1_steps: int) -> Callable[[int], list[
     return lambda step: first if step < stage1_steps else every
 
 
+Loaded = tuple[UnivalModel, UnivalRunConfig, dict[str, tuple[Dataset, Dataset]]]
+"""A run's model, its config and its tasks' (train, test) data."""
+
+
 def fit(
-    model: UnivalModel,
-    cfg: UnivalRunConfig,
-    data: dict[str, tuple[Dataset, Dataset]],
-    out: Path,
-    schedule: Callable[[int], list[str]],
+    out: str | Path,
+    load: Callable[[DistInfo], Loaded],
+    resume: bool = False,
+    seed: int | None = None,
     progress: bool = True,
     eval_limit: int = 0,
     beam: int = 1,
-    resume: bool = False,
+    device: str = "auto",
 ) -> dict[str, Any]:
-    """Train on ``data``'s training splits with the engine, save the run folder, evaluate the test splits.
-    ``resume``: ``model`` and ``cfg`` come from ``out``, and training continues from its train state."""
-    check_run_folder(out, resume)
-    out.mkdir(parents=True, exist_ok=True)
-    model.to(default_device(DistInfo())).train()
-    t = cfg.train
-    streams = {
-        n: BatchStream(tr, t.batch_size, t.seed * 1000 + i, make_collate(model, n), t.num_workers, name=n)
-        for i, (n, (tr, _)) in enumerate(data.items())
-    }
-    cfg.tasks = list(data)
-    engine = Engine(
-        UnivalObjective(model),
-        streams,
-        t,
-        out,
-        schedule,
-        save_model=lambda d: save_unival(model, cfg, d),
-        progress=progress,
-    )
-    if resume:
-        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
-    else:
-        save_unival(model, cfg, out)  # the folder is loadable from the first moment
-    engine.fit()
-    for stream in engine.streams.values():  # report rows skipped in the last, unfinished epoch too
-        if stream.skipped and stream.on_epoch_end is not None:
-            stream.on_epoch_end(stream, stream.skipped)
-    plot_losses(read_log(out / ckpt.METRICS), out / "loss.png", "UnIVAL training loss")
-    results = {n: evaluate(model, n, te, beam=beam, limit=eval_limit) for n, (_, te) in data.items()}
-    ckpt.atomic_write_text(out / "eval.json", json.dumps(results, indent=2))
-    return results
+    """Train on the training splits of the data ``load`` returns (after the run folder check and the seeding,
+    on every rank) with the curriculum of the config's ``stage1_steps``, save the run folder, evaluate the test
+    splits (:func:`omnivec.runner.run_job`). ``resume``: ``load`` reads the model and config from ``out``, and
+    training continues from its train state."""
+
+    def build(info: DistInfo) -> Job:
+        model, cfg, data = load(info)
+        cfg.tasks = list(data)
+        return Job(
+            UnivalObjective(model),
+            {n: StreamSpec(tr, make_collate(model, n)) for n, (tr, _) in data.items()},
+            cfg.train,
+            curriculum(cfg.tasks, cfg.stage1_steps),
+            save=lambda d: save_unival(model, cfg, d),
+            evaluate=lambda _: {n: evaluate(model, n, te, beam=beam, limit=eval_limit) for n, (_, te) in data.items()},
+            title="UnIVAL training loss",
+        )
+
+    return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device)
 
 
-def resume_run(out: str | Path, max_steps: int = 0, progress: bool = True, eval_limit: int = 0) -> dict[str, Any]:
+def resume_run(
+    out: str | Path, max_steps: int = 0, progress: bool = True, eval_limit: int = 0, device: str = "auto"
+) -> dict[str, Any]:
     """Continue a stopped pretraining or fine-tuning run from the train state in ``out``, bit for bit. The
     folder's config is authoritative (tasks, TSV files, curriculum, schedule); ``max_steps`` can only extend."""
-    out = Path(out)
-    check_run_folder(out, resume=True)
-    model, cfg = load_unival(out)
-    cfg.train.max_steps = max(cfg.train.max_steps, max_steps)
-    data = build_data(cfg, cfg.tasks)
-    return fit(model, cfg, data, out, curriculum(cfg.tasks, cfg.stage1_steps), progress, eval_limit, resume=True)
+
+    def load(info: DistInfo) -> Loaded:
+        model, cfg = load_unival(out)
+        cfg.train.max_steps = max(cfg.train.max_steps, max_steps)
+        return model, cfg, build_data(cfg, cfg.tasks)
+
+    return fit(out, load, resume=True, progress=progress, eval_limit=eval_limit, device=device)
 
 
 def _with_tsv(names: Sequence[str], cfg: UnivalRunConfig) -> list[str]:
@@ -183,21 +182,24 @@ def pretrain(
     progress: bool = True,
     eval_limit: int = 0,
     resume: bool = False,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Multitask pretraining with the curriculum (``cfg.stage1_steps`` image-text steps first) on ``tasks``
     (default: the derived stage 1 and 2 tasks, or only the TSV files' tasks when ``cfg.tsv`` has files).
-    ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg`` only extends its steps)."""
+    ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg`` only extends its steps).
+    ``device``: see :func:`omnivec.runner.run_job`."""
     if resume:
-        return resume_run(out, cfg.train.max_steps, progress, eval_limit)
-    check_run_folder(Path(out), resume=False)
-    names = _with_tsv(tasks or ([] if cfg.tsv else [*STAGE1, *STAGE2]), cfg)
-    audio = [n for n in names if get_seq2seq_task(n).modality == "audio"]
-    if audio:
-        raise OmnivecError(f"audio is never in pretraining (UnIVAL's unseen-modality setting): drop {audio}")
-    seed_everything(cfg.train.seed)
-    data = build_data(cfg, names)
-    model = new_model(cfg, data, vocabulary_corpus(cfg, data))
-    return fit(model, cfg, data, Path(out), curriculum(names, cfg.stage1_steps), progress, eval_limit)
+        return resume_run(out, cfg.train.max_steps, progress, eval_limit, device)
+
+    def load(info: DistInfo) -> Loaded:
+        names = _with_tsv(tasks or ([] if cfg.tsv else [*STAGE1, *STAGE2]), cfg)
+        audio = [n for n in names if get_seq2seq_task(n).modality == "audio"]
+        if audio:
+            raise OmnivecError(f"audio is never in pretraining (UnIVAL's unseen-modality setting): drop {audio}")
+        data = build_data(cfg, names)
+        return new_model(cfg, data, vocabulary_corpus(cfg, data), info), cfg, data
+
+    return fit(out, load, seed=cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
 
 
 def finetune(
@@ -210,15 +212,18 @@ def finetune(
     progress: bool = True,
     eval_limit: int = 0,
     resume: bool = False,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Fine-tune ``parent`` (a UnIVAL run folder) on ``tasks`` and the tasks of ``cfg.tsv``'s files;
     ``parent=None`` trains from scratch with ``cfg``'s architecture (the baseline of the unseen-modality
-    comparison). ``resume`` continues the run in ``out`` (see :func:`resume_run`)."""
+    comparison). ``resume`` continues the run in ``out`` (see :func:`resume_run`). ``device``: see
+    :func:`omnivec.runner.run_job`."""
     if resume:
-        return resume_run(out, steps or (cfg.train.max_steps if cfg else 0), progress, eval_limit)
-    check_run_folder(Path(out), resume=False)
+        return resume_run(out, steps or (cfg.train.max_steps if cfg else 0), progress, eval_limit, device)
+    # the parent and the config are inputs, resolved before the run's seeding
+    pretrained: UnivalModel | None = None
     if parent is not None:
-        model, pcfg = load_unival(parent)
+        pretrained, pcfg = load_unival(parent)
         if cfg is not None:  # schedule, data sizes and files from the caller, architecture from the parent
             pcfg.train, pcfg.num_train, pcfg.num_test = cfg.train, cfg.num_train, cfg.num_test
             pcfg.data_root = cfg.data_root or pcfg.data_root
@@ -232,18 +237,22 @@ def finetune(
     if lr is not None:
         cfg.train.lr = lr
     cfg.stage1_steps = 0
-    names = _with_tsv(tasks, cfg)
-    if not names:
-        raise OmnivecError("nothing to fine-tune on: give tasks or TSV files")
-    seed_everything(cfg.train.seed)
-    data = build_data(cfg, names)
-    if parent is None:  # the same vocabulary a pretrained run would have: only the weights differ
-        model = new_model(cfg, data, vocabulary_corpus(cfg, data))
-    for n in names:
-        m = get_seq2seq_task(n).modality
-        if m in MODALITIES and m not in model.backbone.encoders:
-            raise OmnivecError(f"the model has no {m} encoder for task {n}")
-    return fit(model, cfg, data, Path(out), curriculum(names, 0), progress, eval_limit)
+    run_cfg = cfg
+
+    def load(info: DistInfo) -> Loaded:
+        names = _with_tsv(tasks, run_cfg)
+        if not names:
+            raise OmnivecError("nothing to fine-tune on: give tasks or TSV files")
+        data = build_data(run_cfg, names)
+        # from scratch: the same vocabulary a pretrained run would have, so only the weights differ
+        model = pretrained or new_model(run_cfg, data, vocabulary_corpus(run_cfg, data), info)
+        for n in names:
+            m = get_seq2seq_task(n).modality
+            if m in MODALITIES and m not in model.backbone.encoders:
+                raise OmnivecError(f"the model has no {m} encoder for task {n}")
+        return model, run_cfg, data
+
+    return fit(out, load, seed=run_cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
 
 
 def evaluate_run(

@@ -1,0 +1,168 @@
+"""The one run skeleton of every training command (train, pretrain, the fine-tuning rounds, UnIVAL's
+pretrain and finetune).
+
+:func:`run_job` owns what a run does around its objective, in this order: join the process group under
+``torchrun``, check the run folder (a fresh run must not overwrite one, a resumed one needs its train state),
+seed, let the caller build its :class:`Job`, move the objective to the device, build the :class:`Engine` with
+every stream sharded by rank, load the train state (resume) or save the initial, already loadable folder (main
+rank), fit, report what was skipped in each stream's last unfinished epoch, then on the main rank only: plot
+the loss, evaluate, and write the results atomically. Non-main ranks return ``{}``; they write nothing.
+
+A caller supplies only what differs: how to build the model, objective and datasets (:class:`Job`), its
+schedule, how to save the folder, how to evaluate, the plot's title.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import Dataset
+
+from omnivec import checkpoint as ckpt
+from omnivec.config import TrainConfig
+from omnivec.data.stream import BatchStream
+from omnivec.engine import (
+    DistInfo,
+    Engine,
+    check_run_folder,
+    init_distributed,
+    plot_losses,
+    read_log,
+    resolve_device,
+)
+from omnivec.tokenizer import TextTokenizer
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class StreamSpec:
+    """One training stream before sharding: its dataset, how items become a batch, optional augmentation."""
+
+    dataset: Dataset
+    collate: Callable[[list[Any]], Any]
+    augment: Callable[[Any, torch.Generator], Any] | None = None
+
+
+@dataclass
+class Job:
+    """What one kind of run supplies to :func:`run_job`; everything else is shared."""
+
+    objective: nn.Module
+    """The engine objective (``forward(batches) -> (loss, logs)``) holding the model as ``.model``."""
+    streams: dict[str, StreamSpec]
+    """Training data by stream name; stream ``i`` is seeded ``train.seed * 1000 + i`` and sharded by rank."""
+    train: TrainConfig
+    schedule: Callable[[int], list[str]]
+    """step -> the stream names of that step."""
+    save: Callable[[Path], None]
+    """Writes the loadable run folder (weights and config) into the given folder; called on the main rank at
+    the start of a fresh run and at every checkpoint."""
+    evaluate: Callable[[Engine], dict[str, Any]]
+    """The results after training (main rank only), written to ``results_file``."""
+    title: str = "training loss"
+    """Title of ``loss.png``."""
+    results_file: str = "eval.json"
+    fresh_files: Callable[[Path], None] | None = None
+    """Files a fresh run folder gets once, after ``save`` (e.g. the fine-tuning schedule)."""
+
+
+def make_streams(specs: dict[str, StreamSpec], train: TrainConfig, info: DistInfo) -> dict[str, BatchStream]:
+    """Every stream seeded by its position and sharded by rank: each rank reads every ``world_size``-th sample
+    of the same epoch order."""
+    return {
+        name: BatchStream(
+            s.dataset,
+            train.batch_size,
+            train.seed * 1000 + i,
+            s.collate,
+            train.num_workers,
+            info.rank,
+            info.world_size,
+            name,
+            s.augment,
+        )
+        for i, (name, s) in enumerate(specs.items())
+    }
+
+
+def same_tokenizer(tokenizer: TextTokenizer | None, info: DistInfo) -> TextTokenizer | None:
+    """The main rank's tokenizer on every rank. Every rank trains its own from the same data, which the BPE
+    trainer turns into the same vocabulary (checked across processes with different hash seeds and thread
+    counts), so all ranks draw the same random numbers; the main rank's is then broadcast and adopted, so the
+    ranks can never disagree on token ids whatever the trainer does."""
+    if info.world_size == 1:
+        return tokenizer
+    box = [tokenizer.tk.to_str() if tokenizer is not None else None]
+    dist.broadcast_object_list(box, src=0)
+    if info.is_main or box[0] is None:
+        return tokenizer if info.is_main else None
+    from tokenizers import Tokenizer
+
+    return TextTokenizer(Tokenizer.from_str(box[0]))
+
+
+def run_job(
+    out: str | Path,
+    build: Callable[[DistInfo], Job],
+    *,
+    resume: bool = False,
+    seed: int | None = None,
+    progress: bool = True,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Run the job ``build`` makes into the run folder ``out`` and return its results (``{}`` off the main rank).
+
+    ``build(dist_info)`` runs after the folder check and the seeding, on every rank; it builds (or, on resume,
+    loads from ``out``) the model and returns the :class:`Job`. ``seed`` seeds Python, NumPy and torch first
+    (None: not seeded, e.g. on resume, where the train state restores the random state). ``device``: ``"auto"``
+    (this rank's CUDA device when present, else the CPU) or a torch device string (see
+    :func:`omnivec.engine.resolve_device`)."""
+    out = Path(out)
+    info = init_distributed(device)
+    check_run_folder(out, resume)
+    if seed is not None:
+        seed_everything(seed)
+    job = build(info)
+    out.mkdir(parents=True, exist_ok=True)
+    job.objective.to(resolve_device(device, info.local_rank)).train()
+    engine = Engine(
+        job.objective,
+        make_streams(job.streams, job.train, info),
+        job.train,
+        out,
+        job.schedule,
+        info,
+        save_model=job.save,
+        progress=progress,
+    )
+    if resume:
+        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
+    elif info.is_main:
+        job.save(out)  # the folder is loadable from the first moment
+        if job.fresh_files is not None:
+            job.fresh_files(out)
+    engine.fit()
+    engine.report_unfinished_epochs()
+    if not info.is_main:
+        return {}
+    plot_losses(read_log(engine.log_path), out / "loss.png", job.title)
+    results = job.evaluate(engine)
+    ckpt.atomic_write_text(out / job.results_file, json.dumps(results, indent=2))
+    return results
+
+
+__all__ = ["Job", "StreamSpec", "make_streams", "run_job", "same_tokenizer", "seed_everything"]
