@@ -1,0 +1,101 @@
+"""The run skeleton on its own, with a toy objective: the folder check, the initial loadable save, results
+written atomically, samples skipped in the last unfinished epoch reported for every stream, resume, and the
+device argument."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from omnivec import checkpoint as ckpt
+from omnivec.config import TrainConfig
+from omnivec.data.base import Skipped
+from omnivec.engine import DistInfo, Engine, resolve_device
+from omnivec.errors import OmnivecError
+from omnivec.runner import Job, StreamSpec, run_job
+
+
+class Toy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = nn.Linear(2, 1)
+
+    def forward(self, batches: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        loss = sum((self.model(x).pow(2).mean() for x in batches.values()), torch.zeros(()))
+        return loss, {}
+
+
+def items(n: int, bad: set[int]) -> Any:  # a list serves as the dataset
+    return [(Skipped(f"f{i}.png", "broken") if i in bad else torch.full((2,), float(i)), 0) for i in range(n)]
+
+
+def build(saved: list[Path]) -> Any:
+    def make(info: DistInfo) -> Job:
+        torch.manual_seed(0)
+        return Job(
+            Toy(),
+            {  # one batch of 3 per epoch: step 2 ends epoch 0 and takes epoch 1, which never ends
+                "a": StreamSpec(items(3, {1}), lambda it: torch.stack([x for x, _ in it])),
+                "b": StreamSpec(items(3, {0, 2}), lambda it: torch.stack([x for x, _ in it])),
+            },
+            TrainConfig(max_steps=2, batch_size=3, warmup_steps=1, log_every=1),
+            lambda step: ["a", "b"],
+            save=lambda d: saved.append(d),
+            evaluate=lambda engine: {"steps": engine.state.step},
+            title="toy",
+            results_file="toy.json",
+        )
+
+    return make
+
+
+def test_fresh_run_reports_the_unfinished_epoch_of_every_stream(tmp_path: Path) -> None:
+    out, saved = tmp_path / "run", list[Path]()
+    results = run_job(out, build(saved), seed=0, progress=False, device="cpu")
+    assert results == {"steps": 2} == json.loads((out / "toy.json").read_text())
+    assert saved[0] == out and len(saved) == 2  # the initial loadable folder, then the final checkpoint
+    assert (out / "loss.png").is_file() and (out / ckpt.TRAIN_STATE).is_file()
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
+    # epoch 0 is reported as it ends, the unfinished epoch 1 by the skeleton after training
+    assert sorted((r["stream"], r["epoch"], r["path"]) for r in skipped) == [("a", e, "f1.png") for e in (0, 1)] + [
+        ("b", e, p) for e in (0, 1) for p in ("f0.png", "f2.png")
+    ]
+    assert all(r["reason"] == "broken" for r in skipped)
+    with pytest.raises(OmnivecError, match="already holds a run"):
+        run_job(out, build([]), progress=False)
+
+
+def test_resume_continues_from_the_train_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(OmnivecError, match=r"has no train_state\.pt"):
+        run_job(out, build([]), resume=True, progress=False)
+    assert not out.exists()
+    run_job(out, build([]), seed=0, progress=False)
+    loaded: list[int] = []
+    orig = Engine.load_checkpoint
+
+    def load(self: Engine, state: dict[str, Any]) -> None:
+        orig(self, state)
+        loaded.append(self.state.step)
+
+    monkeypatch.setattr(Engine, "load_checkpoint", load)
+    saved: list[Path] = []
+    assert run_job(out, build(saved), resume=True, progress=False) == {"steps": 2}
+    assert loaded == [2] and len(saved) == 1  # resumed at its end: only the final checkpoint is written
+
+
+def test_device_argument() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(OmnivecError, match="unknown device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(OmnivecError, match="CUDA is not available"):
+            resolve_device("cuda")
+    else:
+        assert resolve_device("cuda", local_rank=0) == torch.device("cuda:0")
