@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from omnivec import checkpoint as ckpt
 from omnivec.config import TrainConfig
 from omnivec.data.base import Skipped
-from omnivec.engine import DistInfo, Engine, resolve_device
+from omnivec.engine import DistInfo, Engine, rank_device
 from omnivec.errors import OmnivecError
 from omnivec.runner import Job, StreamSpec, run_job
 
@@ -89,13 +89,14 @@ def test_resume_continues_from_the_train_state(tmp_path: Path, monkeypatch: pyte
     assert loaded == [2] and len(saved) == 1  # resumed at its end: only the final checkpoint is written
 
 
-def test_device_argument() -> None:
-    assert resolve_device("cpu") == torch.device("cpu")
-    assert resolve_device("auto") == torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(OmnivecError, match="unknown device"):
-        resolve_device("gpu0")
+def test_device_argument(tmp_path: Path) -> None:
+    """``auto`` or a device string (checked by :func:`omnivec.device.resolve_device`); an index-less CUDA
+    device becomes the rank's own GPU."""
+    assert rank_device("cpu", local_rank=1) == torch.device("cpu")
+    assert rank_device("auto", local_rank=1) == torch.device("cuda:1" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(OmnivecError, match="not a device"):
+        rank_device("gpu0")
     if not torch.cuda.is_available():
-        with pytest.raises(OmnivecError, match="CUDA is not available"):
-            resolve_device("cuda")
-    else:
-        assert resolve_device("cuda", local_rank=0) == torch.device("cuda:0")
+        with pytest.raises(OmnivecError, match="no CUDA device"):
+            run_job(tmp_path / "run", build([]), device="cuda", progress=False)
+        assert not (tmp_path / "run").exists()

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from omnivec import checkpoint as ckpt
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
+from omnivec.device import resolve_device
 from omnivec.errors import OmnivecError
 
 
@@ -41,32 +42,24 @@ class DistInfo:
         return self.rank == 0
 
 
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """``"auto"``: this process's CUDA device when CUDA is present, else the CPU; ``"cuda"``: the process's
-    CUDA device (``cuda:LOCAL_RANK`` under ``torchrun``); anything else is a torch device string (``cpu``,
-    ``cuda:1``, ``mps``) taken as given."""
-    if spec == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise OmnivecError(f"unknown device {spec!r}; expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise OmnivecError(f"device {spec!r} asked for, but CUDA is not available here")
-        if device.index is None:
-            device = torch.device(f"cuda:{local_rank}")
+def rank_device(spec: str | torch.device | None = "auto", local_rank: int = 0) -> torch.device:
+    """The device this process trains on: :func:`omnivec.device.resolve_device` of ``spec`` (``auto``: CUDA
+    when present, else the CPU), a CUDA device without an index pinned to the process's own GPU (``cuda:N``
+    for ``LOCAL_RANK`` N under ``torchrun``)."""
+    device = resolve_device(spec)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device(f"cuda:{local_rank}")
     return device
 
 
-def init_distributed(device: str = "auto") -> DistInfo:
+def init_distributed(device: str | torch.device | None = "auto") -> DistInfo:
     """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1); otherwise a single process.
-    The backend follows the device the run trains on (:func:`resolve_device`): nccl on CUDA, gloo on CPU."""
+    The backend follows the device the run trains on (:func:`rank_device`): nccl on CUDA, gloo on CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    target = resolve_device(device, local)
+    target = rank_device(device, local)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if target.type == "cuda" else "gloo")
     if target.type == "cuda":
@@ -75,7 +68,7 @@ def init_distributed(device: str = "auto") -> DistInfo:
 
 
 def default_device(info: DistInfo) -> torch.device:
-    return resolve_device("auto", info.local_rank)
+    return rank_device("auto", info.local_rank)
 
 
 def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:

@@ -36,8 +36,8 @@ from omnivec.engine import (
     check_run_folder,
     init_distributed,
     plot_losses,
+    rank_device,
     read_log,
-    resolve_device,
 )
 from omnivec.tokenizer import TextTokenizer
 
@@ -122,7 +122,7 @@ def run_job(
     resume: bool = False,
     seed: int | None = None,
     progress: bool = True,
-    device: str = "auto",
+    device: str | torch.device | None = "auto",
 ) -> dict[str, Any]:
     """Run the job ``build`` makes into the run folder ``out`` and return its results (``{}`` off the main rank).
 
@@ -130,15 +130,16 @@ def run_job(
     loads from ``out``) the model and returns the :class:`Job`. ``seed`` seeds Python, NumPy and torch first
     (None: not seeded, e.g. on resume, where the train state restores the random state). ``device``: ``"auto"``
     (this rank's CUDA device when present, else the CPU) or a torch device string (see
-    :func:`omnivec.engine.resolve_device`)."""
+    :func:`omnivec.engine.rank_device`)."""
     out = Path(out)
     info = init_distributed(device)
+    target = rank_device(device, info.local_rank)  # a device that is not there fails before any work
     check_run_folder(out, resume)
     if seed is not None:
         seed_everything(seed)
     job = build(info)
     out.mkdir(parents=True, exist_ok=True)
-    job.objective.to(resolve_device(device, info.local_rank)).train()
+    job.objective.to(target).train()
     engine = Engine(
         job.objective,
         make_streams(job.streams, job.train, info),
