@@ -72,7 +72,7 @@ def test_the_unival_commands_take_a_config(tmp_path: Path, monkeypatch) -> None:
 
     seen = {}
 
-    def fake_pretrain(cfg, out, tasks=None, progress=True, eval_limit=0):
+    def fake_pretrain(cfg, out, tasks=None, progress=True, eval_limit=0, device="auto"):
         seen["cfg"] = cfg
         return {}
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import comma_list
+from omnivec.cli.common import add_device, comma_list
 from omnivec.config import RunConfig
 from omnivec.errors import OmnivecError
 
@@ -62,6 +62,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default="")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--quiet", action="store_true")
+    add_device(p)
 
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
@@ -76,7 +77,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         decoder_dim=a.decoder_dim,
         decoder_depth=a.decoder_depth,
     )
-    s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet)
+    s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet, device=a.device)
     if s:
         last = s["last"]
         print(f"pretrained {s['steps']} steps into {a.out}; last loss {last.get('loss', float('nan')):.4f}")
@@ -109,6 +110,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         resume=a.resume,
         progress=not a.quiet,
         byo=holder.byo,
+        device=a.device,
     )
     for name, r in results.items():
         print(f"{name:20s} {r['metric']:10s} {r['value']:.4f}  (chance {r['chance']:.3f})")

@@ -119,7 +119,7 @@ def _resume(args: argparse.Namespace) -> int:
     """The run folder's config decides everything; only --steps can extend the run."""
     from omnivec.unival.train import resume_run
 
-    _print(resume_run(args.out, args.steps or 0, progress=not args.quiet, eval_limit=args.eval_limit))
+    _print(resume_run(args.out, args.steps or 0, not args.quiet, args.eval_limit, args.device))
     return 0
 
 
@@ -130,7 +130,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         return _resume(args)
     cfg = _config(args)
     cfg.stage1_steps = args.stage1_steps if args.stage1_steps is not None else cfg.train.max_steps // 2
-    _print(pretrain(cfg, args.out, _tasks(args.tasks), progress=not args.quiet, eval_limit=args.eval_limit))
+    _print(pretrain(cfg, args.out, _tasks(args.tasks), not args.quiet, args.eval_limit, device=args.device))
     return 0
 
 
@@ -144,7 +144,9 @@ def _finetune(args: argparse.Namespace) -> int:
         raise OmnivecError("give --tasks, --tsv SCHEMA=TRAIN[,TEST], or both")
     parent = None if args.run == "scratch" else args.run
     cfg = _config(args)
-    _print(finetune(parent, tasks, args.out, cfg, progress=not args.quiet, eval_limit=args.eval_limit))
+    _print(
+        finetune(parent, tasks, args.out, cfg, progress=not args.quiet, eval_limit=args.eval_limit, device=args.device)
+    )
     return 0
 
 
@@ -199,6 +201,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue the run in --out where it stopped (its config decides; --steps may extend it)",
     )
+    add_device(p)
 
 
 def register(sub: Any) -> None:

@@ -41,7 +41,7 @@ class UnivalObjective(nn.Module):
         total = torch.zeros((), device=next(self.model.parameters()).device)
         logs: dict[str, float] = {}
         for name, batch in batches.items():
-            loss = self.model.loss(get_seq2seq_task(name).modality, batch)
+            loss = self.model.task_loss(name, batch)  # the task's kind owns its loss
             total = total + loss
             logs[f"{name}/loss"] = float(loss.detach())
         return total, logs
