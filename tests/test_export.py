@@ -128,7 +128,7 @@ def test_image_size_unknown_without_data_asks_for_shape(model: OmniModel, tmp_pa
     bare = OmniModel(model.cfg)  # no run_config: nothing tells the image size
     with pytest.raises(OmnivecError, match=r"pass --shape \(C,H,W\)"):
         export.export_onnx(bare, "image", tmp_path / "x.onnx")
-    with pytest.raises(OmnivecError, match="--shape applies to image and video only"):
+    with pytest.raises(OmnivecError, match="--shape applies to fixed-size inputs"):
         export.export_run(model, "points", tmp_path / "x.onnx", shape=(100, 3))
 
 

@@ -38,19 +38,7 @@ from omnivec.types import EncoderInput, Modality
 TOLERANCE = 1e-4
 """Largest max-abs difference between onnxruntime and PyTorch accepted by the verification."""
 
-INPUT_NAMES = {
-    Modality.IMAGE: "images",
-    Modality.VIDEO: "clips",
-    Modality.AUDIO: "waveforms",
-    Modality.TEXT: "token_ids",
-    Modality.POINTS: "points",
-}
 LENGTHS = "lengths"
-FIXED_WHY = {
-    Modality.IMAGE: "the image size of the run's data or --shape",
-    Modality.VIDEO: "the clip size of the run's data or --shape",
-    Modality.POINTS: "num_points: collate resamples every cloud to it",
-}
 
 
 class EmbeddingPath(nn.Module):
@@ -145,7 +133,7 @@ def export_run(
     atomic_write(out, lambda p: program.save(p, external_data=False))
     inputs = [(i.name, i.type, list(i.shape)) for i in session.get_inputs()]
     outputs = [(o.name, o.type, list(o.shape)) for o in session.get_outputs()]
-    notes = _fixed_axes(Modality(modality), inputs)
+    notes = _fixed_axes(model.encoder(modality), inputs)
     return ExportReport(out, opset_used, inputs, outputs, notes, checks, t1 - t0, verify_s)
 
 
@@ -175,8 +163,6 @@ def _load(run: str | Path) -> OmniModel:
 
 
 def _modality(model: OmniModel, modality: str) -> str:
-    if modality not in INPUT_NAMES:
-        raise OmnivecError(f"unknown modality {modality!r}; expected one of {[m.value for m in Modality]}")
     model.encoder(modality)  # names the encoders the model does have
     return str(modality)
 
@@ -207,7 +193,7 @@ def _quiet() -> Iterator[None]:
 
 
 def _trace(module: EmbeddingPath, inp: EncoderInput, opset: int | None) -> Any:
-    name = INPUT_NAMES[Modality(module.modality)]
+    name = module.model.encoder(module.modality).export_name
     if inp.lengths is None:
         args: tuple[Tensor, ...] = (inp.data,)
         names = [name]
@@ -275,16 +261,16 @@ def second_batch(inp: EncoderInput) -> EncoderInput:
     return EncoderInput(data[:, :L].contiguous(), lengths.clamp(max=L))
 
 
-def _fixed_axes(modality: Modality, inputs: list[tuple[str, str, list[int | str]]]) -> list[str]:
+def _fixed_axes(encoder: Any, inputs: list[tuple[str, str, list[int | str]]]) -> list[str]:
     name, _, dims = inputs[0]
     notes = []
     if not isinstance(dims[0], str):
         notes.append(f"{name}: the exporter could not keep the batch axis dynamic; batches must have {dims[0]}")
-    if modality in (Modality.AUDIO, Modality.TEXT) and not isinstance(dims[1], str):
+    if len(inputs) > 1 and not isinstance(dims[1], str):  # a lengths input: the length axis should be dynamic
         notes.append(f"{name}: the exporter could not keep the length axis dynamic; inputs must have {dims[1]}")
-    if modality in FIXED_WHY:
+    if encoder.fixed_size_why:
         fixed = "x".join(str(d) for d in dims[1:])
-        notes.append(f"{name}: {fixed} is fixed ({FIXED_WHY[modality]})")
+        notes.append(f"{name}: {fixed} is fixed ({encoder.fixed_size_why})")
     return notes
 
 
@@ -303,24 +289,20 @@ def _example_input(
 
 
 def dummy_samples(model: OmniModel, modality: str, shape: Sequence[int] | None = None) -> list[Any]:
-    """Three seeded random samples in the form ``collate`` takes: images/clips of ``shape`` or of the run's data
-    size; audio and text ones differ in length so the example batch is padded."""
+    """Three seeded random samples in the form ``collate`` takes (the encoder's ``example_samples``): images and
+    clips of ``shape`` or of the run's data size; audio and text ones differ in length so the batch is padded."""
     g = torch.Generator().manual_seed(0)
-    cfg: Any = model.encoder(modality).cfg
-    if shape and modality not in (Modality.IMAGE, Modality.VIDEO):
+    enc = model.encoder(modality)
+    if shape and not enc.takes_shape:
         raise OmnivecError(
-            "--shape applies to image and video only: audio and text lengths are dynamic, and collate resamples "
-            "point clouds to num_points"
+            f"--shape applies to fixed-size inputs (image, video), not {modality}: its sizes are dynamic or set by "
+            "its encoder (points: num_points)"
         )
-    if modality == Modality.TEXT:
-        text = "an exported graph embeds every sample of one modality the same way on any runtime"
-        return [text[:n] for n in (9, len(text), 40)]
-    if modality == Modality.AUDIO:
-        L = int(cfg.sample_rate * cfg.max_seconds)
-        return [torch.randn(n, generator=g) * 0.1 for n in (L, L * 3 // 4, L // 2)]
-    if modality == Modality.POINTS:
-        return [torch.randn(cfg.num_points, 3, generator=g) for _ in range(3)]
-    return [torch.rand(*(shape or _data_shape(model, modality)), generator=g) for _ in range(3)]
+    samples = enc.example_samples(shape, g)
+    if samples is None:
+        samples = enc.example_samples(_data_shape(model, modality), g)
+    assert samples is not None
+    return samples
 
 
 def _data_shape(model: OmniModel, modality: str) -> tuple[int, ...]:

@@ -35,10 +35,10 @@ class OmniModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         D = cfg.embed_dim
-        for m in cfg.encoders:
-            if m not in Modality.__members__.values():
-                raise OmnivecError(f"encoders: unknown modality {m!r}; expected one of {[x.value for x in Modality]}")
         self.encoders = nn.ModuleDict({m: build_encoder(spec, D, f"encoders.{m}") for m, spec in cfg.encoders.items()})
+        for m, enc in self.encoders.items():
+            if enc.modality != m:
+                raise OmnivecError(f"encoders.{m}: the {cfg.encoders[m]['name']} encoder reads {enc.modality}, not {m}")
         self.modality_embed = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, 1, D)) for m in cfg.encoders})
         self.meta_tokens = nn.ParameterDict(
             {m: nn.Parameter(torch.zeros(1, cfg.num_meta_tokens, D)) for m in cfg.encoders}

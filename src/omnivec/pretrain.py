@@ -25,36 +25,31 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnivec import checkpoint as ckpt
 from omnivec.config import RunConfig, load_yaml, save_yaml
-from omnivec.encoders.points import chamfer_distance, group_points
 from omnivec.engine import DistInfo, Engine, read_log
 from omnivec.errors import OmnivecError
 from omnivec.heads.reconstruct import ReconstructionDecoder
-from omnivec.layers.pos import sincos_nd
 from omnivec.masking import Masked
 from omnivec.model import OmniModel
 from omnivec.run import load_run, save_run
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.train import PreparedTask, make_schedule, prepare_tasks, train_tokenizer
-from omnivec.types import EncoderInput, Modality, Tokens
+from omnivec.types import EncoderInput, Tokens
 
 DECODER_WEIGHTS = "decoder.safetensors"
 PRETRAIN_CONFIG = "pretrain.yaml"
-
-DEFAULT_RATIOS = {"image": 0.75, "video": 0.9, "audio": 0.8, "points": 0.6, "text": 0.15}
-
 
 @dataclass
 class PretrainConfig:
     """Masking and decoder settings of masked pretraining."""
 
-    mask_ratio: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATIOS))
-    """Share of each modality's tokens hidden from the trunk (MAE 0.75, VideoMAE 0.9, AudioMAE 0.8,
-    Point-MAE 0.6, BERT 0.15)."""
+    mask_ratio: dict[str, float] = field(default_factory=dict)
+    """Share of each modality's tokens hidden from the trunk; a modality not named here uses its encoder's
+    ``default_mask_ratio`` (image 0.75 as MAE, video 0.9 as VideoMAE, audio 0.8 as AudioMAE, points 0.6 as
+    Point-MAE, text 0.15 as BERT)."""
     decoder_dim: int = 0
     """Width of the shared decoder; 0 uses half the trunk width (at least 32)."""
     decoder_depth: int = 1
@@ -62,21 +57,10 @@ class PretrainConfig:
     norm_targets: bool = True
     """Normalise each patch target by its own mean and variance (MAE's norm_pix_loss)."""
 
+    def ratio(self, modality: str) -> float:
+        from omnivec.encoders.base import default_mask_ratio
 
-def target_dim(model: OmniModel, modality: str) -> int:
-    enc: Any = model.encoder(modality)
-    c = enc.cfg
-    if modality == Modality.IMAGE:
-        return c.patch_size * c.patch_size * c.in_chans
-    if modality == Modality.VIDEO:
-        return c.tubelet_size * c.patch_size * c.patch_size * c.in_chans
-    if modality == Modality.AUDIO:
-        return c.patch_freq * c.patch_time
-    if modality == Modality.POINTS:
-        return c.group_size * 3
-    if modality == Modality.TEXT:
-        return c.vocab_size
-    raise OmnivecError(f"masked pretraining does not know modality {modality!r}")
+        return self.mask_ratio.get(modality, default_mask_ratio(modality))
 
 
 class MaskedAutoencoder(nn.Module):
@@ -90,19 +74,8 @@ class MaskedAutoencoder(nn.Module):
         dd = pcfg.decoder_dim or max(32, D // 2)
         heads = max(1, dd // 32)
         self.decoder = ReconstructionDecoder(
-            D, {m: target_dim(omni, m) for m in omni.encoders}, dd, pcfg.decoder_depth, heads
+            D, {m: omni.encoder(m).target_dim() for m in omni.encoders}, dd, pcfg.decoder_depth, heads
         )
-
-    def positions(self, modality: str, inp: EncoderInput, grid: tuple[int, ...], n: int) -> tuple[Tensor, Any]:
-        """Positions (B or 1, N, D) in trunk width for the decoder, and the points' neighbourhoods if any."""
-        enc: Any = self.omni.encoder(modality)
-        D = self.omni.cfg.embed_dim
-        if modality == Modality.TEXT:
-            return enc.pos_embed[:, :n], None
-        if modality == Modality.POINTS:
-            centres, local = group_points(inp.data, enc.cfg.num_groups, enc.cfg.group_size)
-            return enc.pos(centres), local
-        return sincos_nd(D, grid, inp.data.device)[None], None
 
     def mask(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         """The kept tokens (modality embedding added), the token grid and the input's padding mask; the encoder
@@ -115,27 +88,10 @@ class MaskedAutoencoder(nn.Module):
         m, grid, pad = self.mask(modality, inp, ratio)
         feats = omni.forward_tokens(modality, Tokens(m.kept, m.kept_pad, grid))
         visible = feats.data_tokens
-        pos, local = self.positions(modality, inp, grid, m.mask.shape[1])
+        enc = omni.encoder(modality)  # the encoder owns its targets, positions and loss
+        pos, context = enc.decoder_positions(inp, grid, m.mask.shape[1])
         pred = self.decoder(modality, visible, m.ids_restore, m.mask, pos, pad)  # (B, N, P)
-        sel = m.target  # (B, N)
-        count = sel.sum().clamp(min=1)
-        if modality == Modality.TEXT:
-            ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(sel.shape)
-            loss = (ce * sel).sum() / count
-            acc = ((pred.argmax(-1) == inp.data) & sel).sum() / count
-            return loss, {"loss": float(loss.detach()), "acc": float(acc)}
-        if modality == Modality.POINTS:
-            k = local.shape[2]
-            cd = chamfer_distance(pred.float().view(*sel.shape, k, 3), local)  # (B, N)
-            loss = (cd * sel).sum() / count
-            return loss, {"loss": float(loss.detach())}
-        target = omni.encoder(modality).patch_targets(inp)  # (B, N, P)
-        if self.pcfg.norm_targets:
-            mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
-            target = (target - mean) / (var + 1e-6).sqrt()
-        mse = (pred.float() - target).pow(2).mean(-1)
-        loss = (mse * sel).sum() / count
-        return loss, {"loss": float(loss.detach())}
+        return enc.reconstruction_loss(pred, inp, m.target, context, self.pcfg.norm_targets)
 
 
 class PretrainObjective(nn.Module):
@@ -151,7 +107,7 @@ class PretrainObjective(nn.Module):
         logs: dict[str, float] = {}
         for name, inp in batches.items():
             mod = self.modalities[name]
-            loss, report = self.model.loss(mod, inp, self.model.pcfg.mask_ratio.get(mod, DEFAULT_RATIOS[mod]))
+            loss, report = self.model.loss(mod, inp, self.model.pcfg.ratio(mod))
             total = total + loss
             logs.update({f"{name}/{k}": v for k, v in report.items()})
         return total, logs

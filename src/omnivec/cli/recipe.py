@@ -66,14 +66,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
-    from omnivec.pretrain import DEFAULT_RATIOS, PretrainConfig, pretrain
+    from omnivec.pretrain import PretrainConfig, pretrain
 
     cfg = _run_config(a)
     if a.tasks:
         cfg.tasks = a.tasks
     cfg.train.task_schedule = "round_robin" if a.no_mixing else "mixed"
     pcfg = PretrainConfig(
-        mask_ratio={**DEFAULT_RATIOS, **(a.mask_ratio or {})},
+        mask_ratio=dict(a.mask_ratio or {}),
         decoder_dim=a.decoder_dim,
         decoder_depth=a.decoder_depth,
     )

@@ -11,6 +11,7 @@ normalisation statistics are computed over a sample's own valid frames only.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,8 @@ def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0
 class AudioEncoder(Encoder):
     modality = Modality.AUDIO
     Config = AudioEncoderConfig
+    default_mask_ratio = 0.8  # AudioMAE
+    export_name = "waveforms"
 
     def __init__(self, cfg: AudioEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
@@ -219,6 +222,14 @@ class AudioEncoder(Encoder):
 
     def read_options(self) -> dict[str, Any]:
         return {"sample_rate": int(self.cfg.sample_rate)}
+
+    def target_dim(self) -> int:
+        return int(self.cfg.patch_freq * self.cfg.patch_time)
+
+    def example_samples(self, shape: Sequence[int] | None, g: torch.Generator) -> list[Any] | None:
+        """Waveforms of three lengths, so the traced batch is padded."""
+        L = int(self.cfg.sample_rate * self.cfg.max_seconds)
+        return [torch.randn(n, generator=g) * 0.1 for n in (L, L * 3 // 4, L // 2)]
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         """Samples are 1-D waveforms at ``sample_rate``, or ``(waveform, rate)`` pairs that get resampled."""

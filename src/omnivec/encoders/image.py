@@ -43,6 +43,8 @@ class ImageEncoder(PatchEncoder):
     modality = Modality.IMAGE
     Config = ImageEncoderConfig
     input_desc = "images (B, C, H, W)"
+    export_name = "images"
+    fixed_size_why = "the image size of the run's data or --shape"
 
     def __init__(self, cfg: ImageEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)

@@ -18,6 +18,7 @@ multiple; ``Tokens.size`` keeps the original size so a dense head crops back to 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -85,6 +86,14 @@ class PatchEncoder(Encoder):
             self.stem = ConvStem(self.cfg.in_chans, self.embed_dim, self.patch, self.cfg.stem_width, self.stem_entry)
         else:
             self.proj = patch_stem(self.cfg.stem, self.cfg.in_chans, self.embed_dim, self.patch)
+
+    takes_shape = True
+
+    def target_dim(self) -> int:
+        return math.prod(self.patch) * int(self.cfg.in_chans)
+
+    def example_samples(self, shape: Sequence[int] | None, g: torch.Generator) -> list[Any] | None:
+        return None if shape is None else [torch.rand(*shape, generator=g) for _ in range(3)]
 
     def read_options(self) -> dict[str, Any]:
         """Files are decoded to the channels this encoder takes (gray or RGB)."""

@@ -9,6 +9,7 @@ point before the second max (``pointbert``: about 10x the work of ``pointnet2`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,9 @@ def group_points(xyz: Tensor, num_groups: int, group_size: int) -> tuple[Tensor,
 class PointsEncoder(Encoder):
     modality = Modality.POINTS
     Config = PointsEncoderConfig
+    default_mask_ratio = 0.6  # Point-MAE
+    export_name = "points"
+    fixed_size_why = "num_points: collate resamples every cloud to it"
 
     def __init__(self, cfg: PointsEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
@@ -130,6 +134,26 @@ class PointsEncoder(Encoder):
 
     def read_options(self) -> dict[str, Any]:
         return {"num_points": int(self.cfg.num_points)}
+
+    def target_dim(self) -> int:
+        return int(self.cfg.group_size * 3)
+
+    def decoder_positions(self, inp: EncoderInput, grid: tuple[int, ...], n: int) -> tuple[Tensor, Any]:
+        """The group centres' learned positions; the groups' points are the loss's targets."""
+        centres, local = group_points(inp.data, self.cfg.num_groups, self.cfg.group_size)
+        return self.pos(centres), local
+
+    def reconstruction_loss(
+        self, pred: Tensor, inp: EncoderInput, hidden: Tensor, context: Any, norm_targets: bool
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Point-MAE: the Chamfer distance between each hidden group's points and their prediction."""
+        k = context.shape[2]
+        cd = chamfer_distance(pred.float().view(*hidden.shape, k, 3), context)  # (B, N)
+        loss = (cd * hidden).sum() / hidden.sum().clamp(min=1)
+        return loss, {"loss": float(loss.detach())}
+
+    def example_samples(self, shape: Sequence[int] | None, g: torch.Generator) -> list[Any] | None:
+        return [torch.randn(self.cfg.num_points, 3, generator=g) for _ in range(3)]
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         n = self.cfg.num_points

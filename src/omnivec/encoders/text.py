@@ -8,10 +8,12 @@ thousand sentences would otherwise have to discover (docs/learning.md measures i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnivec.encoders.base import ENCODERS, Encoder, padding_or_none
@@ -41,6 +43,8 @@ class TextEncoderConfig:
 class TextEncoder(Encoder):
     modality = Modality.TEXT
     Config = TextEncoderConfig
+    default_mask_ratio = 0.15  # BERT
+    export_name = "token_ids"
     default_pool = "mean"
 
     def __init__(self, cfg: TextEncoderConfig, embed_dim: int) -> None:
@@ -84,6 +88,27 @@ class TextEncoder(Encoder):
         if inp.lengths is not None:
             drop &= torch.arange(ids.shape[1])[None, :] < inp.lengths[:, None]
         return inp._replace(data=ids.masked_fill(drop, self.tokenizer.unk_id)), dense
+
+    def target_dim(self) -> int:
+        return int(self.cfg.vocab_size)
+
+    def decoder_positions(self, inp: EncoderInput, grid: tuple[int, ...], n: int) -> tuple[Tensor, Any]:
+        return self.pos_embed[:, :n], None
+
+    def reconstruction_loss(
+        self, pred: Tensor, inp: EncoderInput, hidden: Tensor, context: Any, norm_targets: bool
+    ) -> tuple[Tensor, dict[str, float]]:
+        """BERT: cross-entropy of the hidden tokens' ids (and their accuracy)."""
+        count = hidden.sum().clamp(min=1)
+        ce = F.cross_entropy(pred.flatten(0, 1).float(), inp.data.flatten(), reduction="none").view(hidden.shape)
+        loss = (ce * hidden).sum() / count
+        acc = ((pred.argmax(-1) == inp.data) & hidden).sum() / count
+        return loss, {"loss": float(loss.detach()), "acc": float(acc)}
+
+    def example_samples(self, shape: Sequence[int] | None, g: torch.Generator) -> list[Any] | None:
+        """Texts of three lengths, so the traced batch is padded."""
+        text = "an exported graph embeds every sample of one modality the same way on any runtime"
+        return [text[:n] for n in (9, len(text), 40)]
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         if self.tokenizer is None:

@@ -44,6 +44,9 @@ class VideoEncoder(PatchEncoder):
     modality = Modality.VIDEO
     Config = VideoEncoderConfig
     input_desc = "clips (B, C, T, H, W)"
+    default_mask_ratio = 0.9  # VideoMAE
+    export_name = "clips"
+    fixed_size_why = "the clip size of the run's data or --shape"
 
     def __init__(self, cfg: VideoEncoderConfig, embed_dim: int) -> None:
         super().__init__(cfg, embed_dim)
