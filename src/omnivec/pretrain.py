@@ -42,6 +42,7 @@ from omnivec.types import EncoderInput, Tokens
 DECODER_WEIGHTS = "decoder.safetensors"
 PRETRAIN_CONFIG = "pretrain.yaml"
 
+
 @dataclass
 class PretrainConfig:
     """Masking and decoder settings of masked pretraining."""

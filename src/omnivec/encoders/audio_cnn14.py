@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from omnivec.encoders.audio import AudioEncoder, mel_filterbank
-from omnivec.encoders.base import ENCODERS, padding_or_none
+from omnivec.encoders.base import ENCODERS, Unmaskable, padding_or_none
 from omnivec.layers.pos import sincos_nd
 from omnivec.types import EncoderInput, Tokens
 
@@ -57,7 +57,7 @@ def _conv_block(cin: int, cout: int) -> nn.Sequential:
 
 
 @ENCODERS.register("audio_cnn14")
-class AudioCNN14Encoder(AudioEncoder):
+class AudioCNN14Encoder(Unmaskable, AudioEncoder):
     Config = AudioCNN14Config  # type: ignore[assignment]
 
     def __init__(self, cfg: AudioCNN14Config, embed_dim: int) -> None:

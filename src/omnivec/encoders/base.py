@@ -35,6 +35,8 @@ class Encoder(nn.Module):
     Config: ClassVar[type]
     default_pool: ClassVar[str] = "max"
     """How the vectorizer pools this encoder's tokens when the model's vectorizer is ``auto``."""
+    maskable: ClassVar[bool] = True
+    """Whether masked pretraining can hide tokens without a kept token seeing hidden input."""
     default_mask_ratio: ClassVar[float] = 0.75
     """Share of the tokens hidden in masked pretraining unless the pretraining config says otherwise."""
     export_name: ClassVar[str] = "inputs"
@@ -126,6 +128,19 @@ class Encoder(nn.Module):
         if not x.is_floating_point() and self.modality != Modality.TEXT:
             raise OmnivecError(f"{self.modality} encoder: expected a floating-point tensor, got {x.dtype}")
         return x
+
+
+class Unmaskable:
+    """Mixin for encoders whose every token sees the whole input (a CNN's receptive field): masked pretraining
+    would leak hidden content into the kept tokens, so it is refused."""
+
+    maskable: ClassVar[bool] = False
+
+    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+        raise OmnivecError(
+            f"{type(self).__name__} cannot be used in masked pretraining: its tokens mix neighbouring inputs, so "
+            "kept tokens would see hidden ones; pretrain with the patch/cnn-stem encoders instead"
+        )
 
 
 def padding_or_none(pad: Tensor) -> Tensor | None:

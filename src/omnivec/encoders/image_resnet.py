@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from omnivec.encoders.base import ENCODERS
+from omnivec.encoders.base import ENCODERS, Unmaskable
 from omnivec.encoders.image import ImageEncoder
 from omnivec.types import EncoderInput, Tokens
 
@@ -48,7 +48,7 @@ class BasicBlock(nn.Module):
 
 
 @ENCODERS.register("image_resnet")
-class ImageResNetEncoder(ImageEncoder):
+class ImageResNetEncoder(Unmaskable, ImageEncoder):
     Config = ImageResNetConfig  # type: ignore[assignment]
 
     def __init__(self, cfg: ImageResNetConfig, embed_dim: int) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from omnivec.encoders.base import ENCODERS
+from omnivec.encoders.base import ENCODERS, Unmaskable
 from omnivec.encoders.image_resnet import BasicBlock
 from omnivec.encoders.video import VideoEncoder
 from omnivec.types import EncoderInput, Tokens
@@ -25,7 +25,7 @@ class VideoConv3dConfig:
 
 
 @ENCODERS.register("video_conv3d")
-class VideoConv3dEncoder(VideoEncoder):
+class VideoConv3dEncoder(Unmaskable, VideoEncoder):
     Config = VideoConv3dConfig  # type: ignore[assignment]
 
     def __init__(self, cfg: VideoConv3dConfig, embed_dim: int) -> None:

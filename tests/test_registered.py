@@ -1,0 +1,112 @@
+"""Every registered encoder, head and task kind meets its contract -- parametrized over the registries, so one
+added without satisfying it (or, for a task kind, without an example here) fails the suite."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from conftest import sample_inputs
+from omnivec.config import TaskConfig, preset_model
+from omnivec.data.readers import ReadOptions
+from omnivec.encoders import ENCODERS, build_encoder
+from omnivec.encoders.base import Encoder
+from omnivec.errors import OmnivecError
+from omnivec.heads import HEADS
+from omnivec.model import OmniModel
+from omnivec.tasks import TASK_KINDS, task_kind
+
+D = 32
+SHAPES = {"image": (3, 16, 16), "video": (3, 4, 16, 16)}
+"""Sample sizes for encoders of fixed-size inputs (their ``example_samples`` need one)."""
+
+
+def _encoder(name: str, tokenizer) -> Encoder:
+    spec: dict = {"name": name}
+    if ENCODERS.get(name).modality == "text":
+        spec["vocab_size"] = tokenizer.vocab_size
+    enc = build_encoder(spec, D)
+    if hasattr(enc, "tokenizer"):
+        enc.tokenizer = tokenizer
+    return enc.eval()
+
+
+def _samples(enc: Encoder) -> list:
+    g = torch.Generator().manual_seed(0)
+    samples = enc.example_samples(None, g)
+    if samples is None:
+        assert enc.modality in SHAPES, f"{type(enc).__name__}: add a sample size for {enc.modality} to SHAPES"
+        shape = list(SHAPES[enc.modality])
+        shape[0] = int(getattr(enc.cfg, "in_chans", shape[0]))
+        samples = enc.example_samples(shape, g)
+    assert samples is not None and len(samples) >= 2
+    return samples
+
+
+@pytest.mark.parametrize("name", ENCODERS.names())
+def test_encoder_contract(name: str, tokenizer) -> None:
+    enc = _encoder(name, tokenizer)
+    cls = type(enc)
+    assert isinstance(cls.modality, str) and cls.modality
+    assert 0.0 < cls.default_mask_ratio < 1.0
+    assert cls.export_name.isidentifier()
+    fields = {f.name for f in dataclasses.fields(ReadOptions)}
+    assert set(enc.read_options()) <= fields, f"{name}: read_options names unknown ReadOptions fields"
+    inp = enc.collate(_samples(enc))
+    tokens = enc(inp)
+    B, N, width = tokens.x.shape
+    assert width == D and B >= 2 and N >= 1 and torch.isfinite(tokens.x).all()
+    assert tokens.pad_mask is None or tuple(tokens.pad_mask.shape) == (B, N)
+    if not cls.maskable:  # refused in one clear line, not an AttributeError deep inside
+        with pytest.raises(OmnivecError, match="masked pretraining"):
+            enc.masked_tokens(inp, cls.default_mask_ratio)
+        return
+    # masked pretraining: kept tokens, targets of target_dim per token, decoder positions, a finite loss
+    m, grid, _ = enc.masked_tokens(inp, cls.default_mask_ratio)
+    assert m.kept.shape[0] == B and m.kept.shape[1] < N and m.mask.shape == (B, N)
+    pos, context = enc.decoder_positions(inp, grid, N)
+    assert pos.shape[-2:] == (N, D)
+    pred = torch.randn(B, N, enc.target_dim())
+    if cls.modality != "text":
+        assert enc.patch_targets(inp).shape == (B, N, enc.target_dim())
+    loss, report = enc.reconstruction_loss(pred, inp, m.target, context, True)
+    assert loss.ndim == 0 and torch.isfinite(loss) and "loss" in report
+
+
+KIND_EXAMPLES = {
+    "classification": ("image", {"num_classes": 3}, lambda g: [0, 1, 2]),
+    "segmentation": ("image", {"num_classes": 4}, lambda g: [torch.randint(0, 4, (16, 16), generator=g)] * 3),
+    "retrieval": ("audio", {"pair_modality": "image"}, lambda g: list(zip(sample_inputs(1)["image"], [0, 1, 0]))),
+}
+"""One task per task kind: its modality, config fields and targets for the three samples of that modality."""
+
+
+@pytest.mark.parametrize("kind", TASK_KINDS.names())
+def test_task_kind_contract(kind: str, tokenizer) -> None:
+    assert kind in HEADS, f"task kind {kind!r} has no head registered under its name"
+    assert kind in KIND_EXAMPLES, f"task kind {kind!r}: add an example task to KIND_EXAMPLES"
+    modality, fields, targets = KIND_EXAMPLES[kind]
+    torch.manual_seed(0)
+    cfg = preset_model("tiny")
+    cfg.encoders["text"]["vocab_size"] = tokenizer.vocab_size
+    model = OmniModel(cfg, tokenizer)
+    task = TaskConfig("t", kind, modality, **fields)
+    if task.num_classes:
+        task.class_names = [f"c{i}" for i in range(task.num_classes)]
+    model.add_task(task)
+    items = list(zip(sample_inputs(0)[modality], targets(torch.Generator().manual_seed(0))))
+    impl = task_kind(kind)
+    batch = impl.collate(model, task, items)
+    out = impl.forward(model, task, batch)
+    loss, logs = impl.loss(out, batch[1])
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert any(p.grad is not None for p in model.heads["t"].parameters())
+    metric = impl.metric(task)
+    metric.update(out, batch[1])
+    values = metric.compute()
+    assert impl.primary_metric in values and 0.0 <= values[impl.primary_metric] <= 1.0
+    assert len(model.predict("t", [x for x, _ in items])) == len(items)  # the kind's prediction format
+    assert 0.0 <= impl.chance(task, [t for _, t in items]) <= 1.0
