@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from data_helpers import sine, write_mp4, write_wav
-from omnivec.data.base import Skipped
-from omnivec.data.folder import SkipLog, drop_skipped, from_folder, from_manifest, load_byo, scan
+from omnivec.data.base import Skipped, drop_skipped
+from omnivec.data.folder import SkipLog, from_folder, from_manifest, load_byo, scan
 from omnivec.data.idx import read_idx
 from omnivec.data.pointcloud import read_points
 from omnivec.data.readers import read_audio, read_image, read_sample, read_table

@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnivec.config import TaskConfig
+from omnivec.data.base import drop_skipped
 from omnivec.errors import OmnivecError
 from omnivec.heads.classify import ClassifyOutput
 from omnivec.heads.segment import SegmentOutput
-from omnivec.tasks import drop_skipped, task_kind
+from omnivec.tasks import task_kind
 from omnivec.types import Modality
 
 

@@ -264,6 +264,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
+def comma_list(text: str | None) -> list[str]:
+    """``"shapes, tones,,"`` -> ``["shapes", "tones"]``: a comma-separated list as the command line and the
+    config take it (``--tasks``, ``--suite``, ``--tsv`` paths); blanks and surrounding spaces are dropped."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
 def apply_override(cfg: RunConfig, assignment: str) -> RunConfig:
     """``KEY=VALUE`` with a dotted KEY into the RunConfig (``train.lr=3e-3``, ``model.encoders.image.stem=hmlp``,
     ``model.augment=false``); VALUE is read as YAML. The result is checked like a config file, so a misspelt

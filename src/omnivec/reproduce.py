@@ -35,7 +35,7 @@ import torch
 
 from omnivec import checkpoint as ckpt
 from omnivec.catalog import GENERATED_SUITE, get_task, task_names
-from omnivec.config import RunConfig, preset
+from omnivec.config import RunConfig, comma_list, preset
 from omnivec.errors import OmnivecError
 from omnivec.finetune import default_groups, finetune
 from omnivec.pretrain import PretrainConfig, pretrain
@@ -92,7 +92,7 @@ def resolve_suite(suite: str, data_root: str) -> tuple[str, list[str], str]:
         return "real", list(REAL_SUITE), "fashion-mnist"
     if suite == "generated":
         return "generated", list(GENERATED_SUITE), "shapes"
-    tasks = [t.strip() for t in suite.split(",") if t.strip()]
+    tasks = comma_list(suite)
     unknown = [t for t in tasks if t not in registered]
     if unknown:
         raise OmnivecError(f"unknown task(s) {unknown} in --suite")

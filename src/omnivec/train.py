@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TaskConfig
-from omnivec.data.base import TaskSplits
+from omnivec.data.base import TaskSplits, drop_skipped
 from omnivec.engine import DistInfo, to_device
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
@@ -26,7 +26,7 @@ from omnivec.objective import SupervisedObjective
 from omnivec.run import load_run, save_run
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.runner import seed_everything as seed_everything  # re-exported: callers import it from here
-from omnivec.tasks import drop_skipped, task_kind
+from omnivec.tasks import task_kind
 from omnivec.tokenizer import TextTokenizer
 from omnivec.types import Modality
 

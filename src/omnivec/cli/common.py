@@ -9,11 +9,6 @@ from pathlib import Path
 from typing import Any
 
 
-def comma_list(value: str) -> list[str]:
-    """``a, b,,c`` -> ``['a', 'b', 'c']``."""
-    return [t.strip() for t in value.split(",") if t.strip()]
-
-
 def modality_names() -> list[str]:
     """Every modality a registered encoder reads (CLI choices come from the registry)."""
     from omnivec.encoders import ENCODERS

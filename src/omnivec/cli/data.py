@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.cli.common import modality_names
+from omnivec.config import comma_list
 from omnivec.errors import OmnivecError
 
 
@@ -80,7 +81,7 @@ def _check_path(path: str, modality: str | None) -> int:
 def cmd_prepare(a: argparse.Namespace) -> int:
     from omnivec.data.check import prepare
 
-    rates = tuple(int(r) for r in a.sample_rates.split(","))
+    rates = tuple(int(r) for r in comma_list(a.sample_rates))
     out = prepare(_root(a), a.cache_dir, seed=a.seed, sample_rates=rates)
     if not out:
         print("nothing to prepare: no fsdd or mnist under the data root")

@@ -6,8 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import add_device, comma_list
-from omnivec.config import RunConfig
+from omnivec.cli.common import add_device
+from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
 
 

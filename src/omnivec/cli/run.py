@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, comma_list, format_info, modality_names, print_results, write_jsonl
+from omnivec.cli.common import add_device, format_info, modality_names, print_results, write_jsonl
+from omnivec.config import comma_list
 
 
 def cmd_train(a: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, comma_list, write_jsonl
+from omnivec.cli.common import add_device, write_jsonl
+from omnivec.config import comma_list
 from omnivec.errors import OmnivecError
 
 

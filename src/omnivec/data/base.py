@@ -35,6 +35,16 @@ class Skipped:
     reason: str
 
 
+def drop_skipped(items: Sequence[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[Skipped]]:
+    """Split ``(sample, target, ...)`` tuples into the readable ones and the :class:`Skipped` records.
+
+    Every consumer of a batch (the batch stream, evaluation, the baselines) calls this first, so a corrupt file
+    costs one sample; the caller counts or reports the skipped records (a batch may come out smaller or empty)."""
+    kept = [it for it in items if not isinstance(it[0], Skipped)]
+    skipped = [it[0] for it in items if isinstance(it[0], Skipped)]
+    return kept, skipped
+
+
 class SampleDataset(Dataset):
     """A split of one task's data: ``(sample, target)`` pairs of one modality, plus the class names."""
 

@@ -8,7 +8,7 @@
 
 Class names are sorted; ``__getitem__`` reads the file and returns ``(sample, class_index)``. A bad file gives
 ``(Skipped(path, reason), class_index)`` (or raises :class:`DataError` when ``strict``), so one corrupt file
-costs one sample, not the run: the collate step calls :func:`drop_skipped` and reports what was dropped.
+costs one sample, not the run: the collate step drops it (:func:`omnivec.data.base.drop_skipped`) and reports it.
 """
 
 from __future__ import annotations
@@ -184,16 +184,6 @@ def load_byo(path: StrPath, **kwargs: Any) -> FolderDataset:
     if not p.exists():
         raise DataError(p, "no such file or folder")
     raise OmnivecError(f"{p}: expected a folder of class subfolders or a .csv/.tsv/.jsonl manifest")
-
-
-def drop_skipped(batch: Sequence[tuple[Any, Any]]) -> tuple[list[tuple[Any, Any]], list[Skipped]]:
-    """Split a list of ``(sample, target)`` into the good pairs and the :class:`Skipped` records.
-
-    The trainer's collate calls this first, stacks the good samples, and hands the skipped ones to a
-    :class:`SkipLog`; a batch may come out smaller (or empty, which the loop then skips)."""
-    good = [(s, t) for s, t in batch if not isinstance(s, Skipped)]
-    skipped = [s for s, _ in batch if isinstance(s, Skipped)]
-    return good, skipped
 
 
 class SkipLog:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from omnivec.data.base import Skipped
+from omnivec.data.base import Skipped, drop_skipped
 
 
 def _identity(items: list[Any]) -> list[Any]:
@@ -91,8 +91,8 @@ class BatchStream:
                 self.epoch, self.position, self._it, self.skipped = self.epoch + 1, 0, None, []
                 continue
             self.position += 1
-            kept = [it for it in items if not isinstance(it[0], Skipped)]
-            self.skipped.extend(it[0] for it in items if isinstance(it[0], Skipped))
+            kept, skipped = drop_skipped(items)
+            self.skipped.extend(skipped)
             if kept:
                 batch = self.collate(kept)
                 if self.augment is not None:

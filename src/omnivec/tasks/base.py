@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from omnivec.config import TaskConfig
-from omnivec.data.base import Skipped
 from omnivec.registry import Registry
 
 
@@ -62,9 +61,3 @@ TASK_KINDS: Registry[type[TaskKind]] = Registry("task kind")
 def task_kind(name: str) -> TaskKind:
     """The (stateless) implementation of a task kind."""
     return TASK_KINDS.get(name)()
-
-
-def drop_skipped(items: list[tuple[Any, Any]]) -> tuple[list[tuple[Any, Any]], list[Skipped]]:
-    kept = [it for it in items if not isinstance(it[0], Skipped)]
-    skipped = [it[0] for it in items if isinstance(it[0], Skipped)]
-    return kept, skipped

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from omnivec.config import comma_list
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
 from omnivec.unival import tsv
@@ -258,7 +259,7 @@ def parse_source(spec: str) -> tuple[str, list[str]]:
     schema = schema.strip()
     if not sep or schema not in tsv.COLUMNS:
         raise OmnivecError(f"--tsv {spec!r}: expected SCHEMA=TRAIN[,TEST] with SCHEMA one of {', '.join(tsv.COLUMNS)}")
-    files = [p.strip() for p in paths.split(",") if p.strip()]
+    files = comma_list(paths)
     if not 1 <= len(files) <= 2:
         raise OmnivecError(f"--tsv {spec!r}: give one training file and at most one test file")
     for f in files:
