@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from omnivec.catalog import get_task
 from omnivec.config import TaskConfig, preset
-from omnivec.data.datasets import fsdd_files
+from omnivec.data.byo import load_user
+from omnivec.data.datasets.fsdd import fsdd_files
 from omnivec.data.stream import BatchStream
-from omnivec.data.tasks import load_user
+from omnivec.data.task_catalog import get_task
 from omnivec.model import OmniModel
 from omnivec.objective import SupervisedObjective
 from omnivec.train import make_collate

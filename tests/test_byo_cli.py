@@ -176,7 +176,7 @@ def test_data_check_names_a_corrupted_file(tmp_path: Path, capsys: pytest.Captur
 def test_byo_task_names(tmp_path: Path) -> None:
     """A split folder is named after its dataset; names that would shadow a module attribute are refused."""
     from omnivec.config import TaskConfig, preset
-    from omnivec.data.tasks import byo_name
+    from omnivec.data.byo import byo_name
     from omnivec.errors import OmnivecError
     from omnivec.model import OmniModel
 

@@ -15,11 +15,11 @@ from PIL import Image
 
 from data_helpers import sine, write_mp4, write_wav
 from omnivec.data.base import Skipped, drop_skipped
-from omnivec.data.folder import SkipLog, from_folder, from_manifest, load_byo, scan
-from omnivec.data.idx import read_idx
-from omnivec.data.pointcloud import read_points
+from omnivec.data.byo import SkipLog, from_folder, from_manifest, load_byo, scan
 from omnivec.data.readers import read_audio, read_image, read_sample, read_table
-from omnivec.data.video_io import read_video
+from omnivec.data.readers.idx import read_idx
+from omnivec.data.readers.points import read_points
+from omnivec.data.readers.video import read_video
 from omnivec.errors import DataError
 from omnivec.types import Modality
 

@@ -10,9 +10,9 @@ import torch
 
 from data_helpers import real_root
 from omnivec.data.cache import cached_arrays
-from omnivec.data.catalogue import DATASETS
-from omnivec.data.check import cached_scenes_arrays, check, list_datasets, prepare
 from omnivec.data.datasets import is_present, load_dataset, load_scitldr_split, subsample
+from omnivec.data.datasets.cards import DATASETS
+from omnivec.data.datasets.verify import check, list_datasets
 from omnivec.data.derived import (
     DIRECTIONS,
     digit_point_clouds,
@@ -22,6 +22,7 @@ from omnivec.data.derived import (
     scenes_from_arrays,
     spoken_digit_captions,
 )
+from omnivec.data.prepare import cached_scenes_arrays, prepare
 from omnivec.data.root import require_root, resolve_root
 from omnivec.errors import DataError, OmnivecError
 

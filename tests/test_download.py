@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from data_helpers import real_root
-from omnivec.data.catalogue import DATASETS, DatasetInfo, FileInfo, TreeInfo
-from omnivec.data.datasets import tree_digest
-from omnivec.data.download import download, fetch_verified
+from omnivec.data.datasets.cards import DatasetInfo, FileInfo, TreeInfo, info
+from omnivec.data.datasets.download import download, fetch_verified
+from omnivec.data.datasets.verify import tree_digest
 from omnivec.errors import DataError
 from omnivec.types import Modality
 
@@ -151,10 +151,10 @@ def test_archive_tree_is_verified_before_install(server: Server, tmp_path: Path)
 @pytest.mark.realdata
 def test_real_banking77_from_a_local_mirror(server: Server, tmp_path: Path) -> None:
     src = real_root() / "banking77"
-    for f in DATASETS["banking77"].files:
+    for f in info("banking77").files:
         server.files[f"/banking77/{f.path}"] = (src / f.path).read_bytes()
     server.cut_after["/banking77/train.csv"] = 300_000
     folder = download("banking77", tmp_path, urls=f"{server.base}/banking77", progress=False)
-    for f in DATASETS["banking77"].files:
+    for f in info("banking77").files:
         assert hashlib.sha256((folder / f.path).read_bytes()).hexdigest() == f.sha256
     assert ("/banking77/train.csv", "bytes=300000-") in server.requests

@@ -138,7 +138,7 @@ def test_finetune_python_takes_a_users_folder_like_the_cli(tmp_path: Path) -> No
     is not in the catalogue) and joins the tasks even when only ``byo`` names it, as --train does."""
     from PIL import Image
 
-    from omnivec.data.tasks import byo_spec
+    from omnivec.data.byo import byo_spec
 
     for split, n in (("train", 6), ("val", 2)):
         for c in ("dark", "light"):

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from data_helpers import CUBE_OFF, peak_hz, real_root, sine, write_mp4, write_wav
-from omnivec.data.audio import resample, resample_many
-from omnivec.data.idx import read_idx, write_idx
-from omnivec.data.pointcloud import read_points
 from omnivec.data.readers import ReadOptions, read_audio, read_image, read_sample, read_table, read_text
-from omnivec.data.video_io import read_video, uniform_indices
+from omnivec.data.readers.idx import read_idx, write_idx
+from omnivec.data.readers.points import read_points
+from omnivec.data.readers.video import read_video, uniform_indices
+from omnivec.data.resample import resample, resample_many
 from omnivec.errors import DataError
 
 # ------------------------------------------------------------------------------------------ resampler

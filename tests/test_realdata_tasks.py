@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from data_helpers import real_root
-from omnivec.catalog import get_task, task_names
 from omnivec.config import preset
-from omnivec.data.tasks import REAL_SUITE, real_suite
+from omnivec.data.real_tasks import REAL_SUITE, real_suite
+from omnivec.data.task_catalog import get_task, task_names
 from omnivec.errors import OmnivecError
 
 EXPECTED = {

@@ -14,7 +14,7 @@ from PIL import Image
 from data_helpers import write_mp4
 from omnivec.cli import main
 from omnivec.data.readers import read_image
-from omnivec.data.video_io import read_video
+from omnivec.data.readers.video import read_video
 from omnivec.encoders.base import build_encoder
 from omnivec.errors import OmnivecError
 from omnivec.unival.locations import Grounding, tokens_to_pixel_box

@@ -203,7 +203,7 @@ def reproduce_full_budget(
     progress: bool = False,
     seconds: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    from omnivec.data.tasks import present_tasks
+    from omnivec.data.real_tasks import present_tasks
     from omnivec.reproduce import write_section
 
     out = Path(out)

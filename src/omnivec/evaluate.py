@@ -49,7 +49,7 @@ def evaluate_run(
         splits = build_data(cfg, names)
         return {n: evaluate(model, n, te, beam=beam, limit=limit) for n, (_, te) in splits.items()}
 
-    from omnivec.catalog import get_task
+    from omnivec.data.task_catalog import get_task
     from omnivec.train import evaluate_tasks
 
     names = list(tasks or model.tasks)

@@ -307,8 +307,8 @@ def dummy_samples(model: OmniModel, modality: str, shape: Sequence[int] | None =
 
 def _data_shape(model: OmniModel, modality: str) -> tuple[int, ...]:
     """The sample shape of the first of the run's tasks in ``modality`` whose data can be read."""
-    from omnivec.catalog import get_task
     from omnivec.data.base import Skipped
+    from omnivec.data.task_catalog import get_task
 
     run_cfg = getattr(model, "run_config", None)
     tasks = [t.name for t in model.tasks.values() if t.modality == modality]

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from omnivec import checkpoint as ckpt
-from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TrainConfig
+from omnivec.data.task_catalog import get_task
 from omnivec.engine import DistInfo
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel

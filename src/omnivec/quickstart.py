@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from omnivec import checkpoint as ckpt
-from omnivec.catalog import GENERATED_SUITE
 from omnivec.config import RunConfig, preset
+from omnivec.data.task_catalog import GENERATED_SUITE
 from omnivec.train import prepare_tasks, train
 
 PASS_RATIO = 0.98
@@ -142,7 +142,7 @@ def quickstart(
     out: str | Path, seed: int = 0, data_root: str = "", progress: bool = True, baselines: bool = True
 ) -> list[dict[str, Any]]:
     """Real data when the data root has it (the report says which), the generated suite otherwise."""
-    from omnivec.data.tasks import real_suite
+    from omnivec.data.real_tasks import real_suite
 
     out = Path(out)
     t0 = time.perf_counter()

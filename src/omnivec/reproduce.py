@@ -34,8 +34,8 @@ from typing import Any
 import torch
 
 from omnivec import checkpoint as ckpt
-from omnivec.catalog import GENERATED_SUITE, get_task, task_names
 from omnivec.config import RunConfig, comma_list, preset
+from omnivec.data.task_catalog import GENERATED_SUITE, get_task, task_names
 from omnivec.errors import OmnivecError
 from omnivec.finetune import default_groups, finetune
 from omnivec.pretrain import PretrainConfig, pretrain
@@ -274,7 +274,7 @@ def generalisation(
     cfg = _cfg(b, data_root, seed, [held_out], steps)
     name, byo = held_out, {}
     if entry.modality == "image" and entry.kind == "classification":
-        from omnivec.data.tasks import byo_spec
+        from omnivec.data.byo import byo_spec
 
         splits = entry.build(cfg)
         root = out / "heldout-data"

@@ -33,7 +33,7 @@ def list_tasks(family: str | None = None) -> list[TaskRow]:
         raise OmnivecError(f"unknown model family {family!r}; expected one of {', '.join(FAMILIES)}")
     rows: list[TaskRow] = []
     if family in (None, "omnivec"):
-        from omnivec.catalog import get_task, task_names
+        from omnivec.data.task_catalog import get_task, task_names
 
         for name in task_names():
             e = get_task(name)

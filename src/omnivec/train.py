@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from omnivec.catalog import get_task
 from omnivec.config import RunConfig, TaskConfig
 from omnivec.data.base import TaskSplits, drop_skipped
+from omnivec.data.task_catalog import get_task
 from omnivec.engine import DistInfo, to_device
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel

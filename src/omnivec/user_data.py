@@ -13,7 +13,7 @@ from omnivec.errors import OmnivecError
 
 def add_byo(cfg: RunConfig, train: str, val: str = "", modality: str = "") -> str:
     """Add a bring-your-own task for ``train`` (and ``val``) to ``cfg``; returns its task name."""
-    from omnivec.data.tasks import byo_name, byo_spec
+    from omnivec.data.byo import byo_name, byo_spec
 
     if not Path(train).exists():
         raise OmnivecError(f"--train {train}: no such folder or manifest")
@@ -31,7 +31,7 @@ def add_byo(cfg: RunConfig, train: str, val: str = "", modality: str = "") -> st
 def user_eval_set(model: Any, cfg: RunConfig, names: list[str], path: str) -> dict[str, Any]:
     """``evaluate RUN --data PATH``: the run's classification task (the only one, or the one --tasks names)
     scored on a user folder/manifest whose class names are among the task's."""
-    from omnivec.data.tasks import load_user, relabel
+    from omnivec.data.byo import load_user, relabel
 
     cls = [n for n in names if model.task(n).kind == "classification"]
     if len(cls) != 1:

@@ -22,10 +22,10 @@ def _root(a: argparse.Namespace) -> str | None:
 
 
 def cmd_list(a: argparse.Namespace) -> int:
-    from omnivec.data.catalogue import DATASETS
-    from omnivec.data.check import list_datasets
+    from omnivec.data.datasets.cards import info
+    from omnivec.data.datasets.verify import list_datasets
+    from omnivec.data.real_tasks import NEEDS, present_tasks
     from omnivec.data.root import resolve_root
-    from omnivec.data.tasks import NEEDS, present_tasks
 
     root = resolve_root(_root(a))
     present = list_datasets(root)
@@ -36,7 +36,7 @@ def cmd_list(a: argparse.Namespace) -> int:
     print(f"data root: {root if root else '(none: pass --data-root or set OMNIVEC_DATA)'}")
     print(f"{'dataset':15s} {'present':8s} {'folder':15s} description")
     for name, ok in present.items():
-        meta = DATASETS[name]
+        meta = info(name)
         print(f"{name:15s} {'yes' if ok else 'no':8s} {meta.folder + '/':15s} {meta.description}")
     print(f"\n{'task':15s} {'ready':8s} needs")
     for t, ok in tasks.items():
@@ -45,8 +45,8 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_check(a: argparse.Namespace) -> int:
-    from omnivec.data.catalogue import DATASETS
-    from omnivec.data.check import check, list_datasets
+    from omnivec.data.datasets.cards import DATASETS
+    from omnivec.data.datasets.verify import check, list_datasets
 
     bad = 0
     targets = a.names or [n for n, ok in list_datasets(_root(a)).items() if ok]
@@ -65,7 +65,7 @@ def cmd_check(a: argparse.Namespace) -> int:
 
 
 def _check_path(path: str, modality: str | None) -> int:
-    from omnivec.data.folder import load_byo, scan
+    from omnivec.data.byo import load_byo, scan
 
     ds = load_byo(path, **({"modality": modality} if modality else {}))
     bad = scan(ds)
@@ -79,7 +79,7 @@ def _check_path(path: str, modality: str | None) -> int:
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
-    from omnivec.data.check import prepare
+    from omnivec.data.prepare import prepare
 
     rates = tuple(int(r) for r in comma_list(a.sample_rates))
     out = prepare(_root(a), a.cache_dir, seed=a.seed, sample_rates=rates)
@@ -91,7 +91,7 @@ def cmd_prepare(a: argparse.Namespace) -> int:
 
 
 def cmd_download(a: argparse.Namespace) -> int:
-    from omnivec.data.download import download
+    from omnivec.data.datasets.download import download
 
     for name in a.names:
         folder = download(name, _root(a), urls=a.mirror or None, progress=not a.quiet)

@@ -120,11 +120,11 @@ def cmd_finetune(a: argparse.Namespace) -> int:
 def cmd_reproduce(a: argparse.Namespace) -> int:
     if a.name == "baselines":
         from omnivec.benchmark import BenchBudget, reproduce_baselines, table
-        from omnivec.data.tasks import real_suite
+        from omnivec.data.real_tasks import real_suite
 
         tasks = a.tasks or real_suite(a.data_root) or []
         if not tasks:
-            from omnivec.catalog import GENERATED_SUITE
+            from omnivec.data.task_catalog import GENERATED_SUITE
 
             tasks = list(GENERATED_SUITE)
         budget = BenchBudget(steps=a.steps, batch_size=a.batch_size, seconds=a.seconds)

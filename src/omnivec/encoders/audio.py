@@ -240,7 +240,7 @@ class AudioEncoder(Encoder):
                 wave, rate = s
                 wave = torch.as_tensor(wave, dtype=torch.float32)
                 if int(rate) != cfg.sample_rate:
-                    from omnivec.data.audio import resample
+                    from omnivec.data.resample import resample
 
                     wave = resample(wave, int(rate), cfg.sample_rate)
             else:

@@ -1,6 +1,7 @@
-"""Real-data and bring-your-own tasks for the catalogue.
+"""The task catalogue's real-data and derived tasks (named tasks a run trains on; their data come from the
+named datasets, :mod:`omnivec.data.datasets`, and the derived builders, :mod:`omnivec.data.derived`).
 
-Importing this module registers the real-data tasks (the catalogue imports it lazily):
+Importing this module registers them (the catalogue, :mod:`omnivec.data.task_catalog`, imports it lazily):
 
 ================  ==============  =======  ==========================================================
 mnist             classification  image    MNIST digits, 28x28 gray, official split
@@ -16,36 +17,24 @@ fsdd-mnist        retrieval       audio    a spoken digit paired with an MNIST i
 Every task respects ``run_cfg.data_root`` (falling back to ``$OMNIVEC_DATA``), ``train_limit`` and
 ``test_limit`` (0 = the task's default size) and ``train.seed``. A missing dataset is an
 :class:`OmnivecError` naming the dataset and the ``omnivec data download NAME`` fix.
-
-Bring-your-own tasks live in ``RunConfig.byo`` (task name -> spec); :func:`byo_entry` turns a spec into a
-:class:`TaskEntry`, so ``omnivec evaluate RUN`` rebuilds what ``omnivec train --train PATH`` trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from omnivec.catalog import TaskEntry, register_task
 from omnivec.config import RunConfig
 from omnivec.data.base import SampleDataset, TaskSplits
-from omnivec.data.catalogue import DATASETS
-from omnivec.data.datasets import (
-    _fsdd_split,
-    _image_split,
-    digit_arrays,
-    fsdd_files,
-    info,
-    is_present,
-    verify_dataset,
-)
-from omnivec.data.folder import FolderDataset, load_byo
-from omnivec.data.readers import ReadOptions
+from omnivec.data.datasets.cards import info
+from omnivec.data.datasets.fsdd import fsdd_files, load_fsdd_split
+from omnivec.data.datasets.images import digit_arrays, load_image_split
+from omnivec.data.datasets.verify import is_present, verify_dataset
 from omnivec.data.root import StrPath, resolve_cache, resolve_root
+from omnivec.data.task_catalog import TaskEntry, register_task
 from omnivec.errors import OmnivecError
 from omnivec.types import Modality
 
@@ -71,6 +60,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 REAL_SUITE = ["mnist", "digit-scenes", "moving-digits", "fsdd", "banking77", "digit-points"]
+"""The real-data suite the quickstart trains: six tasks over five modalities plus segmentation (:func:`real_suite`)."""
 
 
 def _root(cfg: RunConfig) -> Path | None:
@@ -100,7 +90,7 @@ def _size(value: int, default: int) -> int:
     return value if value > 0 else default
 
 
-def _audio_rate(cfg: RunConfig) -> int:
+def audio_rate(cfg: RunConfig) -> int:
     return int(cfg.model.encoders.get("audio", {}).get("sample_rate", 8000))
 
 
@@ -111,8 +101,8 @@ def _image(name: str) -> Callable[[RunConfig], TaskSplits]:
     def build(cfg: RunConfig) -> TaskSplits:
         root = require_datasets(name, NEEDS[name], _root(cfg))
         seed = cfg.train.seed
-        train = _image_split(name, "train", root, _limit(cfg.train_limit), seed, True)
-        test = _image_split(name, "test", root, _limit(cfg.test_limit), seed, True)
+        train = load_image_split(name, "train", root, _limit(cfg.train_limit), seed, True)
+        test = load_image_split(name, "test", root, _limit(cfg.test_limit), seed, True)
         meta = info(name)
         return TaskSplits(
             train, test, Modality.IMAGE, "classification", list(meta.class_names), meta.description, "real"
@@ -125,15 +115,15 @@ def _fsdd(cfg: RunConfig) -> TaskSplits:
     root = require_datasets("fsdd", NEEDS["fsdd"], _root(cfg))
     verify_dataset("fsdd", root)
     rows = fsdd_files(root)
-    sr, seed, cache = _audio_rate(cfg), cfg.train.seed, resolve_cache()
-    train = _fsdd_split(rows, "train", sr, _limit(cfg.train_limit), seed, cache)
-    test = _fsdd_split(rows, "test", sr, _limit(cfg.test_limit), seed, cache)
+    sr, seed, cache = audio_rate(cfg), cfg.train.seed, resolve_cache()
+    train = load_fsdd_split(rows, "train", sr, _limit(cfg.train_limit), seed, cache)
+    test = load_fsdd_split(rows, "test", sr, _limit(cfg.test_limit), seed, cache)
     meta = info("fsdd")
     return TaskSplits(train, test, Modality.AUDIO, "classification", list(meta.class_names), meta.description, "real")
 
 
 def _banking77(cfg: RunConfig) -> TaskSplits:
-    from omnivec.data.datasets import load_banking77
+    from omnivec.data.datasets.text import load_banking77
 
     root = require_datasets("banking77", NEEDS["banking77"], _root(cfg))
     seed = cfg.train.seed
@@ -146,7 +136,7 @@ def _banking77(cfg: RunConfig) -> TaskSplits:
 
 
 def _scenes(cfg: RunConfig) -> TaskSplits:
-    from omnivec.data.derived import scene_task
+    from omnivec.data.derived.digit_scenes import scene_task
 
     root = require_datasets("digit-scenes", NEEDS["digit-scenes"], _root(cfg))
     return scene_task(
@@ -162,7 +152,7 @@ def _scenes(cfg: RunConfig) -> TaskSplits:
 
 
 def _moving(cfg: RunConfig) -> TaskSplits:
-    from omnivec.data.derived import moving_digits_task
+    from omnivec.data.derived.moving_digits import moving_digits_task
 
     root = require_datasets("moving-digits", NEEDS["moving-digits"], _root(cfg))
     return moving_digits_task(
@@ -177,7 +167,7 @@ def _moving(cfg: RunConfig) -> TaskSplits:
 
 
 def _points(cfg: RunConfig) -> TaskSplits:
-    from omnivec.data.derived import digit_points_task
+    from omnivec.data.derived.digit_points import digit_points_task
 
     root = require_datasets("digit-points", NEEDS["digit-points"], _root(cfg))
     return digit_points_task(
@@ -297,120 +287,4 @@ def present_tasks(data_root: str | None = None) -> dict[str, bool]:
     return {t: root is not None and all(is_present(d, root) for d in ds) for t, ds in NEEDS.items()}
 
 
-# ------------------------------------------------------------------------------------------ bring your own
-
-BYO_IMAGE_SIZE = 32
-"""Bring-your-own images are resized to this square (a multiple of the image patch size)."""
-
-
-def byo_spec(train: str, val: str = "", modality: str = "") -> dict[str, str]:
-    """The RunConfig.byo entry for a user path (absolute paths, so the run folder works from anywhere)."""
-    spec = {"train": str(Path(train).expanduser().resolve()), "val": "", "modality": modality}
-    if val:
-        spec["val"] = str(Path(val).expanduser().resolve())
-    return spec
-
-
-SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "data"}
-"""Folder/manifest names that say which split, not which dataset: ``mydata/train`` is named ``mydata``."""
-
-
-def byo_name(path: str) -> str:
-    """Task name for a user path: the folder's (or manifest's) name, lower-case, spaces and dots as dashes; for
-    a split name (``train``, ``val``, ...) the parent folder's name."""
-    p = Path(path).expanduser().resolve()
-    stem = p.stem if p.is_file() else p.name
-    if stem.strip().lower() in SPLIT_NAMES and p.parent.name:
-        stem = p.parent.name
-    return stem.strip().lower().replace(" ", "-").replace(".", "-") or "byo"
-
-
-def byo_options(cfg: RunConfig) -> ReadOptions:
-    enc = cfg.model.encoders
-    return ReadOptions(
-        image_size=BYO_IMAGE_SIZE,
-        sample_rate=_audio_rate(cfg),
-        num_frames=VIDEO_FRAMES,
-        video_size=VIDEO_SIZE,
-        num_points=int(enc.get("points", {}).get("num_points", POINTS)),
-        seed=cfg.train.seed,
-    )
-
-
-def _subset(ds: FolderDataset, keep: list[int]) -> FolderDataset:
-    return FolderDataset(
-        [ds.items[i] for i in keep], ds.modality, ds.class_names, ds.opts, ds.strict, ds.name, ds.inline_text
-    )
-
-
-def holdout(ds: FolderDataset, seed: int, fraction: float = 0.1) -> tuple[FolderDataset, FolderDataset]:
-    """A deterministic stratified split: per class, ``fraction`` of the files (at least one when the class has
-    two or more) go to the held-out part, chosen by ``seed``."""
-    rng = np.random.default_rng([seed, 10])
-    train_idx: list[int] = []
-    val_idx: list[int] = []
-    for k in range(len(ds.class_names)):
-        idx = [i for i, (_, t) in enumerate(ds.items) if t == k]
-        n_val = max(1, round(fraction * len(idx))) if len(idx) >= 2 else 0
-        perm = [idx[j] for j in rng.permutation(len(idx))]
-        val_idx += perm[:n_val]
-        train_idx += perm[n_val:]
-    return _subset(ds, sorted(train_idx)), _subset(ds, sorted(val_idx))
-
-
-def load_user(path: str, cfg: RunConfig, modality: str = "", strict: bool | None = None) -> FolderDataset:
-    """A user folder/manifest read with this run's options."""
-    kw: dict[str, Any] = {"opts": byo_options(cfg), "strict": cfg.strict if strict is None else strict}
-    if modality:
-        kw["modality"] = modality
-    return load_byo(path, **kw)
-
-
-def relabel(ds: FolderDataset, class_names: list[str]) -> FolderDataset:
-    """Map a folder's classes onto a trained task's class names (evaluation on a new folder)."""
-    unknown = sorted(set(ds.class_names) - set(class_names))
-    if unknown:
-        raise OmnivecError(f"{ds.name}: classes {unknown} are not among the run's classes {class_names}")
-    index = {c: i for i, c in enumerate(class_names)}
-    items = [(x, index[ds.class_names[t]]) for x, t in ds.items]
-    return FolderDataset(items, ds.modality, class_names, ds.opts, ds.strict, ds.name, ds.inline_text)
-
-
-def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:
-    """A classification TaskEntry for a bring-your-own spec (see :func:`byo_spec`)."""
-
-    def build(cfg: RunConfig) -> TaskSplits:
-        full = load_user(spec["train"], cfg, spec.get("modality", ""))
-        if spec.get("val"):
-            train, val = full, relabel(load_user(spec["val"], cfg, str(full.modality)), full.class_names)
-        else:
-            train, val = holdout(full, cfg.train.seed)
-        if len(val) == 0:
-            raise OmnivecError(f"{spec['train']}: too few files for a 10% holdout; pass --val PATH")
-        desc = f"bring-your-own {full.modality.value} classification from {spec['train']}"
-        return TaskSplits(train, val, full.modality, "classification", full.class_names, desc, "byo")
-
-    modality = spec.get("modality") or _guess_modality(spec["train"])
-    return TaskEntry(
-        name, "classification", modality, build, source="byo", description=f"bring-your-own: {spec['train']}"
-    )
-
-
-def _guess_modality(path: str) -> str:
-    return str(load_byo(path).modality)
-
-
-__all__ = [
-    "DATASETS",
-    "NEEDS",
-    "REAL_SUITE",
-    "byo_entry",
-    "byo_name",
-    "byo_spec",
-    "holdout",
-    "load_user",
-    "present_tasks",
-    "real_suite",
-    "relabel",
-    "require_datasets",
-]
+__all__ = ["NEEDS", "REAL_SUITE", "present_tasks", "real_suite", "require_datasets"]

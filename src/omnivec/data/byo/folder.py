@@ -21,7 +21,6 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from omnivec.data.base import Skipped
-from omnivec.data.pointcloud import guess_array_modality
 from omnivec.data.readers import (
     ARRAY_EXTS,
     KNOWN_EXTS,
@@ -33,6 +32,7 @@ from omnivec.data.readers import (
     read_sample,
     read_table,
 )
+from omnivec.data.readers.points import guess_array_modality
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError, OmnivecError
 from omnivec.types import Modality

@@ -1,4 +1,5 @@
-"""The catalogue of named real datasets: files, sha256s, licences, citations, splits and canonical URLs.
+"""Dataset cards: every named real dataset's files (sha256, size, canonical URLs), licence, citation and
+splits, registered in :data:`DATASETS` (a :class:`~omnivec.registry.Registry`, like encoders and heads).
 
 Checksums, sizes and split counts come from ``shared/data/DATASETS.md`` (which records how each copy was
 verified against its official source). URLs point at the official distribution, pinned to the commit the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from omnivec.errors import OmnivecError
+from omnivec.registry import Registry
 from omnivec.types import Modality
 
 
@@ -158,8 +161,23 @@ def _scitldr_files() -> tuple[FileInfo, ...]:
     return data + _files(_SCITLDR[3:], (SCITLDR_RAW,))
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo(
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+"""Every dataset card by name; ``DATASETS.items()`` keeps the order below (``omnivec data list`` shows it)."""
+
+
+def register_dataset(meta: DatasetInfo) -> DatasetInfo:
+    return DATASETS.register(meta.name)(meta)
+
+
+def info(name: str) -> DatasetInfo:
+    """The card of dataset ``name``; an unknown name is an :class:`OmnivecError` listing the known ones."""
+    if name not in DATASETS:
+        raise OmnivecError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS.names())}")
+    return DATASETS.get(name)
+
+
+for _meta in (
+    DatasetInfo(
         name="mnist",
         folder="mnist",
         modality=Modality.IMAGE,
@@ -173,7 +191,7 @@ DATASETS: dict[str, DatasetInfo] = {
         files=_files(_MNIST, MNIST_MIRRORS),
         class_names=tuple(str(d) for d in range(10)),
     ),
-    "fashion-mnist": DatasetInfo(
+    DatasetInfo(
         name="fashion-mnist",
         folder="fashion-mnist",
         modality=Modality.IMAGE,
@@ -187,7 +205,7 @@ DATASETS: dict[str, DatasetInfo] = {
         files=_files(_FASHION, FASHION_MIRRORS) + _files(_FASHION_DOCS, (FASHION_RAW,)),
         class_names=FASHION_CLASSES,
     ),
-    "fsdd": DatasetInfo(
+    DatasetInfo(
         name="fsdd",
         folder="fsdd",
         modality=Modality.AUDIO,
@@ -210,7 +228,7 @@ DATASETS: dict[str, DatasetInfo] = {
         class_names=tuple(str(d) for d in range(10)),
         extra={"sample_rate": "8000"},
     ),
-    "banking77": DatasetInfo(
+    DatasetInfo(
         name="banking77",
         folder="banking77",
         modality=Modality.TEXT,
@@ -224,7 +242,7 @@ DATASETS: dict[str, DatasetInfo] = {
         splits={"train": 10003, "test": 3080},
         files=_files(_BANKING, (BANKING_RAW,)),
     ),
-    "scitldr": DatasetInfo(
+    DatasetInfo(
         name="scitldr",
         folder="scitldr",
         modality=Modality.TEXT,
@@ -240,4 +258,5 @@ DATASETS: dict[str, DatasetInfo] = {
         splits={"train": 1992, "dev": 619, "test": 618},
         files=_scitldr_files(),
     ),
-}
+):
+    register_dataset(_meta)

@@ -1,8 +1,8 @@
-"""Shared checks every reader runs first, so each failure names the file and says exactly what is wrong."""
+"""What every reader checks first (the file exists and is not empty; counts and values are sane), so each
+failure names the file and says exactly what is wrong. Dataset checksums are :mod:`omnivec.data.datasets.verify`'s."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,3 @@ def check_finite(arr: np.ndarray, path: StrPath, what: str = "values") -> None:
 def check_count(n: int, path: StrPath, what: str, limit: int = MAX_ELEMENTS) -> None:
     if n < 0 or n > limit:
         raise DataError(path, f"absurd dimensions: header declares {n:,} {what} (limit {limit:,})")
-
-
-def sha256_file(path: StrPath, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from omnivec.data.checks import MAX_ELEMENTS, check_finite, existing_file
+from omnivec.data.readers.validate import MAX_ELEMENTS, check_finite, existing_file
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError
 

@@ -23,9 +23,8 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
-from omnivec.data.catalogue import DatasetInfo, FileInfo, TreeInfo
-from omnivec.data.checks import sha256_file
-from omnivec.data.datasets import info, tree_digest
+from omnivec.data.datasets.cards import DatasetInfo, TreeInfo, info
+from omnivec.data.datasets.verify import sha256_file, tree_digest
 from omnivec.data.root import StrPath, resolve_root
 from omnivec.errors import DataError, OmnivecError
 
@@ -202,9 +201,3 @@ def _extract(archive: Path, tree: TreeInfo, out: Path) -> Path:
     except zipfile.BadZipFile as e:
         raise DataError(archive, f"not a zip archive ({e})") from None
     return out
-
-
-def fileinfo_for(path: StrPath, urls: Sequence[str] = ()) -> FileInfo:
-    """A FileInfo describing a local file (name, sha256, size): handy to pin a new mirror or a test file."""
-    p = Path(path)
-    return FileInfo(p.name, sha256_file(p), p.stat().st_size, tuple(urls))

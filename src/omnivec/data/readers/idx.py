@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from omnivec.data.checks import MAX_ELEMENTS, existing_file
+from omnivec.data.readers.validate import MAX_ELEMENTS, existing_file
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from omnivec.data.checks import check_count, check_finite, existing_file
+from omnivec.data.readers.validate import check_count, check_finite, existing_file
+from omnivec.data.readers.video import load_array
 from omnivec.data.root import StrPath
-from omnivec.data.video_io import load_array
 from omnivec.errors import DataError
 from omnivec.types import Modality
 

@@ -1,7 +1,17 @@
-"""The task catalogue: a task name -> where its data comes from, its modality, head kind and group.
+"""The task catalogue: every named *task* a run can train on (``shapes``, ``mnist``, ``digit-scenes``, a user's
+folder) -> where its data come from, its modality, its task kind and its fine-tuning group.
 
-Built-in generated tasks need no download; real datasets and derived tasks register here too (``data/``), and
-a bring-your-own path becomes a task through :func:`omnivec.data.folder` specs. Adding a task touches one entry.
+A catalogue task is not a task *kind* (:mod:`omnivec.tasks`: how a batch of classification, segmentation or
+retrieval becomes a loss and a metric; each entry names one) nor a dataset (:mod:`omnivec.data.datasets`:
+files with splits, which an entry may read). Entries live in :data:`TASKS`, a
+:class:`~omnivec.registry.Registry` like the encoders' and heads'; they come from three places:
+
+* the built-in generated tasks, registered below (no download);
+* the real-data and derived tasks, :mod:`omnivec.data.real_tasks` (imported on first lookup, keeping import
+  time low);
+* bring-your-own folders, :func:`omnivec.data.byo.byo_entry`, built per run from ``RunConfig.byo``.
+
+Adding a task is one entry.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from dataclasses import dataclass
 from omnivec.config import RunConfig
 from omnivec.data.base import TaskSplits
 from omnivec.errors import OmnivecError
+from omnivec.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -26,14 +37,11 @@ class TaskEntry:
     description: str = ""
 
 
-CATALOG: dict[str, TaskEntry] = {}
+TASKS: Registry[TaskEntry] = Registry("task")
 
 
 def register_task(entry: TaskEntry) -> TaskEntry:
-    if entry.name in CATALOG:
-        raise ValueError(f"task {entry.name!r} is registered twice")
-    CATALOG[entry.name] = entry
-    return entry
+    return TASKS.register(entry.name)(entry)
 
 
 def _generated(generator: str) -> Callable[[RunConfig], TaskSplits]:
@@ -66,23 +74,23 @@ GENERATED_SUITE = ["shapes", "scenes", "motion", "tones", "topics", "solids"]
 def get_task(name: str, cfg: RunConfig | None = None) -> TaskEntry:
     _load_plugins()
     if cfg is not None and name in cfg.byo:
-        from omnivec.data.tasks import byo_entry
+        from omnivec.data.byo import byo_entry
 
         return byo_entry(name, cfg.byo[name])
-    if name not in CATALOG:
-        raise OmnivecError(f"unknown task {name!r}; expected one of: {', '.join(sorted(CATALOG))}")
-    return CATALOG[name]
+    if name not in TASKS:
+        raise OmnivecError(f"unknown task {name!r}; expected one of: {', '.join(TASKS.names())}")
+    return TASKS.get(name)
 
 
 def task_names() -> list[str]:
     _load_plugins()
-    return sorted(CATALOG)
+    return TASKS.names()
 
 
 def _load_plugins() -> None:
     """Real-data tasks register themselves when their module is importable (keeps import time low)."""
     try:
-        import omnivec.data.tasks  # noqa: F401
+        import omnivec.data.real_tasks  # noqa: F401
     except ModuleNotFoundError as e:
-        if e.name != "omnivec.data.tasks":
+        if e.name != "omnivec.data.real_tasks":
             raise

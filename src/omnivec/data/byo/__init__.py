@@ -1,0 +1,35 @@
+"""Bring your own data: a folder of class subfolders or a CSV/TSV/JSONL manifest, read lazily
+(:mod:`.folder`), and turned into a catalogue task for a run (:mod:`.entry`).
+
+``omnivec train --train DIR`` stores a spec (:func:`byo_spec`) in ``RunConfig.byo``; the catalogue builds the
+task from it (:func:`byo_entry`), so ``omnivec evaluate RUN`` rebuilds the same splits.
+"""
+
+from omnivec.data.byo.entry import (
+    BYO_IMAGE_SIZE,
+    byo_entry,
+    byo_name,
+    byo_options,
+    byo_spec,
+    holdout,
+    load_user,
+    relabel,
+)
+from omnivec.data.byo.folder import FolderDataset, SkipLog, from_folder, from_manifest, load_byo, scan
+
+__all__ = [
+    "BYO_IMAGE_SIZE",
+    "FolderDataset",
+    "SkipLog",
+    "byo_entry",
+    "byo_name",
+    "byo_options",
+    "byo_spec",
+    "from_folder",
+    "from_manifest",
+    "holdout",
+    "load_byo",
+    "load_user",
+    "relabel",
+    "scan",
+]
