@@ -11,7 +11,7 @@ import torch
 
 from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.synthetic import GENERATORS, make_splits, topic_corpus
-from omnivec.data.synthetic_vision import _shape_mask
+from omnivec.data.synthetic.vision import _shape_mask
 from omnivec.types import Modality
 
 N = 100  # enough for balance checks, small enough to keep the file to a few seconds
@@ -42,7 +42,7 @@ def _check_sample(modality: Modality, x: Any) -> None:
 
 @pytest.mark.parametrize("name", list(GENERATORS))
 def test_formats_and_targets(name: str, train_sets: dict[str, SampleDataset]) -> None:
-    info, ds = GENERATORS[name], train_sets[name]
+    info, ds = GENERATORS.get(name), train_sets[name]
     assert len(ds) == N and ds.modality is info.modality and ds.class_names == list(info.class_names)
     for i in range(len(ds)):
         x, y = ds[i]
@@ -57,7 +57,7 @@ def test_formats_and_targets(name: str, train_sets: dict[str, SampleDataset]) ->
 @pytest.mark.parametrize("name", [n for n, i in GENERATORS.items() if i.kind == "classification"])
 def test_classes_balanced(name: str, train_sets: dict[str, SampleDataset]) -> None:
     counts = Counter(train_sets[name].targets)
-    assert sorted(counts) == list(range(GENERATORS[name].num_classes))
+    assert sorted(counts) == list(range(GENERATORS.get(name).num_classes))
     assert max(counts.values()) - min(counts.values()) <= 1
 
 
@@ -74,7 +74,7 @@ def _same(a: Any, b: Any) -> bool:
 
 @pytest.mark.parametrize("name", list(GENERATORS))
 def test_deterministic_per_split_and_seed(name: str) -> None:
-    fn = GENERATORS[name].fn
+    fn = GENERATORS.get(name).fn
     a, b = fn("train", 12, 3), fn("train", 12, 3)
     assert all(_same(a[i][0], b[i][0]) and _same(a[i][1], b[i][1]) for i in range(12))
     for other in (fn("test", 12, 3), fn("train", 12, 4)):
@@ -83,7 +83,7 @@ def test_deterministic_per_split_and_seed(name: str) -> None:
 
 def test_masks_match_drawn_pixels() -> None:
     """Masks hold only the classes drawn, and each masked region stands out from the background in colour."""
-    from omnivec.data.synthetic_vision import _render_scenes
+    from omnivec.data.synthetic.vision import _render_scenes
 
     rng = np.random.default_rng(0)
     classes = np.array([[0, 1, 2], [3, 3, 0], [2, 0, 1]])
@@ -108,7 +108,7 @@ def test_shape_masks_have_equal_area() -> None:
 
 def test_nearest_class_mean_is_near_chance_on_shapes() -> None:
     """Random colour, position and size leave no pixel-mean shortcut: the class is in the outline."""
-    fn = GENERATORS["shapes"].fn
+    fn = GENERATORS.get("shapes").fn
     train, test = fn("train", 400, 0), fn("test", 200, 0)
     x = torch.stack(list(train.samples)).flatten(1)
     xt = torch.stack(list(test.samples)).flatten(1)
@@ -119,7 +119,7 @@ def test_nearest_class_mean_is_near_chance_on_shapes() -> None:
 
 
 def test_tones_length_and_loudness_carry_no_label() -> None:
-    ds = GENERATORS["tones"].fn("train", 250, 0)
+    ds = GENERATORS.get("tones").fn("train", 250, 0)
     y = torch.tensor(ds.targets)
     lengths = torch.tensor([len(w) for w in ds.samples], dtype=torch.float32)
     rms = torch.stack([w.pow(2).mean().sqrt() for w in ds.samples])
@@ -132,7 +132,7 @@ def test_topics_corpus_and_vocabulary() -> None:
     corpus = topic_corpus(seed=0, num_samples=50)
     assert len(corpus) == 50 and all(isinstance(s, str) for s in corpus)
     assert corpus == topic_corpus(seed=0, num_samples=50)
-    test_texts = set(GENERATORS["topics"].fn("test", 50, 0).samples)
+    test_texts = set(GENERATORS.get("topics").fn("test", 50, 0).samples)
     assert len(test_texts & set(corpus)) < 10  # a few short templated sentences may coincide, not the split
 
 

@@ -4,7 +4,7 @@
 base.py              the sample contract (:class:`SampleDataset`, :class:`TaskSplits`, :class:`Skipped`)
 task_catalog.py      the task catalogue: task name -> :class:`TaskEntry` (modality, kind, group, builder)
 real_tasks.py        the catalogue's real-data and derived tasks (``mnist``, ``digit-scenes``, ...)
-synthetic*.py        the built-in generated data (``shapes``, ``tones``, ...), nothing to download
+synthetic/           the built-in generated data (``shapes``, ``tones``, ...), nothing to download
 readers/             one file of a standard format -> one sample
 datasets/            named real datasets: cards (files, sha256, licences), verification, download, loaders
 derived/             tasks composed from real data (digit scenes, moving digits, digit points, spoken captions)

@@ -15,7 +15,7 @@ MASK_INK = 128
 SPLIT_STREAM = {"train": 0, "test": 1}
 
 
-def split_rng(seed: int, split: str, task: str) -> np.random.Generator:
+def derived_rng(seed: int, split: str, task: str) -> np.random.Generator:
     # one independent stream per (seed, split, task): changing one task never shifts another's samples
     return np.random.default_rng([seed, SPLIT_STREAM[split], sum(map(ord, task))])
 

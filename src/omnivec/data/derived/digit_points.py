@@ -8,7 +8,7 @@ from torch import Tensor
 
 from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.datasets.cards import info
-from omnivec.data.derived.common import MASK_INK, Picker, digit_source, split_rng
+from omnivec.data.derived.common import MASK_INK, Picker, derived_rng, digit_source
 from omnivec.data.readers.points import normalize_points
 from omnivec.data.root import StrPath
 from omnivec.types import Modality
@@ -55,7 +55,7 @@ def digit_point_clouds(
     which makes some digits ambiguous: a 6 turned 180 degrees in-plane is a 9), jittered and normalised to the
     unit sphere. Label = digit."""
     images, labels, _ = digit_source(source, split, root, arrays)
-    rng = split_rng(seed, split, f"points-{source}-{num_points}")
+    rng = derived_rng(seed, split, f"points-{source}-{num_points}")
     pick = Picker(len(images), rng)
     clouds, targets = [], []
     d = images.shape[1]

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.datasets.cards import info
-from omnivec.data.derived.common import MASK_INK, Picker, answer_word, digit_source, noun, phrase, split_rng
+from omnivec.data.derived.common import MASK_INK, Picker, answer_word, derived_rng, digit_source, noun, phrase
 from omnivec.data.root import StrPath
 from omnivec.errors import OmnivecError
 from omnivec.types import Modality
@@ -112,7 +112,7 @@ def digit_scenes(
     images, labels, class_names = digit_source(source, split, root, arrays)
     if canvas < 28 or not 1 <= min_items <= max_items:
         raise OmnivecError(f"need canvas >= 28 and 1 <= min_items <= max_items, got {canvas}, {min_items}-{max_items}")
-    rng = split_rng(seed, split, f"scenes-{source}-{canvas}")
+    rng = derived_rng(seed, split, f"scenes-{source}-{canvas}")
     pick = Picker(len(images), rng)
     scenes = []
     for _ in range(n):

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.datasets.cards import info
-from omnivec.data.derived.common import Picker, answer_word, digit_source, noun, phrase, split_rng
+from omnivec.data.derived.common import Picker, answer_word, derived_rng, digit_source, noun, phrase
 from omnivec.data.root import StrPath
 from omnivec.errors import OmnivecError
 from omnivec.types import Modality
@@ -64,7 +64,7 @@ def moving_digits(
     lim = size - d
     if lim < 0 or num_digits < 1 or num_frames < 1:
         raise OmnivecError(f"need size >= {d}, num_digits >= 1 and num_frames >= 1")
-    rng = split_rng(seed, split, f"moving-{source}-{size}-{num_frames}-{num_digits}")
+    rng = derived_rng(seed, split, f"moving-{source}-{size}-{num_frames}-{num_digits}")
     pick = Picker(len(images), rng)
     clips = []
     for _ in range(n):

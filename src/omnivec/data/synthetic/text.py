@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from omnivec.data.base import SampleDataset
-from omnivec.data.synthetic_common import balanced_labels, split_rng
+from omnivec.data.synthetic.common import balanced_labels, split_rng
 from omnivec.types import Modality
 
 TOPIC_NAMES = ["sports", "weather", "food", "technology", "finance"]

@@ -1,10 +1,5 @@
-"""The built-in generated datasets, one per modality (two for images), with nothing to download.
-
-Each generator is ``(split, num_samples, seed, **size_kwargs) -> SampleDataset`` and is a pure function of
-(split, seed): the same call gives byte-identical samples on any machine, and "train" and "test" draw from
-different streams. Labels are things a model has to learn (shape, direction of motion, pitch contour, topic,
-solid) with the easy shortcuts (brightness, size, length, loudness, position, orientation) randomised away.
-:data:`GENERATORS` lists them; :func:`make_splits` turns one into the train/test pair a task trains on.
+"""The registry of generated datasets: :data:`GENERATORS` (name -> generator and what it makes) and
+:func:`make_splits`.
 """
 
 from __future__ import annotations
@@ -14,23 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from omnivec.data.base import SampleDataset, TaskSplits
-from omnivec.data.synthetic_signals import SOLID_NAMES, TONE_NAMES, solids, tones
-from omnivec.data.synthetic_text import TOPIC_NAMES, topic_corpus, topics
-from omnivec.data.synthetic_vision import DIRECTION_NAMES, SHAPE_NAMES, motion, shape_scenes, shapes
+from omnivec.data.synthetic.signals import SOLID_NAMES, TONE_NAMES, solids, tones
+from omnivec.data.synthetic.text import TOPIC_NAMES, topics
+from omnivec.data.synthetic.vision import DIRECTION_NAMES, SHAPE_NAMES, motion, shape_scenes, shapes
+from omnivec.registry import Registry
 from omnivec.types import Modality
-
-__all__ = [
-    "GENERATORS",
-    "GeneratorInfo",
-    "make_splits",
-    "motion",
-    "shape_scenes",
-    "shapes",
-    "solids",
-    "tones",
-    "topic_corpus",
-    "topics",
-]
 
 
 @dataclass(frozen=True)
@@ -51,7 +34,9 @@ class GeneratorInfo:
         return len(self.class_names)
 
 
-GENERATORS: dict[str, GeneratorInfo] = {
+GENERATORS: Registry[GeneratorInfo] = Registry("generated dataset")
+
+for _name, _info in {
     "shapes": GeneratorInfo(
         shapes,
         Modality.IMAGE,
@@ -100,15 +85,13 @@ GENERATORS: dict[str, GeneratorInfo] = {
         "256 surface points of a randomly stretched and rotated sphere/cube/cylinder/cone/torus",
         "20% accuracy (balanced classes)",
     ),
-}
+}.items():
+    GENERATORS.register(_name)(_info)
 
 
 def make_splits(name: str, num_train: int = 2000, num_test: int = 500, seed: int = 0, **kwargs: Any) -> TaskSplits:
     """Train and test splits of generator ``name``; ``kwargs`` (e.g. ``image_size``) go to the generator."""
-    try:
-        info = GENERATORS[name]
-    except KeyError:
-        raise KeyError(f"unknown generated dataset {name!r}; expected one of: {', '.join(GENERATORS)}") from None
+    info = GENERATORS.get(name)  # KeyError naming the known ones
     return TaskSplits(
         train=info.fn("train", num_train, seed, **kwargs),
         test=info.fn("test", num_test, seed, **kwargs),

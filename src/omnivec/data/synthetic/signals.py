@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from omnivec.data.base import SampleDataset
-from omnivec.data.synthetic_common import balanced_labels, split_rng
+from omnivec.data.synthetic.common import balanced_labels, split_rng
 from omnivec.types import Modality
 
 TONE_NAMES = ["low_tone", "high_tone", "rising_chirp", "falling_chirp", "noise_burst"]

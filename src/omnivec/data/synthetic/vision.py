@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from omnivec.data.base import SampleDataset
-from omnivec.data.synthetic_common import ByteImages, balanced_labels, split_rng, to_uint8
+from omnivec.data.synthetic.common import ByteImages, balanced_labels, split_rng, to_uint8
 from omnivec.types import Modality
 
 SHAPE_NAMES = ["circle", "square", "triangle", "cross"]
