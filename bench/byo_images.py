@@ -20,8 +20,8 @@ from pathlib import Path
 
 from omnivec.baselines import Budget, default_lr, train_baseline
 from omnivec.config import preset
+from omnivec.data.byo import export_image_folder
 from omnivec.data.datasets import load_dataset
-from omnivec.reproduce import export_image_folder
 
 
 def main() -> None:

@@ -83,7 +83,7 @@ def test_unmixed_takes_one_task_per_step(pretrained: Path, tmp_path: Path) -> No
 
 
 def test_reproduce_suite_falls_back_to_generated() -> None:
-    from omnivec.reproduce import resolve_suite
+    from omnivec.ablations import resolve_suite
 
     name, tasks, held = resolve_suite("auto", "")
     assert name == "generated" and held == "shapes" and "scenes" in tasks
@@ -97,7 +97,7 @@ def test_generalisation_reads_the_held_out_dataset_through_the_byo_path(pretrain
     the fine-tuned and the from-scratch run read it as a user's own data (--train/--val)."""
     import shutil
 
-    from omnivec.reproduce import BUDGETS, generalisation
+    from omnivec.ablations import BUDGETS, generalisation
 
     shutil.copytree(pretrained, tmp_path / "pt-heldout")
     b = BUDGETS["tiny"]

@@ -15,7 +15,15 @@ from omnivec.data.byo.entry import (
     load_user,
     relabel,
 )
-from omnivec.data.byo.folder import FolderDataset, SkipLog, from_folder, from_manifest, load_byo, scan
+from omnivec.data.byo.folder import (
+    FolderDataset,
+    SkipLog,
+    export_image_folder,
+    from_folder,
+    from_manifest,
+    load_byo,
+    scan,
+)
 
 __all__ = [
     "BYO_IMAGE_SIZE",
@@ -25,6 +33,7 @@ __all__ = [
     "byo_name",
     "byo_options",
     "byo_spec",
+    "export_image_folder",
     "from_folder",
     "from_manifest",
     "holdout",

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch.utils.data import Dataset
 
 from omnivec.data.base import Skipped
@@ -207,6 +208,20 @@ class SkipLog:
         if len(self.skipped) > limit:
             lines.append(f"  ... and {len(self.skipped) - limit} more")
         return "\n".join(lines)
+
+
+def export_image_folder(dataset: Any, class_names: list[str], root: Path) -> int:
+    """Write an image classification split as PNGs in class subfolders (the bring-your-own layout)."""
+    from PIL import Image
+
+    for i in range(len(dataset)):
+        x, y = dataset[i]
+        px = (torch.as_tensor(x, dtype=torch.float32).clamp(0, 1) * 255).round().to(torch.uint8)
+        arr = px[0].numpy() if px.shape[0] == 1 else px.permute(1, 2, 0).numpy()
+        folder = root / class_names[int(y)]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(folder / f"{i:05d}.png")
+    return len(dataset)
 
 
 def scan(ds: FolderDataset) -> list[Skipped]:
