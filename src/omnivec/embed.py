@@ -23,7 +23,7 @@ def read_input(path: Path, modality: str, model: Any) -> list[Any]:
         raise OmnivecError(f"input file {path} does not exist")
     if modality == Modality.TEXT and path.suffix.lower() in (".txt", ""):
         return [line for line in path.read_text().splitlines() if line.strip()]
-    return [readers.read_sample(path, Modality(modality), readers.ReadOptions(**model.read_options(modality)))]
+    return [readers.read_sample(path, modality, readers.ReadOptions(**model.read_options(modality)))]
 
 
 def embed_files(model: OmniModel | UnivalModel, modality: str, paths: list[Path], batch_size: int = 64) -> np.ndarray:

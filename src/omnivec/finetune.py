@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec import checkpoint as ckpt
-from omnivec.config import RunConfig, TrainConfig
+from omnivec.config import RunConfig, TrainConfig, comma_list
 from omnivec.data.task_catalog import get_task
 from omnivec.engine import DistInfo
 from omnivec.errors import OmnivecError
@@ -58,7 +58,7 @@ def parse_groups(spec: str, tasks: list[str], cfg: RunConfig | None = None) -> l
     """``"shapes,tones;scenes"`` -> [[shapes, tones], [scenes]]; empty -> :func:`default_groups`."""
     if not spec.strip():
         return default_groups(tasks, cfg=cfg)
-    groups = [[t.strip() for t in g.split(",") if t.strip()] for g in spec.split(";") if g.strip()]
+    groups = [comma_list(g) for g in spec.split(";") if g.strip()]
     flat = [t for g in groups for t in g]
     if sorted(flat) != sorted(tasks) or len(set(flat)) != len(flat):
         raise OmnivecError(f"--groups must name every task exactly once; got {flat}, tasks are {tasks}")
@@ -116,7 +116,7 @@ def finetune(
     """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start``
     is None)
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results. ``byo`` adds
-    bring-your-own tasks (task name -> ``RunConfig.byo`` entry, see :func:`omnivec.data.tasks.byo_spec`), as
+    bring-your-own tasks (task name -> ``RunConfig.byo`` entry, see :func:`omnivec.data.byo.byo_spec`), as
     ``omnivec finetune RUN --train DIR`` does; they are fine-tuned whether or not ``tasks`` names them.
     ``device``: see :func:`omnivec.runner.run_job`."""
     out = Path(out)

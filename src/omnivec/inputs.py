@@ -33,7 +33,7 @@ def read_file(path: str | Path, modality: str, options: dict[str, Any]) -> Any:
     if modality == Modality.TEXT:
         return p.read_text()
     try:
-        return read_sample(p, Modality(modality), ReadOptions(**options))
+        return read_sample(p, modality, ReadOptions(**options))
     except DataError as e:
         raise OmnivecError(str(e)) from None
 

@@ -58,7 +58,7 @@ class SampleDataset(Dataset):
     ) -> None:
         if len(samples) != len(targets):
             raise ValueError(f"{name or 'dataset'}: {len(samples)} samples but {len(targets)} targets")
-        self.modality = Modality(modality)
+        self.modality = Modality(modality) if modality in Modality._value2member_map_ else str(modality)
         self.samples = samples
         self.targets = targets
         self.class_names = list(class_names)
@@ -77,7 +77,7 @@ class TaskSplits:
 
     train: Dataset
     test: Dataset
-    modality: Modality
+    modality: Modality | str
     kind: str = "classification"
     class_names: list[str] = field(default_factory=list)
     description: str = ""

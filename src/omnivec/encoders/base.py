@@ -6,7 +6,6 @@ the model never needs an edit to gain a modality.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -96,10 +95,10 @@ class Encoder(nn.Module):
         self, pred: Tensor, inp: EncoderInput, hidden: Tensor, context: Any, norm_targets: bool
     ) -> tuple[Tensor, dict[str, float]]:
         """Masked pretraining's loss over the hidden tokens (``hidden``: (B, N) bool) of the decoder's
-        predictions (B, N, target_dim); this default is MAE's: MSE against the (per-token normalised) patch
-        targets."""
+        predictions (B, N, target_dim); this default is MAE's: MSE against the (per-token normalised, when a
+        token has more than one target value) patch targets."""
         target = self.patch_targets(inp)  # (B, N, P)
-        if norm_targets:
+        if norm_targets and target.shape[-1] > 1:  # one number per token has no per-token statistics
             mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
             target = (target - mean) / (var + 1e-6).sqrt()
         mse = (pred.float() - target).pow(2).mean(-1)
@@ -181,7 +180,3 @@ def build_encoder(spec: dict[str, Any], embed_dim: int, where: str = "encoder") 
         raise OmnivecError(f"{where}: {e.args[0]}") from None
     cfg: Any = from_dict(cls.Config, spec, where=where)
     return cls(cfg, embed_dim)
-
-
-def encoder_spec(encoder: Encoder, name: str) -> dict[str, Any]:
-    return {"name": name, **dataclasses.asdict(encoder.cfg)}

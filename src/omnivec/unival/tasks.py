@@ -348,15 +348,14 @@ def evaluate(
     """Generate for (up to ``limit`` of) ``dataset`` and score it with the task's kind: its metrics, its primary
     metric as ``value``, examples. Unreadable samples (:class:`~omnivec.data.base.Skipped`) are left out and
     counted."""
-    from omnivec.data.base import Skipped
+    from omnivec.data.base import drop_skipped
 
     spec = get_seq2seq_task(name)
     n = len(dataset)  # type: ignore[arg-type]
     if limit:
         n = min(n, limit)
-    items = [dataset[i] for i in range(n)]
-    skipped = sum(isinstance(x, Skipped) for x, _, _ in items)
-    items = [it for it in items if not isinstance(it[0], Skipped)]
+    items, bad = drop_skipped([dataset[i] for i in range(n)])  # (sample, answer, reference) triples
+    skipped = len(bad)
     if not items:
         raise OmnivecError(f"{name}: none of the {n} test sample(s) could be read")
     preds = model.generate_text(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)

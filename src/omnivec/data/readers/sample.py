@@ -74,6 +74,25 @@ def unknown_extension(path: StrPath) -> DataError:
     return DataError(path, f"unknown extension {extension(path)!r}; expected one of: {known}")
 
 
+BUILT_IN = frozenset(m.value for m in Modality)
+"""The modalities these readers decode; any other is read by its registered encoder's ``read_file``."""
+
+
+def read_registered(path: StrPath, modality: str, opts: ReadOptions) -> Any:
+    """A file of a modality added by registering an encoder: its class's ``read_file`` reads it."""
+    import dataclasses
+
+    from omnivec.encoders import ENCODERS
+
+    for name in ENCODERS.names():
+        cls = ENCODERS.get(name)
+        if cls.modality == modality:
+            if cls.file_extensions and extension(path) not in cls.file_extensions:
+                raise DataError(path, f"a {modality} file must end in {', '.join(cls.file_extensions)}")
+            return cls.read_file(path, dataclasses.asdict(opts))
+    raise DataError(path, f"no registered encoder reads {modality!r} files")
+
+
 def read_sample(path: StrPath, modality: Modality | str | None = None, opts: ReadOptions | None = None) -> Any:
     """Read one file as a sample of ``modality`` (default: from the extension; .npy/.npz need it or are
     guessed from the array's shape)."""
@@ -81,6 +100,8 @@ def read_sample(path: StrPath, modality: Modality | str | None = None, opts: Rea
     from omnivec.data.readers.video import read_video
 
     opts = opts or ReadOptions()
+    if modality is not None and modality not in BUILT_IN:
+        return read_registered(path, str(modality), opts)
     ext = extension(path)
     if ext not in KNOWN_EXTS:
         raise unknown_extension(path)
