@@ -34,7 +34,8 @@ def _readme_commands() -> list[list[str]]:
         for line in block.splitlines():
             line = line.split("#", 1)[0].strip()
             if line.startswith("omnivec "):
-                commands.append(shlex.split(line)[1:])
+                argv = shlex.split(line)[1:]
+                commands.append(argv[: argv.index(">")] if ">" in argv else argv)  # shell redirection
     return commands
 
 
