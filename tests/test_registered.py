@@ -110,3 +110,20 @@ def test_task_kind_contract(kind: str, tokenizer) -> None:
     assert impl.primary_metric in values and 0.0 <= values[impl.primary_metric] <= 1.0
     assert len(model.predict("t", [x for x, _ in items])) == len(items)  # the kind's prediction format
     assert 0.0 <= impl.chance(task, [t for _, t in items]) <= 1.0
+
+
+def test_constructors_leave_the_given_config_as_it_was(tokenizer) -> None:
+    from omnivec.unival.model import UnivalModel, unival_preset
+
+    cfg = preset_model("tiny")
+    cfg.encoders["text"]["vocab_size"] = tokenizer.vocab_size
+    cfg.tasks = [TaskConfig("t", "classification", "image", num_classes=2, class_names=["a", "b"])]
+    before = dataclasses.asdict(cfg)
+    model = OmniModel(cfg, tokenizer)
+    model.add_task(TaskConfig("u", "classification", "audio", num_classes=2, class_names=["a", "b"]))
+    assert dataclasses.asdict(cfg) == before and [t.name for t in model.cfg.tasks] == ["t", "u"]
+    ucfg = unival_preset("tiny", num_bins=8).model
+    before = dataclasses.asdict(ucfg)
+    uni = UnivalModel(ucfg, UnivalModel.train_tokenizer(["a b c d"] * 20, 300, 8))
+    assert dataclasses.asdict(ucfg) == before
+    assert uni.cfg.backbone.encoders["text"]["vocab_size"] == uni.tokenizer.vocab_size

@@ -10,6 +10,7 @@ Adding a modality touches ``encoders/``; adding a task kind touches ``heads/`` a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,7 @@ class OmniModel(nn.Module):
 
     def __init__(self, cfg: ModelConfig, tokenizer: TextTokenizer | None = None) -> None:
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = copy.deepcopy(cfg)  # the model's own: add_task extends it, the caller's stays as given
         D = cfg.embed_dim
         self.encoders = nn.ModuleDict({m: build_encoder(spec, D, f"encoders.{m}") for m, spec in cfg.encoders.items()})
         for m, enc in self.encoders.items():

@@ -11,6 +11,7 @@ One vocabulary serves the encoder and the decoder: byte-level BPE trained locall
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +134,7 @@ class UnivalModel(nn.Module):
 
     def __init__(self, cfg: UnivalModelConfig, tokenizer: TextTokenizer, image_size: int = 64) -> None:
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = copy.deepcopy(cfg)  # sized to the tokenizer below; the caller's config stays as given
         self.tokenizer = tokenizer
         self.image_size = image_size
         """Images read from files are resized to this square side (the run's ``image_size``)."""
