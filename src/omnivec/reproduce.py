@@ -13,6 +13,7 @@ from typing import Any
 from omnivec import checkpoint as ckpt
 from omnivec.ablations import run_ablations
 from omnivec.errors import OmnivecError
+from omnivec.stats import Paired, mean_std, paired
 
 ROW_NAMES = {
     "a": "(a) specialist per task, from scratch",
@@ -82,6 +83,64 @@ def results_markdown(s: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
+CLAIMS = [
+    ("c", "a", "(c) >= (a): the unified, pretrained model beats one specialist per task"),
+    ("c", "b", "(c) >= (b): masked pretraining beats training the unified model from scratch"),
+    ("c", "d", "grouping: (c) >= (d), grouped sequential fine-tuning beats joint fine-tuning"),
+    ("c", "e", "mixing: (c) >= (e), modality mixing in each batch beats one modality per step"),
+]
+"""The paper's claims as paired row differences on the mean over tasks: (x, y, what x >= y means)."""
+
+
+def _row_mean(s: dict[str, Any], key: str) -> float:
+    r = s["rows"][key]
+    return sum(r[t] for t in s["tasks"]) / len(s["tasks"])
+
+
+def claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each claim's paired difference over the seeds' runs, its 95 % interval and verdict; the unseen-dataset
+    row (pretrained vs scratch on the held-out task) last."""
+    out = []
+    for x, y, text in CLAIMS:
+        p = paired([_row_mean(s, x) for s in runs], [_row_mean(s, y) for s in runs])
+        out.append({"claim": text, "diff": p.diff, "low": p.low, "high": p.high, "n": p.n, "verdict": p.verdict})
+    h = runs[0]["held_out"]
+    g = paired([s["generalisation"]["pretrained"][h] for s in runs], [s["generalisation"]["scratch"][h] for s in runs])
+    text = f"unseen dataset: fine-tuning {h} from the trunk pretrained without it beats training it from scratch"
+    out.append({"claim": text, "diff": g.diff, "low": g.low, "high": g.high, "n": g.n, "verdict": g.verdict})
+    return out
+
+
+def seeds_markdown(runs: list[dict[str, Any]], command: str) -> str:
+    """The ablation table over seeds: every cell mean ± std, then every claim with its paired 95 % interval."""
+    first = runs[0]
+    tasks = first["tasks"]
+    seeds = [s["seed"] for s in runs]
+    lines = results_markdown(first, command).split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("| row |"))
+    lines = lines[:start]
+    lines[-2] = (
+        f"Each cell is the mean ± std over seeds {seeds} of the task's primary metric on its test split; the "
+        "claims below are paired differences (same seed, same data) of the mean over tasks, with Student-t 95 % "
+        "intervals."
+    )
+    lines += [
+        "| row | " + " | ".join(f"{t} ({first['meta'][t]['metric']})" for t in tasks) + " | mean |",
+        "|---|" + "---|" * (len(tasks) + 1),
+    ]
+    for key, name in ROW_NAMES.items():
+        cells = [mean_std([s["rows"][key][t] for s in runs]) for t in tasks]
+        m, sd = mean_std([_row_mean(s, key) for s in runs])
+        lines.append(f"| {name} | " + " | ".join(f"{a:.3f} ± {b:.3f}" for a, b in cells) + f" | {m:.3f} ± {sd:.3f} |")
+    lines += ["", "| claim | difference [95 % CI] | verdict |", "|---|---|---|"]
+    for c in claims(runs):
+        p = Paired(c["diff"], c["low"], c["high"], c["n"])
+        lines.append(f"| {c['claim']} | {p} | **{c['verdict']}** |")
+    walls = sum(s["total_wall_s"] for s in runs) / 60
+    lines += ["", f"Wall time {walls:.1f} min for {len(runs)} seeds on CPU ({first['threads']} threads).", ""]
+    return "\n".join(lines)
+
+
 def reproduce(
     name: str,
     out: str | Path,
@@ -92,14 +151,30 @@ def reproduce(
     data_root: str = "",
     progress: bool = False,
     extra_md: str = "",
+    seeds: int = 1,
 ) -> dict[str, Any]:
+    """Run the ablations (``seeds`` seeds from ``seed``, each into ``out/seed-<k>``; one seed into ``out``) and
+    write their section of ``results``. Returns the run's summary, or for several seeds ``{"runs", "claims"}``."""
     if name != "omnivec-ablations":
         raise OmnivecError(f"unknown experiment {name!r}; expected omnivec-ablations")
-    s = run_ablations(out, budget, suite, seed, data_root, progress)
-    cmd = f"omnivec reproduce omnivec-ablations --budget {budget} --suite {suite} --seed {seed} --out {out}"
-    md = results_markdown(s, cmd) + extra_md
+    if seeds < 1:
+        raise OmnivecError(f"--seeds must be at least 1, got {seeds}")
+    cmd = (
+        f"omnivec reproduce omnivec-ablations --budget {budget} --suite {suite} --seed {seed} "
+        f"--seeds {seeds} --out {out}"
+    )
+    if seeds == 1:
+        s = run_ablations(out, budget, suite, seed, data_root, progress)
+        md = results_markdown(s, cmd)
+    else:
+        runs = [
+            run_ablations(Path(out) / f"seed-{k}", budget, suite, k, data_root, progress)
+            for k in range(seed, seed + seeds)
+        ]
+        s = {"runs": runs, "claims": claims(runs)}
+        md = seeds_markdown(runs, cmd)
     if results:
-        write_section(Path(results), md)
+        write_section(Path(results), md + extra_md)
     return s
 
 

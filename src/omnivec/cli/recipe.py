@@ -148,8 +148,9 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
         return 0
     from omnivec.reproduce import reproduce
 
-    s = reproduce(a.name, a.out, a.budget, a.suite, a.seed, a.results, a.data_root, progress=not a.quiet)
-    print(f"wrote {a.results} ({s['suite']} suite, {s['total_wall_s'] / 60:.1f} min)")
+    s = reproduce(a.name, a.out, a.budget, a.suite, a.seed, a.results, a.data_root, progress=not a.quiet, seeds=a.seeds)
+    runs = s.get("runs", [s])
+    print(f"wrote {a.results} ({runs[0]['suite']} suite, {sum(r['total_wall_s'] for r in runs) / 60:.1f} min)")
     return 0
 
 
@@ -193,6 +194,9 @@ def register(sub: Any) -> None:
     p.add_argument("--budget", default="small", choices=["tiny", "small", "medium"])
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds", type=int, default=3, help="omnivec-ablations: seeds from --seed (mean ± std, paired 95%% CIs)"
+    )
     p.add_argument("--out", default="runs/omnivec-ablations")
     p.add_argument("--results", default="docs/results.md", help="markdown file to (re)write")
     p.add_argument("--data-root", default="")
