@@ -75,3 +75,32 @@ CUBE_OFF = """OFF
 3 3 0 4
 3 3 4 7
 """
+
+
+def torchrun_path() -> str:
+    """The torchrun beside this python (or on PATH); the test is skipped without one."""
+    import shutil
+    import sys
+
+    cand = Path(sys.executable).with_name("torchrun")
+    found = str(cand) if cand.is_file() else shutil.which("torchrun")
+    if not found:
+        pytest.skip("torchrun is not installed next to this python")
+    return found
+
+
+def unival_pretraining_tsv(path: Path, images: int) -> Path:
+    """A UnIVAL pretraining TSV: ``images`` random 12x12 images, each as a caption, a vqa and a grounding row."""
+    import torch
+
+    from omnivec.unival.tsv import encode_image
+
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(images):
+        img = encode_image(torch.rand(3, 12, 12, generator=g))
+        rows.append([f"c{i}", img, f"a shape number {i}", "", "", "", "coco", "caption"])
+        rows.append([f"q{i}", img, "", "what is it?", f"1.0|!+shape {i}", "", "vqa", "qa"])
+        rows.append([f"g{i}", img, "the shape", "", f"{i},1,9,11", "", "refcoco", "visual_grounding"])
+    path.write_text("".join("\t".join(r) + "\n" for r in rows))
+    return path

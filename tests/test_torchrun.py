@@ -5,13 +5,12 @@ each rank reads a different shard of the data (so only the gradient all-reduce c
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import torch
+
+from data_helpers import torchrun_path
 
 SCRIPT = """
 import os, sys, torch
@@ -36,14 +35,6 @@ pretrain(cfg, out, progress=False)
 """
 
 
-def _torchrun() -> str:
-    cand = Path(sys.executable).with_name("torchrun")
-    found = str(cand) if cand.is_file() else shutil.which("torchrun")
-    if not found:
-        pytest.skip("torchrun is not installed next to this python")
-    return found
-
-
 def test_two_ranks_identical(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
@@ -51,7 +42,7 @@ def test_two_ranks_identical(tmp_path: Path) -> None:
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
     r = subprocess.run(
-        [_torchrun(), "--standalone", "--nproc_per_node=2", str(script), str(out)],
+        [torchrun_path(), "--standalone", "--nproc_per_node=2", str(script), str(out)],
         env=env,
         capture_output=True,
         text=True,

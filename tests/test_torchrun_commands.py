@@ -14,15 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+from data_helpers import torchrun_path, unival_pretraining_tsv
 from omnivec import checkpoint as ckpt
 
 SCRIPT = """
@@ -66,29 +65,6 @@ OMNIVEC = ["--num-train", "16", "--num-test", "8", "--batch-size", "4", "--quiet
 UNIVAL_FILES = {"config.yaml", "eval.json", "loss.png", "metrics.jsonl", "model.safetensors", "tokenizer.json"}
 
 
-def _torchrun() -> str:
-    cand = Path(sys.executable).with_name("torchrun")
-    found = str(cand) if cand.is_file() else shutil.which("torchrun")
-    if not found:
-        pytest.skip("torchrun is not installed next to this python")
-    return found
-
-
-def pretraining_file(path: Path) -> Path:
-    """8 images, each as a caption, a vqa and a grounding row: three tasks of 7 training rows (1 held out)."""
-    from omnivec.unival.tsv import encode_image
-
-    g = torch.Generator().manual_seed(0)
-    rows = []
-    for i in range(8):
-        img = encode_image(torch.rand(3, 12, 12, generator=g))
-        rows.append([f"c{i}", img, f"a shape number {i}", "", "", "", "coco", "caption"])
-        rows.append([f"q{i}", img, "", "what is it?", f"1.0|!+shape {i}", "", "vqa", "qa"])
-        rows.append([f"g{i}", img, "the shape", "", f"{i},1,9,11", "", "refcoco", "visual_grounding"])
-    path.write_text("".join("\t".join(r) + "\n" for r in rows))
-    return path
-
-
 def torchrun(tmp: Path, out: Path, argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the CLI with ``argv`` on 2 ranks writing ``out``; return both ranks' dumps."""
     script, dump = tmp / "run.py", tmp / f"dump-{out.name}"
@@ -101,7 +77,7 @@ def torchrun(tmp: Path, out: Path, argv: list[str]) -> tuple[dict[str, Any], dic
         "OMNIVEC_DATA": "",  # hermetic: no real dataset enters a vocabulary or a task
     }
     r = subprocess.run(
-        [_torchrun(), "--standalone", "--nproc_per_node=2", str(script), str(out), str(dump), *argv],
+        [torchrun_path(), "--standalone", "--nproc_per_node=2", str(script), str(out), str(dump), *argv],
         env=env,
         capture_output=True,
         text=True,
@@ -143,7 +119,7 @@ def check_distributed(out: Path, r0: dict[str, Any], r1: dict[str, Any], batch: 
 @pytest.fixture(scope="module")
 def unival_pretrained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any], dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("unival")
-    tsv = pretraining_file(tmp / "pretrain.tsv")
+    tsv = unival_pretraining_tsv(tmp / "pretrain.tsv", 8)  # three tasks of 7 training rows (1 held out)
     out = tmp / "pre"
     argv = ["unival", "pretrain", "--out", str(out), "--tsv", f"pretrain={tsv}", "--steps", "4", *UNIVAL]
     r0, r1 = torchrun(tmp, out, argv)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from data_helpers import unival_pretraining_tsv
 from omnivec import checkpoint as ckpt
 from omnivec.cli import main
 from omnivec.config import save_yaml
@@ -19,24 +20,10 @@ from omnivec.errors import OmnivecError
 from omnivec.unival import train as unival_train
 from omnivec.unival.model import UnivalRunConfig, unival_preset
 from omnivec.unival.train import pretrain, resume_run
-from omnivec.unival.tsv import encode_image
 
 
 class Stop(Exception):
     """Stands in for a kill right after a checkpoint."""
-
-
-def pretraining_file(tmp_path: Path) -> Path:
-    g = torch.Generator().manual_seed(0)
-    rows = []
-    for i in range(6):
-        img = encode_image(torch.rand(3, 12, 12, generator=g))
-        rows.append([f"c{i}", img, f"a shape number {i}", "", "", "", "coco", "caption"])
-        rows.append([f"q{i}", img, "", "what is it?", f"1.0|!+shape {i}", "", "vqa", "qa"])
-        rows.append([f"g{i}", img, "the shape", "", f"{i},1,9,11", "", "refcoco", "visual_grounding"])
-    path = tmp_path / "pretrain.tsv"
-    path.write_text("".join("\t".join(r) + "\n" for r in rows))
-    return path
 
 
 def config(path: Path) -> UnivalRunConfig:
@@ -51,7 +38,7 @@ def config(path: Path) -> UnivalRunConfig:
 def test_stopped_and_resumed_run_is_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the curriculum becomes visible: qa rows join at step 3, after the stop at step 2
     monkeypatch.setattr(unival_train, "STAGE2", ["tsv_pretrain_qa"])
-    data = pretraining_file(tmp_path)
+    data = unival_pretraining_tsv(tmp_path / "pretrain.tsv", 6)
     full, stopped = tmp_path / "full", tmp_path / "stopped"
     pretrain(config(data), full, progress=False)
 

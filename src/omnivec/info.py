@@ -50,9 +50,10 @@ def run_info(run: str | Path) -> dict[str, Any]:
 
 
 def _seq2seq_kind(task: str) -> str:
+    from omnivec.errors import OmnivecError
     from omnivec.unival.tasks import get_seq2seq_task
 
     try:
         return get_seq2seq_task(task).kind
-    except Exception:  # a task registered by code not imported here: say so instead of failing the whole info
+    except OmnivecError:  # a task registered by code not imported here: say so instead of failing the whole info
         return "unknown"
