@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,12 +38,12 @@ from typing import Any
 
 import torch
 
-from omnivec import checkpoint as ckpt
 from omnivec.config import RunConfig, TrainConfig
 from omnivec.data.task_catalog import GENERATED_SUITE, get_task
 from omnivec.errors import OmnivecError
 from omnivec.finetune import default_groups, finetune
 from omnivec.model import OmniModel
+from omnivec.parts import Parts
 from omnivec.pretrain import PretrainConfig, pretrain
 from omnivec.run import load_run, save_run
 
@@ -82,9 +81,9 @@ class ScarceBudget:
 
 SCARCE_BUDGETS = {
     "tiny": ScarceBudget("tiny", 8, 8, 8, 64, 32, preset="tiny", rounds=1, wall="about a minute (tests)"),
-    "small": ScarceBudget("small", 300, 100, 32, 2000, 500, wall="see the table's wall-time line"),
-    "medium": ScarceBudget("medium", 2000, 300, 32, 6000, 1000, wall="estimated 2-3 h per seed on 2 cores"),
-    "full": ScarceBudget("full", 20000, 1000, 64, 0, 0, wall="a GPU: tens of hours on 2 cores"),
+    "small": ScarceBudget("small", 300, 100, 32, 2000, 500, wall="~15 min per seed and fraction, 2 cores, estimate"),
+    "medium": ScarceBudget("medium", 2000, 300, 32, 6000, 1000, wall="1-2 h per seed and fraction, 2 cores, estimate"),
+    "full": ScarceBudget("full", 20000, 1000, 64, 0, 0, wall="a GPU; tens of hours on 2 cores"),
 }
 
 
@@ -144,32 +143,6 @@ def resolve(suite: str, data_root: str) -> tuple[str, list[str], str]:
         raise OmnivecError(f"unknown task(s) {unknown} in --suite; expected auto, real, generated or task names")
     held = HELD_OUT["real" if get_task(tasks[0]).source == "real" else "generated"]
     return "custom", [t for t in tasks if t != held], held
-
-
-class Parts:
-    """One seed's parts under ``root``: run a part unless its result file says it finished."""
-
-    def __init__(self, root: Path, log: Callable[[str], None]) -> None:
-        self.root, self.log = root, log
-        (root / "parts").mkdir(parents=True, exist_ok=True)
-
-    def done(self, name: str) -> dict[str, Any] | None:
-        f = self.root / "parts" / f"{name.replace('/', '__')}.json"
-        return json.loads(f.read_text()) if f.is_file() else None
-
-    def run(self, name: str, fn: Callable[[Path], dict[str, float]]) -> dict[str, Any]:
-        if (prior := self.done(name)) is not None:
-            return prior
-        folder = self.root / name
-        if folder.exists():  # a part that was killed: its folder is incomplete, start it again
-            shutil.rmtree(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        scores = fn(folder)
-        result = {"scores": scores, "wall_s": time.perf_counter() - t0}
-        ckpt.atomic_write_text(self.root / "parts" / f"{name.replace('/', '__')}.json", json.dumps(result, indent=2))
-        self.log(f"[label-scarce] {self.root.name}/{name}: {result['wall_s']:.0f}s {scores}")
-        return result
 
 
 def _scores(results: dict[str, dict[str, Any]]) -> dict[str, float]:

@@ -230,6 +230,7 @@ def scarce_markdown(runs: list[dict[str, Any]], budget: Any, command: str) -> st
         "",
         f"    {command}",
         "",
+        f"Budget `{budget.name}` ({budget.wall}). "
         f"Masked pretraining on the unlabelled training splits ({budget.train_limit or 'all'} samples per dataset) "
         f"of {', '.join(tasks)} for {budget.pretrain_steps} steps (one sub-batch of {budget.batch_size} per dataset "
         f"per step); then every row fine-tunes with the same labels -- a seeded share of those samples -- and the "

@@ -166,7 +166,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from omnivec.unival.reproduce import reproduce
 
-    reproduce(args.work, args.out, budget=args.budget, data_root=args.data_root or "")
+    fractions = tuple(float(x) for x in args.audio_fractions)
+    if any(not 0 < x <= 100 for x in fractions):
+        raise OmnivecError(f"--audio-fractions are percentages in (0, 100], got {args.audio_fractions}")
+    reproduce(args.work, args.out, args.budget, args.data_root or "", args.seeds, args.seed, fractions)
     return 0
 
 
@@ -266,4 +269,12 @@ def register(sub: Any) -> None:
     r.add_argument("--out", default="docs/results_unival.md")
     r.add_argument("--budget", default="small", choices=["tiny", "small", "medium"], help="tiny: a smoke test")
     r.add_argument("--data-root")
+    r.add_argument("--seeds", type=int, default=3, help="seeds from --seed (mean ± std, paired 95%% CIs)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--audio-fractions",
+        type=comma_list,
+        default=["5", "20", "100"],
+        help="percentages of the audio captions for the unseen-modality rows",
+    )
     r.set_defaults(fn=_reproduce)

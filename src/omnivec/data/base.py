@@ -17,13 +17,16 @@ yields :class:`Skipped` instead of raising (unless strict), and the collate step
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
+from omnivec.errors import OmnivecError
 from omnivec.types import Modality
 
 
@@ -83,3 +86,17 @@ class TaskSplits:
     description: str = ""
     source: str = "generated"
     """'generated' for the built-in data, 'real' for staged datasets, 'byo' for the user's own."""
+
+
+def label_subset(dataset: Dataset, fraction: float, seed: int, name: str) -> Dataset:
+    """A seeded ``fraction`` of ``dataset`` (at least one sample), the same for every row of an experiment that
+    shares the seed and the task, and nested: the 1 % subset lies inside the 10 % one. ``fraction`` 1 keeps all."""
+    if not 0.0 < fraction <= 1.0:
+        raise OmnivecError(f"label_fraction must be in (0, 1], got {fraction}")
+    n = len(dataset)  # type: ignore[arg-type]
+    keep = max(1, round(fraction * n))
+    if keep >= n:
+        return dataset
+    g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+    order = torch.randperm(n, generator=g)[:keep]
+    return Subset(dataset, sorted(order.tolist()))

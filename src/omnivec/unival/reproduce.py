@@ -1,11 +1,17 @@
-"""``omnivec reproduce-unival``: regenerate docs/results_unival.md on a small CPU budget.
+"""``omnivec reproduce-unival``: the UnIVAL claims over seeds, regenerating docs/results_unival.md.
 
-1. Multitask pretraining with the curriculum (stage 1 image-text, stage 2 + video-text; no audio).
-2. Its metric on every pretraining task, plus summarization fine-tuned from it.
-3. Two specialists fine-tuned from it (image captioning, VQA), merged linearly over α = 0, 0.2, …, 1: the
-   λ-curve, and whether some α keeps ≥ 95 % of both specialists.
-4. The unseen-modality claim: audio captioning fine-tuned from the pretrained model vs from scratch
-   (equal steps).
+Per seed (every part resumable, :class:`omnivec.parts.Parts`, under ``WORK/seed-<k>/``):
+
+1. multitask pretraining with the curriculum (first half image-text, then + video-text; no audio), and the same
+   steps without it (every task from step 0): each task's metric and the share of repeated phrases;
+2. summarisation fine-tuned from the curriculum model;
+3. two specialists fine-tuned from it (image captioning, VQA), merged by four methods over a grid: linear
+   interpolation (α), the uniform soup (α = 0.5 average), task arithmetic and TIES (λ scaling the task vectors
+   from the pretrained model); whether some α keeps >= 95 % of both specialists, in every seed;
+4. the unseen modality: spoken-digit captioning from the image+video model vs from random weights, with 5 %,
+   20 % and 100 % of the audio captions (``label_fraction``), where transfer can show.
+
+Claims are paired differences over seeds with Student-t 95 % intervals (:mod:`omnivec.stats`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from typing import Any
 
 import torch
 
+from omnivec.errors import OmnivecError
+from omnivec.parts import Parts
+from omnivec.stats import mean_std, paired
 from omnivec.unival.merging import merge_grid
 from omnivec.unival.model import UnivalRunConfig, unival_preset
 from omnivec.unival.tasks import STAGE1, STAGE2
@@ -28,222 +37,274 @@ BUDGETS: dict[str, dict[str, int]] = {
     # steps are optimizer steps; batch = samples per task per step
     "tiny": dict(num_train=64, num_test=16, pre_steps=6, ft_steps=4, audio_steps=4, batch=8, eval_limit=16),
     "small": dict(num_train=500, num_test=50, pre_steps=60, ft_steps=30, audio_steps=60, batch=8, eval_limit=50),
-    # ~45 min on 2 CPU cores: enough steps for every task to leave chance (the small budget does not)
+    # ~45 min per seed on 2 CPU cores: enough steps for every task to leave chance (the small budget does not)
     "medium": dict(num_train=2000, num_test=200, pre_steps=500, ft_steps=150, audio_steps=300, batch=8, eval_limit=200),
 }
+MERGES: dict[str, list[float]] = {
+    "linear": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+    "soup": [0.5],  # the uniform average of the two fine-tunes
+    "task-arithmetic": [0.2, 0.4, 0.6, 0.8, 1.0],
+    "ties": [0.2, 0.4, 0.6, 0.8, 1.0],
+}
+"""Merging methods and their grids (α for linear, λ for the task-vector methods)."""
+AUDIO_FRACTIONS = (5.0, 20.0, 100.0)
+KEEP = 0.95
 
 
-def _cfg(b: dict[str, int], steps: int, data_root: str) -> UnivalRunConfig:
+def _cfg(b: dict[str, int], steps: int, data_root: str, seed: int, fraction: float = 1.0) -> UnivalRunConfig:
     cfg = unival_preset("tiny", num_bins=64)
     cfg.num_train, cfg.num_test, cfg.data_root = b["num_train"], b["num_test"], data_root
     cfg.train.max_steps, cfg.train.batch_size = steps, b["batch"]
     cfg.train.warmup_steps = max(1, steps // 10)
     cfg.train.log_every = max(1, steps // 20)
     cfg.train.lr = 2e-3
+    cfg.train.seed = seed
+    cfg.train.label_fraction = fraction
     return cfg
 
 
-def reproduce(
-    work: str | Path, out: str | Path = "docs/results_unival.md", budget: str = "small", data_root: str = ""
+def _task_scores(results: dict[str, Any]) -> dict[str, Any]:
+    keep = ("task", "modality", "metric", "value", "repeats", "cider_d", "bleu4", "rougeL", "rouge1", "rouge2")
+    return {t: {k: r[k] for k in keep if k in r} | {"examples": r.get("examples", [])[:1]} for t, r in results.items()}
+
+
+def run_seed(
+    work: Path, budget: str, seed: int, data_root: str, fractions: tuple[float, ...], log: Any = print
 ) -> dict[str, Any]:
+    """Every part of one seed; returns its scores (see the module docstring)."""
     b = BUDGETS[budget]
-    work, out = Path(work), Path(out)
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    t0 = time.perf_counter()
-    times: dict[str, float] = {}
-
-    def timed(name: str, f: Any, *a: Any, **k: Any) -> Any:
-        t = time.perf_counter()
-        r = f(*a, **k)
-        times[name] = time.perf_counter() - t
-        return r
-
     el = b["eval_limit"]
-    cfg = _cfg(b, b["pre_steps"], data_root)
-    cfg.stage1_steps = b["pre_steps"] // 2
-    pre = work / "pretrain"
-    multi = timed("pretrain", pretrain, cfg, pre, [*STAGE1, *STAGE2], progress=False, eval_limit=el)
-    summ = timed(
-        "summarize",
-        finetune,
-        pre,
-        ["summarize_text"],
-        work / "ft_summarize",
-        _cfg(b, b["ft_steps"], data_root),
-        progress=False,
-        eval_limit=el,
-    )
-    cap = timed(
-        "ft_caption",
-        finetune,
-        pre,
-        ["caption_image"],
-        work / "ft_caption",
-        _cfg(b, b["ft_steps"], data_root),
-        progress=False,
-        eval_limit=el,
-    )
-    vqa = timed(
-        "ft_vqa",
-        finetune,
-        pre,
-        ["vqa_image"],
-        work / "ft_vqa",
-        _cfg(b, b["ft_steps"], data_root),
-        progress=False,
-        eval_limit=el,
-    )
-    grid = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    table = timed(
-        "merge",
-        merge_grid,
-        work / "ft_caption",
-        work / "ft_vqa",
-        work / "merged",
-        "linear",
-        grid,
-        eval_tasks=["caption_image", "vqa_image"],
-        eval_limit=el,
-    )
-    a_from = timed(
-        "audio_pretrained",
-        finetune,
-        pre,
-        ["caption_audio"],
-        work / "audio_pretrained",
-        _cfg(b, b["audio_steps"], data_root),
-        progress=False,
-        eval_limit=el,
-    )
-    a_scratch = timed(
-        "audio_scratch",
-        finetune,
-        None,
-        ["caption_audio"],
-        work / "audio_scratch",
-        _cfg(b, b["audio_steps"], data_root),
-        progress=False,
-        eval_limit=el,
-    )
-    wall = time.perf_counter() - t0
+    parts = Parts(work, log, "reproduce-unival")
 
+    def pre(curriculum: bool) -> Any:
+        def fn(folder: Path) -> dict[str, Any]:
+            cfg = _cfg(b, b["pre_steps"], data_root, seed)
+            cfg.stage1_steps = b["pre_steps"] // 2 if curriculum else 0
+            return _task_scores(pretrain(cfg, folder, [*STAGE1, *STAGE2], progress=False, eval_limit=el))
+
+        return fn
+
+    def ft(parent: str | None, task: str, steps: int, fraction: float = 1.0) -> Any:
+        def fn(folder: Path) -> dict[str, Any]:
+            cfg = _cfg(b, steps, data_root, seed, fraction)
+            start = work / parent if parent else None
+            return _task_scores(finetune(start, [task], folder, cfg, progress=False, eval_limit=el))
+
+        return fn
+
+    def merge(method: str) -> Any:
+        def fn(folder: Path) -> dict[str, Any]:
+            pretrained = work / "pretrain" if method in ("task-arithmetic", "ties") else None
+            kind = "average" if method == "soup" else method
+            table = merge_grid(
+                work / "ft_caption",
+                work / "ft_vqa",
+                folder,
+                kind,
+                MERGES[method],
+                pretrained=pretrained,
+                eval_tasks=["caption_image", "vqa_image"],
+                eval_limit=el,
+            )
+            for r in table["rows"]:  # the merged weights are not kept: a row's scores are the result
+                shutil.rmtree(r["run"], ignore_errors=True)
+            return {"rows": [{k: r[k] for k in ("alpha", "caption_image", "vqa_image")} for r in table["rows"]]}
+
+        return fn
+
+    out: dict[str, Any] = {"seed": seed, "walls": {}}
+
+    def part(name: str, fn: Any) -> dict[str, Any]:
+        p = parts.run(name, fn)
+        out["walls"][name] = p["wall_s"]
+        return p["scores"]
+
+    out["multitask"] = part("pretrain", pre(True))
+    out["no_curriculum"] = part("pretrain-no-curriculum", pre(False))
+    out["summarize"] = part("ft_summarize", ft("pretrain", "summarize_text", b["ft_steps"]))
+    out["caption_specialist"] = part("ft_caption", ft("pretrain", "caption_image", b["ft_steps"]))
+    out["vqa_specialist"] = part("ft_vqa", ft("pretrain", "vqa_image", b["ft_steps"]))
+    out["merge"] = {m: part(f"merge-{m}", merge(m))["rows"] for m in MERGES}
+    out["audio"] = {}
+    for fr in fractions:
+        pct = f"{fr:g}"
+        a = part(f"audio-{pct}-pretrained", ft("pretrain", "caption_audio", b["audio_steps"], fr / 100))
+        s = part(f"audio-{pct}-scratch", ft(None, "caption_audio", b["audio_steps"], fr / 100))
+        out["audio"][pct] = {"pretrained": a["caption_audio"], "scratch": s["caption_audio"]}
+    return out
+
+
+def reproduce(
+    work: str | Path,
+    out: str | Path = "docs/results_unival.md",
+    budget: str = "small",
+    data_root: str = "",
+    seeds: int = 3,
+    seed: int = 0,
+    fractions: tuple[float, ...] = AUDIO_FRACTIONS,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Run (or resume) ``seeds`` seeds into ``work/seed-<k>`` and write ``out`` with its figures."""
+    if budget not in BUDGETS:
+        raise OmnivecError(f"unknown budget {budget!r}; expected one of {', '.join(BUDGETS)}")
+    if seeds < 1:
+        raise OmnivecError(f"--seeds must be at least 1, got {seeds}")
+    work, out = Path(work), Path(out)
+    t0 = time.perf_counter()
+    runs = [run_seed(work / f"seed-{k}", budget, k, data_root, fractions, log) for k in range(seed, seed + seeds)]
+    summary = {"budget": budget, "settings": BUDGETS[budget], "runs": runs, "wall_s": time.perf_counter() - t0}
+    (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     fig_dir = out.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(work / "merged" / "lambda_curve.png", fig_dir / "unival_lambda_curve.png")
-    if (pre / "loss.png").is_file():
-        shutil.copyfile(pre / "loss.png", fig_dir / "unival_pretrain_loss.png")
-    summary = {
-        "budget": budget,
-        "settings": b,
-        "wall_s": wall,
-        "times_s": times,
-        "multitask": multi,
-        "summarize": summ,
-        "caption_specialist": cap,
-        "vqa_specialist": vqa,
-        "merge": table,
-        "audio_from_pretrained": a_from,
-        "audio_from_scratch": a_scratch,
-    }
-    (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    out.write_text(render(summary, budget))
+    plot_merges(runs, fig_dir / "unival_lambda_curve.png")
+    cmd = f"omnivec reproduce-unival --budget {budget} --seeds {seeds} --seed {seed} --work {work}"
+    out.write_text(render(summary, cmd))
     return summary
 
 
-def _row(r: dict[str, Any]) -> str:
-    extra = ", ".join(f"{k} {r[k]:.3f}" for k in ("bleu4", "rougeL", "rouge1", "rouge2") if k in r)
-    ex = r["examples"][0] if r["examples"] else {"prediction": "", "answer": ""}
+# ------------------------------------------------------------------------------------------------ the page
+
+
+def keeps(run: dict[str, Any], method: str) -> list[float]:
+    """The grid values at which ``method``'s merge keeps >= 95 % of both specialists' scores in ``run``."""
+    cap = run["caption_specialist"]["caption_image"]["value"]
+    vqa = run["vqa_specialist"]["vqa_image"]["value"]
+    return [
+        r["alpha"]
+        for r in run["merge"][method]
+        if cap > 0 and vqa > 0 and r["caption_image"] >= KEEP * cap and r["vqa_image"] >= KEEP * vqa
+    ]
+
+
+def _shares(runs: list[dict[str, Any]], method: str, i: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    def share(r: dict[str, Any], task: str, spec: str) -> float:
+        s = r[spec][task]["value"]
+        return r["merge"][method][i][task] / s if s > 0 else float("nan")
+
     return (
-        f"| {r['task']} | {r['modality']} | {r['metric']} | {r['value']:.3f} | {extra} | "
-        f"`{ex['prediction'][:60]}` / `{ex['answer'][:60]}` |"
+        mean_std([share(r, "caption_image", "caption_specialist") for r in runs]),
+        mean_std([share(r, "vqa_image", "vqa_specialist") for r in runs]),
     )
 
 
-def _scores(r: dict[str, Any]) -> str:
-    ex = r["examples"][0]["prediction"][:60] if r["examples"] else ""
-    return f"{r['cider_d']:.3f} | {r['bleu4']:.3f} | {r['rougeL']:.3f} | `{ex}`"
+def plot_merges(runs: list[dict[str, Any]], path: Path) -> None:
+    """The λ-curves: each method's share of both specialists (mean over seeds, band = ± one std)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for ax, task in zip(axes, ("caption", "vqa")):
+        for method, grid in MERGES.items():
+            stats = [_shares(runs, method, i)[0 if task == "caption" else 1] for i in range(len(grid))]
+            m = [s[0] for s in stats]
+            sd = [s[1] for s in stats]
+            ax.plot(grid, m, marker="o", label=method)
+            ax.fill_between(grid, [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)], alpha=0.2)
+        ax.axhline(KEEP, color="gray", lw=0.8, ls="--")
+        ax.set_title(f"{task}: share of its specialist")
+        ax.set_xlabel("α (linear) / λ (task vectors)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
-def render(s: dict[str, Any], budget: str) -> str:
-    b = s["settings"]
-    rows = [_row(r) for r in s["multitask"].values()] + [_row(r) for r in s["summarize"].values()]
-    cap_spec = s["caption_specialist"]["caption_image"]["value"]
-    vqa_spec = s["vqa_specialist"]["vqa_image"]["value"]
-    merge_rows = []
-    keeps = []
-    for r in s["merge"]["rows"]:
-        fc = r["caption_image"] / cap_spec if cap_spec > 0 else float("nan")
-        fv = r["vqa_image"] / vqa_spec if vqa_spec > 0 else float("nan")
-        ok = fc >= 0.95 and fv >= 0.95
-        if ok:
-            keeps.append(r["alpha"])
-        merge_rows.append(
-            f"| {r['alpha']:g} | {r['caption_image']:.3f} ({fc:.0%}) | {r['vqa_image']:.3f} "
-            f"({fv:.0%}) | {'yes' if ok else 'no'} |"
+def _ms(values: list[float]) -> str:
+    m, s = mean_std(values)
+    return f"{m:.3f} ± {s:.3f}"
+
+
+def render(s: dict[str, Any], command: str) -> str:
+    b, runs = s["settings"], s["runs"]
+    seeds = [r["seed"] for r in runs]
+    tasks = list(runs[0]["multitask"])
+    rows = []
+    for t in tasks:
+        cur = [r["multitask"][t]["value"] for r in runs]
+        nc = [r["no_curriculum"][t]["value"] for r in runs]
+        p = paired(cur, nc)
+        rep = _ms([r["multitask"][t].get("repeats", 0.0) for r in runs])
+        ex = runs[0]["multitask"][t]["examples"]
+        ex_text = f"`{ex[0]['prediction'][:50]}` / `{ex[0]['answer'][:50]}`" if ex else ""
+        metric = runs[0]["multitask"][t]["metric"]
+        rows.append(f"| {t} | {metric} | {_ms(cur)} | {_ms(nc)} | {p} {p.verdict} | {rep} | {ex_text} |")
+    summ = runs[0]["summarize"]["summarize_text"]
+    summ_vals = _ms([r["summarize"]["summarize_text"]["value"] for r in runs])
+    merge_lines = []
+    for method, grid in MERGES.items():
+        every = [a for a in grid if all(a in keeps(r, method) for r in runs)]
+        for i, a in enumerate(grid):
+            (cm, cs), (vm, vs) = _shares(runs, method, i)
+            ok = "yes" if a in every else "no"
+            merge_lines.append(f"| {method} | {a:g} | {cm:.0%} ± {cs:.0%} | {vm:.0%} ± {vs:.0%} | {ok} |")
+    verdicts = []
+    for method, grid in MERGES.items():
+        every = [a for a in grid if all(a in keeps(r, method) for r in runs)]
+        inner = [a for a in every if method != "linear" or 0 < a < 1]  # linear's endpoints are the specialists
+        verdicts.append(
+            f"- **{method}**: "
+            + (f"keeps ≥ 95 % of both at {', '.join(f'{a:g}' for a in inner)} in every seed" if inner else "no")
         )
-    af, asc = s["audio_from_pretrained"]["caption_audio"], s["audio_from_scratch"]["caption_audio"]
-    times = ", ".join(f"{k} {v:.0f} s" for k, v in s["times_s"].items())
-    verdict = (
-        f"α ∈ {{{', '.join(f'{a:g}' for a in keeps)}}} keeps ≥ 95 % of both specialists"
-        if keeps
-        else "no α keeps ≥ 95 % of both specialists at this budget"
-    )
-    # α = 0 is the caption specialist and α = 1 the VQA one; the endpoints trivially keep their own task
+    audio = []
+    for pct in runs[0]["audio"]:
+        pre = [r["audio"][pct]["pretrained"]["value"] for r in runs]
+        scr = [r["audio"][pct]["scratch"]["value"] for r in runs]
+        p = paired(pre, scr)
+        audio.append(f"| {pct} % | {_ms(pre)} | {_ms(scr)} | {p} | **{p.verdict}** |")
+    cap = _ms([r["caption_specialist"]["caption_image"]["value"] for r in runs])
+    vqa = _ms([r["vqa_specialist"]["vqa_image"]["value"] for r in runs])
+    walls = sum(sum(r["walls"].values()) for r in runs) / len(runs) / 60
     return f"""# UnIVAL recipe: results
 
-Regenerate with `omnivec reproduce-unival --budget {budget}` (writes this file, the figures under
-`docs/figures/unival_*.png`, and the runs under `runs/reproduce-unival/`). Design: [unival.md](unival.md).
+Regenerate with `{command}` (resumable: finished parts are kept; writes this file and
+`docs/figures/unival_lambda_curve.png`). Design: [unival.md](unival.md).
 
-**Budget ({budget})**: tiny preset (D=64, trunk depth 2, decoder depth 2), 64 location bins, patch encoders,
+**Budget ({s["budget"]})**: tiny preset (D=64, trunk depth 2, decoder depth 2), 64 location bins, patch encoders,
 {b["num_train"]} training samples per derived task, batch {b["batch"]} per task per step, pretraining
-{b["pre_steps"]} steps (first half image-text only, then + video-text), fine-tuning {b["ft_steps"]} steps,
-audio {b["audio_steps"]} steps, greedy decoding, metrics on the first {b["eval_limit"]} test samples per task.
-CPU only ({platform.machine()}, torch {torch.__version__}, 2 cores shared with other jobs).
-**Wall time {s["wall_s"] / 60:.1f} min**
-({times}).
+{b["pre_steps"]} steps, fine-tuning {b["ft_steps"]} steps, audio {b["audio_steps"]} steps, greedy decoding, metrics on
+the first {b["eval_limit"]} test samples per task. Seeds {seeds}; cells are mean ± std over seeds, claims paired
+differences with Student-t 95 % intervals. CPU ({platform.machine()}, torch {torch.__version__}, 2 cores shared
+with other jobs): **{walls:.1f} min per seed**.
 
-These are tiny models trained for minutes: the numbers show the pipeline end to end and the relative effects,
-not the paper's absolute scores.
+## 1. The multitask model on every task, with and without the curriculum
 
-## 1. The multitask model on every task
+Curriculum: the first half of the steps image-text tasks only, then + video-text; without: every task from the
+first step, same steps. *repeats* = share of the first 20 test outputs that repeat a 3-word phrase. Example =
+seed {seeds[0]}'s first test prediction / reference.
 
-Pretrained jointly on the stage-1 and stage-2 tasks; `summarize_text` is fine-tuned from it for
-{b["ft_steps"]} steps (SciTLDR is text-only and not in the pretraining mix). Example = first test prediction /
-reference.
-
-| task | modality | metric | value | other | example |
-|---|---|---|---|---|---|
+| task | metric | curriculum | no curriculum | difference [95 % CI] | repeats | example |
+|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-## 2. Merging a captioning model with a VQA model (λ-curve)
+`summarize_text` fine-tuned from it for {b["ft_steps"]} steps (SciTLDR is not in the pretraining mix):
+{summ["metric"]} {summ_vals}.
 
-Both specialists are fine-tuned from the pretrained model ({b["ft_steps"]} steps each); `omnivec merge
-ft_caption ft_vqa --method linear --alpha 0,0.2,0.4,0.6,0.8,1 --eval caption_image,vqa_image`. α = 0 is the
-captioning specialist, α = 1 the VQA specialist; percentages are of each specialist's own score
-(caption {cap_spec:.3f} CIDEr-D, VQA {vqa_spec:.3f}).
+## 2. Merging a captioning model with a VQA model
 
-| α | caption_image CIDEr-D | vqa_image accuracy | ≥ 95 % of both |
-|---|---|---|---|
-{chr(10).join(merge_rows)}
+Both specialists fine-tuned from the curriculum model ({b["ft_steps"]} steps each; caption CIDEr-D {cap}, VQA
+accuracy {vqa}). Each cell is the merged model's score as a share of that seed's specialist; *every seed* = the
+merge keeps ≥ 95 % of both specialists in every seed. Linear α = 0 / 1 are the specialists themselves.
 
-Result: {verdict}.
+| method | α / λ | caption_image | vqa_image | ≥ 95 % of both, every seed |
+|---|---|---|---|---|
+{chr(10).join(merge_lines)}
 
-![λ-curve](figures/unival_lambda_curve.png)
+{chr(10).join(verdicts)}
 
-## 3. Unseen modality: audio captioning
+![λ-curves](figures/unival_lambda_curve.png)
+
+## 3. Unseen modality: audio captioning with scarce audio
 
 Audio is never in pretraining. Spoken-digit captioning (FSDD) fine-tuned for {b["audio_steps"]} steps from the
-multimodal pretrained model vs from scratch (same architecture, same steps, same data):
+image+video model vs from random weights (same architecture and vocabulary), with a seeded share of the audio
+captions:
 
-| init | CIDEr-D | BLEU-4 | ROUGE-L | example |
+| audio captions | pretrained CIDEr-D | scratch CIDEr-D | difference [95 % CI] | verdict |
 |---|---|---|---|---|
-| pretrained (image+video) | {_scores(af)} |
-| scratch | {_scores(asc)} |
-
-Difference (pretrained − scratch): {af["cider_d"] - asc["cider_d"]:+.3f} CIDEr-D, one seed each (the
-seed-to-seed spread is not measured here). Both arms share one subword vocabulary, so they differ in weights only.
-
-![pretraining loss](figures/unival_pretrain_loss.png)
+{chr(10).join(audio)}
 """
+
+
+__all__ = ["AUDIO_FRACTIONS", "BUDGETS", "MERGES", "keeps", "render", "reproduce", "run_seed"]

@@ -342,6 +342,14 @@ STAGE2 = ["caption_video"]
 
 
 @torch.no_grad()
+def repeats_phrase(text: str, n: int = 3) -> bool:
+    """Whether some phrase of ``n`` words occurs twice ("a 1 at the top left, a 1 at the top left"): the
+    degenerate loop of an undertrained decoder. ``evaluate`` reports the share of the first 20 predictions."""
+    words = text.replace(",", " ").split()
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) < len(grams)
+
+
 def evaluate(
     model: UnivalModel, name: str, dataset: Dataset, beam: int = 1, limit: int = 0, batch_size: int = 64
 ) -> dict[str, Any]:
@@ -364,7 +372,9 @@ def evaluate(
     values = kind.score(preds, refs, model.cfg.num_bins)
     primary = kind.primary_metric
     examples = [{"prediction": p, "answer": a} for p, (_, a, _) in list(zip(preds, items))[:3]]
+    first = preds[:20]
     return {
+        "repeats": sum(repeats_phrase(p) for p in first) / max(1, len(first)),
         "task": name,
         "kind": spec.kind,
         "modality": spec.modality,

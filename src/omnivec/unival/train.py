@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from omnivec import checkpoint as ckpt
-from omnivec.data.base import Skipped
+from omnivec.data.base import Skipped, label_subset
 from omnivec.engine import DistInfo
 from omnivec.errors import OmnivecError
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
@@ -48,7 +48,12 @@ class UnivalObjective(nn.Module):
 
 
 def build_data(cfg: UnivalRunConfig, names: Sequence[str]) -> dict[str, tuple[Dataset, Dataset]]:
-    return {n: get_seq2seq_task(n).build(cfg) for n in names}
+    """Every task's (train, test) splits; ``cfg.train.label_fraction`` keeps a seeded share of each train split."""
+    out = {}
+    for n in names:
+        train, test = get_seq2seq_task(n).build(cfg)
+        out[n] = (label_subset(train, cfg.train.label_fraction, cfg.train.seed, n), test)
+    return out
 
 
 def corpus(data: dict[str, tuple[Dataset, Dataset]], limit: int = 3000) -> list[str]:
