@@ -87,6 +87,26 @@ def test_embed_file_json_and_projection(client: Any, runs: dict[str, Path]) -> N
     assert np.allclose(r["vector"], model.embed("image", [png(runs)[0]])[0].numpy(), atol=1e-5)
 
 
+def test_every_modality_uploads(client: Any, runs: dict[str, Path], tmp_path: Path) -> None:
+    """Video, point cloud and text files embed through the API as the library embeds the same files."""
+    from data_helpers import CUBE_OFF, write_mp4
+
+    model = omnivec.load(runs["omnivec"], "cpu")
+    frames = np.random.default_rng(0).integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
+    files = {
+        "video": write_mp4(tmp_path / "c.mp4", frames),
+        "points": tmp_path / "cube.off",
+        "text": tmp_path / "t.txt",
+    }
+    files["points"].write_text(CUBE_OFF)
+    files["text"].write_text("the match was won")
+    for modality, path in files.items():
+        r = client.post("/embed", files={"file": (path.name, path.read_bytes())})
+        assert r.status_code == 200 and r.json()["modality"] == modality, r.text
+        expect = model.embed(modality, [path if modality != "text" else path.read_text()])[0].numpy()
+        assert np.allclose(r.json()["vector"], expect, atol=1e-4), modality
+
+
 def test_cross_modal_search_and_thumbnails(client: Any, runs: dict[str, Path]) -> None:
     _, data = wav(runs)
     r = client.post("/search", files={"file": ("a.wav", data)}, data={"k": "5"})

@@ -102,6 +102,8 @@ def modality_of_payload(p: Payload, known: list[str]) -> str:
     mod = p.field("modality")
     if mod is None and p.data is not None:
         m = modality_of(p.filename or "x")
+        if m is None and Path(p.filename).suffix.lower() == ".txt":  # as the readers: .txt alone is text
+            return _known("text", known)
         if m is None:
             raise BadRequest(
                 f"cannot tell the modality of upload {p.filename or '(no name)'!r} from its extension; "
@@ -109,7 +111,10 @@ def modality_of_payload(p: Payload, known: list[str]) -> str:
                 415,
             )
         mod = m.value
-    mod = mod or "text"
+    return _known(mod or "text", known)
+
+
+def _known(mod: str, known: list[str]) -> str:
     if mod not in known:
         raise BadRequest(f"this run has no {mod} encoder; it reads: {', '.join(known)}")
     return mod
