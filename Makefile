@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 OUT ?= runs/quickstart
 export OMNIVEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install quickstart test lint typecheck clean
+.PHONY: install quickstart test lint typecheck clean browser
 
 $(BIN)/activate:
 	$(shell command -v $(PYTHON) >/dev/null 2>&1 && echo $(PYTHON) || echo python3) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/activate pyproject.toml constraints.txt
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,test,metrics,export,baselines]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,test,metrics,export,baselines,serve,search]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,7 +29,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+# headless Chromium + its driver for the demo page's browser test (tests/test_serve_browser.py); Debian's packages,
+# installed once (skipped when chromedriver is already on PATH, or without root: the test then skips, saying why)
+browser:
+	@command -v chromedriver >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; \
+	  else echo "make browser: no root/apt-get; the browser test will be skipped"; fi; }
+
+test: install lint typecheck browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -68,11 +68,12 @@ def test_embed_writes_vectors(run_dir: Path, tmp_path: Path) -> None:
     clouds = [tmp_path / f"c{i}.npy" for i in range(2)]
     for i, p in enumerate(clouds):
         np.save(p, np.random.default_rng(i).normal(size=(200, 3)).astype("float32"))
-    out = tmp_path / "v.npy"
+    out = tmp_path / "v.npz"
     assert main(["embed", str(run_dir), "--modality", "text", "--input", str(texts), "--out", str(out)]) == 0
-    assert np.load(out).shape == (2, 64)
+    assert np.load(out)["vectors"].shape == (2, 64)
+    assert list(np.load(out)["ids"]) == ["texts.txt:1", "texts.txt:2"]
     assert main(["embed", str(run_dir), "--modality", "points", "--input", *map(str, clouds), "--out", str(out)]) == 0
-    assert np.load(out).shape == (2, 64)
+    assert np.load(out)["vectors"].shape == (2, 64) and list(np.load(out)["ids"]) == ["c0.npy", "c1.npy"]
 
 
 def test_info(run_dir: Path, capsys) -> None:

@@ -112,9 +112,9 @@ def test_trains_embeds_and_exports(registered: None, tmp_path: Path, capsys) -> 
     v = model.embed("tabular", [row])
     assert v.shape == (1, 64)
     assert torch.equal(v, model.embed("tabular", [torch.tensor([2.0, 1.5, 0, 0, 0, 0])]))
-    out = tmp_path / "v.npy"
+    out = tmp_path / "v.npz"
     assert main(["embed", str(tmp_path / "run"), "--modality", "tabular", "--input", str(row), "--out", str(out)]) == 0
-    assert np.allclose(np.load(out), v.numpy(), atol=1e-6)
+    assert np.allclose(np.load(out)["vectors"], v.numpy(), atol=1e-6)
     assert main(["tasks", "--family", "omnivec"]) == 0 and "rows" in capsys.readouterr().out
     pytest.importorskip("onnxruntime")
     onnx_path = tmp_path / "rows.onnx"

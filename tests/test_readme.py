@@ -73,4 +73,4 @@ def test_readme_commands_run_on_a_tiny_run(tmp_path: Path, monkeypatch, capsys) 
             assert main(argv) == 0, argv
             ran += 1
     assert ran >= 4
-    assert Path("vectors.npy").is_file()
+    assert Path("vectors.npz").is_file()

@@ -95,9 +95,9 @@ def test_commands_take_either_family(runs: dict[str, Path], family: str, tmp_pat
     assert main(["info", run, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["family"] == {"omni": "omnivec", "uni": "unival"}[family] and info["parameters"] > 0
-    out = tmp_path / "v.npy"
+    out = tmp_path / "v.npz"
     assert main(["embed", run, "--modality", "image", "--input", str(runs["rgb"]), "--out", str(out)]) == 0
-    assert np.load(out).shape == (1, 64)
+    assert np.load(out)["vectors"].shape == (1, 64) and list(np.load(out)["ids"]) == [runs["rgb"].name]
     task = "shapes" if family == "omni" else "caption"
     assert main(["predict", run, "--task", task, "--input", str(runs["rgb"]), "--device", "cpu"]) == 0
     record = json.loads(capsys.readouterr().out.splitlines()[-1])

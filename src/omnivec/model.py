@@ -173,14 +173,30 @@ class OmniModel(nn.Module):
         return to_device(inputs, next(self.parameters()).device)
 
     @torch.no_grad()
-    def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
-        """(B, D) vectors from the vectorizer for raw samples, file paths or a collated batch of one modality."""
+    def embed(self, modality: str, inputs: EncoderInput | Sequence[Any], task: str | None = None) -> Tensor:
+        """(B, D) vectors from the vectorizer for raw samples, file paths or a collated batch of one modality.
+
+        With ``task`` (a retrieval task with ``modality`` on one of its two sides), the unit (B, E) vectors of
+        that task's projection instead: the space where its two modalities were trained to meet, so an audio
+        clip and an image embedded through the same task compare by cosine."""
+        head = self.retrieval_head(task, modality) if task is not None else None
         was = self.training
         self.eval()
         try:
-            return self.pool(self.forward_features(modality, self._as_input(modality, inputs)))
+            feats = self.forward_features(modality, self._as_input(modality, inputs))
+            pooled = self.pool(feats)
+            return pooled if head is None else head(feats, pooled).embedding
         finally:
             self.train(was)
+
+    def retrieval_head(self, task: str, modality: str) -> nn.Module:
+        """The head of retrieval task ``task``, checked to take ``modality`` on one of its sides."""
+        cfg = self.task(task)
+        if cfg.kind != "retrieval":
+            raise OmnivecError(f"task {task!r} is {cfg.kind}, not retrieval: it has no embedding space to share")
+        if modality not in (cfg.modality, cfg.pair_modality):
+            raise OmnivecError(f"retrieval task {task!r} pairs {cfg.modality} with {cfg.pair_modality}, not {modality}")
+        return self.heads[task]
 
     @torch.no_grad()
     def predict(self, task: str, inputs: EncoderInput | Sequence[Any]) -> list[Any]:

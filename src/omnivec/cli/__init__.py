@@ -6,6 +6,7 @@ function; errors print one line and exit 2.
     unival.py  unival pretrain|finetune|evaluate, generate, merge, reproduce-unival
     data.py    data list|check|prepare|download
     export.py  export (ONNX)
+    serve.py   index, search, serve                                 (put a run in front of people)
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from omnivec.errors import OmnivecError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from omnivec.cli import data, export, recipe, run, unival
+    from omnivec.cli import data, export, recipe, run, serve, unival
 
     p = argparse.ArgumentParser(prog="omnivec", description="Unified multimodal models (OmniVec, UnIVAL).")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (run, data, recipe, unival, export):
+    for group in (run, data, recipe, unival, export, serve):
         group.register(sub)
     return p
 

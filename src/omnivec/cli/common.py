@@ -22,6 +22,13 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
+def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
+    """RUN, --modality and --input: what embed and index both read."""
+    p.add_argument("run")
+    p.add_argument("--modality", required=True, choices=modality_names())
+    p.add_argument("--input", nargs="+", required=True, help="files, or folders (their class subfolders = labels)")
+
+
 def write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
     """One JSON object per line to ``out`` (atomically), or to stdout."""
     from omnivec.checkpoint import atomic_write_text

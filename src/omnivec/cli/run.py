@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, format_info, modality_names, print_results, write_jsonl
+from omnivec.cli.common import add_device, add_run_and_inputs, format_info, modality_names, print_results, write_jsonl
 from omnivec.config import comma_list
 
 
@@ -53,21 +53,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_embed(a: argparse.Namespace) -> int:
-    import numpy as np
-
-    from omnivec.checkpoint import atomic_write
-    from omnivec.embed import embed_files
+    from omnivec.embed import embed_inputs
     from omnivec.run import load
 
     model = load(a.run, a.device)
-    vectors = embed_files(model, a.modality, [Path(p) for p in a.input])
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as f:  # a file handle: np.save would append ".npy" to the temporary name
-            np.save(f, vectors)
-
-    atomic_write(Path(a.out), write)
-    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {a.out}")
+    emb = embed_inputs(model, a.modality, a.input, a.task)
+    emb.save(a.out)
+    n, d = emb.vectors.shape
+    print(f"wrote {n} x {d} vectors ({emb.modality}, space {emb.space}) with their ids and paths to {a.out}")
     return 0
 
 
@@ -178,11 +171,12 @@ def register(sub: Any) -> None:
     add_device(e)
     e.set_defaults(fn=cmd_evaluate)
 
-    m = sub.add_parser("embed", help="export (N, D) embeddings of input files as .npy (a run of either family)")
-    m.add_argument("run")
-    m.add_argument("--modality", required=True, choices=modality_names())
-    m.add_argument("--input", nargs="+", required=True)
-    m.add_argument("--out", required=True)
+    m = sub.add_parser(
+        "embed", help="embeddings of input files with their ids and paths, as one .npz (a run of either family)"
+    )
+    add_run_and_inputs(m)
+    m.add_argument("--out", required=True, help="the .npz to write: vectors, ids, paths, labels, meta")
+    m.add_argument("--task", help="a retrieval task: embed through its projection, the space its two modalities share")
     add_device(m)
     m.set_defaults(fn=cmd_embed)
 
