@@ -183,11 +183,20 @@ def train(
     progress: bool = True,
     tasks: dict[str, PreparedTask] | None = None,
     device: str = "auto",
+    init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results.
     ``tasks``: the tasks already prepared from ``run_cfg`` (``prepare_tasks``), so a caller that also trains
-    baselines on them builds the data once. ``device``: see :func:`omnivec.runner.run_job`."""
+    baselines on them builds the data once. ``device``: see :func:`omnivec.runner.run_job`. ``init``: a run
+    folder or Hugging Face folder whose encoders, trunk, tokenizer and weights the run starts from
+    (:mod:`omnivec.warm_start`; ``run_cfg.model`` is replaced by its architecture)."""
     out = Path(out)
+    source = None
+    if init is not None and not resume:
+        from omnivec.warm_start import init_config, source_model
+
+        source, _ = source_model(init)
+        run_cfg.model, init_tokenizer = init_config(source)
 
     def build(info: DistInfo) -> Job:
         if resume:
@@ -198,9 +207,16 @@ def train(
             cfg = run_cfg
             prepared = tasks if tasks is not None else prepare_tasks(cfg, cfg.tasks)
             cfg.model.tasks = []
-            model = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, prepared), info))
+            if source is None:
+                model = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, prepared), info))
+            else:
+                model = OmniModel(cfg.model, init_tokenizer)
             for p in prepared.values():
                 model.add_task(p.cfg)
+            if source is not None:
+                from omnivec.warm_start import copy_matching
+
+                print(copy_matching(model, source, str(init)).summary())
         return supervised_job(model, cfg, prepared, make_schedule(list(prepared), cfg.train.task_schedule))
 
     seed = None if resume else run_cfg.train.seed

@@ -36,7 +36,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if getattr(a, key) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
-    results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device)
+    results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     print_results(results)
     return 0
 
@@ -162,6 +162,11 @@ def register(sub: Any) -> None:
     )
     t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    t.add_argument(
+        "--init",
+        help="start from this run folder's or Hugging Face folder's encoders, trunk, tokenizer and weights "
+        "(docs/pretrained.md); the tasks get new heads",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(t)
     t.set_defaults(fn=cmd_train)

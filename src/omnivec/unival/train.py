@@ -202,6 +202,16 @@ def pretrain(
     return fit(out, load, seed=cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
 
 
+def load_parent(parent: str | Path) -> tuple[UnivalModel, UnivalRunConfig]:
+    """A UnIVAL run folder, or a Hugging Face BART folder converted in memory (:mod:`omnivec.hf`)."""
+    from omnivec.run import load_any
+
+    model, cfg = load_any(parent)
+    if not isinstance(model, UnivalModel):
+        raise OmnivecError(f"{parent} is not an encoder-decoder (a UnIVAL run or a BART folder)")
+    return model, cfg  # type: ignore[return-value]
+
+
 def finetune(
     parent: str | Path | None,
     tasks: Sequence[str],
@@ -223,7 +233,7 @@ def finetune(
     # the parent and the config are inputs, resolved before the run's seeding
     pretrained: UnivalModel | None = None
     if parent is not None:
-        pretrained, pcfg = load_unival(parent)
+        pretrained, pcfg = load_parent(parent)
         if cfg is not None:  # schedule, data sizes and files from the caller, architecture from the parent
             pcfg.train, pcfg.num_train, pcfg.num_test = cfg.train, cfg.num_train, cfg.num_test
             pcfg.data_root = cfg.data_root or pcfg.data_root

@@ -1,0 +1,72 @@
+"""``--init PATH_OR_RUN``: start a new run from another model's weights (a run folder or a Hugging Face folder).
+
+The new model takes its encoders' and trunk's architecture from the source (so the weights fit) and its task
+heads from the command; every tensor whose name and shape match is copied, and the report says what was loaded,
+what starts fresh (the new heads) and what did not fit, so nothing is silently half-initialised.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from omnivec.config import ModelConfig, RunConfig
+from omnivec.errors import OmnivecError
+from omnivec.model import OmniModel
+from omnivec.tokenizer import TextTokenizer
+
+
+@dataclass
+class WarmStart:
+    source: str
+    loaded: list[str]
+    """Tensors copied from the source."""
+    fresh: list[str]
+    """Tensors of the new model the source has no match for (new task heads)."""
+    mismatched: list[str]
+    """Same name, different shape: left fresh."""
+
+    def summary(self) -> str:
+        heads = sorted({k.split(".")[1] for k in self.fresh if k.startswith("heads.")})
+        others = [k for k in self.fresh if not k.startswith("heads.")]
+        parts = [f"initialised {len(self.loaded)} tensors from {self.source}"]
+        if heads:
+            parts.append(f"new task heads: {', '.join(heads)}")
+        if others:
+            parts.append(f"fresh: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}")
+        if self.mismatched:
+            parts.append(f"shape mismatch (fresh): {', '.join(self.mismatched[:5])}")
+        return "; ".join(parts)
+
+
+def source_model(path: str | Path) -> tuple[OmniModel, RunConfig]:
+    """The OmniVec model and config of a run folder or Hugging Face folder (an encoder-decoder is refused)."""
+    from omnivec.run import load_any
+
+    model, cfg = load_any(path)
+    if not isinstance(model, OmniModel):
+        raise OmnivecError(f"--init {path}: an encoder-decoder (UnIVAL) cannot initialise an OmniVec run; "
+                           "use `omnivec unival finetune` with it")  # fmt: skip
+    return model, cfg  # type: ignore[return-value]
+
+
+def init_config(source: OmniModel) -> tuple[ModelConfig, TextTokenizer | None]:
+    """The source's encoders and trunk without its task heads, and its tokenizer (the embedding rows mean
+    that tokenizer's ids)."""
+    cfg = copy.deepcopy(source.cfg)
+    cfg.tasks = []
+    return cfg, source.tokenizer
+
+
+def copy_matching(model: nn.Module, source: nn.Module, name: str) -> WarmStart:
+    """Copy every tensor of ``source`` whose name and shape ``model`` shares; refuse when none fits."""
+    own, src = model.state_dict(), source.state_dict()
+    loaded = sorted(k for k in own if k in src and own[k].shape == src[k].shape)
+    mismatched = sorted(k for k in own if k in src and own[k].shape != src[k].shape)
+    if not loaded:
+        raise OmnivecError(f"--init {name}: no tensor of it matches the model by name and shape")
+    model.load_state_dict({**own, **{k: src[k] for k in loaded}})
+    return WarmStart(name, loaded, sorted(set(own) - set(src)), mismatched)
