@@ -114,3 +114,20 @@ def test_pickled_weights_load_like_safetensors(tmp_path: Path) -> None:
     a = omnivec.load(src, device="cpu").embed("image", images)
     b = omnivec.load(pkl, device="cpu").embed("image", images)
     assert torch.equal(a, b)
+
+
+def test_every_command_of_the_pretrained_doc_parses() -> None:
+    """docs/pretrained.md shows commands a user copies; a flag the CLI lacks fails here."""
+    import re
+    import shlex
+
+    from omnivec.cli import build_parser
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "pretrained.md").read_text()
+    lines = [
+        ln.split("#", 1)[0].strip() for b in re.findall(r"```bash\n(.*?)```", doc, flags=re.S) for ln in b.splitlines()
+    ]
+    commands = [shlex.split(ln)[1:] for ln in lines if ln.startswith("omnivec ")]
+    assert len(commands) >= 6
+    for argv in commands:
+        build_parser().parse_args(argv)  # argparse exits 2 on an unknown flag
