@@ -107,3 +107,13 @@ def test_no_weights_file_is_named(tmp_path: Path) -> None:
     _, src = vit_folder(tmp_path / "hf")
     (src / "model.safetensors").unlink()
     refused(src, tmp_path, "model.safetensors", "pytorch_model.bin")
+
+
+def test_init_from_the_other_family_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hf_helpers import bart_folder
+
+    _, _, src = bart_folder(tmp_path / "hf")
+    argv = ["train", "--init", str(src), "--tasks", "topics", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    assert "not an OmniVec run" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -43,14 +43,20 @@ class WarmStart:
 
 
 def source_model(path: str | Path) -> tuple[OmniModel, RunConfig]:
-    """The OmniVec model and config of a run folder or Hugging Face folder (an encoder-decoder is refused)."""
-    from omnivec.run import load_any
+    """The OmniVec model and config of a run folder, or of a Hugging Face folder converted in memory; the other
+    family is refused in one line, as :func:`omnivec.run.load_run` refuses it."""
+    from omnivec.hf.folder import is_hf_folder
+    from omnivec.run import FAMILIES, load_run
 
-    model, cfg = load_any(path)
+    if not is_hf_folder(path):
+        return load_run(path)
+    from omnivec.hf import load_hf
+
+    model = load_hf(path)
     if not isinstance(model, OmniModel):
-        raise OmnivecError(f"--init {path}: an encoder-decoder (UnIVAL) cannot initialise an OmniVec run; "
-                           "use `omnivec unival finetune` with it")  # fmt: skip
-    return model, cfg  # type: ignore[return-value]
+        raise OmnivecError(f"{path} converts to {FAMILIES['unival']}, not {FAMILIES['omnivec']}; "
+                           "start `omnivec unival finetune` from it")  # fmt: skip
+    return model, model.run_config  # type: ignore[return-value]
 
 
 def init_config(source: OmniModel) -> tuple[ModelConfig, TextTokenizer | None]:

@@ -19,12 +19,12 @@ from omnivec.hf.base import (
     Imported,
     ImportOptions,
     check_plain_gelu,
+    fine_tune_schedule,
     head_dims,
     take_rules,
     vit_block_rules,
 )
 from omnivec.hf.folder import HFFolder, require
-from omnivec.hf.vit import fine_tune_schedule
 from omnivec.model import OmniModel
 
 

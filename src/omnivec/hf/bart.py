@@ -25,6 +25,7 @@ from omnivec.hf.base import (
     ImportOptions,
     Rule,
     check_plain_gelu,
+    fine_tune_schedule,
     give_rules,
     head_dims,
     layer_rules,
@@ -32,7 +33,6 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
-from omnivec.hf.vit import fine_tune_schedule
 from omnivec.tokenizer import TextTokenizer
 from omnivec.unival.locations import special_tokens
 
@@ -143,7 +143,8 @@ class BartConverter(Converter):
         c, b = model.cfg, model.cfg.backbone
         spec = b.encoders["text"]
         fits = b.post_norm and c.decoder_embed_norm and spec.get("embed_norm") and not spec.get("bigram_buckets", 1)
-        if not fits or spec.get("type_embed") or b.norm_eps != spec.get("embed_norm_eps", 1e-5):
+        same_sizes = b.norm_eps == spec.get("embed_norm_eps", 1e-5) and spec["max_length"] == c.decoder_max_length
+        if not fits or spec.get("type_embed") or not same_sizes:  # BartConfig has one eps and one position count
             return None
         s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
         # the text modality embedding is added after the embedding LayerNorm: it folds into that norm's bias

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from omnivec.config import TrainConfig, preset_train
 from omnivec.errors import CheckpointError
 from omnivec.hf.folder import HFFolder
 from omnivec.registry import Registry
@@ -124,6 +125,14 @@ VIT_LAYER: list[Rule] = [
 
 def vit_block_rules(depth: int) -> list[Rule]:
     return [*layer_rules(depth, "encoder.layer.{i}.", "trunk.blocks.{i}.", VIT_LAYER), ("trunk.norm", ("layernorm",))]
+
+
+def fine_tune_schedule() -> TrainConfig:
+    """The imported run's schedule: the small preset's at lr 1e-4, a rate for fine-tuning pretrained weights
+    rather than training from scratch (the command line's flags override it)."""
+    train = preset_train("small")
+    train.lr = 1e-4
+    return train
 
 
 def check_plain_gelu(folder: HFFolder, key: str = "hidden_act") -> None:

@@ -21,6 +21,7 @@ from omnivec.hf.base import (
     ImportOptions,
     Rule,
     check_plain_gelu,
+    fine_tune_schedule,
     give_rules,
     head_dims,
     layer_rules,
@@ -28,7 +29,6 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
-from omnivec.hf.vit import fine_tune_schedule
 from omnivec.model import OmniModel
 
 TEXT = "encoders.text."

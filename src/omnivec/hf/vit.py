@@ -13,12 +13,10 @@ MAE decoder, classification heads.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from omnivec.config import ModelConfig, RunConfig, preset_train
+from omnivec.config import ModelConfig, RunConfig
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -26,6 +24,7 @@ from omnivec.hf.base import (
     Imported,
     ImportOptions,
     check_plain_gelu,
+    fine_tune_schedule,
     give_rules,
     head_dims,
     take_rules,
@@ -36,13 +35,6 @@ from omnivec.model import OmniModel
 
 IMAGENET_STANDARD = [0.5, 0.5, 0.5]
 """transformers' ViTImageProcessor default mean and std, used when a folder has no preprocessor_config.json."""
-
-
-def fine_tune_schedule() -> Any:
-    """A fine-tuning schedule for pretrained weights: the small preset's, at a tenth of its learning rate."""
-    train = preset_train("small")
-    train.lr = 1e-4
-    return train
 
 
 def _pixels(folder: HFFolder, channels: int) -> tuple[list[float], list[float], list[str]]:

@@ -204,12 +204,17 @@ def pretrain(
 
 def load_parent(parent: str | Path) -> tuple[UnivalModel, UnivalRunConfig]:
     """A UnIVAL run folder, or a Hugging Face BART folder converted in memory (:mod:`omnivec.hf`)."""
-    from omnivec.run import load_any
+    from omnivec.hf.folder import is_hf_folder
+    from omnivec.run import FAMILIES
 
-    model, cfg = load_any(parent)
+    if not is_hf_folder(parent):
+        return load_unival(parent)
+    from omnivec.hf import load_hf
+
+    model = load_hf(parent)
     if not isinstance(model, UnivalModel):
-        raise OmnivecError(f"{parent} is not an encoder-decoder (a UnIVAL run or a BART folder)")
-    return model, cfg  # type: ignore[return-value]
+        raise OmnivecError(f"{parent} converts to {FAMILIES['omnivec']}, not {FAMILIES['unival']}")
+    return model, model.run_config  # type: ignore[return-value]
 
 
 def finetune(
