@@ -82,3 +82,12 @@ def test_bart_import_unival_finetune_load_generate_export(tmp_path: Path) -> Non
     assert model.embed("text", TEXTS).shape == (len(TEXTS), 32)
     exported_onnx(out, "text", tmp_path)
     assert main(["export", str(out), "--format", "hf", "--out", str(tmp_path / "bart")]) == 0
+
+
+def test_vit_mae_import_continues_masked_pretraining(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, src = vit_folder(tmp_path / "hf", mae=True)
+    run, out = imported(src, tmp_path), tmp_path / "pre"
+    argv = ["pretrain", "--init", str(run), "--tasks", "shapes", "--steps", "2", "--out", str(out)]
+    assert main([*argv, *SMALL]) == 0
+    assert "initialised" in capsys.readouterr().out  # the encoder and trunk came from the checkpoint
+    assert omnivec.load(out, device="cpu").embed("image", [torch.rand(3, 32, 32)]).shape == (1, 32)

@@ -29,6 +29,7 @@ from omnivec.runner import seed_everything as seed_everything  # re-exported: ca
 from omnivec.tasks import task_kind
 from omnivec.tokenizer import TextTokenizer
 from omnivec.types import Modality
+from omnivec.warm_start import adopt, copy_matching, new_model
 
 
 @dataclass
@@ -191,12 +192,7 @@ def train(
     folder or Hugging Face folder whose encoders, trunk, tokenizer and weights the run starts from
     (:mod:`omnivec.warm_start`; ``run_cfg.model`` is replaced by its architecture)."""
     out = Path(out)
-    source = None
-    if init is not None and not resume:
-        from omnivec.warm_start import init_config, source_model
-
-        source, _ = source_model(init)
-        run_cfg.model, init_tokenizer = init_config(source)
+    source = None if resume else adopt(init, run_cfg)
 
     def build(info: DistInfo) -> Job:
         if resume:
@@ -207,15 +203,10 @@ def train(
             cfg = run_cfg
             prepared = tasks if tasks is not None else prepare_tasks(cfg, cfg.tasks)
             cfg.model.tasks = []
-            if source is None:
-                model = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, prepared), info))
-            else:
-                model = OmniModel(cfg.model, init_tokenizer)
+            model = new_model(cfg.model, source, lambda: same_tokenizer(train_tokenizer(cfg, prepared), info))
             for p in prepared.values():
                 model.add_task(p.cfg)
             if source is not None:
-                from omnivec.warm_start import copy_matching
-
                 print(copy_matching(model, source, str(init)).summary())
         return supervised_job(model, cfg, prepared, make_schedule(list(prepared), cfg.train.task_schedule))
 

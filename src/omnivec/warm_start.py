@@ -8,6 +8,7 @@ what starts fresh (the new heads) and what did not fit, so nothing is silently h
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,12 +60,23 @@ def source_model(path: str | Path) -> tuple[OmniModel, RunConfig]:
     return model, model.run_config  # type: ignore[return-value]
 
 
-def init_config(source: OmniModel) -> tuple[ModelConfig, TextTokenizer | None]:
-    """The source's encoders and trunk without its task heads, and its tokenizer (the embedding rows mean
-    that tokenizer's ids)."""
-    cfg = copy.deepcopy(source.cfg)
-    cfg.tasks = []
-    return cfg, source.tokenizer
+def adopt(init: str | Path | None, run_cfg: RunConfig) -> OmniModel | None:
+    """The ``--init`` source, loaded before the run is seeded, with its encoders and trunk (no task heads)
+    given to ``run_cfg.model``; None without ``--init``."""
+    if init is None:
+        return None
+    source, _ = source_model(init)
+    run_cfg.model = copy.deepcopy(source.cfg)
+    run_cfg.model.tasks = []
+    return source
+
+
+def new_model(
+    cfg: ModelConfig, source: OmniModel | None, fresh_tokenizer: Callable[[], TextTokenizer | None]
+) -> OmniModel:
+    """A fresh model of ``cfg``: with the source's tokenizer (its embedding rows mean that tokenizer's ids), or
+    one ``fresh_tokenizer`` trains, without a source."""
+    return OmniModel(cfg, source.tokenizer if source is not None else fresh_tokenizer())
 
 
 def copy_matching(model: nn.Module, source: nn.Module, name: str) -> WarmStart:

@@ -22,6 +22,14 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
+def add_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--init",
+        help="start from this run folder's or Hugging Face folder's encoders, trunk, tokenizer and weights "
+        "(docs/pretrained.md); task heads (and a pretraining decoder) start fresh",
+    )
+
+
 def write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
     """One JSON object per line to ``out`` (atomically), or to stdout."""
     from omnivec.checkpoint import atomic_write_text

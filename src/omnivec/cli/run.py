@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, format_info, modality_names, print_results, write_jsonl
+from omnivec.cli.common import add_device, add_init, format_info, modality_names, print_results, write_jsonl
 from omnivec.config import comma_list
 
 
@@ -162,11 +162,7 @@ def register(sub: Any) -> None:
     )
     t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
-    t.add_argument(
-        "--init",
-        help="start from this run folder's or Hugging Face folder's encoders, trunk, tokenizer and weights "
-        "(docs/pretrained.md); the tasks get new heads",
-    )
+    add_init(t)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(t)
     t.set_defaults(fn=cmd_train)
