@@ -48,6 +48,14 @@ def _pixels(folder: HFFolder, channels: int) -> tuple[list[float], list[float], 
     return mean, std, notes
 
 
+def square(folder: HFFolder, key: str) -> int:
+    """A side that config.json may write as 224 or [224, 224]; only square images and patches are converted."""
+    value = folder.cfg(key)
+    sides = value if isinstance(value, list) else [value]
+    require(folder, key, len(set(sides)) == 1 and all(isinstance(v, int) for v in sides), "one square side")
+    return int(sides[0])
+
+
 class ViTConverter(Converter):
     model_type = "vit"
 
@@ -55,8 +63,8 @@ class ViTConverter(Converter):
         D, nh, ratio = head_dims(folder, "hidden_size", "num_attention_heads", "intermediate_size")
         depth, size, p = (
             int(folder.cfg("num_hidden_layers")),
-            int(folder.cfg("image_size")),
-            int(folder.cfg("patch_size")),
+            square(folder, "image_size"),
+            square(folder, "patch_size"),
         )
         C = int(folder.cfg("num_channels", 3))
         check_plain_gelu(folder)
