@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from omnivec.data.base import label_subset
 from omnivec.errors import OmnivecError
 from omnivec.finetune import make_phases
 from omnivec.label_scarce import CLOSE, ScarceBudget, closed_steps, run_seed
 from omnivec.reproduce import reproduce_scarce
-from omnivec.data.base import label_subset
 
 
 def _ids(ds) -> set[int]:

@@ -8,6 +8,7 @@ is written to a temporary name in the same folder and renamed into place, so a c
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,29 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def require_new_folder(out: Path) -> None:
+    """``out`` must not exist, or be an empty folder: a command that writes a whole folder never mixes its files
+    with another run's."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OmnivecError(f"--out {out} already exists and is not empty; choose a new folder")
+
+
+def atomic_folder(out: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary folder beside ``out``, then rename it onto ``out`` (new or empty): a
+    failure part-way leaves no ``out`` behind."""
+    require_new_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        write(tmp)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -74,6 +74,11 @@ class ModelConfig:
     layer_scale: float = 1e-4
     """Initial value of the per-channel scale on every residual branch of the trunk (CaiT's LayerScale); the
     trunk starts near the identity, so the model first learns like its encoders + pooling. 0 disables it."""
+    post_norm: bool = False
+    """Trunk blocks normalise after each residual sum (BERT, BART) instead of before each branch (ViT, ours);
+    a post-norm trunk has no final norm. Set by ``omnivec import`` for weights trained that way."""
+    norm_eps: float = 1e-5
+    """Epsilon of the trunk's LayerNorms (ViT and BERT checkpoints use 1e-12)."""
     vectorizer: str = "auto"
     """How tokens become one vector per sample: auto (each encoder's own pooling: max for images, video, audio
     and points, mean for text), mean, max, cls (a learned token) or attn (learned-query attention pooling)."""

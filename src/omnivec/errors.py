@@ -12,3 +12,14 @@ class DataError(OmnivecError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+
+class CheckpointError(OmnivecError):
+    """A pretrained checkpoint that cannot be imported (unknown ``model_type``, a missing or misshapen tensor, a
+    pickle that is not plain tensors); ``path`` names the file and ``key`` the entry, where there is one."""
+
+    def __init__(self, path: object, reason: str, key: str = "") -> None:
+        super().__init__(f"{path}: {f'{key}: ' if key else ''}{reason}")
+        self.path = str(path)
+        self.key = key
+        self.reason = reason

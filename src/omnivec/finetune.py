@@ -179,8 +179,10 @@ def _start_point(
     """The pretrained model of ``start`` (None from scratch) and the run's config, with ``tasks``, ``byo`` and
     ``train_cfg`` applied."""
     model: OmniModel | None = None
-    if start is not None:
-        model, cfg = load_run(start)
+    if start is not None:  # a run folder, or a Hugging Face folder converted in memory
+        from omnivec.warm_start import source_model
+
+        model, cfg = source_model(start)
         if model.tasks:
             raise OmnivecError(f"{start} already has task heads; fine-tune from a pretrained run folder")
     elif run_cfg is not None:

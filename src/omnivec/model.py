@@ -47,7 +47,9 @@ class OmniModel(nn.Module):
             else {}
         )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D)) if cfg.vectorizer == "cls" else None
-        self.trunk = Trunk(D, cfg.depth, cfg.num_heads, cfg.mlp_ratio, cfg.drop_path, cfg.layer_scale)
+        self.trunk = Trunk(
+            D, cfg.depth, cfg.num_heads, cfg.mlp_ratio, cfg.drop_path, cfg.layer_scale, cfg.post_norm, cfg.norm_eps
+        )
         pools = {m: self.encoder(m).default_pool for m in self.encoders}
         self.vectorizer = Vectorizer(cfg.vectorizer, D, pools)
         self.heads = nn.ModuleDict()

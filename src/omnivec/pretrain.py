@@ -38,6 +38,7 @@ from omnivec.run import load_run, save_run
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.train import PreparedTask, make_schedule, prepare_tasks, train_tokenizer
 from omnivec.types import EncoderInput, Tokens
+from omnivec.warm_start import adopt, copy_matching, new_model
 
 DECODER_WEIGHTS = "decoder.safetensors"
 PRETRAIN_CONFIG = "pretrain.yaml"
@@ -141,10 +142,14 @@ def pretrain(
     resume: bool = False,
     progress: bool = True,
     device: str = "auto",
+    init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
-    ``out``; returns the last logged losses. ``device``: see :func:`omnivec.runner.run_job`."""
+    ``out``; returns the last logged losses. ``device``: see :func:`omnivec.runner.run_job`. ``init``: continue
+    from this run folder's or Hugging Face folder's encoders, trunk and tokenizer (:mod:`omnivec.warm_start`);
+    the reconstruction decoder starts fresh."""
     out = Path(out)
+    source = None if resume else adopt(init, run_cfg)
 
     def build(info: DistInfo) -> Job:
         if resume:
@@ -160,7 +165,9 @@ def pretrain(
             if not tasks:
                 raise OmnivecError("pretrain: none of the given tasks has single-modality samples")
             cfg.model.tasks = []
-            omni = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, tasks), info))
+            omni = new_model(cfg.model, source, lambda: same_tokenizer(train_tokenizer(cfg, tasks), info))
+            if source is not None:
+                print(copy_matching(omni, source, str(init)).summary())
             mae = MaskedAutoencoder(omni, masking)
 
         def summary(engine: Engine) -> dict[str, Any]:

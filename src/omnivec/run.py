@@ -112,7 +112,15 @@ def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniMode
 def load_any(
     run_dir: str | Path, weights: str = ckpt.WEIGHTS
 ) -> tuple[OmniModel | UnivalModel, RunConfig | UnivalRunConfig]:
-    """The model of a run folder of either family, and its config."""
+    """The model of a run folder of either family, and its config; a Hugging Face model folder (config.json,
+    no config.yaml) is converted in memory (:mod:`omnivec.hf`)."""
+    from omnivec.hf.folder import is_hf_folder
+
+    if is_hf_folder(run_dir):
+        from omnivec.hf import load_hf
+
+        model = load_hf(run_dir)
+        return model, model.run_config  # type: ignore[return-value]
     if read_family(run_dir) == "unival":
         from omnivec.unival.model import load_unival
 
@@ -124,7 +132,8 @@ def load(
     path: str | Path, device: str | torch.device | None = "auto", weights: str = ckpt.WEIGHTS
 ) -> OmniModel | UnivalModel:
     """``omnivec.load(run_dir)``: the trained model of either family, in eval mode, on ``device`` (auto: CUDA
-    when present), with ``run_config`` and ``run_dir`` attached."""
+    when present), with ``run_config`` and ``run_dir`` attached. ``path`` may also be a local Hugging Face
+    folder of a supported ``model_type`` (docs/pretrained.md), converted on the fly."""
     from omnivec.device import resolve_device
 
     model, cfg = load_any(path, weights)

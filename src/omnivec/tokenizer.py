@@ -14,6 +14,8 @@ from omnivec.types import EncoderInput
 
 PAD, BOS, EOS, UNK, MASK = "<pad>", "<s>", "</s>", "<unk>", "<mask>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK, MASK]
+WORDPIECE_NAMES = {PAD: "[PAD]", BOS: "[CLS]", EOS: "[SEP]", UNK: "[UNK]", MASK: "[MASK]"}
+"""An imported BERT tokenizer names its special tokens this way; each role takes the first name it has."""
 
 
 class TextTokenizer:
@@ -26,10 +28,11 @@ class TextTokenizer:
         self.unk_id = self._id(UNK)
 
     def _id(self, token: str) -> int:
-        i = self.tk.token_to_id(token)
-        if i is None:
-            raise OmnivecError(f"tokenizer lacks the special token {token!r}")
-        return int(i)
+        for name in (token, WORDPIECE_NAMES[token]):
+            i = self.tk.token_to_id(name)
+            if i is not None:
+                return int(i)
+        raise OmnivecError(f"tokenizer lacks the special token {token!r} (or {WORDPIECE_NAMES[token]!r})")
 
     @classmethod
     def train(

@@ -29,6 +29,7 @@ from omnivec.runner import seed_everything as seed_everything  # re-exported: ca
 from omnivec.tasks import task_kind
 from omnivec.tokenizer import TextTokenizer
 from omnivec.types import Modality
+from omnivec.warm_start import adopt, copy_matching, new_model
 
 
 @dataclass
@@ -184,11 +185,15 @@ def train(
     progress: bool = True,
     tasks: dict[str, PreparedTask] | None = None,
     device: str = "auto",
+    init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``run_cfg.tasks`` into the run folder ``out``; evaluate on the test splits; return the results.
     ``tasks``: the tasks already prepared from ``run_cfg`` (``prepare_tasks``), so a caller that also trains
-    baselines on them builds the data once. ``device``: see :func:`omnivec.runner.run_job`."""
+    baselines on them builds the data once. ``device``: see :func:`omnivec.runner.run_job`. ``init``: a run
+    folder or Hugging Face folder whose encoders, trunk, tokenizer and weights the run starts from
+    (:mod:`omnivec.warm_start`; ``run_cfg.model`` is replaced by its architecture)."""
     out = Path(out)
+    source = None if resume else adopt(init, run_cfg)
 
     def build(info: DistInfo) -> Job:
         if resume:
@@ -199,9 +204,11 @@ def train(
             cfg = run_cfg
             prepared = tasks if tasks is not None else prepare_tasks(cfg, cfg.tasks)
             cfg.model.tasks = []
-            model = OmniModel(cfg.model, same_tokenizer(train_tokenizer(cfg, prepared), info))
+            model = new_model(cfg.model, source, lambda: same_tokenizer(train_tokenizer(cfg, prepared), info))
             for p in prepared.values():
                 model.add_task(p.cfg)
+            if source is not None:
+                print(copy_matching(model, source, str(init)).summary())
         return supervised_job(model, cfg, prepared, make_schedule(list(prepared), cfg.train.task_schedule))
 
     seed = None if resume else run_cfg.train.seed

@@ -17,11 +17,16 @@ class Trunk(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.0,
         layer_scale: float = 0.0,
+        post_norm: bool = False,
+        norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]  # stochastic depth grows with depth
-        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, r, layer_scale) for r in rates)
-        self.norm = nn.LayerNorm(embed_dim)
+        self.blocks = nn.ModuleList(
+            Block(embed_dim, num_heads, mlp_ratio, r, layer_scale, post_norm, norm_eps) for r in rates
+        )
+        # a post-norm stack already ends in a norm (BERT/BART have no final one)
+        self.norm: nn.Module = nn.Identity() if post_norm else nn.LayerNorm(embed_dim, eps=norm_eps)
 
     def forward(self, x: Tensor, pad_mask: Tensor | None = None) -> Tensor:
         attn_mask = key_padding_to_attn_mask(pad_mask)

@@ -5,7 +5,8 @@ function; errors print one line and exit 2.
     recipe.py  pretrain, finetune, reproduce                       (the OmniVec recipe)
     unival.py  unival pretrain|finetune|evaluate, generate, merge, reproduce-unival
     data.py    data list|check|prepare|download
-    export.py  export (ONNX)
+    export.py  export (ONNX; --format hf)
+    hf.py      import (Hugging Face folders)
     serve.py   index, search, serve                                 (put a run in front of people)
 """
 
@@ -19,11 +20,11 @@ from omnivec.errors import OmnivecError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from omnivec.cli import data, export, recipe, run, serve, unival
+    from omnivec.cli import data, export, hf, recipe, run, serve, unival
 
     p = argparse.ArgumentParser(prog="omnivec", description="Unified multimodal models (OmniVec, UnIVAL).")
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (run, data, recipe, unival, export, serve):
+    for group in (run, data, recipe, unival, export, hf, serve):
         group.register(sub)
     return p
 

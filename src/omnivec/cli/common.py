@@ -29,6 +29,14 @@ def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, help="files, or folders (their class subfolders = labels)")
 
 
+def add_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--init",
+        help="start from this run folder's or Hugging Face folder's encoders, trunk, tokenizer and weights "
+        "(docs/pretrained.md); task heads (and a pretraining decoder) start fresh",
+    )
+
+
 def write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
     """One JSON object per line to ``out`` (atomically), or to stdout."""
     from omnivec.checkpoint import atomic_write_text

@@ -1,4 +1,5 @@
-"""``omnivec export``: one modality's embedding path of a run as an ONNX file, verified with onnxruntime."""
+"""``omnivec export``: one modality's embedding path of a run as an ONNX file, verified with onnxruntime; or
+(``--format hf``) the run as a Hugging Face folder."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def _shape_arg(value: str) -> tuple[int, ...]:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    if a.format == "hf":
+        return _export_hf(a)
+    if a.modality is None:
+        raise OmnivecError("--modality is required for --format onnx")
     from omnivec.export import TOLERANCE, export_run
 
     if a.opset is not None and a.opset < 1:
@@ -40,6 +45,17 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _export_hf(a: argparse.Namespace) -> int:
+    from omnivec.hf.export import export_hf
+
+    r = export_hf(a.run, a.out)
+    what = f"a Hugging Face {r.architecture} folder" if r.format == "hf" else "an omnivec run folder"
+    print(f"wrote {what} to {r.out}")
+    for note in r.notes:
+        print(f"  {note}")
+    return 0
+
+
 def _elem(kind: str) -> str:
     """onnxruntime's 'tensor(float)' -> 'float32'."""
     inner = kind.removeprefix("tensor(").removesuffix(")")
@@ -55,8 +71,15 @@ def register(sub: Any) -> None:
         "video sizes and the point count are fixed. Needs pip install 'omnivec[export]'.",
     )
     x.add_argument("run", help="run folder")
-    x.add_argument("--modality", required=True, choices=modality_names())
-    x.add_argument("--out", required=True, help="the .onnx file to write")
+    x.add_argument(
+        "--format",
+        choices=["onnx", "hf"],
+        default="onnx",
+        help="onnx: one modality's embedding path; hf: a folder transformers loads (ViT, BERT, BART; "
+        "docs/pretrained.md), else an omnivec run folder",
+    )
+    x.add_argument("--modality", choices=modality_names(), help="the modality to export (onnx)")
+    x.add_argument("--out", required=True, help="the .onnx file (onnx) or the folder (hf) to write")
     x.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
     x.add_argument("--task", help="also output this classification task's logits")
     x.add_argument(

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import add_device
+from omnivec.cli.common import add_device, add_init
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
 
@@ -81,7 +81,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         decoder_dim=a.decoder_dim,
         decoder_depth=a.decoder_depth,
     )
-    s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet, device=a.device)
+    s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     if s:
         last = s["last"]
         print(f"pretrained {s['steps']} steps into {a.out}; last loss {last.get('loss', float('nan')):.4f}")
@@ -182,6 +182,7 @@ def register(sub: Any) -> None:
     p.add_argument("--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)")
     p.add_argument("--decoder-depth", type=int, default=1)
     p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
+    add_init(p)
     _common(p)
     p.set_defaults(fn=cmd_pretrain)
 

@@ -9,7 +9,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, add_run_and_inputs, format_info, modality_names, print_results, write_jsonl
+from omnivec.cli.common import (
+    add_device,
+    add_init,
+    add_run_and_inputs,
+    format_info,
+    modality_names,
+    print_results,
+    write_jsonl,
+)
 from omnivec.config import comma_list
 
 
@@ -36,7 +44,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if getattr(a, key) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
-    results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device)
+    results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     print_results(results)
     return 0
 
@@ -155,6 +163,7 @@ def register(sub: Any) -> None:
     )
     t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    add_init(t)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(t)
     t.set_defaults(fn=cmd_train)

@@ -4,7 +4,7 @@ without resizing a position table (sides are padded up to whole tokens)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -32,10 +32,16 @@ class ImageEncoderConfig:
     stride (about half the stem's cost, a little accuracy: docs/learning.md)."""
     augment_shift: int = 2
     """Training augmentation: random translation by up to this many pixels (0: off)."""
-    mean: float = 0.5
-    """Pixels are normalised as (x - mean) / std before the stem."""
-    std: float = 0.25
+    mean: float | list[float] = 0.5
+    """Pixels are normalised as (x - mean) / std before the stem: one value, or one per channel (an imported
+    checkpoint's ``image_mean`` from its preprocessor_config.json)."""
+    std: float | list[float] = 0.25
     """See mean."""
+    pos_embed: str = "sincos"
+    """Token positions: sincos (fixed, any image size) or learned (a table over ``pos_grid``, as in ViT; other
+    grids get it resized bicubically)."""
+    pos_grid: list[int] = field(default_factory=list)
+    """learned positions: the token grid [rows, cols] of the table (e.g. [14, 14] for ViT-B/16 at 224)."""
 
 
 @ENCODERS.register("image_patch")
@@ -52,6 +58,14 @@ class ImageEncoder(PatchEncoder):
         self.patch = (p, p)
         self.stem_entry = (cfg.stem_entry, cfg.stem_entry) if cfg.stem_entry > 1 else ()
         self.build_stem()
+
+    def read_options(self) -> dict[str, Any]:
+        """Files are decoded to the channels this encoder takes, and with learned positions to the image size
+        they were learned at (a ViT's 224 x 224)."""
+        opts = super().read_options()
+        if getattr(self.cfg, "pos_embed", "sincos") == "learned" and len(set(self.cfg.pos_grid)) == 1:
+            opts["image_size"] = self.cfg.pos_grid[0] * self.cfg.patch_size
+        return opts
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]

@@ -11,6 +11,10 @@ Stems (``cfg.stem``):
   at mask ratio 0.75.
 - ``conv``: the overlapping stride-2 stem of Xiao et al. without masking support (kept for old run folders).
 
+Positions (``cfg.pos_embed``, images only): fixed sine-cosine for any grid (the default), or a learned table of
+``cfg.pos_grid`` (an imported ViT/ViT-MAE's), resized bicubically for other grids as transformers'
+``interpolate_pos_encoding`` does.
+
 Inputs whose spatial sides are not multiples of the token size are padded (edge values, centred) up to the next
 multiple; ``Tokens.size`` keeps the original size so a dense head crops back to it.
 """
@@ -78,10 +82,23 @@ class PatchEncoder(Encoder):
     patch: tuple[int, ...]
     input_desc: str
     stem: nn.Module
+    pos_table: nn.Parameter | None
+    """Learned positions (``cfg.pos_embed: learned``), (1, prod(pos_grid), D); None: sine-cosine."""
     stem_entry: tuple[int, ...] = ()
     """cnn stem: the non-overlapping entry conv's kernel = stride per axis (empty: a 3x3 conv at full size)."""
 
     def build_stem(self) -> None:
+        self.pos_table = None
+        if getattr(self.cfg, "pos_embed", "sincos") == "learned":
+            grid = tuple(self.cfg.pos_grid)
+            if len(grid) != len(self.patch):
+                raise OmnivecError(f"{self.modality} encoder: pos_grid {list(grid)} needs {len(self.patch)} sides")
+            self.pos_table = nn.Parameter(torch.zeros(1, math.prod(grid), self.embed_dim))
+            nn.init.normal_(self.pos_table, std=0.02)
+        elif getattr(self.cfg, "pos_embed", "sincos") != "sincos":
+            raise OmnivecError(
+                f"{self.modality} encoder: unknown pos_embed {self.cfg.pos_embed!r}; expected sincos or learned"
+            )
         if self.cfg.stem == "cnn":
             self.stem = ConvStem(self.cfg.in_chans, self.embed_dim, self.patch, self.cfg.stem_width, self.stem_entry)
         else:
@@ -137,7 +154,29 @@ class PatchEncoder(Encoder):
         )
 
     def _normalised(self, x: Tensor) -> Tensor:
-        return (x - self.cfg.mean) / self.cfg.std
+        """(x - mean) / std, with one value for all channels or one per channel (an imported ViT's)."""
+        mean, std = self.cfg.mean, self.cfg.std
+        if isinstance(mean, list) or isinstance(std, list):
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            return (x - torch.tensor(mean, dtype=x.dtype, device=x.device).view(shape)) / torch.tensor(
+                std, dtype=x.dtype, device=x.device
+            ).view(shape)
+        return (x - mean) / std
+
+    def positions(self, grid: tuple[int, ...], device: torch.device) -> Tensor:
+        """(N, D) positions of a row-major token grid: sine-cosine, or the learned table (resized bicubically
+        when the grid differs from ``pos_grid``)."""
+        table = getattr(self, "pos_table", None)  # encoders without build_stem (the CNNs) have none
+        if table is None:
+            return sincos_nd(self.embed_dim, grid, device)
+        own = tuple(self.cfg.pos_grid)
+        if grid == own:
+            return table[0]
+        if len(grid) != 2:
+            raise OmnivecError(f"{self.modality} encoder: learned positions of grid {list(own)} got grid {list(grid)}")
+        square = table.reshape(1, *own, -1).permute(0, 3, 1, 2)  # (1, D, h, w)
+        square = F.interpolate(square, size=grid, mode="bicubic", align_corners=False)
+        return square.permute(0, 2, 3, 1).reshape(-1, self.embed_dim)  # (N, D)
 
     def forward(self, inp: EncoderInput) -> Tokens:
         if self.cfg.stem == "cnn":
@@ -151,7 +190,7 @@ class PatchEncoder(Encoder):
         """(B, D, *grid) feature map -> row-major tokens with sine-cosine positions."""
         grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)  # (B, N, D)
-        return Tokens(x + sincos_nd(self.embed_dim, grid, x.device), None, grid)
+        return Tokens(x + self.positions(grid, x.device), None, grid)
 
     def patch_targets(self, inp: EncoderInput) -> Tensor:
         return patchify(self._padded(inp)[0], self.patch)  # (B, N, prod(patch) * C)
@@ -188,5 +227,5 @@ class PatchEncoder(Encoder):
         kept = patches.gather(1, ids_keep[..., None].expand(-1, -1, patches.shape[-1]))
         kept = kept.reshape(B * K, *self.patch, C).movedim(-1, 1)  # each kept patch as a tiny input
         y = self.proj(kept).reshape(B, K, self.embed_dim)
-        pos = sincos_nd(self.embed_dim, grid, x.device)  # (N, D)
+        pos = self.positions(grid, x.device)  # (N, D)
         return y + pos[ids_keep]

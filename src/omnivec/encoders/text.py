@@ -37,6 +37,13 @@ class TextEncoderConfig:
     it cost 3 points of Banking77 accuracy at the quickstart's 3 epochs, docs/learning.md)."""
     lowercase: bool = True
     """Fold case when the tokenizer is trained and applied (uncased, as TF-IDF and uncased BERT)."""
+    type_embed: bool = False
+    """Add one learned vector to every token (BERT's token-type embedding of segment 0, kept so imported BERT
+    weights give BERT's numbers; omnivec feeds one segment)."""
+    embed_norm: bool = False
+    """LayerNorm the summed embeddings before the trunk (BERT's and BART's embedding LayerNorm)."""
+    embed_norm_eps: float = 1e-5
+    """Epsilon of that LayerNorm (BERT uses 1e-12)."""
 
 
 @ENCODERS.register("text_embedding")
@@ -57,6 +64,8 @@ class TextEncoder(Encoder):
         if cfg.bigram_buckets > 0:
             self.bigram_embed = nn.Embedding(cfg.bigram_buckets, embed_dim)
             nn.init.normal_(self.bigram_embed.weight, std=0.02)
+        self.type_embed = nn.Parameter(torch.zeros(1, 1, embed_dim)) if cfg.type_embed else None
+        self.embed_norm: nn.Module = nn.LayerNorm(embed_dim, cfg.embed_norm_eps) if cfg.embed_norm else nn.Identity()
         self.tokenizer: TextTokenizer | None = None
 
     def forward(self, inp: EncoderInput) -> Tokens:
@@ -69,9 +78,13 @@ class TextEncoder(Encoder):
         # An exported graph cannot check values; onnxruntime's Gather rejects ids >= vocab_size itself.
         if not torch.compiler.is_exporting() and (int(ids.max()) >= self.cfg.vocab_size or int(ids.min()) < 0):
             raise OmnivecError(f"text encoder: token ids must lie in [0, {self.cfg.vocab_size})")
-        x = self.token_embed(ids) + self.pos_embed[:, :L]  # (B, L, D)
+        x = self.token_embed(ids)  # (B, L, D)
+        if self.type_embed is not None:  # before the positions, in BERT's order of the sums
+            x = x + self.type_embed
+        x = x + self.pos_embed[:, :L]
         if self.bigram_embed is not None:
             x = x + self.bigram_embed(bigram_ids(ids, self.cfg.vocab_size, self.cfg.bigram_buckets))
+        x = self.embed_norm(x)
         pad = None
         if inp.lengths is not None:
             pad = padding_or_none(torch.arange(L, device=ids.device)[None, :] >= inp.lengths[:, None])

@@ -13,6 +13,7 @@ Two ways in:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -150,26 +151,45 @@ class CrossAttention(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0) -> None:
+    """Self-attention, cross-attention and MLP, each a residual branch; pre-norm by default, post-norm (BART:
+    ``x -> norm(x + f(x))``) when ``post_norm``."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+        post_norm: bool = False,
+        norm_eps: float = 1e-5,
+    ) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
+        self.post_norm = post_norm
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.self_attn = CausalSelfAttention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.cross_attn = CrossAttention(dim, num_heads)
-        self.norm3 = nn.LayerNorm(dim)
+        self.norm3 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
 
+    def _residual(self, x: Tensor, norm: nn.Module, branch: Callable[[Tensor], Tensor]) -> Tensor:
+        if self.post_norm:
+            return norm(x + self.drop_path(branch(x)))
+        return x + self.drop_path(branch(norm(x)))
+
     def forward(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None, self_mask: Tensor | None) -> Tensor:
-        x = x + self.drop_path(self.self_attn(self.norm1(x), self_mask))
-        x = x + self.drop_path(self.cross_attn(self.norm2(x), memory, memory_mask))
-        return x + self.drop_path(self.mlp(self.norm3(x)))
+        x = self._residual(x, self.norm1, lambda h: self.self_attn(h, self_mask))
+        x = self._residual(x, self.norm2, lambda h: self.cross_attn(h, memory, memory_mask))
+        return self._residual(x, self.norm3, self.mlp)
 
     def step(self, x: Tensor, cache: KVCache, layer: int, self_mask: Tensor | None) -> Tensor:
-        x = x + self.self_attn.step(self.norm1(x), cache, layer, self_mask)
-        x = x + self.cross_attn.step(self.norm2(x), cache, layer)
-        h = F.gelu(cache.linear(self.mlp.fc1, self.norm3(x)))  # Mlp.forward, on the transposed weights
-        return x + cache.linear(self.mlp.fc2, h)
+        x = self._residual(x, self.norm1, lambda h: self.self_attn.step(h, cache, layer, self_mask))
+        x = self._residual(x, self.norm2, lambda h: self.cross_attn.step(h, cache, layer))
+        # Mlp.forward, on the transposed weights
+        return self._residual(
+            x, self.norm3, lambda h: cache.linear(self.mlp.fc2, F.gelu(cache.linear(self.mlp.fc1, h)))
+        )
 
 
 class TextDecoder(nn.Module):
@@ -185,6 +205,9 @@ class TextDecoder(nn.Module):
         max_length: int = 64,
         embedding: nn.Embedding | None = None,
         drop_path: float = 0.0,
+        post_norm: bool = False,
+        norm_eps: float = 1e-5,
+        embed_norm: bool = False,
     ) -> None:
         super().__init__()
         if embed_dim % num_heads:
@@ -196,9 +219,13 @@ class TextDecoder(nn.Module):
         self.vocab_size, self.embed_dim, self.num_heads = vocab_size, embed_dim, num_heads
         self.depth, self.max_length = depth, max_length
         self.blocks = nn.ModuleList(
-            DecoderBlock(embed_dim, num_heads, mlp_ratio, drop_path * i / max(depth - 1, 1)) for i in range(depth)
+            DecoderBlock(embed_dim, num_heads, mlp_ratio, drop_path * i / max(depth - 1, 1), post_norm, norm_eps)
+            for i in range(depth)
         )
-        self.norm = nn.LayerNorm(embed_dim)
+        # a post-norm stack already ends in a norm (BART's decoder has no final one)
+        self.norm: nn.Module = nn.Identity() if post_norm else nn.LayerNorm(embed_dim, eps=norm_eps)
+        # BART's layernorm_embedding: token + position embeddings are normalised before the first block
+        self.embed_norm: nn.Module = nn.LayerNorm(embed_dim, eps=norm_eps) if embed_norm else nn.Identity()
         init_weights(self.blocks)
         init_weights(self.norm)
         # a passed-in embedding keeps its values: it belongs to (and was initialised by) the text encoder
@@ -227,7 +254,7 @@ class TextDecoder(nn.Module):
         T = tokens.shape[1]
         if self.max_length < T:
             raise ValueError(f"{T} tokens exceed the decoder's max_length {self.max_length}")
-        x = self.embed(tokens) + self.pos_embed[:T]  # (B, T, D)
+        x = self.embed_norm(self.embed(tokens) + self.pos_embed[:T])  # (B, T, D)
         self_mask = None  # None -> the is_causal fast path
         if tgt_pad_mask is not None:
             causal = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril()
@@ -294,7 +321,7 @@ class TextDecoder(nn.Module):
         pos = cache.pos
         if pos + T > cache.max_len:
             raise ValueError(f"cache holds {cache.max_len} positions; cannot add {T} at position {pos}")
-        x = self.embed(tokens) + self.pos_embed[pos : pos + T]  # (B, T, D)
+        x = self.embed_norm(self.embed(tokens) + self.pos_embed[pos : pos + T])  # (B, T, D)
         self_mask = None
         if T > 1:  # several new tokens (a prompt): new token i sees cached ones and new ones up to itself
             self_mask = torch.ones(T, pos + T, dtype=torch.bool, device=tokens.device).tril(diagonal=pos)

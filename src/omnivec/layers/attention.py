@@ -1,4 +1,5 @@
-"""Pre-norm transformer block on ``F.scaled_dot_product_attention`` (the fused kernel on every backend)."""
+"""Transformer block on ``F.scaled_dot_product_attention`` (the fused kernel on every backend): pre-norm (ViT,
+MAE, ours) by default, post-norm (the original Transformer, BERT, BART) when imported weights need it."""
 
 from __future__ import annotations
 
@@ -71,18 +72,29 @@ class LayerScale(nn.Module):
 
 class Block(nn.Module):
     def __init__(
-        self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0, layer_scale: float = 0.0
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+        layer_scale: float = 0.0,
+        post_norm: bool = False,
+        norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
+        self.post_norm = post_norm
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
         self.ls1: nn.Module = LayerScale(dim, layer_scale) if layer_scale > 0 else nn.Identity()
         self.ls2: nn.Module = LayerScale(dim, layer_scale) if layer_scale > 0 else nn.Identity()
 
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        if self.post_norm:  # x -> norm(x + f(x)): BERT/BART, whose weights were trained this way
+            x = self.norm1(x + self.drop_path(self.ls1(self.attn(x, attn_mask))))
+            return self.norm2(x + self.drop_path(self.ls2(self.mlp(x))))
         x = x + self.drop_path(self.ls1(self.attn(self.norm1(x), attn_mask)))
         return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))
 

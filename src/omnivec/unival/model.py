@@ -48,6 +48,9 @@ class UnivalModelConfig:
     """Location tokens <bin_0>…<bin_{N-1}> in the vocabulary."""
     label_smoothing: float = 0.1
     """Label smoothing of the cross-entropy (UnIVAL/OFA use 0.1)."""
+    decoder_embed_norm: bool = False
+    """Normalise the decoder's token + position embeddings before its first block (BART's
+    layernorm_embedding). The decoder's blocks follow the trunk's ``post_norm`` and ``norm_eps``."""
 
 
 @dataclass
@@ -153,6 +156,9 @@ class UnivalModel(nn.Module):
             b.mlp_ratio,
             cfg.decoder_max_length,
             embedding=self.backbone.encoders[Modality.TEXT].token_embed,  # type: ignore[arg-type]  # tied
+            post_norm=b.post_norm,
+            norm_eps=b.norm_eps,
+            embed_norm=cfg.decoder_embed_norm,
         )
         ids = [tokenizer.tk.token_to_id(bin_token(i)) for i in range(cfg.num_bins)]
         self.bin_ids: list[int] = [int(i) for i in ids if i is not None]

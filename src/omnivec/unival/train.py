@@ -207,6 +207,21 @@ def pretrain(
     return fit(out, load, seed=cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
 
 
+def load_parent(parent: str | Path) -> tuple[UnivalModel, UnivalRunConfig]:
+    """A UnIVAL run folder, or a Hugging Face BART folder converted in memory (:mod:`omnivec.hf`)."""
+    from omnivec.hf.folder import is_hf_folder
+    from omnivec.run import FAMILIES
+
+    if not is_hf_folder(parent):
+        return load_unival(parent)
+    from omnivec.hf import load_hf
+
+    model = load_hf(parent)
+    if not isinstance(model, UnivalModel):
+        raise OmnivecError(f"{parent} converts to {FAMILIES['omnivec']}, not {FAMILIES['unival']}")
+    return model, model.run_config  # type: ignore[return-value]
+
+
 def finetune(
     parent: str | Path | None,
     tasks: Sequence[str],
@@ -228,7 +243,7 @@ def finetune(
     # the parent and the config are inputs, resolved before the run's seeding
     pretrained: UnivalModel | None = None
     if parent is not None:
-        pretrained, pcfg = load_unival(parent)
+        pretrained, pcfg = load_parent(parent)
         if cfg is not None:  # schedule, data sizes and files from the caller, architecture from the parent
             pcfg.train, pcfg.num_train, pcfg.num_test = cfg.train, cfg.num_train, cfg.num_test
             pcfg.data_root = cfg.data_root or pcfg.data_root
