@@ -26,7 +26,10 @@ def t_quantile_975(df: int) -> float:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
+    """Mean and sample standard deviation (0 for a single value; NaN for both when a value is NaN, e.g. a
+    share of a specialist that scored 0)."""
+    if any(math.isnan(v) for v in values):
+        return math.nan, math.nan
     m = statistics.fmean(values)
     return m, (statistics.stdev(values) if len(values) > 1 else 0.0)
 
