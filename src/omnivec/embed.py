@@ -22,7 +22,14 @@ def read_input(path: Path, modality: str, model: Any) -> list[Any]:
     if not path.is_file():
         raise OmnivecError(f"input file {path} does not exist")
     if modality == Modality.TEXT and path.suffix.lower() in (".txt", ""):
-        return [line for line in path.read_text().splitlines() if line.strip()]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise OmnivecError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise OmnivecError(f"{path}: no text to embed (the file is empty or blank)")
+        return lines
     return [readers.read_sample(path, modality, readers.ReadOptions(**model.read_options(modality)))]
 
 
@@ -36,4 +43,8 @@ def embed_files(model: OmniModel | UnivalModel, modality: str, paths: list[Path]
     if not samples:
         raise OmnivecError("no inputs to embed")
     out = [model.embed(modality, samples[i : i + batch_size]) for i in range(0, len(samples), batch_size)]
-    return torch.cat(out).cpu().numpy()
+    vectors = torch.cat(out).cpu()
+    if not bool(torch.isfinite(vectors).all()):
+        rows = (~torch.isfinite(vectors)).any(1).nonzero().flatten().tolist()
+        raise OmnivecError(f"embeddings of {len(rows)} input(s) are not finite (NaN or inf), first at input {rows[0]}")
+    return vectors.numpy()

@@ -9,6 +9,7 @@ from typing import Any
 from omnivec.cli.common import add_device
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
+from omnivec.validate import below_one_float, non_negative_int, positive_float, positive_int
 
 
 def _ratios(value: str) -> dict[str, float]:
@@ -49,16 +50,16 @@ def _run_config(a: argparse.Namespace) -> Any:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--steps", dest="max_steps", type=int, help="optimizer steps")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (resume point)")
-    p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
-    p.add_argument("--ema", dest="ema_decay", type=float, help="keep an EMA of the weights with this decay")
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--num-train", type=int)
-    p.add_argument("--num-test", type=int)
+    p.add_argument("--steps", dest="max_steps", type=positive_int, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--checkpoint-every", type=non_negative_int, help="write a checkpoint every N steps (resume point)")
+    p.add_argument("--grad-accum", type=positive_int, help="micro-batches per optimizer step")
+    p.add_argument("--ema", dest="ema_decay", type=below_one_float, help="keep an EMA of the weights with this decay")
+    p.add_argument("--log-every", type=positive_int)
+    p.add_argument("--num-train", type=positive_int)
+    p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", default="")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--quiet", action="store_true")
@@ -162,8 +163,10 @@ def register(sub: Any) -> None:
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
     p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
-    p.add_argument("--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)")
-    p.add_argument("--decoder-depth", type=int, default=1)
+    p.add_argument(
+        "--decoder-dim", type=non_negative_int, default=0, help="shared decoder width (0: half the trunk width)"
+    )
+    p.add_argument("--decoder-depth", type=positive_int, default=1)
     p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
     _common(p)
     p.set_defaults(fn=cmd_pretrain)
@@ -172,7 +175,7 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="pretrained run folder, or 'scratch'")
     p.add_argument("--tasks", type=comma_list, default=[])
     p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
-    p.add_argument("--rounds", type=int, default=2, help="passes over the group sequence")
+    p.add_argument("--rounds", type=positive_int, default=2, help="passes over the group sequence")
     p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
     p.add_argument("--preset", default="tiny", help="model preset when starting from scratch")
     p.add_argument("--train", help="your own data as one more task: a folder of class subfolders or a manifest")
@@ -184,16 +187,20 @@ def register(sub: Any) -> None:
     p = sub.add_parser("reproduce", help="regenerate an experiment table (omnivec-ablations | baselines | full-budget)")
     p.add_argument("name", choices=["omnivec-ablations", "baselines", "full-budget"])
     p.add_argument("--tasks", type=comma_list, default=[], help="baselines/full-budget: tasks (default: the suite)")
-    p.add_argument("--steps", type=int, default=300, help="baselines: steps per task")
-    p.add_argument("--batch-size", type=int, default=32, help="baselines: samples per task per step")
+    p.add_argument("--steps", type=positive_int, default=300, help="baselines: steps per task")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="baselines: samples per task per step")
     p.add_argument(
         "--seconds", type=float, default=0.0, help="baselines/full-budget: training seconds per task instead"
     )
-    p.add_argument("--train-limit", type=int, default=3000, help="baselines: training samples per task (0 = all)")
-    p.add_argument("--test-limit", type=int, default=1000, help="baselines: test samples per task (0 = all)")
+    p.add_argument(
+        "--train-limit", type=non_negative_int, default=3000, help="baselines: training samples per task (0 = all)"
+    )
+    p.add_argument(
+        "--test-limit", type=non_negative_int, default=1000, help="baselines: test samples per task (0 = all)"
+    )
     p.add_argument("--budget", default="small", choices=["tiny", "small", "medium"])
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
         "--seeds", type=int, default=3, help="omnivec-ablations: seeds from --seed (mean ± std, paired 95%% CIs)"
     )

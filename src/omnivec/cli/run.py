@@ -11,17 +11,41 @@ from typing import Any
 
 from omnivec.cli.common import add_device, format_info, modality_names, print_results, write_jsonl
 from omnivec.config import comma_list
+from omnivec.errors import OmnivecError
+from omnivec.validate import non_negative_int, positive_float, positive_int
+
+TRAIN_FLAGS: tuple[str, ...] = (
+    *("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "keep_checkpoints", "num_workers"),
+    "grad_accum",
+)
+RUN_FLAGS = ("num_train", "num_test", "train_limit", "test_limit")
+RESUME_CHANGEABLE = ("max_steps",)
+"""What ``train --resume`` may change: the step budget (a run continues to more steps). Everything else is the
+saved run's, and giving it is refused rather than silently ignored."""
+
+
+def refuse_changed_flags(a: argparse.Namespace, settings: tuple[str, ...]) -> None:
+    """``--resume`` continues the saved run with its own settings: name every other setting that was given."""
+    given = [f"--{k.replace('_', '-')}" for k in settings if getattr(a, k, None) not in (None, False, [])]
+    if given:
+        allowed = ", ".join(f"--{k.replace('_', '-')}" for k in RESUME_CHANGEABLE)
+        raise OmnivecError(
+            f"--resume continues {a.out} with its saved settings; {', '.join(given)} cannot change on resume "
+            f"(only {allowed} can); start a new --out to train with other settings"
+        )
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from omnivec.config import RunConfig, load_config_file, preset
+    from omnivec.config import RunConfig, apply_override, load_config_file, preset
     from omnivec.train import train
 
-    cfg = load_config_file(a.config, RunConfig, preset, a.preset) if a.config else preset(a.preset)
+    if a.resume:
+        fixed = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict", "data_root")
+        refuse_changed_flags(a, fixed + tuple(k for k in TRAIN_FLAGS + RUN_FLAGS if k not in RESUME_CHANGEABLE))
+    name = a.preset or "cpu"
+    cfg = load_config_file(a.config, RunConfig, preset, name) if a.config else preset(name)
     if a.tasks:
         cfg.tasks = a.tasks
-    from omnivec.config import apply_override
-
     for assignment in a.set or []:
         cfg = apply_override(cfg, assignment)
     if a.train:
@@ -29,10 +53,10 @@ def cmd_train(a: argparse.Namespace) -> int:
 
         add_byo(cfg, a.train, a.val or "", a.modality or "")
     cfg.strict = cfg.strict or a.strict
-    for key in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "num_workers", "grad_accum"):
+    for key in TRAIN_FLAGS:
         if getattr(a, key) is not None:
             setattr(cfg.train, key, getattr(a, key))
-    for key in ("num_train", "num_test", "train_limit", "test_limit"):
+    for key in RUN_FLAGS:
         if getattr(a, key) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
@@ -57,8 +81,10 @@ def cmd_embed(a: argparse.Namespace) -> int:
 
     from omnivec.checkpoint import atomic_write
     from omnivec.embed import embed_files
+    from omnivec.outputs import check_output_file
     from omnivec.run import load
 
+    check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)], a.overwrite)
     model = load(a.run, a.device)
     vectors = embed_files(model, a.modality, [Path(p) for p in a.input])
 
@@ -127,26 +153,25 @@ def cmd_tasks(a: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
 
     t = sub.add_parser("train", help="supervised (multi-task) training into a run folder")
-    t.add_argument(
-        "--preset", default="cpu", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base"
-    )
+    t.add_argument("--preset", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base")
     t.add_argument(
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
     t.add_argument("--tasks", type=comma_list, help="comma-separated task names (see `omnivec tasks`)")
     t.add_argument("--out", required=True, help="run folder to write")
-    t.add_argument("--max-steps", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--checkpoint-every", type=int)
-    t.add_argument("--num-workers", type=int)
-    t.add_argument("--grad-accum", type=int)
-    t.add_argument("--num-train", type=int, help="samples per generated task")
-    t.add_argument("--num-test", type=int)
+    t.add_argument("--max-steps", type=positive_int, help="optimizer steps (the one flag --resume may change)")
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=positive_float)
+    t.add_argument("--seed", type=non_negative_int)
+    t.add_argument("--checkpoint-every", type=non_negative_int, help="write a checkpoint every N steps (0: at the end)")
+    t.add_argument("--keep-checkpoints", type=positive_int, help="complete checkpoints kept (the newest N; default 2)")
+    t.add_argument("--num-workers", type=non_negative_int)
+    t.add_argument("--grad-accum", type=positive_int)
+    t.add_argument("--num-train", type=positive_int, help="samples per generated task")
+    t.add_argument("--num-test", type=positive_int)
     t.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
-    t.add_argument("--train-limit", type=int, help="cap on training samples per real dataset (0 = all)")
-    t.add_argument("--test-limit", type=int, help="cap on test samples per real dataset (0 = all)")
+    t.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
+    t.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
     t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument(
@@ -172,8 +197,10 @@ def register(sub: Any) -> None:
     e.add_argument("--data-root")
     e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits (OmniVec)")
     e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
-    e.add_argument("--beam", type=int, default=1, help="beam size of the generation (UnIVAL)")
-    e.add_argument("--limit", type=int, default=0, help="score at most this many test samples per task (UnIVAL)")
+    e.add_argument("--beam", type=positive_int, default=1, help="beam size of the generation (UnIVAL)")
+    e.add_argument(
+        "--limit", type=non_negative_int, default=0, help="score at most this many test samples per task (UnIVAL)"
+    )
     e.add_argument("--json", action="store_true")
     add_device(e)
     e.set_defaults(fn=cmd_evaluate)
@@ -182,7 +209,8 @@ def register(sub: Any) -> None:
     m.add_argument("run")
     m.add_argument("--modality", required=True, choices=modality_names())
     m.add_argument("--input", nargs="+", required=True)
-    m.add_argument("--out", required=True)
+    m.add_argument("--out", required=True, help="the .npy file to write (never a run folder or an input)")
+    m.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     add_device(m)
     m.set_defaults(fn=cmd_embed)
 
@@ -211,7 +239,7 @@ def register(sub: Any) -> None:
 
     q = sub.add_parser("quickstart", help="train one model on six tasks in five modalities and write a report")
     q.add_argument("--out", default="runs/quickstart")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=non_negative_int, default=0)
     q.add_argument("--data-root")
     q.add_argument("--quiet", action="store_true")
     q.add_argument("--no-baselines", action="store_true", help="skip the reference specialists (faster)")

@@ -11,6 +11,7 @@ from typing import Any
 from omnivec.cli.common import add_device, write_jsonl
 from omnivec.config import comma_list
 from omnivec.errors import OmnivecError
+from omnivec.validate import non_negative_int, positive_float, positive_int
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -45,7 +46,7 @@ def _merge(args: argparse.Namespace) -> int:
         args.run_b,
         args.out,
         args.method,
-        parse_alphas(args.alpha),
+        parse_alphas(args.alpha, args.extrapolate),
         args.pretrained,
         skip,
         args.ema,
@@ -53,6 +54,7 @@ def _merge(args: argparse.Namespace) -> int:
         args.eval_limit,
         args.beam,
         args.device,
+        overwrite=args.overwrite,
     )
     if tasks:
         from omnivec.unival.merging import markdown_table
@@ -177,15 +179,17 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="a UnIVAL config YAML (`omnivec config show --family unival`): its preset with only the fields it names "
         "overridden; flags given override it",
     )
-    p.add_argument("--num-bins", type=int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
+    p.add_argument("--num-bins", type=positive_int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
     p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
-    p.add_argument("--num-train", type=int, help="training samples per derived task")
-    p.add_argument("--num-test", type=int, help="test samples per derived task")
-    p.add_argument("--steps", type=int, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, help="samples per task per step")
-    p.add_argument("--lr", type=float)
+    p.add_argument("--num-train", type=positive_int, help="training samples per derived task")
+    p.add_argument("--num-test", type=positive_int, help="test samples per derived task")
+    p.add_argument("--steps", type=positive_int, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
+    p.add_argument("--lr", type=positive_float)
     p.add_argument("--data-root", help="real-data root (default $OMNIVEC_DATA)")
-    p.add_argument("--eval-limit", type=int, default=0, help="score at most this many test samples per task")
+    p.add_argument(
+        "--eval-limit", type=non_negative_int, default=0, help="score at most this many test samples per task"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--tsv",
@@ -194,9 +198,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="UnIVAL TSV files as tasks tsv_<schema>; SCHEMA: caption, vqa, refcoco, snli_ve, pretrain "
         "(repeatable; without TEST a seeded 10%% of TRAIN is held out)",
     )
-    p.add_argument("--image-size", type=int, help="TSV images are resized to this square side (default 64)")
+    p.add_argument("--image-size", type=positive_int, help="TSV images are resized to this square side (default 64)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable TSV row, naming it")
-    p.add_argument("--checkpoint-every", type=int, help="write a resumable checkpoint every N steps")
+    p.add_argument("--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -217,9 +221,9 @@ def register(sub: Any) -> None:
     g.add_argument("--folder", help="every readable file in this folder")
     g.add_argument("--text", help="question (vqa), phrase (grounding) or caption (matching)")
     g.add_argument("--out", help="JSONL output (default stdout)")
-    g.add_argument("--beam", type=int, default=1)
-    g.add_argument("--max-len", type=int)
-    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--beam", type=positive_int, default=1)
+    g.add_argument("--max-len", type=positive_int)
+    g.add_argument("--batch-size", type=positive_int, default=16)
     add_device(g)
     g.set_defaults(fn=_generate)
 
@@ -232,9 +236,11 @@ def register(sub: Any) -> None:
     m.add_argument("--pretrained", help="the run both started from (task-arithmetic, ties)")
     m.add_argument("--skip", help="comma-separated name patterns kept from run A unmerged")
     m.add_argument("--ema", action="store_true", help="merge the EMA weights where present")
+    m.add_argument("--extrapolate", action="store_true", help="allow α outside [0, 1]")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing --out (run or folder) whole")
     m.add_argument("--eval", help="comma-separated UnIVAL tasks to score at every α")
-    m.add_argument("--eval-limit", type=int, default=0)
-    m.add_argument("--beam", type=int, default=1)
+    m.add_argument("--eval-limit", type=non_negative_int, default=0)
+    m.add_argument("--beam", type=positive_int, default=1)
     add_device(m)
     m.set_defaults(fn=_merge)
 
@@ -243,7 +249,7 @@ def register(sub: Any) -> None:
     p = us.add_parser("pretrain", help="multitask pretraining with the image -> image+video curriculum")
     p.add_argument("--out", required=True)
     p.add_argument("--tasks", help="comma-separated tasks (default: stage 1 image-text + stage 2 video-text)")
-    p.add_argument("--stage1-steps", type=int, help="image-text-only steps (default half)")
+    p.add_argument("--stage1-steps", type=non_negative_int, help="image-text-only steps (default half)")
     _common(p)
     p.set_defaults(fn=_pretrain, command="unival pretrain")
     f = us.add_parser("finetune", help="fine-tune a run (or 'scratch') on tasks")
@@ -255,8 +261,8 @@ def register(sub: Any) -> None:
     e = us.add_parser("evaluate", help="score a run on tasks")
     e.add_argument("run")
     e.add_argument("--tasks")
-    e.add_argument("--beam", type=int, default=1)
-    e.add_argument("--eval-limit", type=int, default=0)
+    e.add_argument("--beam", type=positive_int, default=1)
+    e.add_argument("--eval-limit", type=non_negative_int, default=0)
     e.add_argument("--out", help="write the results JSON here")
     add_device(e)
     e.set_defaults(fn=_evaluate, command="unival evaluate")
