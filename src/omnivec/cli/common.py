@@ -5,8 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from omnivec.errors import OmnivecError
+
+
+def refuse_changed_flags(
+    a: argparse.Namespace, settings: Sequence[str], changeable: Sequence[str] = ("max_steps",)
+) -> None:
+    """``--resume`` continues the saved run with its own settings: refuse, naming them, every setting in
+    ``settings`` that was given (silently ignoring them was issue 14's defect 7). ``changeable``: what may change
+    on resume (the step budget: a run continues to more steps)."""
+    given = [f"--{k.replace('_', '-')}" for k in settings if getattr(a, k, None) not in (None, False, [], "")]
+    if given:
+        allowed = ", ".join(f"--{k.replace('_', '-')}" for k in changeable) or "nothing"
+        raise OmnivecError(
+            f"--resume continues {a.out} with its saved settings; {', '.join(given)} cannot change on resume "
+            f"(only {allowed} can); start a new --out to train with other settings"
+        )
 
 
 def modality_names() -> list[str]:

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import add_device
+from omnivec.cli.common import add_device, refuse_changed_flags
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
 from omnivec.validate import below_one_float, non_negative_int, positive_float, positive_int
@@ -66,10 +66,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_device(p)
 
 
+RECIPE_SETTINGS: tuple[str, ...] = (
+    *("config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
+    *("num_train", "num_test", "tasks"),
+)
+"""Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
+
+
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from omnivec.pretrain import PretrainConfig, pretrain
 
+    if a.resume:
+        refuse_changed_flags(a, (*RECIPE_SETTINGS, "mask_ratio", "no_mixing"))
     cfg = _run_config(a)
+    if a.resume and a.max_steps is None:
+        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
     if a.tasks:
         cfg.tasks = a.tasks
     cfg.train.task_schedule = "round_robin" if a.no_mixing else "mixed"
@@ -87,6 +98,9 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
 def cmd_finetune(a: argparse.Namespace) -> int:
     from omnivec.finetune import finetune, parse_groups
+
+    if a.resume:  # the saved schedule decides everything, the step budget included
+        refuse_changed_flags(a, (*RECIPE_SETTINGS, "max_steps", "groups", "no_mixing", "train", "val"), ())
 
     cfg = _run_config(a)
     tasks = a.tasks

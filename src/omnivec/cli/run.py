@@ -9,9 +9,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, format_info, modality_names, print_results, write_jsonl
+from omnivec.cli.common import (
+    add_device,
+    format_info,
+    modality_names,
+    print_results,
+    refuse_changed_flags,
+    write_jsonl,
+)
 from omnivec.config import comma_list
-from omnivec.errors import OmnivecError
 from omnivec.validate import non_negative_int, positive_float, positive_int
 
 TRAIN_FLAGS: tuple[str, ...] = (
@@ -19,20 +25,6 @@ TRAIN_FLAGS: tuple[str, ...] = (
     "grad_accum",
 )
 RUN_FLAGS = ("num_train", "num_test", "train_limit", "test_limit")
-RESUME_CHANGEABLE = ("max_steps",)
-"""What ``train --resume`` may change: the step budget (a run continues to more steps). Everything else is the
-saved run's, and giving it is refused rather than silently ignored."""
-
-
-def refuse_changed_flags(a: argparse.Namespace, settings: tuple[str, ...]) -> None:
-    """``--resume`` continues the saved run with its own settings: name every other setting that was given."""
-    given = [f"--{k.replace('_', '-')}" for k in settings if getattr(a, k, None) not in (None, False, [])]
-    if given:
-        allowed = ", ".join(f"--{k.replace('_', '-')}" for k in RESUME_CHANGEABLE)
-        raise OmnivecError(
-            f"--resume continues {a.out} with its saved settings; {', '.join(given)} cannot change on resume "
-            f"(only {allowed} can); start a new --out to train with other settings"
-        )
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -41,7 +33,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     if a.resume:
         fixed = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict", "data_root")
-        refuse_changed_flags(a, fixed + tuple(k for k in TRAIN_FLAGS + RUN_FLAGS if k not in RESUME_CHANGEABLE))
+        refuse_changed_flags(a, fixed + tuple(k for k in TRAIN_FLAGS + RUN_FLAGS if k != "max_steps"))
     name = a.preset or "cpu"
     cfg = load_config_file(a.config, RunConfig, preset, name) if a.config else preset(name)
     if a.tasks:
@@ -60,6 +52,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         if getattr(a, key) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
+    if a.resume and a.max_steps is None:
+        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --max-steps the saved budget holds
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device)
     print_results(results)
     return 0
