@@ -82,7 +82,7 @@ def _one_line(e: BaseException) -> str:
     if isinstance(e, UnicodeDecodeError):
         return f"not UTF-8 text ({e.reason} at byte {e.start})"
     text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 600 else text[:600] + " ..."
+    return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
 __all__ = ["build_parser", "main"]

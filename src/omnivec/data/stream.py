@@ -97,10 +97,10 @@ class BatchStream:
             try:
                 items = next(self._it)
             except StopIteration:
-                if self._epoch_from_start and not self._readable_in_epoch:
-                    raise self._unreadable_epoch() from None
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self, self.skipped)
+                if self._epoch_from_start and not self._readable_in_epoch:
+                    raise self._unreadable_epoch() from None
                 self.epoch, self.position, self._it, self.skipped = self.epoch + 1, 0, None, []
                 continue
             self.position += 1
