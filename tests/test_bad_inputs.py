@@ -566,3 +566,37 @@ def test_bad_input(case: Case, trained_run: Path, tmp_path: Path, capsys: pytest
     assert len(errors) == 1, err
     assert re.search(case.says, errors[0]), errors[0]
     assert [tree_hash(f) for f in folders] == before, "a run folder changed"
+
+
+def _embed_argv(run: Path, tmp: Path) -> list[str]:
+    (tmp / "t.txt").write_text("a red cat\n")
+    return ["embed", str(run), "--modality", "text", "--input", str(tmp / "t.txt"), "--out", str(tmp / "v.npy")]
+
+
+def test_a_full_disk_is_one_line_naming_the_file(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def full(path: Path, write: Callable[[Path], None]) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(ckpt, "atomic_write", full)
+    assert main(_embed_argv(trained_run, tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"omnivec embed: error: No space left on device: {tmp_path / 'v.npy'}"
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import omnivec.embed
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(omnivec.embed, "embed_files", broken)
+    assert main(_embed_argv(trained_run, tmp_path)) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unexpected error: KeyError" in err and "--debug" in err
+    assert main([*_embed_argv(trained_run, tmp_path), "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("omnivec embed: unexpected error")
