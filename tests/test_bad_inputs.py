@@ -53,6 +53,7 @@ RECIPE_FLAGS = {
     "--grad-accum": POSITIVE_INT,
     "--ema": BELOW_ONE,
     "--log-every": POSITIVE_INT,
+    "--label-fraction": ["0", "-1", "1.5", "nan", "abc"],
     "--num-train": POSITIVE_INT,
     "--num-test": POSITIVE_INT,
 }
@@ -76,7 +77,7 @@ FLAGS: list[tuple[str, list[str], dict[str, list[str]]]] = [
         },
     ),
     ("pretrain", PRETRAIN, {**RECIPE_FLAGS, "--decoder-depth": POSITIVE_INT, "--decoder-dim": NON_NEGATIVE_INT}),
-    ("finetune", FINETUNE, {**RECIPE_FLAGS, "--rounds": POSITIVE_INT}),
+    ("finetune", FINETUNE, {**RECIPE_FLAGS, "--rounds": POSITIVE_INT, "--close": BELOW_ONE}),
     (
         "unival-pretrain",
         UNIVAL_PRE,

@@ -132,6 +132,10 @@ class TrainConfig:
     """Keep an exponential moving average of the weights with this decay; 0 disables."""
     task_schedule: str = "mixed"
     """mixed: every task contributes to every step; round_robin: one task per step in turn."""
+    label_fraction: float = 1.0
+    """Share of each task's training split whose labels are used (a seeded subset per task and seed, at least one
+    sample); 1.0 uses all. The label-scarce protocol (``reproduce omnivec-label-scarce``) fine-tunes with 1 %,
+    10 % and 100 % of the samples a masked pretraining run saw unlabelled."""
 
 
 @dataclass

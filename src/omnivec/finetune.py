@@ -66,12 +66,27 @@ def parse_groups(spec: str, tasks: list[str], cfg: RunConfig | None = None) -> l
 
 
 def make_phases(
-    groups: list[list[str]], rounds: int, max_steps: int, weights: list[float] | None = None
+    groups: list[list[str]],
+    rounds: int,
+    max_steps: int,
+    weights: list[float] | None = None,
+    close: float = 0.0,
 ) -> list[Phase]:
     """Split ``max_steps`` over ``rounds`` x ``groups`` phases, in proportion to ``weights`` (one per group;
-    equal by default), every phase at least one step, the steps summing to ``max_steps`` exactly."""
+    equal by default), every phase at least one step, the steps summing to ``max_steps`` exactly.
+
+    ``close`` > 0 ends the sequence with a joint phase over every group's tasks that takes that share of the
+    steps (group index -1), so no task is evaluated after a phase that trained only other tasks moved the trunk
+    (docs/recipe.md, "How a grouped sequence ends")."""
     if rounds < 1 or not groups:
         raise OmnivecError("finetune needs at least one group and one round")
+    if not 0.0 <= close < 1.0:
+        raise OmnivecError(f"the closing joint phase's share must be in [0, 1), got {close}")
+    closing = round(max_steps * close) if len(groups) > 1 else 0
+    if closing:
+        phases = make_phases(groups, rounds, max_steps - closing, weights)
+        end = phases[-1].start + phases[-1].steps
+        return [*phases, Phase(rounds, -1, [t for g in groups for t in g], end, closing)]
     n = rounds * len(groups)
     if max_steps < n:
         raise OmnivecError(f"max_steps {max_steps} < rounds x groups = {n}: every phase needs a step")
@@ -112,12 +127,14 @@ def finetune(
     weights: list[float] | None = None,
     byo: dict[str, dict[str, str]] | None = None,
     device: str = "auto",
+    close: float = 0.0,
 ) -> dict[str, Any]:
     """Fine-tune the trunk of the run folder ``start`` (or a fresh model from ``run_cfg`` when ``start``
     is None)
     on ``tasks`` with the grouped schedule; evaluate on the test splits; return the results. ``byo`` adds
     bring-your-own tasks (task name -> ``RunConfig.byo`` entry, see :func:`omnivec.data.byo.byo_spec`), as
     ``omnivec finetune RUN --train DIR`` does; they are fine-tuned whether or not ``tasks`` names them.
+    ``close``: the share of the steps in a closing joint phase over all tasks (:func:`make_phases`).
     ``device``: see :func:`omnivec.runner.run_job`."""
     out = Path(out)
     # the starting point and the config of a fresh run are inputs, resolved before the run's seeding
@@ -139,7 +156,9 @@ def finetune(
             for p in prepared.values():
                 model.add_task(p.cfg)
             # cfg: the groups of bring-your-own tasks
-            phases = make_phases(groups or default_groups(cfg.tasks, cfg=cfg), rounds, cfg.train.max_steps, weights)
+            phases = make_phases(
+                groups or default_groups(cfg.tasks, cfg=cfg), rounds, cfg.train.max_steps, weights, close
+            )
             mixed = mix
         job = supervised_job(model, cfg, prepared, grouped_schedule(phases, mixed), "grouped fine-tuning loss")
         schedule = {"start": str(start) if start else None, "mix": mixed, "phases": [asdict(p) for p in phases]}

@@ -178,6 +178,148 @@ def reproduce(
     return s
 
 
+SCARCE_ROWS = {
+    "a": "(a) specialist per task, random start",
+    "b": "(b) unified, random start",
+    "c": "(c) unified, pretrained, grouped, mixed",
+    "d": "(d) = (c) without grouping",
+    "e": "(e) = (c) without mixing",
+    "c0": "(c0) = (c) ending on the dense group",
+}
+SCARCE_CLAIMS = [
+    *((x, y, text.split(": ", 1)[0]) for x, y, text in CLAIMS),
+    ("c", "c0", "closing joint phase: (c) >= (c0)"),
+]
+
+
+def _scarce_mean(run: dict[str, Any], pct: str, key: str) -> float:
+    r = run["rows"][pct][key]
+    return sum(r[t] for t in run["tasks"]) / len(run["tasks"])
+
+
+def scarce_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per label fraction, each claim the rows of every seed allow: a paired difference of the mean over tasks
+    (the unseen-dataset row: of the held-out task's score), its 95 % interval and verdict."""
+    out = []
+    for pct in runs[0]["rows"]:
+        have = set.intersection(*(set(r["rows"][pct]) for r in runs))
+        for x, y, text in SCARCE_CLAIMS:
+            if x in have and y in have:
+                p = paired([_scarce_mean(r, pct, x) for r in runs], [_scarce_mean(r, pct, y) for r in runs])
+                out.append({"labels": pct, "claim": text, "p": p})
+        if "f" in have:
+            p = paired(
+                [r["rows"][pct]["f"]["pretrained"] for r in runs], [r["rows"][pct]["f"]["scratch"] for r in runs]
+            )
+            out.append(
+                {"labels": pct, "claim": f"unseen dataset ({runs[0]['held_out']}): pretrained > scratch", "p": p}
+            )
+    return out
+
+
+def scarce_markdown(runs: list[dict[str, Any]], budget: Any, command: str) -> str:
+    """The label-scarce table: per fraction, every row's per-task mean ± std over seeds, then the claims."""
+    first = runs[0]
+    tasks, seeds = first["tasks"], [r["seed"] for r in runs]
+    meta = first["meta"]
+    head = " | ".join(f"{t} ({meta.get(t, {}).get('metric', '?')})" for t in tasks)
+    lines = [
+        "## OmniVec recipe: the label-scarce protocol",
+        "",
+        "Regenerate (resumable: finished parts are kept, `--rows`/`--labels` build the table in parts) with:",
+        "",
+        f"    {command}",
+        "",
+        f"Masked pretraining on the unlabelled training splits ({budget.train_limit or 'all'} samples per dataset) "
+        f"of {', '.join(tasks)} for {budget.pretrain_steps} steps (one sub-batch of {budget.batch_size} per dataset "
+        f"per step); then every row fine-tunes with the same labels -- a seeded share of those samples -- and the "
+        f"same {budget.steps} labelled sub-batches per task; groups {first['groups']}, {budget.rounds} rounds and a "
+        f"closing joint phase for (c)/(e). Seeds {seeds}; each cell is the mean ± std over seeds of the task's "
+        "primary metric on its test split; claims are paired differences (same seed, same labels) of the mean "
+        "over tasks with Student-t 95 % intervals.",
+        "",
+    ]
+    for pct in first["rows"]:
+        lines += [f"### {pct} % of the labels", "", f"| row | {head} | mean |", "|---|" + "---|" * (len(tasks) + 1)]
+        for key, name in SCARCE_ROWS.items():
+            if all(key in r["rows"][pct] for r in runs):
+                cells = [mean_std([r["rows"][pct][key][t] for r in runs]) for t in tasks]
+                m, sd = mean_std([_scarce_mean(r, pct, key) for r in runs])
+                lines.append(
+                    f"| {name} | " + " | ".join(f"{a:.3f} ± {b:.3f}" for a, b in cells) + f" | {m:.3f} ± {sd:.3f} |"
+                )
+        if all("f" in r["rows"][pct] for r in runs):
+            pre = mean_std([r["rows"][pct]["f"]["pretrained"] for r in runs])
+            scr = mean_std([r["rows"][pct]["f"]["scratch"] for r in runs])
+            lines.append(
+                f"\n(f) unseen {first['held_out']} (bring-your-own path): pretrained {pre[0]:.3f} ± {pre[1]:.3f}, "
+                f"random start {scr[0]:.3f} ± {scr[1]:.3f}"
+            )
+        lines.append("")
+    lines += ["| labels | claim | difference [95 % CI] | verdict |", "|---|---|---|---|"]
+    for c in scarce_claims(runs):
+        lines.append(f"| {c['labels']} % | {c['claim']} | {c['p']} | **{c['p'].verdict}** |")
+    pt = [sum(r["pretrain_wall_s"].values()) for r in runs]
+    ft = [sum(r["wall_s"].values()) for r in runs]
+    lines += [
+        "",
+        f"Wall time per seed on {torch_threads()} CPU threads: pretraining {sum(pt) / len(pt) / 60:.1f} min, "
+        f"fine-tuning rows {sum(ft) / len(ft) / 60:.1f} min (all fractions).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def reproduce_scarce(
+    out: str | Path,
+    budget: str = "small",
+    suite: str = "auto",
+    seed: int = 0,
+    seeds: int = 3,
+    labels: list[float] | None = None,
+    rows: list[str] | None = None,
+    results: str | Path | None = "docs/results.md",
+    data_root: str = "",
+    log: Any = print,
+) -> dict[str, Any]:
+    """Run (or resume) the label-scarce protocol for ``seeds`` seeds into ``out/seed-<k>`` and write its section
+    of ``results``. ``labels``: percentages of each task's labels (default 1, 10, 100); ``rows``: a subset of
+    a-f. Returns ``{"runs", "claims"}``."""
+    import os
+
+    from omnivec.label_scarce import DEFAULT_ROWS, ROWS, SCARCE_BUDGETS, run_seed
+
+    if budget not in SCARCE_BUDGETS:
+        raise OmnivecError(f"unknown budget {budget!r}; expected one of {', '.join(SCARCE_BUDGETS)}")
+    if seeds < 1:
+        raise OmnivecError(f"--seeds must be at least 1, got {seeds}")
+    labels = labels or [1.0, 10.0, 100.0]
+    if any(not 0 < x <= 100 for x in labels):
+        raise OmnivecError(f"--labels are percentages in (0, 100], got {labels}")
+    rows = rows or list(DEFAULT_ROWS)
+    if unknown := sorted(set(rows) - set(ROWS)):
+        raise OmnivecError(f"unknown row(s) {unknown}; expected some of {', '.join(ROWS)}")
+    b = SCARCE_BUDGETS[budget]
+    data_root = data_root or os.environ.get("OMNIVEC_DATA", "")
+    runs = [
+        run_seed(Path(out) / f"seed-{k}", b, suite, k, [x / 100 for x in labels], rows, data_root, log)
+        for k in range(seed, seed + seeds)
+    ]
+    cmd = (
+        f"omnivec reproduce omnivec-label-scarce --budget {budget} --suite {suite} --seed {seed} --seeds {seeds} "
+        f"--labels {','.join(f'{x:g}' for x in labels)} --rows {','.join(rows)} --out {out}"
+    )
+    if results:
+        write_section(Path(results), scarce_markdown(runs, b, cmd), "omnivec-label-scarce")
+    return {"runs": runs, "claims": scarce_claims(runs)}
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 SECTION_START, SECTION_END = "<!-- omnivec-ablations:start -->", "<!-- omnivec-ablations:end -->"
 
 
@@ -198,4 +340,13 @@ def write_section(path: Path, md: str, name: str = "omnivec-ablations") -> None:
     ckpt.atomic_write_text(path, text)
 
 
-__all__ = ["SECTION_END", "SECTION_START", "reproduce", "results_markdown", "write_section"]
+__all__ = [
+    "SECTION_END",
+    "SECTION_START",
+    "reproduce",
+    "reproduce_scarce",
+    "results_markdown",
+    "scarce_claims",
+    "scarce_markdown",
+    "write_section",
+]

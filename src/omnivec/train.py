@@ -8,13 +8,14 @@ the grouped fine-tuning schedule reuse ``prepare_tasks``, ``task_streams``, ``su
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from omnivec.config import RunConfig, TaskConfig
 from omnivec.data.base import TaskSplits, drop_skipped
@@ -47,6 +48,7 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
         if entry.modality not in run_cfg.model.encoders:
             raise OmnivecError(f"task {name!r} needs a {entry.modality} encoder, which this config lacks")
         splits = entry.build(run_cfg)
+        splits.train = label_subset(splits.train, run_cfg.train.label_fraction, run_cfg.train.seed, name)
         cfg = TaskConfig(
             name=name,
             kind=entry.kind,
@@ -61,6 +63,20 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
         )
         out[name] = PreparedTask(cfg, splits)
     return out
+
+
+def label_subset(dataset: Dataset, fraction: float, seed: int, name: str) -> Dataset:
+    """A seeded ``fraction`` of ``dataset`` (at least one sample), the same for every row of an experiment that
+    shares the seed and the task, and nested: the 1 % subset lies inside the 10 % one. ``fraction`` 1 keeps all."""
+    if not 0.0 < fraction <= 1.0:
+        raise OmnivecError(f"label_fraction must be in (0, 1], got {fraction}")
+    n = len(dataset)  # type: ignore[arg-type]
+    keep = max(1, round(fraction * n))
+    if keep >= n:
+        return dataset
+    g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+    order = torch.randperm(n, generator=g)[:keep]
+    return Subset(dataset, sorted(order.tolist()))
 
 
 def sample_shape(dataset: Dataset, modality: str) -> list[int]:

@@ -35,6 +35,7 @@ POSITIVE: Check = (lambda x: _num(x) and x > 0, "a finite number > 0")
 NON_NEGATIVE: Check = (lambda x: _num(x) and x >= 0, "a finite number >= 0")
 UNIT: Check = (lambda x: _num(x) and 0 <= x <= 1, "a number in [0, 1]")
 BELOW_ONE: Check = (lambda x: _num(x) and 0 <= x < 1, "a number in [0, 1)")
+FRACTION: Check = (lambda x: _num(x) and 0 < x <= 1, "a number in (0, 1]")
 
 
 def _choice(*options: str) -> Check:
@@ -60,6 +61,7 @@ RULES: dict[str, Check] = {
     **dict.fromkeys(("max_seconds", "weight_decay", "grad_clip", "layer_scale", "loss_weight"), NON_NEGATIVE),
     **dict.fromkeys(("min_lr_ratio", "drop_path"), UNIT),
     **dict.fromkeys(("ema_decay", "label_smoothing"), BELOW_ONE),
+    "label_fraction": FRACTION,
     "task_schedule": _choice("mixed", "round_robin"),
 }
 """Field name -> (test, what is expected). A field of any config dataclass with one of these names obeys it."""
@@ -139,6 +141,7 @@ positive_float = _flag(POSITIVE, float)
 non_negative_float = _flag(NON_NEGATIVE, float)
 unit_float = _flag(UNIT, float)
 below_one_float = _flag(BELOW_ONE, float)
+fraction_float = _flag(FRACTION, float)
 finite_float = _flag((_num, "a finite number"), float)
 
 
@@ -147,6 +150,7 @@ __all__ = [
     "check_config",
     "check_encoder",
     "finite_float",
+    "fraction_float",
     "non_negative_float",
     "non_negative_int",
     "positive_float",

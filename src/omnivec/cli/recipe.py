@@ -9,7 +9,14 @@ from typing import Any
 from omnivec.cli.common import add_device, refuse_changed_flags
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
-from omnivec.validate import below_one_float, non_negative_int, positive_float, positive_int
+from omnivec.validate import (
+    below_one_float,
+    fraction_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def _ratios(value: str) -> dict[str, float]:
@@ -38,6 +45,7 @@ def _run_config(a: argparse.Namespace) -> Any:
         "grad_accum",
         "ema_decay",
         "log_every",
+        "label_fraction",
     ):
         if getattr(a, key, None) is not None:
             setattr(cfg.train, key, getattr(a, key))
@@ -58,6 +66,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-accum", type=positive_int, help="micro-batches per optimizer step")
     p.add_argument("--ema", dest="ema_decay", type=below_one_float, help="keep an EMA of the weights with this decay")
     p.add_argument("--log-every", type=positive_int)
+    p.add_argument(
+        "--label-fraction",
+        type=fraction_float,
+        help="share of each task's training labels to use (seeded subset; 1 = all)",
+    )
     p.add_argument("--num-train", type=positive_int)
     p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", default="")
@@ -68,7 +81,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 RECIPE_SETTINGS: tuple[str, ...] = (
     *("config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
-    *("num_train", "num_test", "tasks"),
+    *("label_fraction", "num_train", "num_test", "tasks"),
 )
 """Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
 
@@ -100,7 +113,8 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     from omnivec.finetune import finetune, parse_groups
 
     if a.resume:  # the saved schedule decides everything, the step budget included
-        refuse_changed_flags(a, (*RECIPE_SETTINGS, "max_steps", "groups", "no_mixing", "train", "val"), ())
+        settings = (*RECIPE_SETTINGS, "max_steps", "groups", "no_mixing", "close", "train", "val")
+        refuse_changed_flags(a, settings, (), {"close": 0.0})
 
     cfg = _run_config(a)
     tasks = a.tasks
@@ -126,6 +140,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         progress=not a.quiet,
         byo=holder.byo,
         device=a.device,
+        close=a.close,
     )
     for name, r in results.items():
         print(f"{name:20s} {r['metric']:10s} {r['value']:.4f}  (chance {r['chance']:.3f})")
@@ -161,8 +176,20 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
         print(table(rows, TARGETS))
         print(f"wrote {a.results} and {out}/full_budget.md")
         return 0
+    if a.name == "omnivec-label-scarce":
+        from omnivec.reproduce import reproduce_scarce
+
+        out = a.out if a.out != "runs/omnivec-ablations" else "runs/label-scarce"
+        labels = [float(x) for x in a.labels]
+        r = reproduce_scarce(out, a.budget, a.suite, a.seed, a.seeds, labels, a.rows or None, a.results, a.data_root)
+        for c in r["claims"]:
+            print(f"{c['labels']:>4s} % labels  {c['claim']:60s} {c['p']}  {c['p'].verdict}")
+        print(f"wrote {a.results}")
+        return 0
     from omnivec.reproduce import reproduce
 
+    if a.budget not in ("tiny", "small", "medium"):
+        raise OmnivecError(f"omnivec-ablations budgets are tiny, small and medium, got {a.budget!r}")
     s = reproduce(a.name, a.out, a.budget, a.suite, a.seed, a.results, a.data_root, progress=not a.quiet, seeds=a.seeds)
     runs = s.get("runs", [s])
     print(f"wrote {a.results} ({runs[0]['suite']} suite, {sum(r['total_wall_s'] for r in runs) / 60:.1f} min)")
@@ -191,6 +218,12 @@ def register(sub: Any) -> None:
     p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
     p.add_argument("--rounds", type=positive_int, default=2, help="passes over the group sequence")
     p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
+    p.add_argument(
+        "--close",
+        type=below_one_float,
+        default=0.0,
+        help="share of the steps in a closing joint phase over all tasks after the group sequence (0: none)",
+    )
     p.add_argument("--preset", default="tiny", help="model preset when starting from scratch")
     p.add_argument("--train", help="your own data as one more task: a folder of class subfolders or a manifest")
     p.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
@@ -198,13 +231,19 @@ def register(sub: Any) -> None:
     _common(p)
     p.set_defaults(fn=cmd_finetune)
 
-    p = sub.add_parser("reproduce", help="regenerate an experiment table (omnivec-ablations | baselines | full-budget)")
-    p.add_argument("name", choices=["omnivec-ablations", "baselines", "full-budget"])
+    p = sub.add_parser(
+        "reproduce",
+        help="regenerate an experiment table (omnivec-ablations | omnivec-label-scarce | baselines | full-budget)",
+    )
+    p.add_argument("name", choices=["omnivec-ablations", "omnivec-label-scarce", "baselines", "full-budget"])
     p.add_argument("--tasks", type=comma_list, default=[], help="baselines/full-budget: tasks (default: the suite)")
     p.add_argument("--steps", type=positive_int, default=300, help="baselines: steps per task")
     p.add_argument("--batch-size", type=positive_int, default=32, help="baselines: samples per task per step")
     p.add_argument(
-        "--seconds", type=float, default=0.0, help="baselines/full-budget: training seconds per task instead"
+        "--seconds",
+        type=non_negative_float,
+        default=0.0,
+        help="baselines/full-budget: training seconds per task instead",
     )
     p.add_argument(
         "--train-limit", type=non_negative_int, default=3000, help="baselines: training samples per task (0 = all)"
@@ -212,11 +251,28 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--test-limit", type=non_negative_int, default=1000, help="baselines: test samples per task (0 = all)"
     )
-    p.add_argument("--budget", default="small", choices=["tiny", "small", "medium"])
+    p.add_argument(
+        "--budget",
+        default="small",
+        choices=["tiny", "small", "medium", "full"],
+        help="named budget (full: omnivec-label-scarce only, a GPU's worth)",
+    )
+    p.add_argument(
+        "--labels",
+        type=comma_list,
+        default=["1", "10", "100"],
+        help="omnivec-label-scarce: percentages of each task's labels",
+    )
+    p.add_argument(
+        "--rows", type=comma_list, default=[], help="omnivec-label-scarce: rows to run (default a-f), e.g. b,c"
+    )
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
-        "--seeds", type=int, default=3, help="omnivec-ablations: seeds from --seed (mean ± std, paired 95%% CIs)"
+        "--seeds",
+        type=positive_int,
+        default=3,
+        help="omnivec-ablations: seeds from --seed (mean ± std, paired 95%% CIs)",
     )
     p.add_argument("--out", default="runs/omnivec-ablations")
     p.add_argument("--results", default="docs/results.md", help="markdown file to (re)write")
