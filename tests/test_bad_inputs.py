@@ -473,6 +473,18 @@ def output_and_input_cases() -> list[Case]:
             "absurd dimensions",
             _writer("x.png", _png(100_000, 100_000)),
         ),
+        (
+            "predict --out in the run",
+            ["predict", "{run}", "--task", "shapes", "--input", "{tmp}/t.txt", "--out", "{run}/p.jsonl"],
+            "inside the input folder",
+            _text,
+        ),
+        (
+            "generate --out in the run",
+            ["generate", "{run}", "--input", "{tmp}/t.txt", "--out", "{run}/g.jsonl"],
+            "inside the input folder",
+            _text,
+        ),
         ("predict missing input", ["predict", "{run}", "--task", "shapes", "--input", "{tmp}/no.png"], "no.png", None),
         (
             "predict unknown task",

@@ -92,8 +92,11 @@ def cmd_embed(a: argparse.Namespace) -> int:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
+    from omnivec.outputs import check_output_file
     from omnivec.predict import predict_files
 
+    if a.out:
+        check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)])
     records = predict_files(a.run, a.task, a.input, a.device, a.text)
     write_jsonl(records, a.out)
     return 0

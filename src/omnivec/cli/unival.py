@@ -26,6 +26,10 @@ def _generate(args: argparse.Namespace) -> int:
         paths += sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in KNOWN_EXTS)
     if not paths:
         raise OmnivecError("nothing to generate for: pass --input FILE... or --folder DIR")
+    if args.out:
+        from omnivec.outputs import check_output_file
+
+        check_output_file(Path(args.out), [Path(args.run), *paths])
     records = generate_files(
         args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size, args.device
     )
@@ -158,10 +162,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     from omnivec.run import require_family
 
     require_family(args.run, "unival", "unival evaluate (`omnivec evaluate` takes either family)")
+    if args.out:
+        from omnivec.outputs import check_output_file
+
+        check_output_file(Path(args.out), [Path(args.run)])
     results = evaluate_run(args.run, _tasks(args.tasks), args.device, beam=args.beam, limit=args.eval_limit)
     _print(results)
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
+        from omnivec.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(args.out), json.dumps(results, indent=2))
     return 0
 
 
