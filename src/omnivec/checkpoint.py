@@ -291,3 +291,14 @@ def recover(run_dir: Path) -> Path:
 def has_state(run_dir: Path) -> bool:
     """Whether a run folder holds a train state to resume from (a complete checkpoint, or an older folder's)."""
     return bool(checkpoint_dirs(run_dir)) or (Path(run_dir) / TRAIN_STATE).is_file()
+
+
+def check_run_folder(out: Path, resume: bool) -> None:
+    """A fresh run must not overwrite another; a resumed one needs the state it continues from. Read-only: a
+    refused command leaves the folder byte-identical."""
+    if out.exists() and not out.is_dir():
+        raise OmnivecError(f"--out {out} is a file, not a run folder; choose a folder")
+    if resume and not has_state(out):
+        raise OmnivecError(f"--resume: {out} has no {TRAIN_STATE} to continue from")
+    if not resume and has_state(out):
+        raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")

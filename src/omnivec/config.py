@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from omnivec.errors import OmnivecError
+from omnivec.safe_yaml import MAX_YAML_BYTES, safe_yaml
 
 T = TypeVar("T")
 
@@ -320,32 +321,6 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
-
-
-MAX_YAML_BYTES = 1 << 20
-"""Largest config file read (1 MiB; a complete config is a few KiB)."""
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` without anchors and aliases: nine nested aliases expand a 1 KiB "billion laughs"
-    file into 10^9 nodes (``train --resume`` hung on one); no omnivec config needs them."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in omnivec configs", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-def safe_yaml(text: str) -> Any:
-    """Parse YAML as :func:`yaml.safe_load` does, refusing aliases (see :class:`_NoAliasLoader`)."""
-    loader = _NoAliasLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

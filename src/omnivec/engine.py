@@ -13,7 +13,6 @@ import json
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +29,9 @@ from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
 from omnivec.device import resolve_device
 from omnivec.errors import OmnivecError
+from omnivec.logs import plot_losses as plot_losses  # re-exported: callers import them from here
+from omnivec.logs import read_log as read_log
+from omnivec.logs import truncate_log
 
 
 @dataclass
@@ -388,17 +390,6 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def check_run_folder(out: Path, resume: bool) -> None:
-    """A fresh run must not overwrite another; a resumed one needs the state it continues from. Read-only: a
-    refused command leaves the folder byte-identical."""
-    if out.exists() and not out.is_dir():
-        raise OmnivecError(f"--out {out} is a file, not a run folder; choose a folder")
-    if resume and not ckpt.has_state(out):
-        raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
-    if not resume and ckpt.has_state(out):
-        raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-
-
 def _batch_size(batch: Any) -> int:
     x = batch
     while isinstance(x, (tuple, list)) and x:
@@ -406,60 +397,3 @@ def _batch_size(batch: Any) -> int:
     if isinstance(x, dict):
         return _batch_size(next(iter(x.values())))
     return int(x.shape[0]) if isinstance(x, Tensor) else 1
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSONL log. A line that is not a JSON object (a torn last line after a crash or a full
-    disk) is skipped with a warning, so plotting and resuming never fail on it."""
-    if not path.is_file():
-        return []
-    records: list[dict[str, Any]] = []
-    for i, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            rec = None
-        if isinstance(rec, dict):
-            records.append(rec)
-        else:
-            warnings.warn(f"{path}:{i}: skipped a line that is not a JSON record", stacklevel=2)
-    return records
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """Keep only the metrics records up to ``step`` (and drop torn lines): a run resumed from the checkpoint of
-    ``step`` logs the later steps again, and each step must appear once."""
-    if not path.is_file():
-        return
-    kept = [r for r in read_log(path) if isinstance(r.get("step"), int) and r["step"] <= step]
-    text = "".join(json.dumps(r) + "\n" for r in kept)
-    if text != path.read_text(errors="replace"):
-        ckpt.atomic_write_text(path, text)
-
-
-def plot_losses(log: list[dict[str, Any]], out: Path, title: str = "training loss") -> None:
-    """Total loss and each task's loss against the step, saved as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not log:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [r["step"] for r in log]
-    ax.plot(steps, [r["loss"] for r in log], label="total", color="black", linewidth=2)
-    keys = sorted({k for r in log for k in r if k.endswith("/loss")})
-    for k in keys:
-        pts = [(r["step"], r[k]) for r in log if k in r]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=k.removesuffix("/loss"), alpha=0.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    ckpt.atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)

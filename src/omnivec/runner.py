@@ -30,12 +30,12 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from omnivec import checkpoint as ckpt
+from omnivec.checkpoint import check_run_folder
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
 from omnivec.engine import (
     DistInfo,
     Engine,
-    check_run_folder,
     init_distributed,
     plot_losses,
     rank_device,
