@@ -171,3 +171,10 @@ def test_a_large_image_is_resized_on_decode_and_embeds_like_its_small_copy(run: 
     assert r.returncode == 0, r.stderr[-2000:]
     v = np.load(out)
     assert v.shape[0] == 2 and np.allclose(v[0], v[1], atol=1e-5)
+
+
+def test_a_run_refused_before_writing_leaves_no_folder(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "x"
+    assert main(["train", "--preset", "tiny", "--tasks", "nosuch", "--out", str(out)]) == 2
+    assert "unknown task 'nosuch'" in capsys.readouterr().err
+    assert not out.exists()  # not even the lock file

@@ -146,10 +146,10 @@ def run_job(
         return _run_locked(out, build, info, target, resume, seed, progress)
     finally:
         if lock is not None:
-            lock.release()
             if created and [p.name for p in out.iterdir()] == [lock.path.name]:
-                lock.path.unlink()  # a run that failed before writing anything leaves no folder behind
-                out.rmdir()
+                lock.path.unlink()  # a run that failed before writing anything leaves no folder behind;
+                out.rmdir()  # removed while still locked, so no other run can have taken this lock file
+            lock.release()
 
 
 def _run_locked(
