@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_helpers import unival_pretraining_tsv
 from omnivec import checkpoint as ckpt
 from omnivec.cli import main
 from omnivec.locking import RunLock
@@ -178,3 +179,17 @@ def test_a_run_refused_before_writing_leaves_no_folder(tmp_path: Path, capsys) -
     assert main(["train", "--preset", "tiny", "--tasks", "nosuch", "--out", str(out)]) == 2
     assert "unknown task 'nosuch'" in capsys.readouterr().err
     assert not out.exists()  # not even the lock file
+
+
+def test_unival_resume_takes_the_same_command_and_refuses_a_changed_flag(tmp_path: Path, capsys) -> None:
+    out, tsv = tmp_path / "uv", unival_pretraining_tsv(tmp_path / "pre.tsv", 4)
+    argv = ["unival", "pretrain", "--tsv", f"pretrain={tsv}", "--steps", "2", "--batch-size", "2"]
+    argv += ["--num-bins", "16", "--image-size", "16", "--eval-limit", "2"]
+    argv += ["--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in out.rglob("*"))
+    assert main([*argv, "--resume", "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr 0.5 differs from the saved train.lr" in err and len(err.strip().splitlines()) == 1
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in out.rglob("*")) == before
+    assert main([*argv, "--resume"]) == 0  # the same command continues it (here: it is already at its end)

@@ -122,10 +122,46 @@ def _print(results: dict[str, Any]) -> None:
         print(f"{name:22s} {r['metric']:10s} {r['value']:.4f}{skipped}")
 
 
+RESUME_FIELDS = {
+    "num_bins": "model.num_bins",
+    "num_train": "num_train",
+    "num_test": "num_test",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "image_size": "image_size",
+    "checkpoint_every": "train.checkpoint_every",
+    "stage1_steps": "stage1_steps",
+}
+"""Flags of ``unival pretrain|finetune`` and the saved config field each must equal on ``--resume``."""
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """``--resume`` takes the saved run's settings: the same command plus ``--resume`` continues it (documented in
+    docs/unival.md), but a flag whose value differs from the saved one is refused, never silently ignored."""
+    from omnivec.run import load_config
+
+    if not (Path(args.out) / "config.yaml").is_file():
+        return  # resume_run says what is missing
+    saved = load_config(args.out, "unival")
+    for flag, field in RESUME_FIELDS.items():
+        given = getattr(args, flag, None)
+        if given is None:
+            continue
+        value: Any = saved
+        for part in field.split("."):
+            value = getattr(value, part)
+        if given != value:
+            raise OmnivecError(
+                f"--resume continues {args.out} with its saved settings: --{flag.replace('_', '-')} {given} "
+                f"differs from the saved {field} = {value}; only --steps can change on resume"
+            )
+
+
 def _resume(args: argparse.Namespace) -> int:
-    """The run folder's config decides everything; only --steps can extend the run."""
+    """The run folder's config decides everything; only --steps can extend the run (other flags must match)."""
     from omnivec.unival.train import resume_run
 
+    _check_resume_flags(args)
     _print(resume_run(args.out, args.steps or 0, not args.quiet, args.eval_limit, args.device))
     return 0
 
