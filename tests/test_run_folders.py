@@ -128,7 +128,8 @@ def test_the_other_family_is_refused_in_one_line(
     folder = tmp_path / run  # a copy that looks resumable, so --resume reaches the family check
     folder.mkdir()
     for f in runs[run].iterdir():
-        (folder / f.name).write_bytes(f.read_bytes())
+        if f.is_file():  # the top-level files only: an old-style folder, resumable from its train_state.pt
+            (folder / f.name).write_bytes(f.read_bytes())
     (folder / ckpt.TRAIN_STATE).touch()
     args = [a.format(run=folder, tmp=tmp_path / "t") for a in argv]
     (tmp_path / "t").mkdir()

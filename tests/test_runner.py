@@ -58,12 +58,14 @@ def test_fresh_run_reports_the_unfinished_epoch_of_every_stream(tmp_path: Path) 
     out, saved = tmp_path / "run", list[Path]()
     results = run_job(out, build(saved), seed=0, progress=False, device="cpu")
     assert results == {"steps": 2} == json.loads((out / "toy.json").read_text())
-    assert saved[0] == out and len(saved) == 2  # the initial loadable folder, then the final checkpoint
+    # the step-0 checkpoint, then the final one, each filled in a temporary folder renamed into checkpoints/
+    assert [p.name for p in saved] == [".ckpt-000000.tmp", ".ckpt-000002.tmp"]
+    assert [p.name for _, p in ckpt.checkpoint_dirs(out)] == ["ckpt-000000", "ckpt-000002"]
     assert (out / "loss.png").is_file() and (out / ckpt.TRAIN_STATE).is_file()
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
-    # epoch 0 is reported as it ends, the unfinished epoch 1 by the skeleton after training
-    assert sorted((r["stream"], r["epoch"], r["path"]) for r in skipped) == [("a", e, "f1.png") for e in (0, 1)] + [
-        ("b", e, p) for e in (0, 1) for p in ("f0.png", "f2.png")
+    # each unreadable file once, when it is first met (epoch 0); epoch 1 meets the same files again
+    assert sorted((r["stream"], r["epoch"], r["path"]) for r in skipped) == [("a", 0, "f1.png")] + [
+        ("b", 0, p) for p in ("f0.png", "f2.png")
     ]
     assert all(r["reason"] == "broken" for r in skipped)
     with pytest.raises(OmnivecError, match="already holds a run"):
@@ -86,7 +88,7 @@ def test_resume_continues_from_the_train_state(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(Engine, "load_checkpoint", load)
     saved: list[Path] = []
     assert run_job(out, build(saved), resume=True, progress=False) == {"steps": 2}
-    assert loaded == [2] and len(saved) == 1  # resumed at its end: only the final checkpoint is written
+    assert loaded == [2] and saved == []  # resumed at its end: its step-2 checkpoint is already on disk
 
 
 def test_device_argument(tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ def test_unival_pretrain_under_torchrun(
 ) -> None:
     out, _, r0, r1 = unival_pretrained
     check_distributed(out, r0, r1, batch=2, steps=4)
-    assert {p.name for p in out.iterdir()} == {*UNIVAL_FILES, ckpt.TRAIN_STATE}
+    assert {p.name for p in out.iterdir()} == {*UNIVAL_FILES, ckpt.TRAIN_STATE, ckpt.CHECKPOINTS, ".lock"}
     tasks = {json.loads(line)["tasks"] for line in (out / ckpt.METRICS).read_text().splitlines()}
     assert tasks == {"tsv_pretrain_caption,tsv_pretrain_qa,tsv_pretrain_grounding"}  # TSV tasks: all in stage 1
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from omnivec.errors import OmnivecError
+from omnivec.safe_yaml import MAX_YAML_BYTES, safe_yaml
 
 T = TypeVar("T")
 
@@ -128,6 +129,9 @@ class TrainConfig:
     """Evaluate on the validation split every this many steps; 0 evaluates only at the end."""
     checkpoint_every: int = 0
     """Write an atomic checkpoint every this many steps; 0 writes only at the end."""
+    keep_checkpoints: int = 2
+    """Complete checkpoints kept under ``checkpoints/`` (the newest N, at least 1); older ones are deleted after
+    each new one is complete."""
     num_workers: int = 0
     """DataLoader worker processes per task stream."""
     ema_decay: float = 0.0
@@ -246,9 +250,13 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
         raise OmnivecError(f"{where or cls.__name__}: unknown field(s) {unknown}; expected some of {sorted(names)}")
     kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
     try:
-        return cls(**kwargs)
+        out = cls(**kwargs)
     except TypeError as e:
         raise OmnivecError(f"{where or cls.__name__}: {e}") from None
+    from omnivec.validate import check_config
+
+    check_config(out, where)
+    return out
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -295,7 +303,10 @@ def apply_override(cfg: RunConfig, assignment: str) -> RunConfig:
         node = node[part]
     if not isinstance(node, dict) or (parts[-1] not in node and len(parts) < 4):
         raise OmnivecError(f"--set {assignment!r}: no field {key.strip()!r} in the config")
-    value = yaml.safe_load(raw)
+    try:
+        value = safe_yaml(raw)
+    except yaml.YAMLError as e:
+        raise OmnivecError(f"--set {assignment!r}: VALUE is not valid YAML ({' '.join(str(e).split())})") from None
     if isinstance(value, str):  # YAML 1.1 reads 3e-3 (no dot) as a string
         with contextlib.suppress(ValueError):
             value = float(value)
@@ -322,12 +333,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise OmnivecError(f"config file {path} does not exist")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise OmnivecError(f"{path}: {size:,} bytes is too large for a config file (limit {MAX_YAML_BYTES:,})")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_yaml(path.read_text())
     except yaml.YAMLError as e:
-        raise OmnivecError(f"{path}: not valid YAML ({e})") from None
+        raise OmnivecError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
+    except UnicodeDecodeError as e:
+        raise OmnivecError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     if data is None:
-        return {}
+        raise OmnivecError(f"{path}: the file is empty; expected a mapping of config fields")
     if not isinstance(data, dict):
         raise OmnivecError(f"{path}: expected a mapping of config fields, got {type(data).__name__}")
     return data

@@ -156,7 +156,13 @@ def read_sources(sources: Sequence[Source], modality: str, model: Any) -> tuple[
     opts = readers.ReadOptions(**model.read_options(modality))
     for s in sources:
         if modality == Modality.TEXT and s.path.suffix.lower() in (".txt", ""):
-            lines = [(i, x) for i, x in enumerate(s.path.read_text().splitlines()) if x.strip()]
+            try:
+                text = s.path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                raise OmnivecError(f"{s.path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+            lines = [(i, x) for i, x in enumerate(text.splitlines()) if x.strip()]
+            if not lines:
+                raise OmnivecError(f"{s.path}: no text to embed (the file is empty or blank)")
             samples += [x for _, x in lines]
             kept += [Source(s.path, f"{s.id}:{i + 1}", s.label, i) for i, _ in lines]
             continue
@@ -187,8 +193,13 @@ def embed_inputs(
     chunks = [
         embed_samples(model, modality, samples[i : i + batch_size], task) for i in range(0, len(samples), batch_size)
     ]
+    vectors = torch.cat(chunks).float().cpu()
+    if not bool(torch.isfinite(vectors).all()):
+        rows = (~torch.isfinite(vectors)).any(1).nonzero().flatten().tolist()
+        bad = sources[rows[0]].id
+        raise OmnivecError(f"embeddings of {len(rows)} input(s) are not finite (NaN or inf), first of {bad}")
     return Embeddings(
-        torch.cat(chunks).float().cpu().numpy(),
+        vectors.numpy(),
         [s.id for s in sources],
         [str(s.path) for s in sources],
         [s.label for s in sources],

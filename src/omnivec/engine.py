@@ -29,6 +29,9 @@ from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
 from omnivec.device import resolve_device
 from omnivec.errors import OmnivecError
+from omnivec.logs import plot_losses as plot_losses  # re-exported: callers import them from here
+from omnivec.logs import read_log as read_log
+from omnivec.logs import truncate_log
 
 
 @dataclass
@@ -169,6 +172,7 @@ class Engine:
         self.optimizer = make_optimizer(self.model, cfg)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.state = TrainState()
+        self.saved_step: int | None = None
         self.wrapped: nn.Module = objective
         if self.dist.world_size > 1:
             self.wrapped = nn.parallel.DistributedDataParallel(
@@ -177,6 +181,7 @@ class Engine:
                 find_unused_parameters=True,
             )
         self.skip_log = self.run_dir / "skipped.jsonl"
+        self._reported: set[tuple[Any, Any, Any]] | None = None
         for s in streams.values():
             s.on_epoch_end = self._report_skipped
 
@@ -194,17 +199,37 @@ class Engine:
         }
 
     def save_checkpoint(self) -> None:
-        """Weights first, then the state that points at them: a crash between the two leaves the previous
-        consistent pair only if both are replaced atomically in this order and the state names its step."""
-        if not self.dist.is_main:
+        """Weights, EMA, optimizer, RNG and stream state as one checkpoint (:func:`omnivec.checkpoint.
+        write_checkpoint`): a crash at any instant leaves the previous complete checkpoint or this one. A step
+        already on disk is not written again (the last periodic checkpoint and the final one coincide)."""
+        if not self.dist.is_main or self.saved_step == self.state.step:
             return
-        if self.save_model is not None:
-            self.save_model(self.run_dir)
-        if self.ema is not None:
-            ckpt.save_weights(self.ema.shadow, self.run_dir / ckpt.EMA_WEIGHTS)
-        ckpt.save_state(self.state_dict(), self.run_dir / ckpt.TRAIN_STATE)
+
+        def fill(folder: Path) -> None:
+            if self.save_model is not None:
+                self.save_model(folder)
+            if self.ema is not None:
+                ckpt.save_weights(self.ema.shadow, folder / ckpt.EMA_WEIGHTS)
+            ckpt.save_state(self.state_dict(), folder / ckpt.TRAIN_STATE)
+
+        ckpt.write_checkpoint(self.run_dir, self.state.step, fill, keep=self.cfg.keep_checkpoints)
+        self.saved_step = self.state.step
+
+    def resume_from(self, path: Path) -> None:
+        """Load the train state at ``path`` after checking every tensor and counter of it against this engine's
+        optimizer, parameters, streams and RNG (:func:`omnivec.state_check.check_train_state`), then drop the
+        metrics lines a crash left beyond its step."""
+        from omnivec.state_check import check_train_state
+
+        state = ckpt.load_state(path)
+        check_train_state(state, self.optimizer, self.streams, path)
+        self.load_checkpoint(state)
+        self.saved_step = self.state.step
+        if self.dist.is_main:
+            truncate_log(self.log_path, self.state.step)
 
     def load_checkpoint(self, state: dict[str, Any]) -> None:
+        """Apply a train state already checked by :meth:`resume_from`."""
         self.state.step = int(state["step"])
         self.state.samples = int(state["samples"])
         self.state.elapsed = float(state["elapsed"])
@@ -216,16 +241,31 @@ class Engine:
         if torch.cuda.is_available() and state.get("rng_cuda"):
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         if self.ema is not None and (self.run_dir / ckpt.EMA_WEIGHTS).is_file():
-            self.ema.shadow = ckpt.load_weights(self.run_dir / ckpt.EMA_WEIGHTS)
+            shadow = ckpt.load_weights(self.run_dir / ckpt.EMA_WEIGHTS)
+            bad = sorted(
+                k for k, v in self.ema.shadow.items() if k not in shadow or shadow[k].shape != v.shape
+            ) + sorted(set(shadow) - set(self.ema.shadow))
+            if bad:
+                raise OmnivecError(f"{self.run_dir / ckpt.EMA_WEIGHTS}: does not match the model at {bad[:5]}")
+            self.ema.shadow = {k: shadow[k].to(v.device, v.dtype) for k, v in self.ema.shadow.items()}
 
     # ------------------------------------------------------------------ the loop
 
     def _report_skipped(self, stream: BatchStream, skipped: list[Any]) -> None:
+        """Append each unreadable file (or TSV row: its reason names the line) to ``skipped.jsonl`` once, the
+        first time it is met: a file unreadable in one epoch is unreadable in every epoch, and writing it per
+        visit filled disks."""
         if not skipped or not self.dist.is_main:
             return
-        tqdm.write(f"[{stream.name}] epoch {stream.epoch}: skipped {len(skipped)} unreadable sample(s)")
+        if self._reported is None:
+            self._reported = {(r.get("stream"), r.get("path"), r.get("reason")) for r in read_log(self.skip_log)}
+        new = [s for s in dict.fromkeys(skipped) if (stream.name, s.path, s.reason) not in self._reported]
+        if not new:
+            return
+        tqdm.write(f"[{stream.name}] epoch {stream.epoch}: skipped {len(new)} unreadable file(s), see {self.skip_log}")
         with open(self.skip_log, "a") as f:
-            for s in skipped:
+            for s in new:
+                self._reported.add((stream.name, s.path, s.reason))
                 f.write(
                     json.dumps({"stream": stream.name, "epoch": stream.epoch, "path": s.path, "reason": s.reason})
                     + "\n"
@@ -350,14 +390,6 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def check_run_folder(out: Path, resume: bool) -> None:
-    """A fresh run must not overwrite another; a resumed one needs the state it continues from."""
-    if resume and not (out / ckpt.TRAIN_STATE).is_file():
-        raise OmnivecError(f"--resume: {out} has no {ckpt.TRAIN_STATE} to continue from")
-    if not resume and (out / ckpt.TRAIN_STATE).exists():
-        raise OmnivecError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-
-
 def _batch_size(batch: Any) -> int:
     x = batch
     while isinstance(x, (tuple, list)) and x:
@@ -365,35 +397,3 @@ def _batch_size(batch: Any) -> int:
     if isinstance(x, dict):
         return _batch_size(next(iter(x.values())))
     return int(x.shape[0]) if isinstance(x, Tensor) else 1
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def plot_losses(log: list[dict[str, Any]], out: Path, title: str = "training loss") -> None:
-    """Total loss and each task's loss against the step, saved as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not log:
-        return
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [r["step"] for r in log]
-    ax.plot(steps, [r["loss"] for r in log], label="total", color="black", linewidth=2)
-    keys = sorted({k for r in log for k in r if k.endswith("/loss")})
-    for k in keys:
-        pts = [(r["step"], r[k]) for r in log if k in r]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=k.removesuffix("/loss"), alpha=0.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    ckpt.atomic_write(out, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec import checkpoint as ckpt
+from omnivec.errors import OmnivecError
 
 
 def run_info(run: str | Path) -> dict[str, Any]:
@@ -38,22 +39,37 @@ def run_info(run: str | Path) -> dict[str, Any]:
         info["tasks"] = {
             t.name: {"kind": t.kind, "modality": t.modality, "classes": t.num_classes} for t in backbone.tasks
         }
-    state = Path(run) / ckpt.TRAIN_STATE
-    if state.is_file():
-        info["step"] = int(ckpt.load_state(state)["step"])
+    if ckpt.has_state(Path(run)):
+        info["step"] = _step(Path(run))
     evalf = Path(run) / "eval.json"
     if evalf.is_file():
-        info["eval"] = {
-            k: {"metric": v["metric"], "value": v["value"]} for k, v in json.loads(evalf.read_text()).items()
-        }
+        try:
+            info["eval"] = {
+                k: {"metric": v["metric"], "value": v["value"]} for k, v in json.loads(evalf.read_text()).items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise OmnivecError(
+                f"{evalf}: not an evaluation file ({type(e).__name__}: {e}); expected task -> {{metric, value}}"
+            ) from None
     return info
 
 
 def _seq2seq_kind(task: str) -> str:
-    from omnivec.errors import OmnivecError
     from omnivec.unival.tasks import get_seq2seq_task
 
     try:
         return get_seq2seq_task(task).kind
     except OmnivecError:  # a task registered by code not imported here: say so instead of failing the whole info
         return "unknown"
+
+
+def _step(run: Path) -> int:
+    """The step of the run's newest checkpoint (its manifest), else of its train state."""
+    found = ckpt.checkpoint_dirs(run)
+    if found:
+        return found[-1][0]
+    state = ckpt.load_state(run / ckpt.TRAIN_STATE)
+    step = state.get("step")
+    if not isinstance(step, int) or isinstance(step, bool):
+        raise OmnivecError(f"{run / ckpt.TRAIN_STATE}: step: expected an integer, got {step!r}")
+    return step

@@ -31,7 +31,10 @@ def read_file(path: str | Path, modality: str, options: dict[str, Any]) -> Any:
     if not p.is_file():
         raise OmnivecError(f"input file {p} does not exist")
     if modality == Modality.TEXT:
-        return p.read_text()
+        try:
+            return p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise OmnivecError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         return read_sample(p, modality, ReadOptions(**options))
     except DataError as e:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import Tensor
 
 from omnivec.checkpoint import (
@@ -41,6 +41,7 @@ from omnivec.checkpoint import (
     load_weights,
     save_weights,
 )
+from omnivec.config import read_yaml
 from omnivec.errors import OmnivecError
 
 State = Mapping[str, Tensor]
@@ -177,11 +178,7 @@ def _load_config(run: Path) -> dict[str, Any]:
     path = run / CONFIG
     if not path.is_file():
         raise OmnivecError(f"{run} is not a run folder: it has no {CONFIG}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise OmnivecError(f"{path}: not valid YAML ({e})") from None
-    return data if isinstance(data, dict) else {}
+    return read_yaml(path)
 
 
 def _architecture(config: dict[str, Any]) -> Any:
@@ -245,6 +242,14 @@ def merge_runs(
     every = base + runs
     if out.resolve() in {r.resolve() for r in every}:
         raise OmnivecError(f"output folder {out} is one of the inputs; choose a new folder")
+    for name, value in (
+        ("alpha", alpha),
+        ("scale", scale),
+        ("density", density),
+        *(("weight", w) for w in weights or []),
+    ):
+        if not math.isfinite(value):
+            raise OmnivecError(f"merge {name}: expected a finite number, got {value}")
 
     configs = [_load_config(r) for r in every]
     for r, c in zip(every[1:], configs[1:]):

@@ -95,6 +95,7 @@ def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniMode
     tokenizer = TextTokenizer.load(tok_path) if tok_path.is_file() else None
     model = OmniModel(cfg.model, tokenizer)
     state = ckpt.load_weights(run_dir / weights)
+    ckpt.check_finite_weights(state, run_dir / weights)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))

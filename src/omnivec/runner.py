@@ -3,10 +3,12 @@ pretrain and finetune).
 
 :func:`run_job` owns what a run does around its objective, in this order: join the process group under
 ``torchrun``, check the run folder (a fresh run must not overwrite one, a resumed one needs its train state),
-seed, let the caller build its :class:`Job`, move the objective to the device, build the :class:`Engine` with
-every stream sharded by rank, load the train state (resume) or save the initial, already loadable folder (main
-rank), fit, report what was skipped in each stream's last unfinished epoch, then on the main rank only: plot
-the loss, evaluate, and write the results atomically. Non-main ranks return ``{}``; they write nothing.
+take the folder's lock (main rank; :mod:`omnivec.locking`), clean what a crash left behind and, on resume,
+verify the newest checkpoint (:func:`omnivec.checkpoint.recover`), seed, let the caller build its :class:`Job`,
+move the objective to the device, build the :class:`Engine` with every stream sharded by rank, load the checked
+train state (resume) or write the step-0 checkpoint (main rank: the folder is loadable and resumable from the
+first moment), fit, report what was skipped in each stream's last unfinished epoch, then on the main rank only:
+plot the loss, evaluate, and write the results atomically. Non-main ranks return ``{}``; they write nothing.
 
 A caller supplies only what differs: how to build the model, objective and datasets (:class:`Job`), its
 schedule, how to save the folder, how to evaluate, the plot's title.
@@ -28,17 +30,18 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from omnivec import checkpoint as ckpt
+from omnivec.checkpoint import check_run_folder
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
 from omnivec.engine import (
     DistInfo,
     Engine,
-    check_run_folder,
     init_distributed,
     plot_losses,
     rank_device,
     read_log,
 )
+from omnivec.locking import RunLock
 from omnivec.tokenizer import TextTokenizer
 
 
@@ -134,7 +137,43 @@ def run_job(
     out = Path(out)
     info = init_distributed(device)
     target = rank_device(device, info.local_rank)  # a device that is not there fails before any work
-    check_run_folder(out, resume)
+    check_run_folder(out, resume)  # read-only: a refused run leaves the folder as it was
+    created = not out.exists()
+    lock = RunLock(out) if info.is_main else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _run_locked(out, build, info, target, resume, seed, progress)
+    finally:
+        if lock is not None:
+            if created and [p.name for p in out.iterdir()] == [lock.path.name]:
+                lock.path.unlink()  # a run that failed before writing anything leaves no folder behind;
+                out.rmdir()  # removed while still locked, so no other run can have taken this lock file
+            lock.release()
+
+
+def _run_locked(
+    out: Path,
+    build: Callable[[DistInfo], Job],
+    info: DistInfo,
+    target: torch.device,
+    resume: bool,
+    seed: int | None,
+    progress: bool,
+) -> dict[str, Any]:
+    state_path = out / ckpt.TRAIN_STATE
+    if info.is_main:
+        check_run_folder(out, resume)  # again, under the lock: another run may have finished in between
+    if info.is_main and resume:
+        # under the lock no other writer can be mid-write: every temporary file is a crash's leftover
+        state_path = ckpt.recover(out)
+    elif info.is_main and out.is_dir():
+        ckpt.clean_temporary(out)
+    if info.world_size > 1:
+        dist.barrier()  # the other ranks read the folder only once the main rank has recovered it
+        box = [str(state_path)]
+        dist.broadcast_object_list(box, src=0)
+        state_path = Path(box[0])
     if seed is not None:
         seed_everything(seed)
     job = build(info)
@@ -151,10 +190,10 @@ def run_job(
         progress=progress,
     )
     if resume:
-        engine.load_checkpoint(ckpt.load_state(out / ckpt.TRAIN_STATE))
-    elif info.is_main:
-        job.save(out)  # the folder is loadable from the first moment
-        if job.fresh_files is not None:
+        engine.resume_from(state_path)
+    else:
+        engine.save_checkpoint()  # the folder is loadable and resumable from the first moment
+        if info.is_main and job.fresh_files is not None:
             job.fresh_files(out)
     engine.fit()
     engine.report_unfinished_epochs()

@@ -1,5 +1,5 @@
 """The command line: one module per command group, each parsing its arguments and calling one library
-function; errors print one line and exit 2.
+function.
 
     run.py     train, evaluate, embed, predict, info, tasks, config, quickstart
     recipe.py  pretrain, finetune, reproduce                       (the OmniVec recipe)
@@ -8,37 +8,83 @@ function; errors print one line and exit 2.
     export.py  export (ONNX; --format hf)
     hf.py      import (Hugging Face folders)
     serve.py   index, search, serve                                 (put a run in front of people)
+
+:func:`main` is the one error boundary: a bad argument, an :class:`OmnivecError` (bad input, config or file) or
+an ``OSError`` (missing file, permission, read-only or full disk) prints ONE line, ``omnivec CMD: error: ...``,
+and exits 2; an unexpected exception prints one line and a hint to rerun with ``--debug``, which shows the
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from omnivec.errors import OmnivecError
+
+DEBUG_FLAG = "--debug"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (argparse prints the whole usage first) naming the command and the
+    argument; ``--help`` still shows everything."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from omnivec.cli import data, export, hf, recipe, run, serve, unival
 
-    p = argparse.ArgumentParser(prog="omnivec", description="Unified multimodal models (OmniVec, UnIVAL).")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = Parser(prog="omnivec", description="Unified multimodal models (OmniVec, UnIVAL).")
+    p.add_argument(DEBUG_FLAG, action="store_true", help="show the full traceback of an unexpected error")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in (run, data, recipe, unival, export, hf, serve):
         group.register(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in args_list or os.environ.get("OMNIVEC_DEBUG") == "1"
+    args_list = [a for a in args_list if a != DEBUG_FLAG]  # accepted anywhere, not only before the command
+    args = build_parser().parse_args(args_list)
+    where = f"omnivec {args.command}"
     try:
         return int(args.fn(args))
-    except OmnivecError as e:
-        print(f"omnivec {args.command}: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OmnivecError, OSError, FloatingPointError, UnicodeError, MemoryError) as e:
+        if debug:
+            traceback.print_exc()
+        print(f"{where}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"{where}: unexpected error: {type(e).__name__}: {_one_line(e)} "
+            f"(rerun with {DEBUG_FLAG} for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` on one line: an OSError with its file (``[Errno 28] No space left on device:
+    'run/model.safetensors'``), anything else its text with newlines folded."""
+    if isinstance(e, OSError) and e.strerror:
+        where = f": {e.filename}" if e.filename else ""
+        return f"{e.strerror}{where}"
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 text ({e.reason} at byte {e.start})"
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
 __all__ = ["build_parser", "main"]

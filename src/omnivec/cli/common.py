@@ -5,8 +5,36 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from omnivec.errors import OmnivecError
+
+
+def refuse_changed_flags(
+    a: argparse.Namespace,
+    settings: Sequence[str],
+    changeable: Sequence[str] = ("max_steps",),
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """``--resume`` continues the saved run with its own settings: refuse, naming them, every setting in
+    ``settings`` that was given (silently ignoring them was issue 14's defect 7). ``changeable``: what may change
+    on resume (the step budget: a run continues to more steps). A setting counts as given when it differs from
+    its parser default (None, False, empty, or ``defaults[name]``); ``--seed 0`` is given."""
+    defaults = defaults or {}
+
+    def given(k: str) -> bool:
+        v = getattr(a, k, None)
+        return not (v is None or v is False or v == [] or v == "" or (k in defaults and v == defaults[k]))
+
+    named = [f"--{k.replace('_', '-')}" for k in settings if given(k)]
+    if named:
+        allowed = ", ".join(f"--{k.replace('_', '-')}" for k in changeable) or "nothing"
+        raise OmnivecError(
+            f"--resume continues {a.out} with its saved settings; {', '.join(named)} cannot change on resume "
+            f"(only {allowed} can); start a new --out to train with other settings"
+        )
 
 
 def modality_names() -> list[str]:

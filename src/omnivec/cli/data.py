@@ -15,6 +15,7 @@ from typing import Any
 from omnivec.cli.common import modality_names
 from omnivec.config import comma_list
 from omnivec.errors import OmnivecError
+from omnivec.validate import non_negative_int
 
 
 def _root(a: argparse.Namespace) -> str | None:
@@ -122,7 +123,7 @@ def register(sub: Any) -> None:
     common(p)
     p.add_argument("--cache-dir", help="default: $OMNIVEC_CACHE or ~/.cache/omnivec")
     p.add_argument("--sample-rates", default="8000,16000", help="FSDD resample rates, comma-separated")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.set_defaults(fn=cmd_prepare)
 
     p = dsub.add_parser("download", help="fetch datasets from their canonical URLs (resumable, sha256-checked)")

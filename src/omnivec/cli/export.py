@@ -21,14 +21,18 @@ def _shape_arg(value: str) -> tuple[int, ...]:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
     if a.format == "hf":
         return _export_hf(a)
     if a.modality is None:
         raise OmnivecError("--modality is required for --format onnx")
     from omnivec.export import TOLERANCE, export_run
+    from omnivec.outputs import check_output_file
 
     if a.opset is not None and a.opset < 1:
         raise OmnivecError(f"--opset must be a positive ONNX opset version, got {a.opset}")
+    check_output_file(Path(a.out), [Path(a.run)], a.overwrite)
     r = export_run(a.run, a.modality, a.out, task=a.task, opset=a.opset, shape=a.shape)
     size_mb = r.path.stat().st_size / 2**20
     print(f"wrote {r.path} ({size_mb:.1f} MiB, opset {r.opset}) in {r.export_s:.1f} s")
@@ -80,6 +84,7 @@ def register(sub: Any) -> None:
     )
     x.add_argument("--modality", choices=modality_names(), help="the modality to export (onnx)")
     x.add_argument("--out", required=True, help="the .onnx file (onnx) or the folder (hf) to write")
+    x.add_argument("--overwrite", action="store_true", help="allow --out inside a run folder")
     x.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
     x.add_argument("--task", help="also output this classification task's logits")
     x.add_argument(

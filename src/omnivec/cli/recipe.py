@@ -6,9 +6,17 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import add_device, add_init
+from omnivec.cli.common import add_device, add_init, refuse_changed_flags
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
+from omnivec.validate import (
+    below_one_float,
+    fraction_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def _ratios(value: str) -> dict[str, float]:
@@ -50,29 +58,42 @@ def _run_config(a: argparse.Namespace) -> Any:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--steps", dest="max_steps", type=int, help="optimizer steps")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (resume point)")
-    p.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
-    p.add_argument("--ema", dest="ema_decay", type=float, help="keep an EMA of the weights with this decay")
-    p.add_argument("--log-every", type=int)
+    p.add_argument("--steps", dest="max_steps", type=positive_int, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float)
+    p.add_argument("--seed", type=non_negative_int)
+    p.add_argument("--checkpoint-every", type=non_negative_int, help="write a checkpoint every N steps (resume point)")
+    p.add_argument("--grad-accum", type=positive_int, help="micro-batches per optimizer step")
+    p.add_argument("--ema", dest="ema_decay", type=below_one_float, help="keep an EMA of the weights with this decay")
+    p.add_argument("--log-every", type=positive_int)
     p.add_argument(
-        "--label-fraction", type=float, help="share of each task's training labels to use (seeded subset; 1 = all)"
+        "--label-fraction",
+        type=fraction_float,
+        help="share of each task's training labels to use (seeded subset; 1 = all)",
     )
-    p.add_argument("--num-train", type=int)
-    p.add_argument("--num-test", type=int)
+    p.add_argument("--num-train", type=positive_int)
+    p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", default="")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--quiet", action="store_true")
     add_device(p)
 
 
+RECIPE_SETTINGS: tuple[str, ...] = (
+    *("config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
+    *("label_fraction", "num_train", "num_test", "tasks"),
+)
+"""Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
+
+
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from omnivec.pretrain import PretrainConfig, pretrain
 
+    if a.resume:
+        refuse_changed_flags(a, (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init"))
     cfg = _run_config(a)
+    if a.resume and a.max_steps is None:
+        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
     if a.tasks:
         cfg.tasks = a.tasks
     cfg.train.task_schedule = "round_robin" if a.no_mixing else "mixed"
@@ -90,6 +111,10 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
 def cmd_finetune(a: argparse.Namespace) -> int:
     from omnivec.finetune import finetune, parse_groups
+
+    if a.resume:  # the saved schedule decides everything, the step budget included
+        settings = (*RECIPE_SETTINGS, "max_steps", "groups", "no_mixing", "close", "train", "val")
+        refuse_changed_flags(a, settings, (), {"close": 0.0})
 
     cfg = _run_config(a)
     tasks = a.tasks
@@ -179,8 +204,10 @@ def register(sub: Any) -> None:
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
     p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
-    p.add_argument("--decoder-dim", type=int, default=0, help="shared decoder width (0: half the trunk width)")
-    p.add_argument("--decoder-depth", type=int, default=1)
+    p.add_argument(
+        "--decoder-dim", type=non_negative_int, default=0, help="shared decoder width (0: half the trunk width)"
+    )
+    p.add_argument("--decoder-depth", type=positive_int, default=1)
     p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
     add_init(p)
     _common(p)
@@ -190,11 +217,11 @@ def register(sub: Any) -> None:
     p.add_argument("run", help="pretrained run folder, or 'scratch'")
     p.add_argument("--tasks", type=comma_list, default=[])
     p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
-    p.add_argument("--rounds", type=int, default=2, help="passes over the group sequence")
+    p.add_argument("--rounds", type=positive_int, default=2, help="passes over the group sequence")
     p.add_argument("--no-mixing", action="store_true", help="one task per step within a group")
     p.add_argument(
         "--close",
-        type=float,
+        type=below_one_float,
         default=0.0,
         help="share of the steps in a closing joint phase over all tasks after the group sequence (0: none)",
     )
@@ -211,13 +238,20 @@ def register(sub: Any) -> None:
     )
     p.add_argument("name", choices=["omnivec-ablations", "omnivec-label-scarce", "baselines", "full-budget"])
     p.add_argument("--tasks", type=comma_list, default=[], help="baselines/full-budget: tasks (default: the suite)")
-    p.add_argument("--steps", type=int, default=300, help="baselines: steps per task")
-    p.add_argument("--batch-size", type=int, default=32, help="baselines: samples per task per step")
+    p.add_argument("--steps", type=positive_int, default=300, help="baselines: steps per task")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="baselines: samples per task per step")
     p.add_argument(
-        "--seconds", type=float, default=0.0, help="baselines/full-budget: training seconds per task instead"
+        "--seconds",
+        type=non_negative_float,
+        default=0.0,
+        help="baselines/full-budget: training seconds per task instead",
     )
-    p.add_argument("--train-limit", type=int, default=3000, help="baselines: training samples per task (0 = all)")
-    p.add_argument("--test-limit", type=int, default=1000, help="baselines: test samples per task (0 = all)")
+    p.add_argument(
+        "--train-limit", type=non_negative_int, default=3000, help="baselines: training samples per task (0 = all)"
+    )
+    p.add_argument(
+        "--test-limit", type=non_negative_int, default=1000, help="baselines: test samples per task (0 = all)"
+    )
     p.add_argument(
         "--budget",
         default="small",
@@ -234,9 +268,12 @@ def register(sub: Any) -> None:
         "--rows", type=comma_list, default=[], help="omnivec-label-scarce: rows to run (default a-f), e.g. b,c"
     )
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
-        "--seeds", type=int, default=3, help="omnivec-ablations: seeds from --seed (mean ± std, paired 95%% CIs)"
+        "--seeds",
+        type=positive_int,
+        default=3,
+        help="omnivec-ablations: seeds from --seed (mean ± std, paired 95%% CIs)",
     )
     p.add_argument("--out", default="runs/omnivec-ablations")
     p.add_argument("--results", default="docs/results.md", help="markdown file to (re)write")

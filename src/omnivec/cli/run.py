@@ -16,20 +16,30 @@ from omnivec.cli.common import (
     format_info,
     modality_names,
     print_results,
+    refuse_changed_flags,
     write_jsonl,
 )
 from omnivec.config import comma_list
+from omnivec.validate import non_negative_int, positive_float, positive_int
+
+TRAIN_FLAGS: tuple[str, ...] = (
+    *("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "keep_checkpoints", "num_workers"),
+    "grad_accum",
+)
+RUN_FLAGS = ("num_train", "num_test", "train_limit", "test_limit")
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from omnivec.config import RunConfig, load_config_file, preset
+    from omnivec.config import RunConfig, apply_override, load_config_file, preset
     from omnivec.train import train
 
-    cfg = load_config_file(a.config, RunConfig, preset, a.preset) if a.config else preset(a.preset)
+    if a.resume:
+        fixed = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict", "data_root", "init")
+        refuse_changed_flags(a, fixed + tuple(k for k in TRAIN_FLAGS + RUN_FLAGS if k != "max_steps"))
+    name = a.preset or "cpu"
+    cfg = load_config_file(a.config, RunConfig, preset, name) if a.config else preset(name)
     if a.tasks:
         cfg.tasks = a.tasks
-    from omnivec.config import apply_override
-
     for assignment in a.set or []:
         cfg = apply_override(cfg, assignment)
     if a.train:
@@ -37,13 +47,15 @@ def cmd_train(a: argparse.Namespace) -> int:
 
         add_byo(cfg, a.train, a.val or "", a.modality or "")
     cfg.strict = cfg.strict or a.strict
-    for key in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "num_workers", "grad_accum"):
+    for key in TRAIN_FLAGS:
         if getattr(a, key) is not None:
             setattr(cfg.train, key, getattr(a, key))
-    for key in ("num_train", "num_test", "train_limit", "test_limit"):
+    for key in RUN_FLAGS:
         if getattr(a, key) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
+    if a.resume and a.max_steps is None:
+        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --max-steps the saved budget holds
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     print_results(results)
     return 0
@@ -62,8 +74,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 def cmd_embed(a: argparse.Namespace) -> int:
     from omnivec.embed import embed_inputs
+    from omnivec.outputs import check_output_file
     from omnivec.run import load
 
+    check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)], a.overwrite)
     model = load(a.run, a.device)
     emb = embed_inputs(model, a.modality, a.input, a.task)
     emb.save(a.out)
@@ -73,8 +87,11 @@ def cmd_embed(a: argparse.Namespace) -> int:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
+    from omnivec.outputs import check_output_file
     from omnivec.predict import predict_files
 
+    if a.out:
+        check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)])
     records = predict_files(a.run, a.task, a.input, a.device, a.text)
     write_jsonl(records, a.out)
     return 0
@@ -128,26 +145,25 @@ def cmd_tasks(a: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
 
     t = sub.add_parser("train", help="supervised (multi-task) training into a run folder")
-    t.add_argument(
-        "--preset", default="cpu", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base"
-    )
+    t.add_argument("--preset", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base")
     t.add_argument(
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
     t.add_argument("--tasks", type=comma_list, help="comma-separated task names (see `omnivec tasks`)")
     t.add_argument("--out", required=True, help="run folder to write")
-    t.add_argument("--max-steps", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--checkpoint-every", type=int)
-    t.add_argument("--num-workers", type=int)
-    t.add_argument("--grad-accum", type=int)
-    t.add_argument("--num-train", type=int, help="samples per generated task")
-    t.add_argument("--num-test", type=int)
+    t.add_argument("--max-steps", type=positive_int, help="optimizer steps (the one flag --resume may change)")
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=positive_float)
+    t.add_argument("--seed", type=non_negative_int)
+    t.add_argument("--checkpoint-every", type=non_negative_int, help="write a checkpoint every N steps (0: at the end)")
+    t.add_argument("--keep-checkpoints", type=positive_int, help="complete checkpoints kept (the newest N; default 2)")
+    t.add_argument("--num-workers", type=non_negative_int)
+    t.add_argument("--grad-accum", type=positive_int)
+    t.add_argument("--num-train", type=positive_int, help="samples per generated task")
+    t.add_argument("--num-test", type=positive_int)
     t.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
-    t.add_argument("--train-limit", type=int, help="cap on training samples per real dataset (0 = all)")
-    t.add_argument("--test-limit", type=int, help="cap on test samples per real dataset (0 = all)")
+    t.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
+    t.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
     t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument(
@@ -174,8 +190,10 @@ def register(sub: Any) -> None:
     e.add_argument("--data-root")
     e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits (OmniVec)")
     e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
-    e.add_argument("--beam", type=int, default=1, help="beam size of the generation (UnIVAL)")
-    e.add_argument("--limit", type=int, default=0, help="score at most this many test samples per task (UnIVAL)")
+    e.add_argument("--beam", type=positive_int, default=1, help="beam size of the generation (UnIVAL)")
+    e.add_argument(
+        "--limit", type=non_negative_int, default=0, help="score at most this many test samples per task (UnIVAL)"
+    )
     e.add_argument("--json", action="store_true")
     add_device(e)
     e.set_defaults(fn=cmd_evaluate)
@@ -184,7 +202,10 @@ def register(sub: Any) -> None:
         "embed", help="embeddings of input files with their ids and paths, as one .npz (a run of either family)"
     )
     add_run_and_inputs(m)
-    m.add_argument("--out", required=True, help="the .npz to write: vectors, ids, paths, labels, meta")
+    m.add_argument(
+        "--out", required=True, help="the .npz to write: vectors, ids, paths, labels, meta (never a run or an input)"
+    )
+    m.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     m.add_argument("--task", help="a retrieval task: embed through its projection, the space its two modalities share")
     add_device(m)
     m.set_defaults(fn=cmd_embed)
@@ -214,7 +235,7 @@ def register(sub: Any) -> None:
 
     q = sub.add_parser("quickstart", help="train one model on six tasks in five modalities and write a report")
     q.add_argument("--out", default="runs/quickstart")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=non_negative_int, default=0)
     q.add_argument("--data-root")
     q.add_argument("--quiet", action="store_true")
     q.add_argument("--no-baselines", action="store_true", help="skip the reference specialists (faster)")

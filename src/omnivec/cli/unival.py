@@ -11,6 +11,7 @@ from typing import Any
 from omnivec.cli.common import add_device, write_jsonl
 from omnivec.config import comma_list
 from omnivec.errors import OmnivecError
+from omnivec.validate import non_negative_int, positive_float, positive_int
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -25,6 +26,10 @@ def _generate(args: argparse.Namespace) -> int:
         paths += sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in KNOWN_EXTS)
     if not paths:
         raise OmnivecError("nothing to generate for: pass --input FILE... or --folder DIR")
+    if args.out:
+        from omnivec.outputs import check_output_file
+
+        check_output_file(Path(args.out), [Path(args.run), *paths])
     records = generate_files(
         args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size, args.device
     )
@@ -45,7 +50,7 @@ def _merge(args: argparse.Namespace) -> int:
         args.run_b,
         args.out,
         args.method,
-        parse_alphas(args.alpha),
+        parse_alphas(args.alpha, args.extrapolate),
         args.pretrained,
         skip,
         args.ema,
@@ -53,6 +58,7 @@ def _merge(args: argparse.Namespace) -> int:
         args.eval_limit,
         args.beam,
         args.device,
+        overwrite=args.overwrite,
     )
     if tasks:
         from omnivec.unival.merging import markdown_table
@@ -116,10 +122,46 @@ def _print(results: dict[str, Any]) -> None:
         print(f"{name:22s} {r['metric']:10s} {r['value']:.4f}{skipped}")
 
 
+RESUME_FIELDS = {
+    "num_bins": "model.num_bins",
+    "num_train": "num_train",
+    "num_test": "num_test",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "image_size": "image_size",
+    "checkpoint_every": "train.checkpoint_every",
+    "stage1_steps": "stage1_steps",
+}
+"""Flags of ``unival pretrain|finetune`` and the saved config field each must equal on ``--resume``."""
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """``--resume`` takes the saved run's settings: the same command plus ``--resume`` continues it (documented in
+    docs/unival.md), but a flag whose value differs from the saved one is refused, never silently ignored."""
+    from omnivec.run import load_config
+
+    if not (Path(args.out) / "config.yaml").is_file():
+        return  # resume_run says what is missing
+    saved = load_config(args.out, "unival")
+    for flag, field in RESUME_FIELDS.items():
+        given = getattr(args, flag, None)
+        if given is None:
+            continue
+        value: Any = saved
+        for part in field.split("."):
+            value = getattr(value, part)
+        if given != value:
+            raise OmnivecError(
+                f"--resume continues {args.out} with its saved settings: --{flag.replace('_', '-')} {given} "
+                f"differs from the saved {field} = {value}; only --steps can change on resume"
+            )
+
+
 def _resume(args: argparse.Namespace) -> int:
-    """The run folder's config decides everything; only --steps can extend the run."""
+    """The run folder's config decides everything; only --steps can extend the run (other flags must match)."""
     from omnivec.unival.train import resume_run
 
+    _check_resume_flags(args)
     _print(resume_run(args.out, args.steps or 0, not args.quiet, args.eval_limit, args.device))
     return 0
 
@@ -156,10 +198,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     from omnivec.run import require_family
 
     require_family(args.run, "unival", "unival evaluate (`omnivec evaluate` takes either family)")
+    if args.out:
+        from omnivec.outputs import check_output_file
+
+        check_output_file(Path(args.out), [Path(args.run)])
     results = evaluate_run(args.run, _tasks(args.tasks), args.device, beam=args.beam, limit=args.eval_limit)
     _print(results)
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
+        from omnivec.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(args.out), json.dumps(results, indent=2))
     return 0
 
 
@@ -180,15 +228,17 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="a UnIVAL config YAML (`omnivec config show --family unival`): its preset with only the fields it names "
         "overridden; flags given override it",
     )
-    p.add_argument("--num-bins", type=int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
+    p.add_argument("--num-bins", type=positive_int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
     p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
-    p.add_argument("--num-train", type=int, help="training samples per derived task")
-    p.add_argument("--num-test", type=int, help="test samples per derived task")
-    p.add_argument("--steps", type=int, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, help="samples per task per step")
-    p.add_argument("--lr", type=float)
+    p.add_argument("--num-train", type=positive_int, help="training samples per derived task")
+    p.add_argument("--num-test", type=positive_int, help="test samples per derived task")
+    p.add_argument("--steps", type=positive_int, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
+    p.add_argument("--lr", type=positive_float)
     p.add_argument("--data-root", help="real-data root (default $OMNIVEC_DATA)")
-    p.add_argument("--eval-limit", type=int, default=0, help="score at most this many test samples per task")
+    p.add_argument(
+        "--eval-limit", type=non_negative_int, default=0, help="score at most this many test samples per task"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--tsv",
@@ -197,9 +247,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="UnIVAL TSV files as tasks tsv_<schema>; SCHEMA: caption, vqa, refcoco, snli_ve, pretrain "
         "(repeatable; without TEST a seeded 10%% of TRAIN is held out)",
     )
-    p.add_argument("--image-size", type=int, help="TSV images are resized to this square side (default 64)")
+    p.add_argument("--image-size", type=positive_int, help="TSV images are resized to this square side (default 64)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable TSV row, naming it")
-    p.add_argument("--checkpoint-every", type=int, help="write a resumable checkpoint every N steps")
+    p.add_argument("--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -220,9 +270,9 @@ def register(sub: Any) -> None:
     g.add_argument("--folder", help="every readable file in this folder")
     g.add_argument("--text", help="question (vqa), phrase (grounding) or caption (matching)")
     g.add_argument("--out", help="JSONL output (default stdout)")
-    g.add_argument("--beam", type=int, default=1)
-    g.add_argument("--max-len", type=int)
-    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--beam", type=positive_int, default=1)
+    g.add_argument("--max-len", type=positive_int)
+    g.add_argument("--batch-size", type=positive_int, default=16)
     add_device(g)
     g.set_defaults(fn=_generate)
 
@@ -235,9 +285,11 @@ def register(sub: Any) -> None:
     m.add_argument("--pretrained", help="the run both started from (task-arithmetic, ties)")
     m.add_argument("--skip", help="comma-separated name patterns kept from run A unmerged")
     m.add_argument("--ema", action="store_true", help="merge the EMA weights where present")
+    m.add_argument("--extrapolate", action="store_true", help="allow α outside [0, 1]")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing --out (run or folder) whole")
     m.add_argument("--eval", help="comma-separated UnIVAL tasks to score at every α")
-    m.add_argument("--eval-limit", type=int, default=0)
-    m.add_argument("--beam", type=int, default=1)
+    m.add_argument("--eval-limit", type=non_negative_int, default=0)
+    m.add_argument("--beam", type=positive_int, default=1)
     add_device(m)
     m.set_defaults(fn=_merge)
 
@@ -246,7 +298,7 @@ def register(sub: Any) -> None:
     p = us.add_parser("pretrain", help="multitask pretraining with the image -> image+video curriculum")
     p.add_argument("--out", required=True)
     p.add_argument("--tasks", help="comma-separated tasks (default: stage 1 image-text + stage 2 video-text)")
-    p.add_argument("--stage1-steps", type=int, help="image-text-only steps (default half)")
+    p.add_argument("--stage1-steps", type=non_negative_int, help="image-text-only steps (default half)")
     _common(p)
     p.set_defaults(fn=_pretrain, command="unival pretrain")
     f = us.add_parser("finetune", help="fine-tune a run (or 'scratch') on tasks")
@@ -258,8 +310,8 @@ def register(sub: Any) -> None:
     e = us.add_parser("evaluate", help="score a run on tasks")
     e.add_argument("run")
     e.add_argument("--tasks")
-    e.add_argument("--beam", type=int, default=1)
-    e.add_argument("--eval-limit", type=int, default=0)
+    e.add_argument("--beam", type=positive_int, default=1)
+    e.add_argument("--eval-limit", type=non_negative_int, default=0)
     e.add_argument("--out", help="write the results JSON here")
     add_device(e)
     e.set_defaults(fn=_evaluate, command="unival evaluate")

@@ -3,7 +3,8 @@
 The order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone, so a stream's whole state is
 ``(epoch, position)``: resuming rebuilds the same order and skips to the position, without replaying data.
 Under data parallelism each rank takes every ``world_size``-th index of the same permutation.
-Unreadable samples (:class:`Skipped`) are dropped from the batch, counted and kept for the epoch report.
+Unreadable samples (:class:`Skipped`) are dropped from the batch, counted and kept for the epoch report; a
+whole epoch without one readable sample is an error naming the files and why (it used to loop forever).
 Training augmentation, when given, draws from a generator seeded by ``(seed, epoch, position)`` alone, so a
 resumed stream augments every batch exactly as the uninterrupted one did.
 """
@@ -17,6 +18,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from omnivec.data.base import Skipped, drop_skipped
+from omnivec.errors import OmnivecError
+
+SHOWN = 5
+"""Unreadable files named in the error of an epoch without a readable sample (then a count of the rest)."""
 
 
 def _identity(items: list[Any]) -> list[Any]:
@@ -38,8 +43,10 @@ class BatchStream:
     ) -> None:
         self.dataset = dataset
         self.n = len(dataset)  # type: ignore[arg-type]
-        if self.n < world_size:
-            raise ValueError(f"{name or 'dataset'} has {self.n} samples, fewer than {world_size} ranks")
+        if self.n < world_size or self.n == 0:
+            raise OmnivecError(f"{name or 'dataset'} has {self.n} samples, fewer than {max(1, world_size)} rank(s)")
+        if batch_size < 1:
+            raise OmnivecError(f"{name or 'dataset'}: batch size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.seed = seed
         self.collate = collate
@@ -52,6 +59,8 @@ class BatchStream:
         self.skipped: list[Skipped] = []
         self.on_epoch_end: Callable[[BatchStream, list[Skipped]], None] | None = None
         self._it: Iterator[list[Any]] | None = None
+        self._readable_in_epoch = False
+        self._epoch_from_start = True
 
     def _order(self, epoch: int) -> list[list[int]]:
         g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
@@ -81,6 +90,8 @@ class BatchStream:
     def __next__(self) -> Any:
         while True:
             if self._it is None:
+                self._epoch_from_start = self.position == 0
+                self._readable_in_epoch = False
                 self._start()
             assert self._it is not None
             try:
@@ -88,17 +99,28 @@ class BatchStream:
             except StopIteration:
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(self, self.skipped)
+                if self._epoch_from_start and not self._readable_in_epoch:
+                    raise self._unreadable_epoch() from None
                 self.epoch, self.position, self._it, self.skipped = self.epoch + 1, 0, None, []
                 continue
             self.position += 1
             kept, skipped = drop_skipped(items)
             self.skipped.extend(skipped)
             if kept:
+                self._readable_in_epoch = True
                 batch = self.collate(kept)
                 if self.augment is not None:
                     g = torch.Generator().manual_seed((self.seed * 100_003 + self.epoch) * 1_000_003 + self.position)
                     batch = self.augment(batch, g)
                 return batch
+
+    def _unreadable_epoch(self) -> OmnivecError:
+        seen = list(dict.fromkeys(self.skipped))
+        shown = "; ".join(f"{s.path} ({s.reason})" for s in seen[:SHOWN])
+        more = f"; and {len(seen) - SHOWN} more" if len(seen) > SHOWN else ""
+        return OmnivecError(
+            f"{self.name or 'dataset'}: no readable sample in a whole epoch of {self.n} item(s): {shown}{more}"
+        )
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "position": self.position}

@@ -11,6 +11,8 @@ Methods map the grid value onto merge.py's functions:
 from __future__ import annotations
 
 import json
+import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from omnivec import checkpoint as ckpt
 from omnivec.errors import OmnivecError
 from omnivec.merge import merge_runs
+from omnivec.outputs import check_output_folder
 
 METHOD_NAMES = {
     "linear": "interpolate",
@@ -27,13 +30,22 @@ METHOD_NAMES = {
 }
 
 
-def parse_alphas(text: str) -> list[float]:
+def parse_alphas(text: str, extrapolate: bool = False) -> list[float]:
+    """The α grid of ``--alpha``: finite numbers in [0, 1] (outside it only with ``extrapolate``: α = 1.5 is a
+    different model from either run, never a typo to merge silently; NaN made an all-NaN model)."""
     try:
         alphas = [float(a) for a in text.split(",") if a.strip()]
     except ValueError:
         raise OmnivecError(f"--alpha takes comma-separated numbers, got {text!r}") from None
     if not alphas:
         raise OmnivecError("--alpha needs at least one value")
+    for a in alphas:
+        if not math.isfinite(a):
+            raise OmnivecError(f"--alpha: expected finite numbers, got {a} in {text!r}")
+        if not extrapolate and not 0.0 <= a <= 1.0:
+            raise OmnivecError(f"--alpha: expected values in [0, 1], got {a:g}; pass --extrapolate to go beyond")
+    if len(set(alphas)) != len(alphas):
+        raise OmnivecError(f"--alpha: a value is given twice in {text!r}")
     return alphas
 
 
@@ -70,13 +82,19 @@ def merge_grid(
     eval_limit: int = 0,
     beam: int = 1,
     device: str | None = "auto",
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of
-    either family merge (same architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`."""
+    either family merge (same architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`.
+    ``out`` must not be an input, inside one, or an existing run or non-empty folder (unless ``overwrite``,
+    which replaces it whole)."""
     from omnivec.evaluate import evaluate_run
 
     a, b, o = Path(run_a), Path(run_b), Path(out)
     pre = Path(pretrained) if pretrained else None
+    check_output_folder(o, [a, b, *([pre] if pre else [])], overwrite)
+    if overwrite and o.is_dir():
+        shutil.rmtree(o)  # asked for: no old train state or eval may survive beside the merged weights
     rows: list[dict[str, Any]] = []
     for alpha in alphas:
         folder = o if len(alphas) == 1 else o / f"alpha_{alpha:g}"

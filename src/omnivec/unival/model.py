@@ -383,11 +383,24 @@ def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[Univa
     assert isinstance(cfg, UnivalRunConfig)
     model = UnivalModel(cfg.model, TextTokenizer.load(run_dir / ckpt.TOKENIZER), cfg.image_size)
     state = ckpt.load_weights(run_dir / weights)
-    state["decoder.embed.weight"] = state["backbone.encoders.text.token_embed.weight"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    ckpt.check_finite_weights(state, run_dir / weights)
+    tied = "backbone.encoders.text.token_embed.weight"
+    if tied not in state:
+        raise OmnivecError(f"{run_dir / weights}: missing the tied text embedding {tied!r}")
+    state["decoder.embed.weight"] = state[tied]
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    bad = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if own[k].shape != state[k].shape
+    )
+    if missing or unexpected or bad:
         raise OmnivecError(
-            f"{run_dir / weights} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            f"{run_dir / weights} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"shape mismatch {bad[:5]}"
         )
+    model.load_state_dict(state)
     model.eval()
     return model, cfg
