@@ -329,7 +329,7 @@ def _text(tmp: Path, run: Path) -> None:
 
 PICKLE = b"\x80\x04cos\nsystem\n."
 RESUME = ["train", "--out", "{copy}", "--resume", "--quiet"]
-EMBED_TEXT = ["embed", "{copy}", "--modality", "text", "--input", "{tmp}/t.txt", "--out", "{tmp}/v.npy"]
+EMBED_TEXT = ["embed", "{copy}", "--modality", "text", "--input", "{tmp}/t.txt", "--out", "{tmp}/v.npz"]
 MOMENT = r"optimizer\.state\[\d+\]\.exp_avg: expected a torch.float32 tensor of shape"
 
 
@@ -433,7 +433,7 @@ def output_and_input_cases() -> list[Case]:
         ("merge --out a file", ["merge", "{run}", "{copy}", "--out", "{tmp}/t.txt"], "is a file", _text),
         ("embed --out a folder", [*embed, "--out", "{tmp}"], "is a folder", _text),
         ("embed --out the run", [*embed, "--out", "{run}"], "is a folder|is one of the inputs", _text),
-        ("embed --out in the run", [*embed, "--out", "{run}/v.npy"], "inside the input folder", _text),
+        ("embed --out in the run", [*embed, "--out", "{run}/v.npz"], "inside the input folder", _text),
         ("embed --out the input", [*embed, "--out", "{tmp}/t.txt"], "is one of the inputs", _text),
         (
             "export --out in the run",
@@ -450,26 +450,26 @@ def output_and_input_cases() -> list[Case]:
         ("train --out an existing run", [*TRAIN[:-1], "{run}"], "already holds a run", None),
         (
             "embed non-UTF-8 text",
-            [*embed, "--out", "{tmp}/v.npy"],
+            [*embed, "--out", "{tmp}/v.npz"],
             "t.txt: not UTF-8",
             _writer("t.txt", b"\xff\xfe\x00"),
         ),
-        ("embed empty text", [*embed, "--out", "{tmp}/v.npy"], "no text to embed", _writer("t.txt", b"\n \n")),
+        ("embed empty text", [*embed, "--out", "{tmp}/v.npz"], "no text to embed", _writer("t.txt", b"\n \n")),
         (
             "embed missing input",
-            ["embed", "{run}", "--modality", "image", "--input", "{tmp}/no.png", "--out", "{tmp}/v.npy"],
+            ["embed", "{run}", "--modality", "image", "--input", "{tmp}/no.png", "--out", "{tmp}/v.npz"],
             "no.png",
             None,
         ),
         (
             "embed corrupt image",
-            ["embed", "{run}", "--modality", "image", "--input", "{tmp}/x.png", "--out", "{tmp}/v.npy"],
+            ["embed", "{run}", "--modality", "image", "--input", "{tmp}/x.png", "--out", "{tmp}/v.npz"],
             "x.png",
             _writer("x.png", b"\x89PNG\r\n\x1a\nnot really"),
         ),
         (
             "embed huge image",
-            ["embed", "{run}", "--modality", "image", "--input", "{tmp}/x.png", "--out", "{tmp}/v.npy"],
+            ["embed", "{run}", "--modality", "image", "--input", "{tmp}/x.png", "--out", "{tmp}/v.npz"],
             "absurd dimensions",
             _writer("x.png", _png(100_000, 100_000)),
         ),
@@ -494,7 +494,7 @@ def output_and_input_cases() -> list[Case]:
         ),
         (
             "embed wrong points",
-            ["embed", "{run}", "--modality", "points", "--input", "{tmp}/p.npy", "--out", "{tmp}/v.npy"],
+            ["embed", "{run}", "--modality", "points", "--input", "{tmp}/p.npy", "--out", "{tmp}/v.npz"],
             "p.npy",
             lambda t, r: np.save(t / "p.npy", np.zeros((5, 7))),
         ),
@@ -583,7 +583,7 @@ def test_bad_input(case: Case, trained_run: Path, tmp_path: Path, capsys: pytest
 
 def _embed_argv(run: Path, tmp: Path) -> list[str]:
     (tmp / "t.txt").write_text("a red cat\n")
-    return ["embed", str(run), "--modality", "text", "--input", str(tmp / "t.txt"), "--out", str(tmp / "v.npy")]
+    return ["embed", str(run), "--modality", "text", "--input", str(tmp / "t.txt"), "--out", str(tmp / "v.npz")]
 
 
 def test_a_full_disk_is_one_line_naming_the_file(
@@ -595,7 +595,7 @@ def test_a_full_disk_is_one_line_naming_the_file(
     monkeypatch.setattr(ckpt, "atomic_write", full)
     assert main(_embed_argv(trained_run, tmp_path)) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"omnivec embed: error: No space left on device: {tmp_path / 'v.npy'}"
+    assert err == f"omnivec embed: error: No space left on device: {tmp_path / 'v.npz'}"
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
@@ -606,7 +606,7 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr(omnivec.embed, "embed_files", broken)
+    monkeypatch.setattr(omnivec.embed, "embed_inputs", broken)
     assert main(_embed_argv(trained_run, tmp_path)) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unexpected error: KeyError" in err and "--debug" in err

@@ -167,10 +167,10 @@ def test_a_large_image_is_resized_on_decode_and_embeds_like_its_small_copy(run: 
     Image.fromarray(np.kron(tile, np.ones((500, 500, 1), dtype=np.uint8))).save(big)  # 4000 x 4000
     small = tmp_path / "small.png"
     Image.open(big).convert("RGB").resize((32, 32), Image.Resampling.BILINEAR).save(small)
-    out = tmp_path / "v.npy"
+    out = tmp_path / "v.npz"
     r = _cli(["embed", str(run), "--modality", "image", "--input", str(big), str(small), "--out", str(out)], 120)
     assert r.returncode == 0, r.stderr[-2000:]
-    v = np.load(out)
+    v = np.load(out)["vectors"]
     assert v.shape[0] == 2 and np.allclose(v[0], v[1], atol=1e-5)
 
 

@@ -20,6 +20,7 @@ from omnivec.cli.common import (
     write_jsonl,
 )
 from omnivec.config import comma_list
+from omnivec.errors import OmnivecError
 from omnivec.validate import non_negative_int, positive_float, positive_int
 
 TRAIN_FLAGS: tuple[str, ...] = (
@@ -78,6 +79,8 @@ def cmd_embed(a: argparse.Namespace) -> int:
     from omnivec.run import load
 
     check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)], a.overwrite)
+    if Path(a.out).suffix != ".npz":  # refused before the model loads (Embeddings.save says the same)
+        raise OmnivecError(f"{a.out}: vectors are written as one .npz (vectors, ids, paths); name it *.npz")
     model = load(a.run, a.device)
     emb = embed_inputs(model, a.modality, a.input, a.task)
     emb.save(a.out)
