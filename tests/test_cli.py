@@ -111,7 +111,7 @@ def test_errors_are_one_clear_line(argv: list[str], message: str, capsys, tmp_pa
 
 
 def test_embed_missing_file_is_clear(run_dir: Path, capsys) -> None:
-    assert main(["embed", str(run_dir), "--modality", "image", "--input", "/no/such.png", "--out", "/tmp/x.npy"]) == 2
+    assert main(["embed", str(run_dir), "--modality", "image", "--input", "/no/such.png", "--out", "/tmp/x.npz"]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 

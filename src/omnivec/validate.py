@@ -80,6 +80,8 @@ POSITIVE_ENCODER_FIELDS = (
     "num_frames",
 )
 """Encoder fields that are sizes or rates: zero or negative means nothing (a negative sample rate crashed)."""
+SIGNED_ENCODER_FIELDS = ("mean",)
+"""Encoder fields that may be negative: a normalisation mean (AST's filterbank mean is -4.27)."""
 
 
 def check_config(cfg: Any, where: str = "") -> None:
@@ -111,6 +113,8 @@ def check_encoder(spec: Any, where: str) -> None:
         raise OmnivecError(f"{where}: expected a mapping of encoder fields, got {spec!r}")
     for key, value in spec.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if key in SIGNED_ENCODER_FIELDS and math.isfinite(value):
             continue
         if not math.isfinite(value) or value < 0:
             raise OmnivecError(f"{where}.{key}: expected a finite number >= 0, got {value!r}")
