@@ -81,7 +81,7 @@ class ScarceBudget:
 
 SCARCE_BUDGETS = {
     "tiny": ScarceBudget("tiny", 8, 8, 8, 64, 32, preset="tiny", rounds=1, wall="about a minute (tests)"),
-    "small": ScarceBudget("small", 300, 100, 32, 2000, 500, wall="~15 min per seed and fraction, 2 cores, estimate"),
+    "small": ScarceBudget("small", 300, 100, 32, 2000, 500, wall="11 min per seed and fraction on 2 cores, 3 tasks"),
     "medium": ScarceBudget("medium", 2000, 300, 32, 6000, 1000, wall="1-2 h per seed and fraction, 2 cores, estimate"),
     "full": ScarceBudget("full", 20000, 1000, 64, 0, 0, wall="a GPU; tens of hours on 2 cores"),
 }
