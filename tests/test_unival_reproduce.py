@@ -19,6 +19,15 @@ def test_repeated_phrases_are_detected() -> None:
     assert not repeats_phrase("")
 
 
+def test_a_phrase_the_reference_repeats_as_often_is_not_a_loop() -> None:
+    # the template repeats "at the top" in a right caption; wrong digits repeated three times are a loop
+    ref = "a 9 at the top, a 7 at the top right and a 5 at the bottom left"
+    assert not repeats_phrase(ref, [ref])
+    assert repeats_phrase(ref)  # without its reference the template's own repeat counts
+    assert repeats_phrase("a 1 at the top, a 1 at the top right and a 1 at the bottom left", [ref])
+    assert not repeats_phrase("a 9 at the top, a 7 at the top right", ["x y z", ref])  # the most any ref holds
+
+
 def test_keeps_names_the_grid_values_that_keep_both_specialists() -> None:
     run = {
         "caption_specialist": {"caption_image": {"value": 2.0}},

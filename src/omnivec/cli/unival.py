@@ -102,6 +102,8 @@ def _config(args: argparse.Namespace) -> Any:
     if args.checkpoint_every is not None:
         cfg.train.checkpoint_every = args.checkpoint_every
     cfg.strict = cfg.strict or args.strict
+    if args.encoder_init:
+        cfg.encoder_init = args.encoder_init
     if args.image_size is not None:
         cfg.image_size = args.image_size
     for spec in args.tsv or []:
@@ -131,6 +133,7 @@ RESUME_FIELDS = {
     "image_size": "image_size",
     "checkpoint_every": "train.checkpoint_every",
     "stage1_steps": "stage1_steps",
+    "encoder_init": "encoder_init",
 }
 """Flags of ``unival pretrain|finetune`` and the saved config field each must equal on ``--resume``."""
 
@@ -230,6 +233,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--num-bins", type=positive_int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
     p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
+    p.add_argument(
+        "--encoder-init",
+        help="an OmniVec run folder whose image/video/audio encoders start the model (UnIVAL's pretrained "
+        "encoders); with a parent run, only a from-scratch start uses it",
+    )
     p.add_argument("--num-train", type=positive_int, help="training samples per derived task")
     p.add_argument("--num-test", type=positive_int, help="test samples per derived task")
     p.add_argument("--steps", type=positive_int, help="optimizer steps")

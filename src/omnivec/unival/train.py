@@ -109,6 +109,37 @@ def new_model(
     return UnivalModel(cfg.model, shared)
 
 
+def init_encoders(model: UnivalModel, source: str | Path, log: Callable[[str], None] = print) -> list[str]:
+    """Copy the modality encoders (not text: the vocabularies differ) of the OmniVec run folder ``source`` into
+    ``model``: every tensor under ``encoders.<image|video|audio>.`` of the source, which must exist here with the
+    same shape. Returns the modalities that were initialised; a source with a tensor that does not fit, or with no
+    encoder this model has, is an error naming what did not fit."""
+    from omnivec.warm_start import source_model
+
+    src, _ = source_model(source)
+    theirs = src.encoders.state_dict()
+    ours = model.backbone.encoders.state_dict()
+    loaded: dict[str, int] = {}
+    misfit: list[str] = []
+    for k, v in theirs.items():
+        modality = k.split(".")[0]
+        if modality not in MODALITIES or k not in ours:
+            continue
+        if ours[k].shape != v.shape:
+            misfit.append(f"{k} {tuple(v.shape)} != {tuple(ours[k].shape)}")
+            continue
+        ours[k] = v.clone()
+        loaded[modality] = loaded.get(modality, 0) + 1
+    if misfit or not loaded:  # half an encoder from the source would be worse than a fresh one
+        raise OmnivecError(
+            f"{source}: its image/video/audio encoders do not fit this model"
+            + (f" (shape mismatch: {', '.join(misfit[:3])})" if misfit else " (no encoder of the same modality)")
+        )
+    model.backbone.encoders.load_state_dict(ours)
+    log(f"encoders from {source}: " + ", ".join(f"{m} ({n} tensors)" for m, n in loaded.items()))
+    return sorted(loaded)
+
+
 def make_collate(model: UnivalModel, name: str) -> Callable[[list[Any]], Seq2SeqBatch]:
     spec = get_seq2seq_task(name)
 
@@ -202,7 +233,10 @@ def pretrain(
         if audio:
             raise OmnivecError(f"audio is never in pretraining (UnIVAL's unseen-modality setting): drop {audio}")
         data = build_data(cfg, names)
-        return new_model(cfg, data, vocabulary_corpus(cfg, data), info), cfg, data
+        model = new_model(cfg, data, vocabulary_corpus(cfg, data), info)
+        if cfg.encoder_init:
+            init_encoders(model, cfg.encoder_init, print if progress and info.is_main else lambda _: None)
+        return model, cfg, data
 
     return fit(out, load, seed=cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
 
@@ -265,7 +299,11 @@ def finetune(
             raise OmnivecError("nothing to fine-tune on: give tasks or TSV files")
         data = build_data(run_cfg, names)
         # from scratch: the same vocabulary a pretrained run would have, so only the weights differ
-        model = pretrained or new_model(run_cfg, data, vocabulary_corpus(run_cfg, data), info)
+        model = pretrained
+        if model is None:
+            model = new_model(run_cfg, data, vocabulary_corpus(run_cfg, data), info)
+            if run_cfg.encoder_init:  # the from-scratch arm starts where the pretraining run started
+                init_encoders(model, run_cfg.encoder_init, print if progress and info.is_main else lambda _: None)
         for n in names:
             m = get_seq2seq_task(n).modality
             if m in MODALITIES and m not in model.backbone.encoders:
