@@ -1,0 +1,108 @@
+"""Does a UnIVAL run know which digit is where? The two measurements behind docs/results_unival.md, "Reading".
+
+``probe RUN [RUN ...]``: a linear probe (logistic regression) of the digit class from a run's image tokens averaged
+over each digit's box, at the encoder's output and in the trunk's memory (300 training scenes, 120 test scenes).
+
+``mix OUT STEPS TASKS BATCH [GRAD_CLIP]``: trains from scratch on TASKS (comma-separated) plus, when named,
+``digit_image``: one digit on the 64 x 64 canvas, prompt "what digit is in the image?", answer its name; it is
+registered here only, as a measuring device, not a package task. Prints every task's test metric.
+
+    python bench/unival_identity.py probe runs/reproduce-unival/seed-0/pretrain
+    python bench/unival_identity.py mix /tmp/mix 1000 digit_image 8
+    python bench/unival_identity.py mix /tmp/mix 1000 caption_image,vqa_image,...,digit_image 8
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+from omnivec.data.derived import digit_scenes
+from omnivec.data.derived.common import answer_word
+from omnivec.data.root import require_root
+from omnivec.unival import prompts as P
+from omnivec.unival import tasks as T
+
+
+def features(model: Any, scenes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(encoder tokens, trunk memory, labels): each digit's tokens averaged over its box."""
+    enc, mem, labels = [], [], []
+    for s0 in range(0, len(scenes), 64):
+        chunk = scenes[s0 : s0 + 64]
+        b = model.collate("image", [P.caption_prompt("image")] * len(chunk), [s.image for s in chunk])
+        with torch.no_grad():
+            e = model.backbone.encode("image", b.modal).x  # (B, 64, D): an 8 x 8 grid of 8-pixel tokens
+            m = model.encode("image", b)[0][:, -e.shape[1] :]
+        for i, s in enumerate(chunk):
+            for o in s.objects:
+                x0, y0, x1, y1 = o.box
+                idx = [r * 8 + c for r in range(y0 // 8, (y1 - 1) // 8 + 1) for c in range(x0 // 8, (x1 - 1) // 8 + 1)]
+                enc.append(e[i, idx].mean(0).numpy())
+                mem.append(m[i, idx].mean(0).numpy())
+                labels.append(o.label)
+    return np.array(enc), np.array(mem), np.array(labels)
+
+
+def probe(runs: list[str]) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from omnivec.unival.model import load_unival
+
+    root = require_root()
+    train = digit_scenes(300, 0, split="train", root=root)
+    test = digit_scenes(120, 0, split="test", root=root)
+    for run in runs:
+        model, _ = load_unival(run)
+        a, b, y = features(model, train)
+        c, d, yt = features(model, test)
+        for name, X, Xt in (("encoder tokens", a, c), ("trunk memory", b, d)):
+            acc = LogisticRegression(max_iter=2000).fit(X, y).score(Xt, yt)
+            print(f"{run}  {name}: digit probe accuracy {acc:.3f} (n={len(yt)}, chance ~0.11)")
+
+
+class _Digits:
+    def __init__(self, scenes: list[Any]) -> None:
+        self.items = [(s.image, answer_word(s.objects[0].name, "mnist")) for s in scenes]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[Any, str, str]:
+        x, a = self.items[i]
+        return x, a, a
+
+
+def _digit_task(cfg: Any) -> tuple[Any, Any]:
+    root, seed = cfg.data_root or None, cfg.train.seed
+    n = {"train": cfg.num_train, "test": cfg.num_test}
+    return tuple(  # type: ignore[return-value]
+        _Digits(digit_scenes(n[split], seed, split=split, root=root, min_items=1, max_items=1))
+        for split in ("train", "test")
+    )
+
+
+def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0) -> None:
+    from omnivec.unival.reproduce import BUDGETS, _cfg
+    from omnivec.unival.train import pretrain
+
+    if "digit_image" not in T.SEQ2SEQ_TASKS:
+        prompt = P.vqa_prompt("what digit is in the image?")
+        T.register(T.Seq2SeqTask("digit_image", "vqa", "image", "one digit -> its name", _digit_task,
+                                 lambda x: (prompt, x), 3))  # fmt: skip
+    cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
+    cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
+    for name, r in pretrain(cfg, out, tasks, progress=False, eval_limit=100).items():
+        print(f"{name:16s} {r['metric']:9s} {r['value']:.3f}  e.g. {r['examples'][0]['prediction'][:50]!r}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "probe":
+        probe(sys.argv[2:])
+    elif len(sys.argv) >= 6 and sys.argv[1] == "mix":
+        mix(sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","), int(sys.argv[5]),
+            float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)  # fmt: skip
+    else:
+        sys.exit(__doc__)
