@@ -3,12 +3,15 @@
 ``probe RUN [RUN ...]``: a linear probe (logistic regression) of the digit class from a run's image tokens averaged
 over each digit's box, at the encoder's output and in the trunk's memory (300 training scenes, 120 test scenes).
 
-``mix OUT STEPS TASKS BATCH [GRAD_CLIP]``: trains from scratch on TASKS (comma-separated) plus, when named,
-``digit_image``: one digit on the 64 x 64 canvas, prompt "what digit is in the image?", answer its name; it is
-registered here only, as a measuring device, not a package task. Prints every task's test metric.
+``mix OUT STEPS TASKS BATCH [GRAD_CLIP] [STEM_NORM]``: trains from scratch on TASKS (comma-separated) plus, when
+named, ``digit_image``: one digit on the 64 x 64 canvas, prompt "what digit is in the image?", answer its name,
+and ``where_image``: the same canvases, "which region does the text " the digit " describe?", answer its box;
+they are registered here only, as measuring devices, not package tasks. STEM_NORM (layer or none) overrides the
+preset's image/video stem norm. Prints every task's test metric.
 
     python bench/unival_identity.py probe runs/reproduce-unival/seed-0/pretrain
     python bench/unival_identity.py mix /tmp/mix 1000 digit_image 8
+    python bench/unival_identity.py mix /tmp/mix 500 digit_image 8 1.0 layer
     python bench/unival_identity.py mix /tmp/mix 1000 caption_image,vqa_image,...,digit_image 8
 """
 
@@ -25,6 +28,7 @@ from omnivec.data.derived.common import answer_word
 from omnivec.data.root import require_root
 from omnivec.unival import prompts as P
 from omnivec.unival import tasks as T
+from omnivec.unival.locations import box_to_tokens
 
 
 def features(model: Any, scenes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,7 +88,28 @@ def _digit_task(cfg: Any) -> tuple[Any, Any]:
     )
 
 
-def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0) -> None:
+class _Where:
+    def __init__(self, scenes: list[Any], num_bins: int) -> None:
+        self.items = [((s.image, "the digit"), "".join(box_to_tokens(list(s.objects[0].box_norm), num_bins)),
+                       torch.tensor(s.objects[0].box_norm)) for s in scenes]  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[Any, str, Any]:
+        return self.items[i]
+
+
+def _where_task(cfg: Any) -> tuple[Any, Any]:
+    root, seed = cfg.data_root or None, cfg.train.seed
+    n = {"train": cfg.num_train, "test": cfg.num_test}
+    return tuple(  # type: ignore[return-value]
+        _Where(digit_scenes(n[split], seed, split=split, root=root, min_items=1, max_items=1), cfg.model.num_bins)
+        for split in ("train", "test")
+    )
+
+
+def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0, stem_norm: str = "") -> None:
     from omnivec.unival.reproduce import BUDGETS, _cfg
     from omnivec.unival.train import pretrain
 
@@ -92,8 +117,14 @@ def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1
         prompt = P.vqa_prompt("what digit is in the image?")
         T.register(T.Seq2SeqTask("digit_image", "vqa", "image", "one digit -> its name", _digit_task,
                                  lambda x: (prompt, x), 3))  # fmt: skip
+    if "where_image" not in T.SEQ2SEQ_TASKS:
+        T.register(T.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box", _where_task,
+                                 T._pair(P.grounding_prompt), 4))  # fmt: skip
     cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
     cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
+    for m in ("image", "video"):
+        if stem_norm:
+            cfg.model.backbone.encoders[m]["stem_norm"] = stem_norm
     for name, r in pretrain(cfg, out, tasks, progress=False, eval_limit=100).items():
         print(f"{name:16s} {r['metric']:9s} {r['value']:.3f}  e.g. {r['examples'][0]['prediction'][:50]!r}")
 
@@ -103,6 +134,6 @@ if __name__ == "__main__":
         probe(sys.argv[2:])
     elif len(sys.argv) >= 6 and sys.argv[1] == "mix":
         mix(sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","), int(sys.argv[5]),
-            float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)  # fmt: skip
+            float(sys.argv[6]) if len(sys.argv) > 6 else 1.0, sys.argv[7] if len(sys.argv) > 7 else "")  # fmt: skip
     else:
         sys.exit(__doc__)

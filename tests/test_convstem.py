@@ -74,6 +74,52 @@ def test_audio_kept_tokens_never_see_hidden_frames() -> None:
     assert torch.equal(a.gather(1, idx), b.gather(1, idx))
 
 
+def nf_image_encoder() -> object:
+    """The UnIVAL preset's image tokenizer: a cnn stem without per-position norms (stem_norm none)."""
+    from omnivec.unival.model import unival_preset
+
+    cfg = unival_preset("tiny").model.backbone
+    assert cfg.encoders["image"]["stem_norm"] == "none"
+    return OmniModel(cfg).encoder("image").eval()
+
+
+def test_unnormed_stem_stays_leak_free_under_masking() -> None:
+    enc = nf_image_encoder()
+    x = torch.rand(2, 1, 32, 32)
+    torch.manual_seed(3)
+    m, grid, _ = enc.masked_tokens(EncoderInput(x), 0.6)  # type: ignore[attr-defined]
+    hidden = hidden_pixels(m.mask, grid, enc.patch).expand_as(x)  # type: ignore[attr-defined]
+    noisy = torch.where(hidden, torch.rand_like(x) * 5, x)
+    torch.manual_seed(3)
+    m2, _, _ = enc.masked_tokens(EncoderInput(noisy), 0.6)  # type: ignore[attr-defined]
+    assert torch.equal(m.ids_keep, m2.ids_keep)
+    assert torch.equal(m.kept, m2.kept)
+
+
+@pytest.mark.parametrize("norm", ["layer", "none"])
+def test_faint_responses_stay_faint_only_without_a_per_position_norm(norm: str) -> None:
+    """One bright blob and one 1 %-contrast blob on a flat canvas: the per-position LayerNorm raises the faint
+    blob's features to the bright one's size (why the UnIVAL preset drops it); without it they stay ~100x apart."""
+    torch.manual_seed(0)
+    stem = ConvStem(1, 16, (8, 8), 8, norm=norm)
+    x = torch.zeros(1, 1, 32, 32)
+    x[..., 4:12, 4:12] = 1.0
+    x[..., 20:28, 20:28] = 0.01
+    _, skips = stem(x)
+    first = skips[0][0].norm(dim=0)  # the first stage's feature size at each pixel
+    bright, faint = first[4:12, 4:12].max(), first[20:28, 20:28].max()
+    if norm == "layer":
+        assert faint > 0.5 * bright
+    else:
+        assert faint < 0.05 * bright
+        assert not any("norm" in n for n, _ in stem.named_parameters())
+
+
+def test_unknown_stem_norm_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown stem norm"):
+        ConvStem(1, 16, (8, 8), 8, norm="batch")
+
+
 def test_padded_audio_batch_gives_each_clip_its_own_tokens() -> None:
     model = tiny_cnn_model()
     clips = [torch.randn(8000) * 0.1, torch.randn(4000) * 0.1]

@@ -41,6 +41,7 @@ EXAMPLES: dict[str, tuple[list[Any], list[str], list[str]]] = {
     ),
     "matching": (["yes", "no", "maybe"], ["yes", "no", "maybe"], ["no", "yes", "yes"]),
     "classification": (["two", "four"], ["two", "four"], ["four", "three"]),
+    "grounded_captioning": (["a 7", "an 8"], ["a 7", "an 8"], ["a 1", "a 7"]),
     "summarization": (
         [["we propose a new loss for training"], ["a model of scenes", "scenes modelled"]],
         ["we propose a new loss for training", "a model of scenes"],

@@ -30,6 +30,9 @@ class ImageEncoderConfig:
     stem_entry: int = 1
     """cnn stem: 1 starts with a 3x3 conv at full resolution; 2 (or 4) with a non-overlapping conv of that
     stride (about half the stem's cost, a little accuracy: docs/learning.md)."""
+    stem_norm: str = "layer"
+    """cnn stem: layer (LayerNorm over channels at each position) or none (scaled weight standardisation, no
+    norm: faint responses stay faint; the UnIVAL preset's, docs/unival.md "Encoders")."""
     augment_shift: int = 2
     """Training augmentation: random translation by up to this many pixels (0: off)."""
     mean: float | list[float] = 0.5

@@ -100,7 +100,14 @@ class PatchEncoder(Encoder):
                 f"{self.modality} encoder: unknown pos_embed {self.cfg.pos_embed!r}; expected sincos or learned"
             )
         if self.cfg.stem == "cnn":
-            self.stem = ConvStem(self.cfg.in_chans, self.embed_dim, self.patch, self.cfg.stem_width, self.stem_entry)
+            self.stem = ConvStem(
+                self.cfg.in_chans,
+                self.embed_dim,
+                self.patch,
+                self.cfg.stem_width,
+                self.stem_entry,
+                getattr(self.cfg, "stem_norm", "layer"),
+            )
         else:
             self.proj = patch_stem(self.cfg.stem, self.cfg.in_chans, self.embed_dim, self.patch)
 

@@ -31,6 +31,9 @@ class VideoEncoderConfig:
     stem_entry: int = 2
     """cnn stem: the first conv is non-overlapping with this spatial stride (1: a 3x3x3 conv at full size,
     about twice the cost for a few points of accuracy: docs/learning.md)."""
+    stem_norm: str = "layer"
+    """cnn stem: layer (LayerNorm over channels at each position) or none (scaled weight standardisation, no
+    norm: faint responses stay faint; the UnIVAL preset's, docs/unival.md "Encoders")."""
     augment_shift: int = 2
     """Training augmentation: random translation of the whole clip by up to this many pixels (0: off)."""
     mean: float = 0.5

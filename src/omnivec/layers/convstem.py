@@ -5,9 +5,12 @@ Stages of ``weight-standardised conv 3x3 -> LayerNorm over channels -> GELU``; b
 halves every axis that still has stride left, until the feature map has one position per token (``patch`` pixels
 per token along each axis); optionally the first stage is a non-overlapping ``entry`` conv (kernel = stride),
 which halves the stem's cost. Weight Standardization (Qiao et al. 2019) with the per-position norm trains as fast
-as BatchNorm here (docs/learning.md) without coupling samples, tasks or masked positions. A 1x1 convolution
-projects the last stage to the trunk width. Each stage's output is kept as a *skip*, so a dense head can decode
-at full resolution (TransUNet/U-Net style) while the trunk sees few tokens.
+as BatchNorm on full-frame digits (docs/learning.md) without coupling samples, tasks or masked positions; on a
+mostly empty canvas it does not (one digit on 64 x 64: 0.63 against 0.90 after 500 steps, docs/unival.md), and
+``norm="none"`` replaces it by *scaled* weight standardisation (NFNets) with no norm, so a faint response stays
+faint instead of being raised to full size (the UnIVAL preset's stems). A 1x1 convolution projects the last
+stage to the trunk width. Each stage's output is kept as a *skip*, so a dense head can decode at full resolution
+(TransUNet/U-Net style) while the trunk sees few tokens.
 
 **Masked inputs stay leak-free** (SparK arXiv 2301.03580, ConvMAE arXiv 2205.03892): given which tokens are
 visible, every stage's input is multiplied by the visibility mask at that stage's resolution, so a visible token
@@ -42,22 +45,43 @@ class ChannelsLastNorm(nn.LayerNorm):
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
+STEM_NORMS = ("layer", "none")
+"""``layer``: weight-standardised conv -> LayerNorm over channels at each position -> GELU. ``none``: *scaled*
+weight standardisation (each filter standardised, times ``NF_GAIN / sqrt(fan_in)``, NFNets, Brock et al. 2021)
+-> GELU, no norm: activations keep their magnitude, so a position with a faint response stays faint (the
+per-position LayerNorm raises it to full size; docs/unival.md, "Encoders")."""
+NF_GAIN = 1.7
+"""The gain that keeps a GELU stage's output at unit variance for unit-variance inputs (NFNets' gamma)."""
+
+
 class ConvBlock(nn.Module):
-    """Weight-standardised conv -> LayerNorm over channels -> GELU, for 2-D or 3-D maps. ``kernel`` 3 pads to
+    """Weight-standardised conv -> LayerNorm over channels -> GELU (``norm="layer"``), or scaled weight
+    standardisation -> GELU (``norm="none"``, :data:`STEM_NORMS`), for 2-D or 3-D maps. ``kernel`` 3 pads to
     keep the size; a ``stride`` equal to the kernel makes it a non-overlapping (per-patch) conv."""
 
-    def __init__(self, c_in: int, c_out: int, ndim: int, kernel: tuple[int, ...] = (), stride: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        ndim: int,
+        kernel: tuple[int, ...] = (),
+        stride: tuple[int, ...] = (),
+        norm: str = "layer",
+    ):
         super().__init__()
+        if norm not in STEM_NORMS:
+            raise ValueError(f"unknown stem norm {norm!r}; expected one of {', '.join(STEM_NORMS)}")
         self.ndim = ndim
         self.kernel = kernel or (3,) * ndim
         self.stride = stride or (1,) * ndim
         self.padding = tuple(k // 2 if s == 1 else 0 for k, s in zip(self.kernel, self.stride))
         self.weight = nn.Parameter(torch.empty(c_out, c_in, *self.kernel))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # torch's conv default
-        self.norm = ChannelsLastNorm(c_out)
+        self.norm: nn.Module = ChannelsLastNorm(c_out) if norm == "layer" else nn.Identity()
+        self.scale = 1.0 if norm == "layer" else NF_GAIN / math.sqrt(math.prod(self.weight.shape[1:]))
 
     def forward(self, x: Tensor) -> Tensor:
-        w = standardized(self.weight)
+        w = standardized(self.weight) * self.scale
         if x.shape[1] == 1 and w.shape[1] > 1:
             # a gray input repeated to C channels == the gray input through filters summed over channels
             w = w.sum(1, keepdim=True)
@@ -67,7 +91,13 @@ class ConvBlock(nn.Module):
 
 class ConvStem(nn.Module):
     def __init__(
-        self, in_chans: int, embed_dim: int, patch: tuple[int, ...], width: int = 32, entry: tuple[int, ...] = ()
+        self,
+        in_chans: int,
+        embed_dim: int,
+        patch: tuple[int, ...],
+        width: int = 32,
+        entry: tuple[int, ...] = (),
+        norm: str = "layer",
     ) -> None:
         super().__init__()
         entry = entry or tuple(1 for _ in patch)
@@ -89,7 +119,9 @@ class ConvStem(nn.Module):
         # kernel left the generated `motion` task at chance: docs/learning.md).
         entry_kernel = tuple(e if e > 1 else 3 for e in entry)
         self.stages = nn.ModuleList(
-            ConvBlock(chans[i], chans[i + 1], self.ndim, *((entry_kernel, entry) if i == 0 and has_entry else ()))
+            ConvBlock(
+                chans[i], chans[i + 1], self.ndim, *((entry_kernel, entry) if i == 0 and has_entry else ((), ())), norm
+            )
             for i in range(num_pools + 1)
         )
         self.proj = (nn.Conv2d if self.ndim == 2 else nn.Conv3d)(chans[-1], embed_dim, 1)
@@ -132,4 +164,4 @@ def _upsample_mask(keep: Tensor, factor: tuple[int, ...], dtype: torch.dtype) ->
     return m[:, None].to(dtype)
 
 
-__all__ = ["ChannelsLastNorm", "ConvBlock", "ConvStem", "standardized"]
+__all__ = ["NF_GAIN", "STEM_NORMS", "ChannelsLastNorm", "ConvBlock", "ConvStem", "standardized"]

@@ -12,6 +12,7 @@ its data and prompt; the model and the evaluation ask the kind, so adding a kind
 | grounding | 4 ``<bin_i>`` | acc@IoU≥0.5 | exactly four location tokens | :class:`Grounding` (pixels) |
 | matching | yes / no (/ maybe) | accuracy | free | text |
 | classification | class name | accuracy | free | text |
+| grounded_captioning | the region's name | accuracy | free | text |
 | summarization | summary | ROUGE-L, ROUGE-1, ROUGE-2 | free | text |
 """
 
@@ -161,6 +162,14 @@ class TextClassification(_ExactMatch):
     """Classification as generation: the answer is the class name."""
 
 
+@SEQ2SEQ_KINDS.register("grounded_captioning")
+class GroundedCaptioning(_ExactMatch):
+    """Grounded captioning (UnIVAL/OFA): a region given as four ``<bin_i>`` tokens in the prompt -> what is in it.
+    The derived scenes' regions hold one object each, so the answer is its name and the metric exact match."""
+
+    input_text = "region (four <bin_i> tokens)"
+
+
 @SEQ2SEQ_KINDS.register("summarization")
 class Summarization(Seq2SeqKind):
     primary_metric = "rougeL"
@@ -175,6 +184,7 @@ __all__ = [
     "VQA",
     "Captioning",
     "Decoding",
+    "GroundedCaptioning",
     "GroundingKind",
     "Matching",
     "Seq2SeqKind",

@@ -13,6 +13,7 @@ spoken-digit captions) and SciTLDR, all under the real-data root; a task whose d
 | caption_image | scene image | what does the image describe? | caption | captioning: CIDEr-D (+BLEU-4, ROUGE-L) |
 | vqa_image | (image, question) | the question | word | vqa: VQA accuracy |
 | grounding_image | (image, "the 7") | which region does the text … describe? | 4 ``<bin_i>`` | grounding: acc@IoU≥0.5 |
+| region_image | (image, 4 ``<bin_i>``) | what does the region describe? region: … | phrase | grounded: accuracy |
 | matching_image | (image, caption) | does the image describe " … "? | yes / no | matching: accuracy |
 | classify_image | scene image | what does the image show? | digit count | classification: accuracy |
 | caption_video | moving-digit clip | what does the video describe? | caption | captioning: CIDEr-D |
@@ -177,6 +178,20 @@ def _grounding_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     return Seq2SeqDataset(sp.train, conv), Seq2SeqDataset(sp.test, conv)
 
 
+def _region_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    """Grounded captioning: one object's box as location tokens in the prompt -> its phrase ("a 7")."""
+    from omnivec.data.derived import scene_regions
+
+    sp = _scenes(scene_regions, cfg)
+    n = cfg.model.num_bins
+
+    def conv(i: int, s: Any, t: Any) -> Example:
+        image, box = s
+        return (image, "".join(box_to_tokens(box.tolist(), n))), t, t
+
+    return Seq2SeqDataset(sp.train, conv), Seq2SeqDataset(sp.test, conv)
+
+
 def _matching_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     """Every other sample pairs an image with another scene's caption (answer no), the rest with its own
     (yes); a negative caption is never equal to the image's own."""
@@ -278,6 +293,17 @@ register(
         _grounding_image,
         _pair(P.grounding_prompt),
         4,
+    )
+)
+register(
+    Seq2SeqTask(
+        "region_image",
+        "grounded_captioning",
+        "image",
+        "digit-scene grounded captions (box -> phrase)",
+        _region_image,
+        _pair(lambda t: P.grounded_caption_prompt([t])),
+        3,
     )
 )
 register(

@@ -176,6 +176,17 @@ def scene_grounding(scenes: Sequence[Scene], source: str = "mnist", name: str = 
     return SampleDataset(Modality.IMAGE, samples, boxes, (), name)
 
 
+def scene_regions(scenes: Sequence[Scene], source: str = "mnist", name: str = "") -> SampleDataset:
+    """(image, normalised box (4,) of one object) -> its phrase ("a 7"): every object of every scene, the
+    grounded-captioning view (the inverse of :func:`scene_grounding`)."""
+    samples, phrases = [], []
+    for s in scenes:
+        for o in s.objects:
+            samples.append((s.image, torch.tensor(o.box_norm, dtype=torch.float32)))
+            phrases.append(phrase(o.name, source))
+    return SampleDataset(Modality.IMAGE, samples, phrases, (), name)
+
+
 SCENE_KINDS = ("segmentation", "captioning", "vqa", "grounding", "counting")
 
 
