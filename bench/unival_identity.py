@@ -67,46 +67,27 @@ def probe(runs: list[str]) -> None:
             print(f"{run}  {name}: digit probe accuracy {acc:.3f} (n={len(yt)}, chance ~0.11)")
 
 
-class _Digits:
-    def __init__(self, scenes: list[Any]) -> None:
-        self.items = [(s.image, answer_word(s.objects[0].name, "mnist")) for s in scenes]
+def _one_digit_task(example: Any) -> Any:
+    """A task builder over one-digit canvases: ``example(scene, cfg)`` -> (raw input, answer, reference)."""
 
-    def __len__(self) -> int:
-        return len(self.items)
+    def build(cfg: Any) -> tuple[list[Any], list[Any]]:
+        root, seed = cfg.data_root or None, cfg.train.seed
+        n = {"train": cfg.num_train, "test": cfg.num_test}
+        one = {split: digit_scenes(n[split], seed, split=split, root=root, min_items=1, max_items=1)
+               for split in ("train", "test")}  # fmt: skip
+        return [example(s, cfg) for s in one["train"]], [example(s, cfg) for s in one["test"]]
 
-    def __getitem__(self, i: int) -> tuple[Any, str, str]:
-        x, a = self.items[i]
-        return x, a, a
-
-
-def _digit_task(cfg: Any) -> tuple[Any, Any]:
-    root, seed = cfg.data_root or None, cfg.train.seed
-    n = {"train": cfg.num_train, "test": cfg.num_test}
-    return tuple(  # type: ignore[return-value]
-        _Digits(digit_scenes(n[split], seed, split=split, root=root, min_items=1, max_items=1))
-        for split in ("train", "test")
-    )
+    return build
 
 
-class _Where:
-    def __init__(self, scenes: list[Any], num_bins: int) -> None:
-        self.items = [((s.image, "the digit"), "".join(box_to_tokens(list(s.objects[0].box_norm), num_bins)),
-                       torch.tensor(s.objects[0].box_norm)) for s in scenes]  # fmt: skip
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> tuple[Any, str, Any]:
-        return self.items[i]
+def _digit_example(s: Any, cfg: Any) -> tuple[Any, str, str]:
+    name = answer_word(s.objects[0].name, "mnist")
+    return s.image, name, name
 
 
-def _where_task(cfg: Any) -> tuple[Any, Any]:
-    root, seed = cfg.data_root or None, cfg.train.seed
-    n = {"train": cfg.num_train, "test": cfg.num_test}
-    return tuple(  # type: ignore[return-value]
-        _Where(digit_scenes(n[split], seed, split=split, root=root, min_items=1, max_items=1), cfg.model.num_bins)
-        for split in ("train", "test")
-    )
+def _where_example(s: Any, cfg: Any) -> tuple[Any, str, Any]:
+    box = s.objects[0].box_norm
+    return (s.image, "the digit"), "".join(box_to_tokens(list(box), cfg.model.num_bins)), torch.tensor(box)
 
 
 def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0, stem_norm: str = "") -> None:
@@ -115,11 +96,11 @@ def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1
 
     if "digit_image" not in T.SEQ2SEQ_TASKS:
         prompt = P.vqa_prompt("what digit is in the image?")
-        T.register(T.Seq2SeqTask("digit_image", "vqa", "image", "one digit -> its name", _digit_task,
-                                 lambda x: (prompt, x), 3))  # fmt: skip
+        T.register(T.Seq2SeqTask("digit_image", "vqa", "image", "one digit -> its name",
+                                 _one_digit_task(_digit_example), lambda x: (prompt, x), 3))  # fmt: skip
     if "where_image" not in T.SEQ2SEQ_TASKS:
-        T.register(T.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box", _where_task,
-                                 T._pair(P.grounding_prompt), 4))  # fmt: skip
+        T.register(T.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box",
+                                 _one_digit_task(_where_example), T._pair(P.grounding_prompt), 4))  # fmt: skip
     cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
     cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
     for m in ("image", "video"):

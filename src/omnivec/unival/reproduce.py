@@ -55,7 +55,7 @@ AUDIO_FRACTIONS = (5.0, 20.0, 100.0)
 SPECIALIST_LR = 5e-4
 """The two merged specialists fine-tune at a quarter of the pretraining lr (2e-3), as UnIVAL fine-tunes below its
 pretraining lr: measured on seed 0 of the medium budget, the caption specialist reached CIDEr-D 2.45 at 5e-4
-(docs/unival.md, "Merging")."""
+(docs/results_unival.md, "Merging")."""
 KEEP = 0.95
 TARGETS: dict[str, float] = {
     "caption_image": 2.0,
