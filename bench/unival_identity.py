@@ -3,16 +3,17 @@
 ``probe RUN [RUN ...]``: a linear probe (logistic regression) of the digit class from a run's image tokens averaged
 over each digit's box, at the encoder's output and in the trunk's memory (300 training scenes, 120 test scenes).
 
-``mix OUT STEPS TASKS BATCH [GRAD_CLIP] [STEM_NORM]``: trains from scratch on TASKS (comma-separated) plus, when
-named, ``digit_image``: one digit on the 64 x 64 canvas, prompt "what digit is in the image?", answer its name,
-and ``where_image``: the same canvases, "which region does the text " the digit " describe?", answer its box;
-they are registered here only, as measuring devices, not package tasks. STEM_NORM (layer or none) overrides the
-preset's image/video stem norm. Prints every task's test metric.
+``mix OUT STEPS TASKS BATCH [GRAD_CLIP] [STEM_NORM] [BINS]``: trains from scratch on TASKS (comma-separated),
+any package task or ``where_image``: one digit on the 64 x 64 canvas, "which region does the text " the digit "
+describe?", answer its box (registered here only, as a measuring device). STEM_NORM (layer or none)
+overrides the preset's image/video stem norm, BINS the number of location bins (the reproduce budgets' 32).
+Prints every task's test metric.
 
     python bench/unival_identity.py probe runs/reproduce-unival/seed-0/pretrain
     python bench/unival_identity.py mix /tmp/mix 1000 digit_image 8
     python bench/unival_identity.py mix /tmp/mix 500 digit_image 8 1.0 layer
     python bench/unival_identity.py mix /tmp/mix 1000 caption_image,vqa_image,...,digit_image 8
+    python bench/unival_identity.py mix /tmp/mix 1000 grounding_image,detect_image 8 1.0 none 32
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import numpy as np
 import torch
 
 from omnivec.data.derived import digit_scenes
-from omnivec.data.derived.common import answer_word
 from omnivec.data.root import require_root
 from omnivec.unival import prompts as P
 from omnivec.unival import tasks as T
@@ -80,29 +80,26 @@ def _one_digit_task(example: Any) -> Any:
     return build
 
 
-def _digit_example(s: Any, cfg: Any) -> tuple[Any, str, str]:
-    name = answer_word(s.objects[0].name, "mnist")
-    return s.image, name, name
-
-
 def _where_example(s: Any, cfg: Any) -> tuple[Any, str, Any]:
     box = s.objects[0].box_norm
     return (s.image, "the digit"), "".join(box_to_tokens(list(box), cfg.model.num_bins)), torch.tensor(box)
 
 
-def mix(out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0, stem_norm: str = "") -> None:
+def mix(
+    out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0, stem_norm: str = "", num_bins: int = 0
+) -> None:
     from omnivec.unival.reproduce import BUDGETS, _cfg
     from omnivec.unival.train import pretrain
 
-    if "digit_image" not in T.SEQ2SEQ_TASKS:
-        prompt = P.vqa_prompt("what digit is in the image?")
-        T.register(T.Seq2SeqTask("digit_image", "vqa", "image", "one digit -> its name",
-                                 _one_digit_task(_digit_example), lambda x: (prompt, x), 3))  # fmt: skip
     if "where_image" not in T.SEQ2SEQ_TASKS:
         T.register(T.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box",
                                  _one_digit_task(_where_example), T._pair(P.grounding_prompt), 4))  # fmt: skip
     cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
     cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
+    import os
+
+    if os.environ.get("BINS"):
+        cfg.model.num_bins = int(os.environ["BINS"])
     for m in ("image", "video"):
         if stem_norm:
             cfg.model.backbone.encoders[m]["stem_norm"] = stem_norm
@@ -115,6 +112,7 @@ if __name__ == "__main__":
         probe(sys.argv[2:])
     elif len(sys.argv) >= 6 and sys.argv[1] == "mix":
         mix(sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","), int(sys.argv[5]),
-            float(sys.argv[6]) if len(sys.argv) > 6 else 1.0, sys.argv[7] if len(sys.argv) > 7 else "")  # fmt: skip
+            float(sys.argv[6]) if len(sys.argv) > 6 else 1.0, sys.argv[7] if len(sys.argv) > 7 else "",
+            int(sys.argv[8]) if len(sys.argv) > 8 else 0)  # fmt: skip
     else:
         sys.exit(__doc__)

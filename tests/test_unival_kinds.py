@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from omnivec.registry import Registry
 from omnivec.task_list import list_tasks
 from omnivec.tasks import SEQ2SEQ_KINDS, TASK_KINDS, Decoding, Seq2SeqKind, seq2seq_kind
-from omnivec.unival.locations import Grounding, parse_bins, tokens_to_pixel_box
+from omnivec.unival.locations import Detection, Grounding, parse_bins, parse_detections, tokens_to_pixel_box
 from omnivec.unival.model import UnivalModel, UnivalRunConfig, load_unival, unival_preset
 from omnivec.unival.prompts import caption_prompt
 from omnivec.unival.tasks import SEQ2SEQ_TASKS, Seq2SeqDataset, Seq2SeqTask, get_seq2seq_task, register
@@ -42,6 +42,11 @@ EXAMPLES: dict[str, tuple[list[Any], list[str], list[str]]] = {
     "matching": (["yes", "no", "maybe"], ["yes", "no", "maybe"], ["no", "yes", "yes"]),
     "classification": (["two", "four"], ["two", "four"], ["four", "three"]),
     "grounded_captioning": (["a 7", "an 8"], ["a 7", "an 8"], ["a 1", "a 7"]),
+    "detection": (
+        [[((1 / 7, 2 / 7, 5 / 7, 6 / 7), "7")], [((0.0, 0.0, 3 / 7, 3 / 7), "1"), ((4 / 7, 4 / 7, 1.0, 1.0), "3")]],
+        ["<bin_1><bin_2><bin_5><bin_6> 7", "<bin_0><bin_0><bin_3><bin_3> 1 <bin_4><bin_4><bin_7><bin_7> 3"],
+        ["<bin_1><bin_2><bin_5><bin_6> 1", "<bin_4><bin_4><bin_7><bin_7> 1 <bin_0><bin_0>"],  # wrong name; swapped
+    ),
     "summarization": (
         [["we propose a new loss for training"], ["a model of scenes", "scenes modelled"]],
         ["we propose a new loss for training", "a model of scenes"],
@@ -138,6 +143,12 @@ def test_kind_decoding_constraints_reach_generation(
             assert len(answer) == 4 and set(answer) <= set(model.bin_ids)
             assert isinstance(o, Grounding) and len(parse_bins(o.text)) == 4
             assert o.box == pytest.approx(tokens_to_pixel_box(o.text, 70, 35, NUM_BINS))
+        elif name == "detection":  # the well-formed (box, name) pieces of the text, boxes in the input's pixels
+            assert len(answer) <= 5 and isinstance(o, list)
+            assert o == [
+                Detection(n, (b[0] * 70, b[1] * 35, b[2] * 70, b[3] * 35))
+                for n, b in parse_detections(model.decode(seq), NUM_BINS)
+            ]
         else:  # text of at most max_len tokens
             assert len(answer) <= 5 and isinstance(o, str) and o == model.decode(seq)
 

@@ -13,6 +13,7 @@ its data and prompt; the model and the evaluation ask the kind, so adding a kind
 | matching | yes / no (/ maybe) | accuracy | free | text |
 | classification | class name | accuracy | free | text |
 | grounded_captioning | the region's name | accuracy | free | text |
+| detection | per object: 4 ``<bin_i>`` + name | F1@IoU≥0.5, precision, recall | free | list of :class:`Detection` |
 | summarization | summary | ROUGE-L, ROUGE-1, ROUGE-2 | free | text |
 """
 
@@ -28,7 +29,15 @@ from torch import Tensor
 from omnivec.errors import OmnivecError
 from omnivec.metrics import text as tm
 from omnivec.registry import Registry
-from omnivec.unival.locations import Grounding, parse_bins, text_to_pixel_box, tokens_to_box
+from omnivec.unival.locations import (
+    Detection,
+    Grounding,
+    box_iou,
+    parse_bins,
+    parse_detections,
+    text_to_pixel_box,
+    tokens_to_box,
+)
 
 
 @dataclass(frozen=True)
@@ -131,16 +140,21 @@ class GroundingKind(Seq2SeqKind):
     def output(self, text: str, raw: Any, modality: str, num_bins: int) -> Grounding:
         """The box in pixels of the input image: a file's as stored (not its resize), a tensor's last two axes
         (height, width); None when ``text`` is not four location tokens."""
-        from omnivec.inputs import is_path
+        w, h = _image_size(raw[0], modality)
+        return Grounding(text, text_to_pixel_box(text, w, h, num_bins))
 
-        if is_path(raw[0], modality):
-            from PIL import Image
 
-            with Image.open(raw[0]) as im:
-                w, h = im.size
-        else:
-            h, w = torch.as_tensor(raw[0]).shape[-2:]
-        return Grounding(text, text_to_pixel_box(text, int(w), int(h), num_bins))
+def _image_size(raw: Any, modality: str) -> tuple[int, int]:
+    """(width, height) of an input image: a file's as stored (not its resize), a tensor's last two axes."""
+    from omnivec.inputs import is_path
+
+    if is_path(raw, modality):
+        from PIL import Image
+
+        with Image.open(raw) as im:
+            return int(im.size[0]), int(im.size[1])
+    h, w = torch.as_tensor(raw).shape[-2:]
+    return int(w), int(h)
 
 
 class _ExactMatch(Seq2SeqKind):
@@ -170,6 +184,37 @@ class GroundedCaptioning(_ExactMatch):
     input_text = "region (four <bin_i> tokens)"
 
 
+@SEQ2SEQ_KINDS.register("detection")
+class DetectionKind(Seq2SeqKind):
+    """Object detection as generation (OFA's detection pretraining, which UnIVAL inherits): every object as four
+    location tokens followed by its name, in reading order. References are lists of ``(normalised box, name)``;
+    a predicted object is right when an unmatched reference of the same name overlaps it at IoU >= 0.5 (each
+    reference matched once, greedily in the order predicted)."""
+
+    primary_metric = "f1_iou50"
+
+    def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
+        hits = n_pred = n_ref = 0
+        for text, ref in zip(predictions, references):
+            pred = parse_detections(text, num_bins)
+            left = list(ref)
+            for name, box in pred:
+                for j, (rbox, rname) in enumerate(left):
+                    if rname == name and float(box_iou(torch.tensor(box), torch.as_tensor(rbox))) >= 0.5:
+                        hits += 1
+                        del left[j]
+                        break
+            n_pred, n_ref = n_pred + len(pred), n_ref + len(ref)
+        p, r = hits / max(1, n_pred), hits / max(1, n_ref)
+        return {"f1_iou50": 2 * p * r / (p + r) if p + r else 0.0, "precision": p, "recall": r}
+
+    def output(self, text: str, raw: Any, modality: str, num_bins: int) -> list[Detection]:
+        """Every well-formed (box, name) in ``text``, boxes in pixels of the input image (as grounding's)."""
+        w, h = _image_size(raw, modality)
+        found = parse_detections(text, num_bins)
+        return [Detection(name, (b[0] * w, b[1] * h, b[2] * w, b[3] * h)) for name, b in found]
+
+
 @SEQ2SEQ_KINDS.register("summarization")
 class Summarization(Seq2SeqKind):
     primary_metric = "rougeL"
@@ -184,6 +229,7 @@ __all__ = [
     "VQA",
     "Captioning",
     "Decoding",
+    "DetectionKind",
     "GroundedCaptioning",
     "GroundingKind",
     "Matching",

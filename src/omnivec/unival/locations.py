@@ -109,6 +109,37 @@ class Grounding:
     None when ``text`` is not four location tokens."""
 
 
+@dataclass(frozen=True)
+class Detection:
+    """One object of a detection answer (:class:`~omnivec.tasks.seq2seq.DetectionKind`)."""
+
+    label: str
+    box: tuple[float, float, float, float]
+    """``(x0, y0, x1, y1)`` in pixels of the input image."""
+
+
+_DETECTION = re.compile(r"((?:<bin_\d+>\s*){4})([^<]*)")
+
+
+def detections_to_text(objects: Sequence[tuple[Sequence[float], str]], num_bins: int = DEFAULT_NUM_BINS) -> str:
+    """``[(normalised box, name), ...]`` -> ``"<bin_a><bin_b><bin_c><bin_d> 7 <bin_..> 3"``: the detection answer."""
+    return " ".join("".join(box_to_tokens(box, num_bins)) + " " + name.strip() for box, name in objects)
+
+
+def parse_detections(text: str, num_bins: int = DEFAULT_NUM_BINS) -> list[tuple[str, tuple[float, ...]]]:
+    """The ``(name, normalised box)`` pairs of a detection answer; a malformed piece (fewer than four location
+    tokens, an out-of-range bin, no name) is dropped, not an error: a generated answer may be anything."""
+    out = []
+    for boxes, name in _DETECTION.findall(text):
+        try:
+            box = tokens_to_box(boxes, num_bins)
+        except OmnivecError:
+            continue
+        if name.strip():
+            out.append((name.strip(), box))
+    return out
+
+
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
     """IoU of paired boxes: a, b (..., 4) as x0 y0 x1 y1 -> (...). Degenerate boxes have area 0; 0/0 is 0."""
     a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)

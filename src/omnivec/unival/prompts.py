@@ -38,6 +38,11 @@ def grounded_caption_prompt(box_tokens: Sequence[str]) -> str:
     return " what does the region describe? region: " + "".join(box_tokens)
 
 
+def detection_prompt() -> str:
+    """Object detection (OFA's detection pretraining): `` what are the objects in the image?``."""
+    return " what are the objects in the image?"
+
+
 def vqa_prompt(question: str) -> str:
     """VQA: the question itself (leading space, whitespace collapsed, ending in ``?``)."""
     q = " ".join(question.split())

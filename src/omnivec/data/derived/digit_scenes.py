@@ -69,14 +69,25 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], gap: i
     return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap
 
 
-def _describe(
-    objs: list[SceneObject], class_names: list[str], source: str, rng: np.random.Generator
-) -> tuple[str, list[tuple[str, str]]]:
-    order = sorted(
+def reading_order(objs: Sequence[SceneObject]) -> list[SceneObject]:
+    """Objects by row band (top, middle, bottom), then left to right: the order captions and detections name
+    them in."""
+    return sorted(
         objs,
         key=lambda o: (_ROWS.index(o.position.split()[0]) if o.position.split()[0] in _ROWS else 1, o.box[0]),
     )
-    parts = [f"{phrase(o.name, source)} at the {o.position}" for o in order]
+
+
+def scene_detections(scenes: Sequence[Scene], source: str = "mnist", name: str = "") -> SampleDataset:
+    """image -> every object as (normalised box (4,), name), in :func:`reading_order`: the detection view."""
+    targets = [[(o.box_norm, answer_word(o.name, source)) for o in reading_order(s.objects)] for s in scenes]
+    return SampleDataset(Modality.IMAGE, [s.image for s in scenes], targets, (), name)
+
+
+def _describe(
+    objs: list[SceneObject], class_names: list[str], source: str, rng: np.random.Generator
+) -> tuple[str, list[tuple[str, str]]]:
+    parts = [f"{phrase(o.name, source)} at the {o.position}" for o in reading_order(objs)]
     caption = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     one, many = noun(source)
     present = sorted({o.label for o in objs})
