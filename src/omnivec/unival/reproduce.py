@@ -39,7 +39,7 @@ BUDGETS: dict[str, dict[str, int]] = {
     # steps are optimizer steps; batch = samples per task per step
     "tiny": dict(num_train=64, num_test=16, pre_steps=6, ft_steps=4, audio_steps=4, batch=8, eval_limit=16),
     "small": dict(num_train=500, num_test=50, pre_steps=60, ft_steps=30, audio_steps=60, batch=8, eval_limit=50),
-    # every image/video task leaves chance; wall time per seed in docs/results_unival.md (about 25 min on 2 cores)
+    # every image/video task leaves chance; wall time per seed in docs/results_unival.md (about 30 min alone on 2 cores)
     "medium": dict(
         num_train=2000, num_test=100, pre_steps=1000, ft_steps=300, audio_steps=300, batch=8, eval_limit=100
     ),
@@ -312,8 +312,9 @@ def render(s: dict[str, Any], command: str) -> str:
     return f"""Regenerate with `{command}` (resumable: finished parts are kept; writes this file and
 `docs/figures/unival_lambda_curve.png`). Design: [unival.md](unival.md).
 
-**Budget ({s["budget"]})**: tiny preset (D=64, trunk depth 2, decoder depth 2), 64 location bins, conv-stem
-patch encoders without per-position norms (docs/unival.md, "Encoders"),
+**Budget ({s["budget"]})**: tiny preset (D=64, trunk depth 2, decoder depth 2), {_cfg(b, 1, "", 0).model.num_bins}
+location bins, conv-stem patch encoders without per-position norms (docs/unival.md, "Encoders"), stage-1 tasks
+{", ".join(STAGE1)} (then {", ".join(STAGE2)} added),
 {b["num_train"]} training samples per derived task, batch {b["batch"]} per task per step, pretraining
 {b["pre_steps"]} steps, fine-tuning {b["ft_steps"]} steps
 (the two merged specialists at lr {SPECIALIST_LR:g}, everything else at 2e-3), audio {b["audio_steps"]} steps,
