@@ -67,22 +67,16 @@ def probe(runs: list[str]) -> None:
             print(f"{run}  {name}: digit probe accuracy {acc:.3f} (n={len(yt)}, chance ~0.11)")
 
 
-def _one_digit_task(example: Any) -> Any:
-    """A task builder over one-digit canvases: ``example(scene, cfg)`` -> (raw input, answer, reference)."""
+def _where_image(cfg: Any) -> tuple[list[Any], list[Any]]:
+    """The package's one-digit canvases (those of ``digit_image``), each asked for its digit's box."""
+    n = cfg.model.num_bins
 
-    def build(cfg: Any) -> tuple[list[Any], list[Any]]:
-        root, seed = cfg.data_root or None, cfg.train.seed
-        n = {"train": cfg.num_train, "test": cfg.num_test}
-        one = {split: digit_scenes(n[split], seed, split=split, root=root, min_items=1, max_items=1)
-               for split in ("train", "test")}  # fmt: skip
-        return [example(s, cfg) for s in one["train"]], [example(s, cfg) for s in one["test"]]
+    def example(s: Any) -> tuple[Any, str, Any]:
+        box = s.objects[0].box_norm
+        return (s.image, "the digit"), "".join(box_to_tokens(list(box), n)), torch.tensor(box)
 
-    return build
-
-
-def _where_example(s: Any, cfg: Any) -> tuple[Any, str, Any]:
-    box = s.objects[0].box_norm
-    return (s.image, "the digit"), "".join(box_to_tokens(list(box), cfg.model.num_bins)), torch.tensor(box)
+    train, test = T.one_digit_scenes(cfg)
+    return [example(s) for s in train], [example(s) for s in test]
 
 
 def mix(
@@ -93,13 +87,10 @@ def mix(
 
     if "where_image" not in T.SEQ2SEQ_TASKS:
         T.register(T.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box",
-                                 _one_digit_task(_where_example), T._pair(P.grounding_prompt), 4))  # fmt: skip
+                                 _where_image, T._pair(P.grounding_prompt), 4))  # fmt: skip
     cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
     cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
-    import os
-
-    if os.environ.get("BINS"):
-        cfg.model.num_bins = int(os.environ["BINS"])
+    cfg.model.num_bins = num_bins or cfg.model.num_bins
     for m in ("image", "video"):
         if stem_norm:
             cfg.model.backbone.encoders[m]["stem_norm"] = stem_norm

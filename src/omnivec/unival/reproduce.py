@@ -56,6 +56,9 @@ SPECIALIST_LR = 5e-4
 """The two merged specialists fine-tune at a quarter of the pretraining lr (2e-3), as UnIVAL fine-tunes below its
 pretraining lr: measured on seed 0 of the medium budget, the caption specialist reached CIDEr-D 2.45 at 5e-4
 (docs/results_unival.md, "Merging")."""
+NUM_BINS = 32
+"""Location bins (2 pixels of the 64-pixel canvas): locating the only digit reached acc@IoU>=0.5 0.74 in 500 steps
+against 0.33 with 64 bins (and 0.45 with 16, whose rounding alone costs IoU; docs/unival.md)."""
 KEEP = 0.95
 TARGETS: dict[str, float] = {
     "caption_image": 2.0,
@@ -71,9 +74,7 @@ SECTION = "reproduce-unival"
 
 
 def _cfg(b: dict[str, int], steps: int, data_root: str, seed: int, fraction: float = 1.0) -> UnivalRunConfig:
-    # 32 location bins (2 pixels of the 64-pixel canvas): locating the only digit reached acc@IoU>=0.5 0.74 in
-    # 500 steps against 0.33 with 64 bins (and 0.45 with 16, whose rounding alone costs IoU; docs/unival.md)
-    cfg = unival_preset("tiny", num_bins=32)
+    cfg = unival_preset("tiny", num_bins=NUM_BINS)
     cfg.num_train, cfg.num_test, cfg.data_root = b["num_train"], b["num_test"], data_root
     cfg.train.max_steps, cfg.train.batch_size = steps, b["batch"]
     cfg.train.warmup_steps = max(1, steps // 10)
@@ -312,7 +313,7 @@ def render(s: dict[str, Any], command: str) -> str:
     return f"""Regenerate with `{command}` (resumable: finished parts are kept; writes this file and
 `docs/figures/unival_lambda_curve.png`). Design: [unival.md](unival.md).
 
-**Budget ({s["budget"]})**: tiny preset (D=64, trunk depth 2, decoder depth 2), {_cfg(b, 1, "", 0).model.num_bins}
+**Budget ({s["budget"]})**: tiny preset (D=64, trunk depth 2, decoder depth 2), {NUM_BINS}
 location bins, conv-stem patch encoders without per-position norms (docs/unival.md, "Encoders"), stage-1 tasks
 {", ".join(STAGE1)} (then {", ".join(STAGE2)} added),
 {b["num_train"]} training samples per derived task, batch {b["batch"]} per task per step, pretraining

@@ -192,24 +192,32 @@ def _region_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
     return Seq2SeqDataset(sp.train, conv), Seq2SeqDataset(sp.test, conv)
 
 
-def _digit_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
-    """One digit alone on the scenes' canvas -> its name: recognition, the analogue of the ImageNet pretraining
-    UnIVAL's ResNet starts from (the derived scenes have no other source of "which digit is this")."""
+def one_digit_scenes(cfg: UnivalRunConfig) -> tuple[list[Any], list[Any]]:
+    """(train, test) scenes of one digit alone on the scenes' canvas, drawn once per process."""
     from omnivec.data.derived import digit_scenes
-    from omnivec.data.derived.common import answer_word
 
     _need("mnist", cfg)
     key = ("one-digit", cfg.num_train, cfg.num_test, cfg.data_root, _seed(cfg))
     if key not in _CACHE:
         n = {"train": cfg.num_train, "test": cfg.num_test}
-        _CACHE[key] = [
+        _CACHE[key] = tuple(
             digit_scenes(n[split], _seed(cfg), split=split, root=_root(cfg), min_items=1, max_items=1)
             for split in ("train", "test")
-        ]
-    return tuple(
-        [(s.image, answer_word(s.objects[0].name, "mnist"), answer_word(s.objects[0].name, "mnist")) for s in split]
-        for split in _CACHE[key]
-    )  # type: ignore[return-value]
+        )
+    return _CACHE[key]
+
+
+def _digit_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
+    """One digit alone on the scenes' canvas -> its name: recognition, the analogue of the ImageNet pretraining
+    UnIVAL's ResNet starts from (the derived scenes have no other source of "which digit is this")."""
+    from omnivec.data.derived.common import answer_word
+
+    def example(scene: Any) -> Example:
+        name = answer_word(scene.objects[0].name, "mnist")
+        return scene.image, name, name
+
+    train, test = one_digit_scenes(cfg)
+    return [example(s) for s in train], [example(s) for s in test]  # type: ignore[return-value]
 
 
 def _detect_image(cfg: UnivalRunConfig) -> tuple[Dataset, Dataset]:
