@@ -3,17 +3,26 @@
 ``probe RUN [RUN ...]``: a linear probe (logistic regression) of the digit class from a run's image tokens averaged
 over each digit's box, at the encoder's output and in the trunk's memory (300 training scenes, 120 test scenes).
 
-``mix OUT STEPS TASKS BATCH [GRAD_CLIP] [STEM_NORM] [BINS]``: trains from scratch on TASKS (comma-separated),
-any package task or ``where_image``: one digit on the 64 x 64 canvas, "which region does the text " the digit "
-describe?", answer its box (registered here only, as a measuring device). STEM_NORM (layer or none)
-overrides the preset's image/video stem norm, BINS the number of location bins (the reproduce budgets' 32).
+``ground RUN [RUN ...]``: where grounding fails. For every test phrase of ``grounding_image`` (first 200), which
+scene digit the predicted box overlaps most: the asked-for one or another. Prints acc@IoU>=0.5, the share that
+picked the right digit, acc@IoU>=0.5 among those, and both by the number of digits in the scene beside what
+picking a digit at random would give.
+
+``mix OUT STEPS TASKS BATCH [GRAD_CLIP] [STEM_NORM] [BINS] [TASK=BATCH,...]``: trains from scratch on TASKS
+(comma-separated), any package task or ``where_image``: one digit on the 64 x 64 canvas, "which region does the
+text " the digit " describe?", answer its box (registered here only, as a measuring device). STEM_NORM (layer or none)
+overrides the preset's image/video stem norm, BINS the number of location bins (the reproduce budgets' 32), the
+last argument gives some tasks their own batch size (``task_batch``).
 Prints every task's test metric.
 
     python bench/unival_identity.py probe runs/reproduce-unival/seed-0/pretrain
+    python bench/unival_identity.py ground runs/reproduce-unival/seed-0/pretrain
     python bench/unival_identity.py mix /tmp/mix 1000 digit_image 8
     python bench/unival_identity.py mix /tmp/mix 500 digit_image 8 1.0 layer
     python bench/unival_identity.py mix /tmp/mix 1000 caption_image,vqa_image,...,digit_image 8
     python bench/unival_identity.py mix /tmp/mix 1000 grounding_image,detect_image 8 1.0 none 32
+    python bench/unival_identity.py mix /tmp/mix 1250 grounding_image,detect_image 32 1.0 none 32
+    python bench/unival_identity.py mix /tmp/mix 1000 caption_image,...,digit_image 8 1.0 none 32 grounding_image=32
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import torch
 
 from omnivec.data.derived import digit_scenes
 from omnivec.data.root import require_root
+from omnivec.errors import OmnivecError
 from omnivec.unival import prompts as P
 from omnivec.unival import tasks as T
 from omnivec.unival.locations import box_to_tokens
@@ -52,6 +62,8 @@ def features(model: Any, scenes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.
 
 def probe(runs: list[str]) -> None:
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from omnivec.unival.model import load_unival
 
@@ -63,8 +75,42 @@ def probe(runs: list[str]) -> None:
         a, b, y = features(model, train)
         c, d, yt = features(model, test)
         for name, X, Xt in (("encoder tokens", a, c), ("trunk memory", b, d)):
-            acc = LogisticRegression(max_iter=2000).fit(X, y).score(Xt, yt)
+            # standardised: the stems' features reach norms in the hundreds, where an unscaled fit stops short
+            acc = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)).fit(X, y).score(Xt, yt)
             print(f"{run}  {name}: digit probe accuracy {acc:.3f} (n={len(yt)}, chance ~0.11)")
+
+
+def ground(runs: list[str], limit: int = 200) -> None:
+    from omnivec.data.derived.common import answer_word
+    from omnivec.unival.locations import box_iou, tokens_to_box
+    from omnivec.unival.model import load_unival
+
+    for run in runs:
+        model, cfg = load_unival(run)
+        model.eval()
+        scenes = T._scenes(lambda s: s, cfg).test  # the grounding task's own test scenes
+        asks = [(s, o) for s in scenes for o in s.objects if sum(p.label == o.label for p in s.objects) == 1]
+        asks = asks[:limit]
+        phrases = [(s.image, f"the {answer_word(o.name, 'mnist')}") for s, o in asks]
+        preds = model.generate_text("grounding_image", phrases)
+        rows = []  # (digits in the scene, picked the asked-for digit, IoU >= 0.5)
+        for p, (s, o) in zip(preds, asks):
+            try:
+                box = torch.tensor(tokens_to_box(p, cfg.model.num_bins))
+            except OmnivecError:  # not four location tokens: neither right nor a hit
+                rows.append((len(s.objects), False, False))
+                continue
+            ious = [float(box_iou(box, torch.tensor(q.box_norm))) for q in s.objects]
+            best = max(range(len(ious)), key=ious.__getitem__)
+            rows.append((len(s.objects), s.objects[best] is o and ious[best] > 0, ious[s.objects.index(o)] >= 0.5))
+        a = np.array(rows, dtype=float)
+        right = a[:, 1] == 1
+        print(f"{run}: acc@IoU>=0.5 {a[:, 2].mean():.3f}; picked the asked-for digit {right.mean():.3f}, "
+              f"acc@IoU>=0.5 when it did {a[right, 2].mean() if right.any() else 0:.3f} (n={len(a)})")  # fmt: skip
+        for k in sorted(set(a[:, 0].astype(int))):
+            sel = a[:, 0] == k
+            print(f"  {k} digits (n={int(sel.sum())}): acc {a[sel, 2].mean():.3f}, picked right "
+                  f"{a[sel, 1].mean():.3f}, at random {1 / k:.3f}")  # fmt: skip
 
 
 def _where_image(cfg: Any) -> tuple[list[Any], list[Any]]:
@@ -80,7 +126,14 @@ def _where_image(cfg: Any) -> tuple[list[Any], list[Any]]:
 
 
 def mix(
-    out: str, steps: int, tasks: list[str], batch: int, grad_clip: float = 1.0, stem_norm: str = "", num_bins: int = 0
+    out: str,
+    steps: int,
+    tasks: list[str],
+    batch: int,
+    grad_clip: float = 1.0,
+    stem_norm: str = "",
+    num_bins: int = 0,
+    task_batch: dict[str, int] | None = None,
 ) -> None:
     from omnivec.unival.reproduce import BUDGETS, _cfg
     from omnivec.unival.train import pretrain
@@ -91,6 +144,7 @@ def mix(
     cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
     cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
     cfg.model.num_bins = num_bins or cfg.model.num_bins
+    cfg.task_batch = dict(task_batch or {})
     for m in ("image", "video"):
         if stem_norm:
             cfg.model.backbone.encoders[m]["stem_norm"] = stem_norm
@@ -101,9 +155,13 @@ def mix(
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "probe":
         probe(sys.argv[2:])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "ground":
+        ground(sys.argv[2:])
     elif len(sys.argv) >= 6 and sys.argv[1] == "mix":
         mix(sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","), int(sys.argv[5]),
             float(sys.argv[6]) if len(sys.argv) > 6 else 1.0, sys.argv[7] if len(sys.argv) > 7 else "",
-            int(sys.argv[8]) if len(sys.argv) > 8 else 0)  # fmt: skip
+            int(sys.argv[8]) if len(sys.argv) > 8 else 0,
+            dict((k, int(v)) for k, v in (kv.split("=") for kv in sys.argv[9].split(","))) if len(sys.argv) > 9
+            else None)  # fmt: skip
     else:
         sys.exit(__doc__)

@@ -58,6 +58,8 @@ class StreamSpec:
     dataset: Dataset
     collate: Callable[[list[Any]], Any]
     augment: Callable[[Any, torch.Generator], Any] | None = None
+    batch_size: int = 0
+    """Samples per step of this stream; 0: the schedule's ``batch_size``."""
 
 
 @dataclass
@@ -89,7 +91,7 @@ def make_streams(specs: dict[str, StreamSpec], train: TrainConfig, info: DistInf
     return {
         name: BatchStream(
             s.dataset,
-            train.batch_size,
+            s.batch_size or train.batch_size,
             train.seed * 1000 + i,
             s.collate,
             train.num_workers,

@@ -71,6 +71,19 @@ def _merge(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- unival
 
 
+def _task_batch(text: str) -> dict[str, int]:
+    """``grounding_image=32,detect_image=32`` -> {task: samples per step}."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, sep, n = item.partition("=")
+        if not sep or not name.strip() or not n.strip().isdigit() or int(n) < 1:
+            raise argparse.ArgumentTypeError(f"expected TASK=N with N >= 1, got {item!r}")
+        out[name.strip()] = int(n)
+    if not out:
+        raise argparse.ArgumentTypeError("expected TASK=N[,TASK=N]")
+    return out
+
+
 def _config(args: argparse.Namespace) -> Any:
     from omnivec.config import load_config_file
     from omnivec.unival.model import UnivalRunConfig, unival_preset
@@ -94,6 +107,8 @@ def _config(args: argparse.Namespace) -> Any:
         cfg.train.max_steps = args.steps
     if args.batch_size is not None:
         cfg.train.batch_size = args.batch_size
+    if args.task_batch is not None:
+        cfg.task_batch = args.task_batch
     if args.lr is not None:
         cfg.train.lr = args.lr
     cfg.train.warmup_steps = min(cfg.train.warmup_steps, max(1, cfg.train.max_steps // 10))
@@ -129,6 +144,7 @@ RESUME_FIELDS = {
     "num_train": "num_train",
     "num_test": "num_test",
     "batch_size": "train.batch_size",
+    "task_batch": "task_batch",
     "lr": "train.lr",
     "image_size": "image_size",
     "checkpoint_every": "train.checkpoint_every",
@@ -242,6 +258,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-test", type=positive_int, help="test samples per derived task")
     p.add_argument("--steps", type=positive_int, help="optimizer steps")
     p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
+    p.add_argument(
+        "--task-batch",
+        type=_task_batch,
+        metavar="TASK=N[,TASK=N]",
+        help="these tasks' own samples per step (e.g. grounding_image=32,detect_image=32)",
+    )
     p.add_argument("--lr", type=positive_float)
     p.add_argument("--data-root", help="real-data root (default $OMNIVEC_DATA)")
     p.add_argument(
@@ -327,7 +349,7 @@ def register(sub: Any) -> None:
     r = sub.add_parser("reproduce-unival", help="regenerate docs/results_unival.md (small CPU budget)")
     r.add_argument("--work", default="runs/reproduce-unival", help="folder for the runs")
     r.add_argument("--out", default="docs/results_unival.md")
-    r.add_argument("--budget", default="small", choices=["tiny", "small", "medium"], help="tiny: a smoke test")
+    r.add_argument("--budget", default="small", choices=["tiny", "small", "medium", "full"], help="tiny: a smoke test")
     r.add_argument("--data-root")
     r.add_argument("--seeds", type=int, default=3, help="seeds from --seed (mean ± std, paired 95%% CIs)")
     r.add_argument("--seed", type=int, default=0)

@@ -78,6 +78,10 @@ class UnivalRunConfig:
     """Training samples per derived task."""
     num_test: int = 200
     """Test samples per derived task."""
+    task_batch: dict[str, int] = field(default_factory=dict)
+    """Samples per step of these tasks instead of ``train.batch_size`` (e.g. ``{grounding_image: 32}``). Every
+    task's loss stays one mean, so a larger batch gives a task steadier steps, not more weight: which digit a
+    phrase names is learnt only after several times the samples the other tasks need (docs/unival.md)."""
     stage1_steps: int = 0
     """Curriculum: steps of stage 1 (image-text only) before video-text tasks join; 0 = no curriculum."""
     parent: str = ""

@@ -157,6 +157,14 @@ def curriculum(names: Sequence[str], stage1_steps: int) -> Callable[[int], list[
     return lambda step: first if step < stage1_steps else every
 
 
+def task_batch(cfg: UnivalRunConfig, name: str) -> int:
+    """Samples per step of task ``name`` (``cfg.task_batch``; 0: the schedule's batch size)."""
+    n = cfg.task_batch.get(name, 0)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise OmnivecError(f"task_batch.{name}: expected a whole number of samples >= 1, got {n!r}")
+    return n
+
+
 Loaded = tuple[UnivalModel, UnivalRunConfig, dict[str, tuple[Dataset, Dataset]]]
 """A run's model, its config and its tasks' (train, test) data."""
 
@@ -179,9 +187,12 @@ def fit(
     def build(info: DistInfo) -> Job:
         model, cfg, data = load(info)
         cfg.tasks = list(data)
+        for name in cfg.task_batch:
+            if name not in data and name not in TASKS:  # a misspelt name would change nothing, silently
+                raise OmnivecError(f"task_batch: unknown task {name!r}; this run's tasks: {', '.join(data)}")
         return Job(
             UnivalObjective(model),
-            {n: StreamSpec(tr, make_collate(model, n)) for n, (tr, _) in data.items()},
+            {n: StreamSpec(tr, make_collate(model, n), batch_size=task_batch(cfg, n)) for n, (tr, _) in data.items()},
             cfg.train,
             curriculum(cfg.tasks, cfg.stage1_steps),
             save=lambda d: save_unival(model, cfg, d),
