@@ -153,6 +153,8 @@ def mix(
 
 
 if __name__ == "__main__":
+    from omnivec.cli.unival import _task_batch  # the --task-batch parser: TASK=N[,TASK=N]
+
     if len(sys.argv) >= 3 and sys.argv[1] == "probe":
         probe(sys.argv[2:])
     elif len(sys.argv) >= 3 and sys.argv[1] == "ground":
@@ -161,7 +163,6 @@ if __name__ == "__main__":
         mix(sys.argv[2], int(sys.argv[3]), sys.argv[4].split(","), int(sys.argv[5]),
             float(sys.argv[6]) if len(sys.argv) > 6 else 1.0, sys.argv[7] if len(sys.argv) > 7 else "",
             int(sys.argv[8]) if len(sys.argv) > 8 else 0,
-            dict((k, int(v)) for k, v in (kv.split("=") for kv in sys.argv[9].split(","))) if len(sys.argv) > 9
-            else None)  # fmt: skip
+            _task_batch(sys.argv[9]) if len(sys.argv) > 9 else None)  # fmt: skip
     else:
         sys.exit(__doc__)

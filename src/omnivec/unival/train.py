@@ -157,12 +157,14 @@ def curriculum(names: Sequence[str], stage1_steps: int) -> Callable[[int], list[
     return lambda step: first if step < stage1_steps else every
 
 
-def task_batch(cfg: UnivalRunConfig, name: str) -> int:
-    """Samples per step of task ``name`` (``cfg.task_batch``; 0: the schedule's batch size)."""
-    n = cfg.task_batch.get(name, 0)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise OmnivecError(f"task_batch.{name}: expected a whole number of samples >= 1, got {n!r}")
-    return n
+def check_task_batch(cfg: UnivalRunConfig, names: Sequence[str]) -> None:
+    """Every ``cfg.task_batch`` entry names a task (of this run or the registry: a misspelt name would change
+    nothing, silently) and a whole number of samples >= 1."""
+    for name, n in cfg.task_batch.items():
+        if name not in names and name not in TASKS:
+            raise OmnivecError(f"task_batch: unknown task {name!r}; this run's tasks: {', '.join(names)}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise OmnivecError(f"task_batch.{name}: expected a whole number of samples >= 1, got {n!r}")
 
 
 Loaded = tuple[UnivalModel, UnivalRunConfig, dict[str, tuple[Dataset, Dataset]]]
@@ -187,12 +189,13 @@ def fit(
     def build(info: DistInfo) -> Job:
         model, cfg, data = load(info)
         cfg.tasks = list(data)
-        for name in cfg.task_batch:
-            if name not in data and name not in TASKS:  # a misspelt name would change nothing, silently
-                raise OmnivecError(f"task_batch: unknown task {name!r}; this run's tasks: {', '.join(data)}")
+        check_task_batch(cfg, cfg.tasks)
         return Job(
             UnivalObjective(model),
-            {n: StreamSpec(tr, make_collate(model, n), batch_size=task_batch(cfg, n)) for n, (tr, _) in data.items()},
+            {
+                n: StreamSpec(tr, make_collate(model, n), batch_size=cfg.task_batch.get(n, 0))
+                for n, (tr, _) in data.items()
+            },
             cfg.train,
             curriculum(cfg.tasks, cfg.stage1_steps),
             save=lambda d: save_unival(model, cfg, d),
