@@ -117,6 +117,11 @@ class TrainConfig:
     when its token occurs."""
     warmup_steps: int = 30
     """Linear warmup steps before the cosine decay."""
+    layer_decay: float = 1.0
+    """Layer-wise learning-rate decay (BEiT, MAE fine-tuning): with a trunk of depth L, block i (from 0) learns at
+    lr * layer_decay^(L - i), the encoders and modality/prefix tokens at lr * layer_decay^(L + 1), the heads and
+    the final norm at lr; 1 disables. Pretrained weights keep more of what they learnt (MAE fine-tunes at
+    0.65-0.75)."""
     grad_clip: float = 1.0
     """Clip the global gradient norm to this value; 0 disables."""
     grad_accum: int = 1

@@ -86,29 +86,53 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def param_groups(model: nn.Module, weight_decay: float, embed_lr_scale: float = 1.0) -> list[dict[str, Any]]:
+def layer_of(name: str, depth: int) -> int:
+    """The layer-wise-decay layer of a parameter, by name: 0 for encoders and the modality/prefix tokens, i + 1 for
+    trunk block i, ``depth + 1`` for everything after the trunk (its final norm, vectorizer, heads)."""
+    parts = name.split(".")
+    for i, part in enumerate(parts[:-2]):
+        if part == "trunk" and parts[i + 1] == "blocks":
+            return int(parts[i + 2]) + 1
+    if {"encoders", "modality_embed", "cls_token", "meta_tokens"} & set(parts):
+        return 0
+    return depth + 1
+
+
+def trunk_depth(model: nn.Module) -> int:
+    """Blocks of the shared trunk, read from the parameter names (0 when there is none)."""
+    names = [n for n, _ in model.named_parameters()]
+    return max((layer_of(n, 0) for n in names if ".blocks." in n and "trunk" in n), default=0)
+
+
+def param_groups(
+    model: nn.Module, weight_decay: float, embed_lr_scale: float = 1.0, layer_decay: float = 1.0
+) -> list[dict[str, Any]]:
     """No decay on biases, norms, embeddings and learned tokens (1-D tensors and *_token/_embed parameters).
-    Lookup tables (``nn.Embedding`` weights: text tokens and bigrams) form a third group whose learning rate is
-    ``embed_lr_scale`` times the rest: each row is updated only when its token occurs (fastText trains its
-    n-gram table at a far higher rate than its classifier for the same reason). Each group's ``lr_scale`` is
-    applied by the engine at every step."""
+    Lookup tables (``nn.Embedding`` weights: text tokens and bigrams) get ``embed_lr_scale`` times the learning
+    rate: each row is updated only when its token occurs (fastText trains its n-gram table at a far higher rate
+    than its classifier for the same reason). ``layer_decay`` < 1 scales each parameter's rate by
+    ``layer_decay ** (depth + 1 - layer_of(name))`` (:attr:`TrainConfig.layer_decay`). Each group's ``lr_scale``
+    is applied by the engine at every step."""
     tables = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    decay, no_decay, lookup = [], [], []
+    depth = trunk_depth(model) if layer_decay != 1.0 else 0
+    groups: dict[tuple[str, int], dict[str, Any]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         if id(p) in tables:
-            lookup.append(p)
+            kind, decay, scale = "lookup", 0.0, embed_lr_scale
         elif p.ndim < 2 or "token" in name or "embed" in name.split(".")[-1] or "pos_embed" in name:
-            no_decay.append(p)
+            kind, decay, scale = "no_decay", 0.0, 1.0
         else:
-            decay.append(p)
-    groups = [
-        {"params": decay, "weight_decay": weight_decay, "lr_scale": 1.0},
-        {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0},
-        {"params": lookup, "weight_decay": 0.0, "lr_scale": embed_lr_scale},
-    ]
-    return [g for g in groups if g["params"]]
+            kind, decay, scale = "decay", weight_decay, 1.0
+        layer = layer_of(name, depth) if layer_decay != 1.0 else 0  # one layer: the groups are as they always were
+        g = groups.setdefault(
+            (kind, layer),
+            {"params": [], "weight_decay": decay, "lr_scale": scale * layer_decay ** (depth + 1 - layer)},
+        )
+        g["params"].append(p)
+    order = {"decay": 0, "no_decay": 1, "lookup": 2}
+    return [groups[k] for k in sorted(groups, key=lambda k: (order[k[0]], k[1]))]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
@@ -117,7 +141,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     preset's 2.9M parameters on 2 CPU threads; HF's Trainer also defaults to it on torch >= 2.8)."""
     device = next(model.parameters()).device
     fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in model.parameters())
-    groups = param_groups(model, cfg.weight_decay, cfg.embed_lr_scale)
+    groups = param_groups(model, cfg.weight_decay, cfg.embed_lr_scale, cfg.layer_decay)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=fused or None)
 
 
@@ -326,6 +350,8 @@ class Engine:
                 self.ema.update(self.model)
             n = self._samples_across_ranks(n)
             self.state.step += 1
+            if (after_step := getattr(self.objective, "after_step", None)) is not None:
+                after_step(self.state.step, cfg.max_steps)  # e.g. a latent-target teacher follows the model
             self.state.samples += n
             self.state.elapsed += time.perf_counter() - t0
             window_n += n

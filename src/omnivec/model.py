@@ -118,6 +118,11 @@ class OmniModel(nn.Module):
     def forward_tokens(self, modality: str, tokens: Tokens) -> Features:
         """Prefix cls/meta tokens and run the trunk. Masked pretraining calls this with only the visible
         tokens."""
+        x, pad = self.with_prefix(modality, tokens)
+        return Features(self.trunk(x, pad), pad, self.num_prefix, tokens.grid, tokens.skips, tokens.size, modality)
+
+    def with_prefix(self, modality: str, tokens: Tokens) -> tuple[Tensor, Tensor | None]:
+        """The trunk's input: cls/meta tokens before the data tokens, (B, P + N, D), and its padding mask."""
         x, pad = tokens.x, tokens.pad_mask
         B = x.shape[0]
         prefix = []
@@ -129,7 +134,7 @@ class OmniModel(nn.Module):
             x = torch.cat([*prefix, x], dim=1)  # (B, P + N, D)
             if pad is not None:
                 pad = torch.cat([pad.new_zeros(B, self.num_prefix), pad], dim=1)
-        return Features(self.trunk(x, pad), pad, self.num_prefix, tokens.grid, tokens.skips, tokens.size, modality)
+        return x, pad
 
     def forward_features(self, modality: str, inp: EncoderInput) -> Features:
         return self.forward_tokens(modality, self.encode(modality, inp))

@@ -6,6 +6,12 @@ shared trunk sees only the visible ones, and a light shared decoder reconstructs
 - points: each hidden group's neighbourhood, Chamfer distance (Point-MAE arXiv 2203.06604);
 - text: the hidden token ids, cross-entropy (masked-token prediction, BERT arXiv 1810.04805).
 
+or, with ``objective="latent"`` (data2vec 2.0, arXiv 2212.07525), the same masking and decoder predict a
+*teacher's* features of the hidden tokens instead: the teacher is an exponential moving average of the model
+(encoders + trunk) that sees the whole, unmasked input; its target is the average of its blocks' outputs, each
+layer-normalised, layer-normalised again; the loss is MSE on the hidden tokens. Several masks of one batch share
+one teacher pass (``num_masks``, data2vec 2.0's multi-mask). docs/recipe.md says which pays at this compute.
+
 Data: the training splits of the given tasks, labels dropped. One stream per task; with
 ``task_schedule=mixed``
 every optimizer step takes a sub-batch from every stream and runs them through the same trunk one
@@ -20,11 +26,14 @@ The run folder is an ordinary run folder (config.yaml, model.safetensors without
 
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnivec import checkpoint as ckpt
@@ -41,6 +50,8 @@ from omnivec.types import EncoderInput, Tokens
 from omnivec.warm_start import adopt, copy_matching, new_model
 
 DECODER_WEIGHTS = "decoder.safetensors"
+TEACHER_WEIGHTS = "teacher.safetensors"
+OBJECTIVES = ("pixels", "latent")
 PRETRAIN_CONFIG = "pretrain.yaml"
 
 
@@ -58,6 +69,18 @@ class PretrainConfig:
     """Transformer blocks in the shared decoder."""
     norm_targets: bool = True
     """Normalise each patch target by its own mean and variance (MAE's norm_pix_loss)."""
+    objective: str = "pixels"
+    """pixels: reconstruct each modality's input (MAE family); latent: predict an EMA teacher's features of the
+    hidden tokens (data2vec 2.0)."""
+    teacher_decay: float = 0.998
+    """latent: the teacher's EMA decay at step 0; it rises to ``teacher_decay_end`` along a cosine (BYOL)."""
+    teacher_decay_end: float = 0.9999
+    """latent: the teacher's EMA decay at the last step."""
+    target_layers: int = 0
+    """latent: average the outputs of the teacher's top N blocks (0: all of them)."""
+    num_masks: int = 1
+    """Masks drawn per sample per step (the batch is repeated); with ``latent`` the teacher runs once for all of
+    them (data2vec 2.0 uses 8-16)."""
 
     def ratio(self, modality: str) -> float:
         from omnivec.encoders.base import default_mask_ratio
@@ -70,14 +93,56 @@ class MaskedAutoencoder(nn.Module):
 
     def __init__(self, omni: OmniModel, pcfg: PretrainConfig) -> None:
         super().__init__()
+        if pcfg.objective not in OBJECTIVES:
+            raise OmnivecError(f"pretraining objective {pcfg.objective!r}: expected one of {', '.join(OBJECTIVES)}")
         self.omni = omni
         self.pcfg = pcfg
         D = omni.cfg.embed_dim
         dd = pcfg.decoder_dim or max(32, D // 2)
         heads = max(1, dd // 32)
-        self.decoder = ReconstructionDecoder(
-            D, {m: omni.encoder(m).target_dim() for m in omni.encoders}, dd, pcfg.decoder_depth, heads
-        )
+        latent = pcfg.objective == "latent"
+        dims = {m: D if latent else omni.encoder(m).target_dim() for m in omni.encoders}
+        self.decoder = ReconstructionDecoder(D, dims, dd, pcfg.decoder_depth, heads)
+        self.teacher: OmniModel | None = None
+        if latent:  # not a parameter of the optimizer: it follows the model by EMA (update_teacher)
+            self.teacher = copy.deepcopy(omni).requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> MaskedAutoencoder:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # the teacher's targets never see dropout or stochastic depth
+        return self
+
+    def teacher_decay(self, step: int, total: int) -> float:
+        """The EMA decay after optimizer step ``step`` of ``total``: from ``teacher_decay`` up to
+        ``teacher_decay_end`` along a half cosine."""
+        p = self.pcfg
+        t = min(1.0, step / max(1, total))
+        return p.teacher_decay_end - (p.teacher_decay_end - p.teacher_decay) * (math.cos(math.pi * t) + 1) / 2
+
+    @torch.no_grad()
+    def update_teacher(self, step: int, total: int) -> None:
+        """teacher <- decay * teacher + (1 - decay) * model, for every parameter."""
+        if self.teacher is None:
+            return
+        decay = self.teacher_decay(step, total)
+        student = dict(self.omni.named_parameters())
+        for name, t in self.teacher.named_parameters():
+            t.lerp_(student[name].detach(), 1.0 - decay)
+
+    @torch.no_grad()
+    def teacher_targets(self, modality: str, inp: EncoderInput) -> Tensor:
+        """(B, N, D) targets: the average of the teacher's top blocks on the *whole* input, each block's output
+        layer-normalised, and the average layer-normalised again (data2vec's targets; a per-token norm, not
+        data2vec 2.0's instance norm over the sequence, so padded positions cannot move the statistics)."""
+        assert self.teacher is not None
+        t = self.teacher
+        x, pad = t.with_prefix(modality, t.encode(modality, inp))
+        layers = t.trunk.forward_layers(x, pad)
+        top = layers[-self.pcfg.target_layers :] if self.pcfg.target_layers else layers
+        P = t.num_prefix
+        y = torch.stack([F.layer_norm(h[:, P:].float(), h.shape[-1:]) for h in top]).mean(0)
+        return F.layer_norm(y, y.shape[-1:])
 
     def mask(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         """The kept tokens (modality embedding added), the token grid and the input's padding mask; the encoder
@@ -87,13 +152,22 @@ class MaskedAutoencoder(nn.Module):
 
     def loss(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Tensor, dict[str, float]]:
         omni = self.omni
+        target = self.teacher_targets(modality, inp) if self.teacher is not None else None
+        if (M := self.pcfg.num_masks) > 1:  # M masks of every sample: the batch repeated, each copy masked anew
+            lengths = None if inp.lengths is None else inp.lengths.repeat_interleave(M, 0)
+            inp = EncoderInput(inp.data.repeat_interleave(M, 0), lengths)
+            target = None if target is None else target.repeat_interleave(M, 0)
         m, grid, pad = self.mask(modality, inp, ratio)
         feats = omni.forward_tokens(modality, Tokens(m.kept, m.kept_pad, grid))
         visible = feats.data_tokens
         enc = omni.encoder(modality)  # the encoder owns its targets, positions and loss
         pos, context = enc.decoder_positions(inp, grid, m.mask.shape[1])
         pred = self.decoder(modality, visible, m.ids_restore, m.mask, pos, pad)  # (B, N, P)
-        return enc.reconstruction_loss(pred, inp, m.target, context, self.pcfg.norm_targets)
+        if target is None:
+            return enc.reconstruction_loss(pred, inp, m.target, context, self.pcfg.norm_targets)
+        mse = (pred.float() - target).pow(2).mean(-1)  # (B, N)
+        loss = (mse * m.target).sum() / m.target.sum().clamp(min=1)
+        return loss, {"loss": float(loss.detach())}
 
 
 class PretrainObjective(nn.Module):
@@ -103,6 +177,10 @@ class PretrainObjective(nn.Module):
         super().__init__()
         self.model = mae
         self.modalities = modalities
+
+    def after_step(self, step: int, total: int) -> None:
+        """Called by the engine after each optimizer step: the latent objective's teacher follows the model."""
+        self.model.update_teacher(step, total)
 
     def forward(self, batches: dict[str, EncoderInput]) -> tuple[Tensor, dict[str, float]]:
         total = torch.zeros((), device=next(self.model.parameters()).device)
@@ -132,6 +210,8 @@ def pretrain_streams(model: OmniModel, tasks: dict[str, PreparedTask]) -> dict[s
 def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainConfig, out: Path) -> None:
     save_run(mae.omni, run_cfg, out)
     ckpt.save_weights(mae.decoder.state_dict(), out / DECODER_WEIGHTS)
+    if mae.teacher is not None:
+        ckpt.save_weights(mae.teacher.state_dict(), out / TEACHER_WEIGHTS)
     save_yaml(pcfg, out / PRETRAIN_CONFIG)
 
 
@@ -143,11 +223,14 @@ def pretrain(
     progress: bool = True,
     device: str = "auto",
     init: str | Path | None = None,
+    probe: bool = True,
 ) -> dict[str, Any]:
     """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
     ``out``; returns the last logged losses. ``device``: see :func:`omnivec.runner.run_job`. ``init``: continue
     from this run folder's or Hugging Face folder's encoders, trunk and tokenizer (:mod:`omnivec.warm_start`);
-    the reconstruction decoder starts fresh."""
+    the reconstruction decoder starts fresh. ``probe``: at the end, the linear-probe and k-NN accuracy of the
+    frozen features on every labelled classification task, beside random weights (:mod:`omnivec.probe`), in the
+    results under ``"probe"``."""
     out = Path(out)
     source = None if resume else adopt(init, run_cfg)
 
@@ -159,6 +242,8 @@ def pretrain(
             tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
             mae = MaskedAutoencoder(omni, masking)
             mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
+            if mae.teacher is not None:
+                mae.teacher.load_state_dict(ckpt.load_weights(out / TEACHER_WEIGHTS))
         else:
             cfg, masking = run_cfg, pcfg or PretrainConfig()
             tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
@@ -172,7 +257,12 @@ def pretrain(
 
         def summary(engine: Engine) -> dict[str, Any]:
             log = read_log(engine.log_path)
-            return {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
+            out = {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
+            if probe:  # did it learn anything? frozen features beside random weights (omnivec.probe)
+                from omnivec.probe import probe_report
+
+                out["probe"] = probe_report(mae.omni, tasks, seed=cfg.train.seed)
+            return out
 
         return Job(
             PretrainObjective(mae, {n: p.cfg.modality for n, p in tasks.items()}),

@@ -33,3 +33,12 @@ class Trunk(nn.Module):
         for block in self.blocks:
             x = block(x, attn_mask)
         return self.norm(x)
+
+    def forward_layers(self, x: Tensor, pad_mask: Tensor | None = None) -> list[Tensor]:
+        """Every block's output (before the final norm): the layers a latent-target teacher averages."""
+        attn_mask = key_padding_to_attn_mask(pad_mask)
+        outs = []
+        for block in self.blocks:
+            x = block(x, attn_mask)
+            outs.append(x)
+        return outs

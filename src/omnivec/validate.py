@@ -62,6 +62,7 @@ RULES: dict[str, Check] = {
     **dict.fromkeys(("min_lr_ratio", "drop_path"), UNIT),
     **dict.fromkeys(("ema_decay", "label_smoothing"), BELOW_ONE),
     "label_fraction": FRACTION,
+    "layer_decay": FRACTION,
     "task_schedule": _choice("mixed", "round_robin"),
 }
 """Field name -> (test, what is expected). A field of any config dataclass with one of these names obeys it."""

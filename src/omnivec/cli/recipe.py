@@ -46,6 +46,7 @@ def _run_config(a: argparse.Namespace) -> Any:
         "ema_decay",
         "log_every",
         "label_fraction",
+        "layer_decay",
     ):
         if getattr(a, key, None) is not None:
             setattr(cfg.train, key, getattr(a, key))
@@ -71,6 +72,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=fraction_float,
         help="share of each task's training labels to use (seeded subset; 1 = all)",
     )
+    p.add_argument(
+        "--layer-decay",
+        type=fraction_float,
+        help="layer-wise lr decay: trunk block i of L learns at lr * d^(L - i), encoders at lr * d^(L + 1)",
+    )
     p.add_argument("--num-train", type=positive_int)
     p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", default="")
@@ -81,7 +87,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 RECIPE_SETTINGS: tuple[str, ...] = (
     *("config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
-    *("label_fraction", "num_train", "num_test", "tasks"),
+    *("label_fraction", "layer_decay", "num_train", "num_test", "tasks"),
 )
 """Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
 
@@ -90,7 +96,11 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     from omnivec.pretrain import PretrainConfig, pretrain
 
     if a.resume:
-        refuse_changed_flags(a, (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init"))
+        refuse_changed_flags(
+            a,
+            (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "objective", "num_masks"),
+            defaults={"objective": "pixels", "num_masks": 1},
+        )
     cfg = _run_config(a)
     if a.resume and a.max_steps is None:
         cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
@@ -101,11 +111,19 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         mask_ratio=dict(a.mask_ratio or {}),
         decoder_dim=a.decoder_dim,
         decoder_depth=a.decoder_depth,
+        objective=a.objective,
+        num_masks=a.num_masks,
     )
-    s = pretrain(cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
+    s = pretrain(
+        cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init, probe=not a.no_probe
+    )
     if s:
         last = s["last"]
         print(f"pretrained {s['steps']} steps into {a.out}; last loss {last.get('loss', float('nan')):.4f}")
+        if "probe" in s:
+            from omnivec.probe import format_report
+
+            print(format_report(s["probe"]))
     return 0
 
 
@@ -209,6 +227,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--decoder-depth", type=positive_int, default=1)
     p.add_argument("--no-mixing", action="store_true", help="one modality per step instead of all of them")
+    p.add_argument(
+        "--objective",
+        choices=["pixels", "latent"],
+        default="pixels",
+        help="pixels: reconstruct the input (MAE); latent: predict an EMA teacher's features (data2vec 2.0)",
+    )
+    p.add_argument("--num-masks", type=positive_int, default=1, help="masks per sample per step (multi-mask)")
+    p.add_argument(
+        "--no-probe", action="store_true", help="skip the closing linear-probe/k-NN check against random weights"
+    )
     add_init(p)
     _common(p)
     p.set_defaults(fn=cmd_pretrain)
