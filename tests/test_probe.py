@@ -82,3 +82,20 @@ def test_pretrain_ends_with_a_probe_of_each_classification_task(tmp_path: Path, 
     for r in rows.values():
         assert 0.0 <= r["linear"] <= 1.0 and 0.0 <= r["random_knn"] <= 1.0
         assert r["num_train"] == 40 and r["num_test"] == 20
+    assert (tmp_path / "pt" / "reconstructions.png").is_file() == (objective == "pixels")  # shapes: an image task
+
+
+def test_reconstructions_keep_visible_patches_and_grey_out_hidden_ones() -> None:
+    from omnivec.pretrain import MaskedAutoencoder, PretrainConfig
+    from omnivec.recon_figure import reconstructions
+
+    torch.manual_seed(0)
+    mae = MaskedAutoencoder(OmniModel(preset("tiny").model), PretrainConfig())
+    samples = [torch.rand(3, 16, 16) for _ in range(2)]
+    orig, masked, recon = reconstructions(mae, "image", samples)
+    assert orig.shape == masked.shape == recon.shape == (2, 3, 16, 16)
+    torch.testing.assert_close(orig, torch.stack(samples))  # the picture is the input, in its own layout
+    kept = (masked == orig) & (orig != orig.amin())  # hidden patches are set to the minimum
+    assert 0 < kept.float().mean() < 0.5  # a quarter of the 8x8 patches stay visible at ratio 0.75
+    assert torch.equal(recon[kept], orig[kept])
+    assert not torch.equal(recon[~kept], orig[~kept])

@@ -262,6 +262,10 @@ def pretrain(
                 from omnivec.probe import probe_report
 
                 out["probe"] = probe_report(mae.omni, tasks, seed=cfg.train.seed)
+                if masking.objective == "pixels":  # inputs, masked inputs and their reconstructions
+                    from omnivec.recon_figure import FIGURE, write_figure
+
+                    write_figure(mae, tasks, engine.run_dir / FIGURE)
             return out
 
         return Job(
