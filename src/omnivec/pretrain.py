@@ -6,7 +6,9 @@ shared trunk sees only the visible ones, and a light shared decoder reconstructs
 - points: each hidden group's neighbourhood, Chamfer distance (Point-MAE arXiv 2203.06604);
 - text: the hidden token ids, cross-entropy (masked-token prediction, BERT arXiv 1810.04805).
 
-Data: the training splits of the given tasks, labels dropped. One stream per task; with
+Data: the training splits of the given tasks, labels dropped: catalogue tasks, or the user's own folders of
+files of any modality, flat or in class subfolders (``omnivec pretrain --train DIR``,
+:func:`omnivec.user_data.add_pretraining_data`). One stream per task; with
 ``task_schedule=mixed``
 every optimizer step takes a sub-batch from every stream and runs them through the same trunk one
 modality after
@@ -129,6 +131,11 @@ def pretrain_streams(model: OmniModel, tasks: dict[str, PreparedTask]) -> dict[s
     return {name: StreamSpec(p.splits.train, collate_for(p.cfg.modality)) for name, p in tasks.items()}
 
 
+def skipped_files(engine: Engine) -> int:
+    """Unreadable files skipped so far (each once), as ``skipped.jsonl`` lists them."""
+    return len({r.get("path") for r in read_log(engine.skip_log)})
+
+
 def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainConfig, out: Path) -> None:
     save_run(mae.omni, run_cfg, out)
     ckpt.save_weights(mae.decoder.state_dict(), out / DECODER_WEIGHTS)
@@ -144,11 +151,14 @@ def pretrain(
     device: str = "auto",
     init: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
-    ``out``; returns the last logged losses. ``device``: see :func:`omnivec.runner.run_job`. ``init``: continue
+    """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused; the user's folders are
+    tasks of ``run_cfg.byo``) into the run folder ``out``; returns the last logged losses and the number of
+    unreadable files skipped. ``device``: see :func:`omnivec.runner.run_job`. ``init``: continue
     from this run folder's or Hugging Face folder's encoders, trunk and tokenizer (:mod:`omnivec.warm_start`);
     the reconstruction decoder starts fresh."""
     out = Path(out)
+    if not resume and not run_cfg.tasks:
+        raise OmnivecError("pretrain: no data given; pass --tasks NAME[,NAME...] and/or --train DIR")
     source = None if resume else adopt(init, run_cfg)
 
     def build(info: DistInfo) -> Job:
@@ -172,7 +182,8 @@ def pretrain(
 
         def summary(engine: Engine) -> dict[str, Any]:
             log = read_log(engine.log_path)
-            return {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
+            first, last = (log[0], log[-1]) if log else ({}, {})
+            return {"steps": engine.state.step, "first": first, "last": last, "skipped": skipped_files(engine)}
 
         return Job(
             PretrainObjective(mae, {n: p.cfg.modality for n, p in tasks.items()}),

@@ -103,14 +103,19 @@ RECIPE_SETTINGS: tuple[str, ...] = (
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from omnivec.pretrain import PretrainConfig, pretrain
+    from omnivec.user_data import add_pretraining_data
 
     if a.resume:
-        refuse_changed_flags(a, (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init"))
+        refuse_changed_flags(a, (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "train"))
+    elif not a.tasks and not a.train:
+        raise OmnivecError("pretrain: pass --tasks NAME[,NAME...] and/or --train DIR")
     cfg = _run_config(a)
     if a.resume and a.max_steps is None:
         cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
     if a.tasks:
         cfg.tasks = a.tasks
+    for folder in a.train:  # each folder one stream, its modality detected (or --modality)
+        add_pretraining_data(cfg, folder, a.modality or "")
     if a.no_mixing:  # else the preset's (mixed), or what --config / --set say
         cfg.train.task_schedule = "round_robin"
     pcfg = PretrainConfig(
@@ -122,6 +127,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     if s:
         last = s["last"]
         print(f"pretrained {s['steps']} steps into {a.out}; last loss {last.get('loss', float('nan')):.4f}")
+        if s.get("skipped"):
+            print(f"skipped {s['skipped']} unreadable file(s), listed in {a.out}/skipped.jsonl")
     return 0
 
 
@@ -217,6 +224,19 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
     p.add_argument("--tasks", type=comma_list, default=[], help="tasks whose training splits to pretrain on")
+    p.add_argument(
+        "--train",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="your own files to pretrain on, labels unused: a folder of files of one modality (flat, or in class "
+        "subfolders) or a manifest; repeat for several folders (each its own stream, e.g. images and audio)",
+    )
+    p.add_argument(
+        "--modality",
+        choices=modality_names(),
+        help="modality of every --train folder (default: detected from each folder's file extensions)",
+    )
     p.add_argument("--preset", help="cpu (default) | tiny (seconds, tests) | small | base")
     p.add_argument(
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
