@@ -56,6 +56,8 @@ RECIPE_FLAGS = {
     "--label-fraction": ["0", "-1", "1.5", "nan", "abc"],
     "--num-train": POSITIVE_INT,
     "--num-test": POSITIVE_INT,
+    "--train-limit": NON_NEGATIVE_INT,
+    "--test-limit": NON_NEGATIVE_INT,
 }
 FLAGS: list[tuple[str, list[str], dict[str, list[str]]]] = [
     (

@@ -156,7 +156,7 @@ def test_unival_finetune_under_torchrun(
     "command",
     [
         ["train", "--tasks", "shapes,topics", "--preset", "tiny", "--max-steps", "3", "--set", "train.log_every=1"],
-        ["finetune", "scratch", "--tasks", "shapes,topics", "--rounds", "1", "--steps", "3", "--log-every", "1"],
+        ["finetune", "scratch", "--tasks=shapes,topics", "--preset=tiny", "--rounds=1", "--steps=3", "--log-every=1"],
     ],
     ids=["train", "finetune"],
 )

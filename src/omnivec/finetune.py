@@ -135,6 +135,7 @@ def finetune(
     bring-your-own tasks (task name -> ``RunConfig.byo`` entry, see :func:`omnivec.data.byo.byo_spec`), as
     ``omnivec finetune RUN --train DIR`` does; they are fine-tuned whether or not ``tasks`` names them.
     ``close``: the share of the steps in a closing joint phase over all tasks (:func:`make_phases`).
+    ``run_cfg`` with a ``start``: its schedule and data settings apply, its model is the start's.
     ``device``: see :func:`omnivec.runner.run_job`."""
     out = Path(out)
     # the starting point and the config of a fresh run are inputs, resolved before the run's seeding
@@ -169,6 +170,10 @@ def finetune(
     return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device)
 
 
+DATA_SETTINGS = ("data_root", "num_train", "num_test", "train_limit", "test_limit", "strict")
+"""What a fine-tuning run reads its data with: with a start folder, ``run_cfg``'s replace the start's."""
+
+
 def _start_point(
     start: str | Path | None,
     tasks: list[str],
@@ -177,7 +182,8 @@ def _start_point(
     byo: dict[str, dict[str, str]] | None,
 ) -> tuple[OmniModel | None, RunConfig]:
     """The pretrained model of ``start`` (None from scratch) and the run's config, with ``tasks``, ``byo`` and
-    ``train_cfg`` applied."""
+    ``train_cfg`` applied. With both ``start`` and ``run_cfg``, the model is the start's and ``run_cfg`` gives
+    the schedule and the data settings (:data:`DATA_SETTINGS`), as the command line does."""
     model: OmniModel | None = None
     if start is not None:  # a run folder, or a Hugging Face folder converted in memory
         from omnivec.warm_start import source_model
@@ -185,6 +191,14 @@ def _start_point(
         model, cfg = source_model(start)
         if model.tasks:
             raise OmnivecError(f"{start} already has task heads; fine-tune from a pretrained run folder")
+        # the start's own data (pretraining folders) are not tasks of this run: kept, a folder's name would
+        # shadow the catalogue task of that name
+        cfg.byo = {}
+        if run_cfg is not None:
+            cfg.train = run_cfg.train
+            for key in DATA_SETTINGS:
+                setattr(cfg, key, getattr(run_cfg, key))
+            cfg.byo = dict(run_cfg.byo)
     elif run_cfg is not None:
         cfg = run_cfg
     else:

@@ -12,7 +12,9 @@ or, with ``objective="latent"`` (data2vec 2.0, arXiv 2212.07525), the same maski
 layer-normalised, layer-normalised again; the loss is MSE on the hidden tokens. Several masks of one batch share
 one teacher pass (``num_masks``, data2vec 2.0's multi-mask). docs/recipe.md says which pays at this compute.
 
-Data: the training splits of the given tasks, labels dropped. One stream per task; with
+Data: the training splits of the given tasks, labels dropped: catalogue tasks, or the user's own folders of
+files of any modality, flat or in class subfolders (``omnivec pretrain --train DIR``,
+:func:`omnivec.user_data.add_pretraining_data`). One stream per task; with
 ``task_schedule=mixed``
 every optimizer step takes a sub-batch from every stream and runs them through the same trunk one
 modality after
@@ -207,6 +209,11 @@ def pretrain_streams(model: OmniModel, tasks: dict[str, PreparedTask]) -> dict[s
     return {name: StreamSpec(p.splits.train, collate_for(p.cfg.modality)) for name, p in tasks.items()}
 
 
+def skipped_files(engine: Engine) -> int:
+    """Unreadable files skipped so far (each once), as ``skipped.jsonl`` lists them."""
+    return len({r.get("path") for r in read_log(engine.skip_log)})
+
+
 def save_pretrained(mae: MaskedAutoencoder, run_cfg: RunConfig, pcfg: PretrainConfig, out: Path) -> None:
     save_run(mae.omni, run_cfg, out)
     ckpt.save_weights(mae.decoder.state_dict(), out / DECODER_WEIGHTS)
@@ -225,13 +232,16 @@ def pretrain(
     init: str | Path | None = None,
     probe: bool = True,
 ) -> dict[str, Any]:
-    """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused) into the run folder
-    ``out``; returns the last logged losses. ``device``: see :func:`omnivec.runner.run_job`. ``init``: continue
+    """Masked pretraining on the training splits of ``run_cfg.tasks`` (labels unused; the user's folders are
+    tasks of ``run_cfg.byo``) into the run folder ``out``; returns the last logged losses and the number of
+    unreadable files skipped. ``device``: see :func:`omnivec.runner.run_job`. ``init``: continue
     from this run folder's or Hugging Face folder's encoders, trunk and tokenizer (:mod:`omnivec.warm_start`);
     the reconstruction decoder starts fresh. ``probe``: at the end, the linear-probe and k-NN accuracy of the
     frozen features on every labelled classification task, beside random weights (:mod:`omnivec.probe`), in the
     results under ``"probe"``."""
     out = Path(out)
+    if not resume and not run_cfg.tasks:
+        raise OmnivecError("pretrain: no data given; pass --tasks NAME[,NAME...] and/or --train DIR")
     source = None if resume else adopt(init, run_cfg)
 
     def build(info: DistInfo) -> Job:
@@ -257,7 +267,8 @@ def pretrain(
 
         def summary(engine: Engine) -> dict[str, Any]:
             log = read_log(engine.log_path)
-            out = {"steps": engine.state.step, "first": log[0] if log else {}, "last": log[-1] if log else {}}
+            first, last = (log[0], log[-1]) if log else ({}, {})
+            out = {"steps": engine.state.step, "first": first, "last": last, "skipped": skipped_files(engine)}
             if probe:  # did it learn anything? frozen features beside random weights (omnivec.probe)
                 from omnivec.probe import probe_report
 

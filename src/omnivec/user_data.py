@@ -1,6 +1,7 @@
 """Your own data on a run config: ``train --train DIR`` / ``finetune --train DIR`` add a bring-your-own task
-(:func:`add_byo`); ``evaluate --data DIR`` scores a classification head on a folder or manifest
-(:func:`user_eval_set`)."""
+(:func:`add_byo`); ``pretrain --train DIR`` adds a folder of files of any modality, labelled or not, as one
+pretraining stream (:func:`add_pretraining_data`); ``evaluate --data DIR`` scores a classification head on a
+folder or manifest (:func:`user_eval_set`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,27 @@ def add_byo(cfg: RunConfig, train: str, val: str = "", modality: str = "") -> st
     cfg.byo[name] = byo_spec(train, val, modality)
     if name not in cfg.tasks:
         cfg.tasks = [*cfg.tasks, name]
+    return name
+
+
+def add_pretraining_data(cfg: RunConfig, path: str, modality: str = "") -> str:
+    """Add ``path`` (a folder, flat or of class subfolders, or a manifest) to ``cfg`` as masked-pretraining data
+    with optional labels; returns its task (stream) name: the folder's name, with ``-2``, ``-3``, ... when a
+    task of this run already has it (``data/a/images`` beside ``data/b/images``)."""
+    from omnivec.data.byo import byo_name, byo_spec
+
+    if not Path(path).exists():
+        raise OmnivecError(f"--train {path}: no such folder or manifest")
+    spec = byo_spec(path, modality=modality, labels=False)
+    if any(s["train"] == spec["train"] for s in cfg.byo.values()):
+        raise OmnivecError(f"--train {path}: given twice")
+    base = name = byo_name(path)
+    n = 1
+    while name in cfg.tasks or name in cfg.byo:
+        n += 1
+        name = f"{base}-{n}"
+    cfg.byo[name] = spec
+    cfg.tasks = [*cfg.tasks, name]
     return name
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import add_device, add_init, refuse_changed_flags
+from omnivec.cli.common import add_device, add_init, modality_names, refuse_changed_flags
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
 from omnivec.validate import (
@@ -30,12 +30,17 @@ def _ratios(value: str) -> dict[str, float]:
 
 
 def _run_config(a: argparse.Namespace) -> Any:
-    from omnivec.config import RunConfig, load_config_file, preset
+    """--preset (default cpu, as ``train``) or --config, then --set, then the flags: as ``omnivec train``."""
+    from omnivec.config import RunConfig, apply_override, load_config_file, preset
 
+    name = a.preset or "cpu"
     if getattr(a, "config", None):  # the file's preset (else --preset), only the fields it names overridden
-        cfg = load_config_file(a.config, RunConfig, preset, a.preset)
+        cfg = load_config_file(a.config, RunConfig, preset, name)
     else:
-        cfg = preset(a.preset)
+        cfg = preset(name)
+    for assignment in a.set or []:
+        cfg = apply_override(cfg, assignment)
+    cfg.strict = cfg.strict or a.strict
     for key in (
         "max_steps",
         "batch_size",
@@ -50,7 +55,7 @@ def _run_config(a: argparse.Namespace) -> Any:
     ):
         if getattr(a, key, None) is not None:
             setattr(cfg.train, key, getattr(a, key))
-    for key in ("num_train", "num_test"):
+    for key in ("num_train", "num_test", "train_limit", "test_limit"):
         if getattr(a, key, None) is not None:
             setattr(cfg, key, getattr(a, key))
     cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
@@ -77,36 +82,52 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=fraction_float,
         help="layer-wise lr decay: trunk block i of L learns at lr * d^(L - i), encoders at lr * d^(L + 1)",
     )
-    p.add_argument("--num-train", type=positive_int)
+    p.add_argument("--num-train", type=positive_int, help="samples per generated task")
     p.add_argument("--num-test", type=positive_int)
-    p.add_argument("--data-root", default="")
+    p.add_argument("--data-root", default="", help="real datasets (default: $OMNIVEC_DATA)")
+    p.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
+    p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any config field, as `omnivec train --set`, e.g. --set train.lr=3e-3 (repeatable)",
+    )
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--quiet", action="store_true")
     add_device(p)
 
 
 RECIPE_SETTINGS: tuple[str, ...] = (
-    *("config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
-    *("label_fraction", "layer_decay", "num_train", "num_test", "tasks"),
+    *("preset", "config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
+    *("label_fraction", "layer_decay", "num_train", "num_test", "tasks", "train_limit", "test_limit", "set"),
+    *("strict", "data_root", "modality"),
 )
 """Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
 
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from omnivec.pretrain import PretrainConfig, pretrain
+    from omnivec.user_data import add_pretraining_data
 
     if a.resume:
         refuse_changed_flags(
             a,
-            (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "objective", "num_masks"),
+            (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "train", "objective", "num_masks"),
             defaults={"objective": "pixels", "num_masks": 1},
         )
+    elif not a.tasks and not a.train:
+        raise OmnivecError("pretrain: pass --tasks NAME[,NAME...] and/or --train DIR")
     cfg = _run_config(a)
     if a.resume and a.max_steps is None:
         cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
     if a.tasks:
         cfg.tasks = a.tasks
-    cfg.train.task_schedule = "round_robin" if a.no_mixing else "mixed"
+    for folder in a.train:  # each folder one stream, its modality detected (or --modality)
+        add_pretraining_data(cfg, folder, a.modality or "")
+    if a.no_mixing:  # else the preset's (mixed), or what --config / --set say
+        cfg.train.task_schedule = "round_robin"
     pcfg = PretrainConfig(
         mask_ratio=dict(a.mask_ratio or {}),
         decoder_dim=a.decoder_dim,
@@ -120,6 +141,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     if s:
         last = s["last"]
         print(f"pretrained {s['steps']} steps into {a.out}; last loss {last.get('loss', float('nan')):.4f}")
+        if s.get("skipped"):
+            print(f"skipped {s['skipped']} unreadable file(s), listed in {a.out}/skipped.jsonl")
         if "probe" in s:
             from omnivec.probe import format_report
 
@@ -134,10 +157,12 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         settings = (*RECIPE_SETTINGS, "max_steps", "groups", "no_mixing", "close", "train", "val")
         refuse_changed_flags(a, settings, (), {"close": 0.0})
 
-    cfg = _run_config(a)
     tasks = a.tasks
     if not tasks and not a.train and not a.resume:
         raise OmnivecError("finetune: pass --tasks NAME[,NAME...] and/or --train DIR")
+    if a.run != "scratch" and any(s.strip().startswith("model.") for s in a.set or []):
+        raise OmnivecError(f"--set model.*: finetune {a.run} takes its model from {a.run}; use `finetune scratch`")
+    cfg = _run_config(a)
     holder = RunConfig(tasks=list(tasks))  # collects the --train task, if any
     if a.train:  # a dataset of the user's own, e.g. one the pretrained trunk never saw
         from omnivec.user_data import add_byo
@@ -153,7 +178,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         groups,
         a.rounds,
         mix=not a.no_mixing,
-        run_cfg=cfg if start is None else None,
+        run_cfg=cfg,  # from a start folder: its schedule and data settings (the model is the start's)
         resume=a.resume,
         progress=not a.quiet,
         byo=holder.byo,
@@ -217,7 +242,20 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
     p.add_argument("--tasks", type=comma_list, default=[], help="tasks whose training splits to pretrain on")
-    p.add_argument("--preset", default="tiny")
+    p.add_argument(
+        "--train",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="your own files to pretrain on, labels unused: a folder of files of one modality (flat, or in class "
+        "subfolders) or a manifest; repeat for several folders (each its own stream, e.g. images and audio)",
+    )
+    p.add_argument(
+        "--modality",
+        choices=modality_names(),
+        help="modality of every --train folder (default: detected from each folder's file extensions)",
+    )
+    p.add_argument("--preset", help="cpu (default) | tiny (seconds, tests) | small | base")
     p.add_argument(
         "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
@@ -253,10 +291,15 @@ def register(sub: Any) -> None:
         default=0.0,
         help="share of the steps in a closing joint phase over all tasks after the group sequence (0: none)",
     )
-    p.add_argument("--preset", default="tiny", help="model preset when starting from scratch")
+    p.add_argument(
+        "--preset",
+        help="schedule (steps, batch size, lr) and, from scratch, model: cpu (default) | tiny | small | base",
+    )
     p.add_argument("--train", help="your own data as one more task: a folder of class subfolders or a manifest")
     p.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
-    p.add_argument("--modality", help="modality of --train (default: detected from the file extensions)")
+    p.add_argument(
+        "--modality", choices=modality_names(), help="modality of --train (default: detected from the file extensions)"
+    )
     _common(p)
     p.set_defaults(fn=cmd_finetune)
 

@@ -2,7 +2,8 @@
 (:mod:`.folder`), and turned into a catalogue task for a run (:mod:`.entry`).
 
 ``omnivec train --train DIR`` stores a spec (:func:`byo_spec`) in ``RunConfig.byo``; the catalogue builds the
-task from it (:func:`byo_entry`), so ``omnivec evaluate RUN`` rebuilds the same splits.
+task from it (:func:`byo_entry`), so ``omnivec evaluate RUN`` rebuilds the same splits. ``omnivec pretrain
+--train DIR`` stores a spec whose labels are optional (a flat folder of files is one unlabelled set).
 """
 
 from omnivec.data.byo.entry import (
@@ -22,6 +23,7 @@ from omnivec.data.byo.folder import (
     from_folder,
     from_manifest,
     load_byo,
+    require_readable,
     scan,
 )
 
@@ -40,5 +42,6 @@ __all__ = [
     "load_byo",
     "load_user",
     "relabel",
+    "require_readable",
     "scan",
 ]

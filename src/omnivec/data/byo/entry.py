@@ -3,6 +3,11 @@ classification :class:`~omnivec.data.task_catalog.TaskEntry` built per run.
 
 Bring-your-own tasks live in ``RunConfig.byo`` (task name -> spec, :func:`byo_spec`); :func:`byo_entry` turns a
 spec into an entry, so ``omnivec evaluate RUN`` rebuilds what ``omnivec train --train PATH`` trained on.
+
+A spec with ``"labels": "optional"`` is data for masked pretraining (``omnivec pretrain --train PATH``): a flat
+folder or a label-less manifest becomes one unlabelled training split (``class_names == []``, no test split);
+a folder of class subfolders keeps its classes and the seeded holdout ``train`` would make, so a later probe
+scores on files pretraining never saw.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import numpy as np
 
 from omnivec.config import RunConfig
 from omnivec.data.base import TaskSplits
-from omnivec.data.byo.folder import FolderDataset, load_byo
+from omnivec.data.byo.folder import FolderDataset, load_byo, require_readable
 from omnivec.data.readers import ReadOptions
 from omnivec.data.real_tasks import POINTS, VIDEO_FRAMES, VIDEO_SIZE, audio_rate
 from omnivec.data.task_catalog import TaskEntry
@@ -24,12 +29,19 @@ BYO_IMAGE_SIZE = 32
 """Bring-your-own images are resized to this square (a multiple of the image patch size)."""
 
 
-def byo_spec(train: str, val: str = "", modality: str = "") -> dict[str, str]:
-    """The RunConfig.byo entry for a user path (absolute paths, so the run folder works from anywhere)."""
+def byo_spec(train: str, val: str = "", modality: str = "", labels: bool = True) -> dict[str, str]:
+    """The RunConfig.byo entry for a user path (absolute paths, so the run folder works from anywhere).
+    ``labels=False``: labels are optional (pretraining data; ``"labels": "optional"`` in the spec)."""
     spec = {"train": str(Path(train).expanduser().resolve()), "val": "", "modality": modality}
     if val:
         spec["val"] = str(Path(val).expanduser().resolve())
+    if not labels:
+        spec["labels"] = "optional"
     return spec
+
+
+def labels_required(spec: dict[str, str]) -> bool:
+    return spec.get("labels", "required") != "optional"
 
 
 SPLIT_NAMES = {"train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval", "data"}
@@ -79,9 +91,12 @@ def holdout(ds: FolderDataset, seed: int, fraction: float = 0.1) -> tuple[Folder
     return _subset(ds, sorted(train_idx)), _subset(ds, sorted(val_idx))
 
 
-def load_user(path: str, cfg: RunConfig, modality: str = "", strict: bool | None = None) -> FolderDataset:
-    """A user folder/manifest read with this run's options."""
+def load_user(
+    path: str, cfg: RunConfig, modality: str = "", strict: bool | None = None, require_labels: bool = True
+) -> FolderDataset:
+    """A user folder/manifest read with this run's options (``require_labels``: see :func:`.folder.from_folder`)."""
     kw: dict[str, Any] = {"opts": byo_options(cfg), "strict": cfg.strict if strict is None else strict}
+    kw["require_labels"] = require_labels
     if modality:
         kw["modality"] = modality
     return load_byo(path, **kw)
@@ -101,6 +116,8 @@ def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:
     """A classification TaskEntry for a bring-your-own spec (see :func:`byo_spec`)."""
 
     def build(cfg: RunConfig) -> TaskSplits:
+        if not labels_required(spec):
+            return _pretraining_splits(spec, cfg)
         full = load_user(spec["train"], cfg, spec.get("modality", ""))
         if spec.get("val"):
             train, val = full, relabel(load_user(spec["val"], cfg, str(full.modality)), full.class_names)
@@ -111,11 +128,25 @@ def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:
         desc = f"bring-your-own {full.modality.value} classification from {spec['train']}"
         return TaskSplits(train, val, full.modality, "classification", full.class_names, desc, "byo")
 
-    modality = spec.get("modality") or _guess_modality(spec["train"])
+    modality = spec.get("modality") or _guess_modality(spec["train"], labels_required(spec))
     return TaskEntry(
         name, "classification", modality, build, source="byo", description=f"bring-your-own: {spec['train']}"
     )
 
 
-def _guess_modality(path: str) -> str:
-    return str(load_byo(path).modality)
+def _pretraining_splits(spec: dict[str, str], cfg: RunConfig) -> TaskSplits:
+    """Pretraining data: an unlabelled set is all training split; a labelled one keeps the seeded holdout of
+    :func:`byo_entry` as its test split (all training when too small for one). A folder of which no file reads
+    is refused here, before the run folder is written."""
+    full = load_user(spec["train"], cfg, spec.get("modality", ""), require_labels=False)
+    require_readable(full, spec["train"])
+    train, test = holdout(full, cfg.train.seed) if full.labelled else (full, _subset(full, []))
+    if len(test) == 0:
+        train = full
+    what = "classes " + ", ".join(full.class_names) if full.labelled else "unlabelled"
+    desc = f"bring-your-own {full.modality.value} pretraining data ({what}) from {spec['train']}"
+    return TaskSplits(train, test, full.modality, "classification", full.class_names, desc, "byo")
+
+
+def _guess_modality(path: str, require_labels: bool = True) -> str:
+    return str(load_byo(path, require_labels=require_labels).modality)

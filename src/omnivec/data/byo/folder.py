@@ -6,6 +6,11 @@
 * a manifest (.csv/.tsv/.jsonl) with a path column (files, relative to the manifest's folder) or a text
   column, and a label column; defaults ``path`` / ``text`` / ``label``.
 
+For unlabelled use (masked pretraining), ``load_byo(path, require_labels=False)`` also accepts a flat folder
+(files directly in ``root``: every file below it is read, sub-folders included) and a manifest without a label
+column. Such a dataset is marked unlabelled by ``class_names == []``, every target being the one pseudo-class
+0 (:attr:`FolderDataset.labelled` is False); a folder of class subfolders keeps its classes either way.
+
 Class names are sorted; ``__getitem__`` reads the file and returns ``(sample, class_index)``. A bad file gives
 ``(Skipped(path, reason), class_index)`` (or raises :class:`DataError` when ``strict``), so one corrupt file
 costs one sample, not the run: the collate step drops it (:func:`omnivec.data.base.drop_skipped`) and reports it.
@@ -67,6 +72,11 @@ class FolderDataset(Dataset):
         return len(self.items)
 
     @property
+    def labelled(self) -> bool:
+        """False for an unlabelled set (a flat folder, a manifest without labels): no class names, target 0."""
+        return bool(self.class_names)
+
+    @property
     def targets(self) -> list[int]:
         return [t for _, t in self.items]
 
@@ -82,10 +92,12 @@ class FolderDataset(Dataset):
             return Skipped(e.path, e.reason), target
 
 
+def _is_data_file(p: Path) -> bool:
+    return p.is_file() and not p.name.startswith(".") and p.name not in IGNORED_NAMES
+
+
 def _data_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and p.name not in IGNORED_NAMES
-    )
+    return sorted(p for p in folder.rglob("*") if _is_data_file(p))
 
 
 def _folder_modality(files: list[Path], root: Path, modality: Modality | str | None) -> Modality:
@@ -110,7 +122,7 @@ def _folder_modality(files: list[Path], root: Path, modality: Modality | str | N
         raise DataError(root, f"no readable files found; known extensions: {' '.join(sorted(KNOWN_EXTS))}")
     if len(found) > 1:
         detail = ", ".join(f"{n} {m.value} (e.g. {examples[m].relative_to(root)})" for m, n in found.most_common())
-        raise DataError(root, f"one modality per folder, found {detail}; pass modality= to choose one")
+        raise DataError(root, f"one modality per folder, found {detail}; split it, or choose one (--modality)")
     return next(iter(found))
 
 
@@ -119,13 +131,25 @@ def from_folder(
     modality: Modality | str | None = None,
     opts: ReadOptions | None = None,
     strict: bool = False,
+    require_labels: bool = True,
 ) -> FolderDataset:
     """``path/<class>/**/<file>`` -> FolderDataset, class names sorted. Files with an unknown extension are
-    kept (and become Skipped with the reason when read), so nothing vanishes silently."""
+    kept (and become Skipped with the reason when read), so nothing vanishes silently.
+
+    ``require_labels=False`` (unlabelled use): a folder holding files of a known extension directly is read
+    whole as one unlabelled set (``class_names == []``, every target 0), its sub-folders included, so no file
+    is dropped for lying beside a sub-folder; a folder of class subfolders only keeps its classes."""
     root = Path(path)
     if not root.is_dir():
         raise DataError(root, "not a folder")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    flat = any(_is_data_file(p) and extension(p) in KNOWN_EXTS for p in root.iterdir())
+    if not require_labels and (flat or not classes):
+        files = _data_files(root)
+        if not files:
+            raise DataError(root, "empty folder (expected files of one modality, flat or in class subfolders)")
+        mod = _folder_modality(files, root, modality)
+        return FolderDataset([(str(p), 0) for p in files], mod, [], opts, strict, root.name)
     if not classes:
         raise DataError(root, "no class subfolders (expected root/<class>/<files>)")
     per_class = {c: _data_files(root / c) for c in classes}
@@ -146,13 +170,16 @@ def from_manifest(
     modality: Modality | str | None = None,
     opts: ReadOptions | None = None,
     strict: bool = False,
+    require_labels: bool = True,
 ) -> FolderDataset:
     """A CSV/TSV/JSONL manifest with a ``path_column`` (files, relative to the manifest) or a ``text_column``,
-    and a ``label_column``. The manifest itself must parse: broken quoting is a DataError naming the line."""
+    and a ``label_column``. The manifest itself must parse: broken quoting is a DataError naming the line.
+    ``require_labels=False``: a manifest without the label column is one unlabelled set (as a flat folder)."""
     manifest = Path(path)
     rows = read_table(manifest)
     columns = list(rows[0])
-    if label_column not in columns:
+    labelled = label_column in columns
+    if not labelled and require_labels:
         raise DataError(manifest, f"no label column {label_column!r}; columns are {columns}")
     if path_column in columns:
         key, inline = path_column, False
@@ -161,22 +188,24 @@ def from_manifest(
     else:
         raise DataError(manifest, f"needs a {path_column!r} or {text_column!r} column; columns are {columns}")
     for n, r in enumerate(rows, 2):
-        if not isinstance(r.get(key), str) or not str(r.get(label_column, "")).strip():
+        if not isinstance(r.get(key), str) or (labelled and not str(r.get(label_column, "")).strip()):
             raise DataError(manifest, f"row {n}: {key!r} must be a string and {label_column!r} non-empty")
-    classes = sorted({str(r[label_column]) for r in rows})
+    classes = sorted({str(r[label_column]) for r in rows}) if labelled else []
     index = {c: i for i, c in enumerate(classes)}
+    targets = [index[str(r[label_column])] if labelled else 0 for r in rows]  # unlabelled: pseudo-class 0
     base = manifest.parent
     if inline:
-        items = [(str(r[key]), index[str(r[label_column])]) for r in rows]
+        items = [(str(r[key]), t) for r, t in zip(rows, targets)]
         return FolderDataset(items, Modality.TEXT, classes, opts, strict, manifest.stem, inline_text=True)
     paths = [Path(r[key]) if Path(r[key]).is_absolute() else base / r[key] for r in rows]
-    items = [(str(p), index[str(r[label_column])]) for p, r in zip(paths, rows)]
+    items = [(str(p), t) for p, t in zip(paths, targets)]
     mod = _folder_modality([p for p in paths if p.is_file()], manifest, modality)
     return FolderDataset(items, mod, classes, opts, strict, manifest.stem)
 
 
 def load_byo(path: StrPath, **kwargs: Any) -> FolderDataset:
-    """A folder (class subfolders) or a manifest file, chosen by what ``path`` is."""
+    """A folder (class subfolders; or flat, with ``require_labels=False``) or a manifest file, chosen by what
+    ``path`` is."""
     p = Path(path)
     if p.is_dir():
         return from_folder(p, **kwargs)
@@ -233,3 +262,19 @@ def scan(ds: FolderDataset) -> list[Skipped]:
         except DataError as e:
             bad.append(Skipped(e.path, e.reason))
     return bad
+
+
+def require_readable(ds: FolderDataset, where: StrPath) -> None:
+    """Refuse, naming ``where``, a dataset none of whose files reads (the first failures say why). Files are
+    tried in order until one reads, so a healthy folder costs one read."""
+    if ds.inline_text:
+        return
+    bad: list[Skipped] = []
+    for item, _ in ds.items:
+        try:
+            read_sample(item, ds.modality, ds.opts)
+            return
+        except DataError as e:
+            bad.append(Skipped(e.path, e.reason))
+    shown = "; ".join(f"{Path(b.path).name}: {b.reason}" for b in bad[:3])
+    raise DataError(where, f"none of its {len(bad)} file(s) reads as {ds.modality.value} ({shown})")
