@@ -109,7 +109,8 @@ class Parts:
             f"now: torch {rec['torch']}, {rec['threads']} threads)"
         )
         check_losses(part.name, recorded.get("losses", []), rec.get("losses", []), where=where)
-        self.log(f"[{self.tag}] {self.root.name}/{part.name}: re-created in {rec['wall_s']:.0f}s, losses match")
+        checked = "losses match" if recorded.get("losses") else "no losses recorded to check"
+        self.log(f"[{self.tag}] {self.root.name}/{part.name}: re-created in {rec['wall_s']:.0f}s, {checked}")
 
     def _execute(self, part: Part) -> dict[str, Any]:
         """Run ``part.fn`` into a fresh folder; write and return its record."""
