@@ -64,7 +64,8 @@ def test_reproduce_label_scarce_writes_the_table_and_resumes_part_by_part(tmp_pa
 
     ls.SCARCE_BUDGETS["tiny-test"] = TINY
     try:
-        r = reproduce_scarce(out, "tiny-test", "tones,scenes", 0, 2, [50.0], ["b", "c", "d"], page, "", logs.append)
+        args = (out, "tiny-test", "tones,scenes", 0, 2, [50.0], ["b", "c", "d"], page, "", logs.append)
+        r = reproduce_scarce(*args, ledger=tmp_path / "results")
         assert len(r["runs"]) == 2 and {c["claim"] for c in r["claims"]} >= {"(c) >= (b)", "grouping"}
         text = page.read_text()
         assert "hand-kept text" in text and "### 50 % of the labels" in text
@@ -72,10 +73,13 @@ def test_reproduce_label_scarce_writes_the_table_and_resumes_part_by_part(tmp_pa
         assert "(a) specialist" not in text  # rows not run are not shown
         ran = [line for line in logs if line.startswith("[label-scarce]")]
         assert len(ran) == 2 * 5  # per seed: pt-mixed, init, b, c, d
-        # a second call finds every part finished and trains nothing; a lost part is run again, alone
+        # a second call finds every part recorded and trains nothing; a part lost from the ledger runs again, alone
+        (
+            tmp_path / "results" / "label-scarce" / "tiny-test" / "tones+scenes" / "seed-1" / "labels-50" / "c.json"
+        ).unlink()
         (out / "seed-1" / "parts" / "labels-50__c.json").unlink()
         logs.clear()
-        again = reproduce_scarce(out, "tiny-test", "tones,scenes", 0, 2, [50.0], ["b", "c", "d"], page, "", logs.append)
+        again = reproduce_scarce(*args, ledger=tmp_path / "results")
         assert [line.split(":")[0] for line in logs] == ["[label-scarce] seed-1/labels-50/c"]
         assert again["runs"][0]["rows"] == r["runs"][0]["rows"]
     finally:

@@ -22,14 +22,15 @@ Random starts (a, b, f-scratch) are the pretrained run's architecture and tokeni
 ``init`` part), so (c) - (b) measures the pretrained *weights* alone, not a tokenizer learnt from more text.
 
 Every part (a pretraining run, a row at one fraction) is its own run folder under ``OUT/seed-<k>/`` and leaves a
-``parts/<name>.json`` with its scores and wall time when it finishes; a part whose file exists is skipped, so a
-long table is built in parts (``--rows``, ``--labels``), and a killed run resumes at the part it was in.
+record of its scores, wall time and config when it finishes, in ``OUT/seed-<k>/parts/`` and in the committed ledger
+(``results/label-scarce/<budget>/<suite>/seed-<k>/``, :mod:`omnivec.ledger`); a recorded part is skipped, so a
+long table is built in parts (``--rows``, ``--labels``) over several sessions, a killed run resumes at the part it
+was in, and ``--render`` rebuilds the table from the ledger alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -38,12 +39,13 @@ from typing import Any
 
 import torch
 
-from omnivec.config import RunConfig, TrainConfig
+from omnivec.config import RunConfig, TrainConfig, comma_list
 from omnivec.data.task_catalog import GENERATED_SUITE, get_task
 from omnivec.errors import OmnivecError
 from omnivec.finetune import default_groups, finetune
+from omnivec.ledger import Ledger
 from omnivec.model import OmniModel
-from omnivec.parts import Parts
+from omnivec.parts import Part, Parts
 from omnivec.pretrain import PretrainConfig, pretrain
 from omnivec.run import load_run, save_run
 
@@ -124,18 +126,18 @@ def closed_steps(steps: int, groups: int, close: float) -> int:
     return max(groups, round(steps * groups / (1 + (groups - 1) * close)))
 
 
-def resolve(suite: str, data_root: str) -> tuple[str, list[str], str]:
-    """(suite name, fine-tuned tasks, held-out dataset); ``auto`` is real when its datasets are staged."""
+def resolve(suite: str, data_root: str, need_data: bool = True) -> tuple[str, list[str], str]:
+    """(suite name, fine-tuned tasks, held-out dataset); ``auto`` is real when its datasets are staged.
+    ``need_data=False`` (rendering from the ledger) names the real suite without its datasets."""
     real_ok = bool(data_root) and Path(data_root).is_dir() and (Path(data_root) / "mnist").exists()
     if suite == "auto":
         suite = "real" if real_ok else "generated"
     if suite == "real":
-        if not real_ok:
+        if need_data and not real_ok:
             raise OmnivecError(f"the real suite needs the staged datasets under {data_root!r} (OMNIVEC_DATA)")
         return "real", list(SCARCE_REAL_SUITE), HELD_OUT["real"]
     if suite == "generated":
         return "generated", [t for t in SCARCE_GENERATED_SUITE if t != HELD_OUT["generated"]], HELD_OUT["generated"]
-    from omnivec.config import comma_list
     from omnivec.data.task_catalog import task_names
 
     tasks = comma_list(suite)
@@ -145,29 +147,61 @@ def resolve(suite: str, data_root: str) -> tuple[str, list[str], str]:
     return "custom", [t for t in tasks if t != held], held
 
 
-def _scores(results: dict[str, dict[str, Any]]) -> dict[str, float]:
-    return {k: float(v["value"]) for k, v in results.items()}
+PROTOCOL = 1
+"""Part of every part's config: bump it when a code change alters what the parts compute without changing their
+configs (a fix in fine-tuning, a new model default), so every committed part reads as mismatched and runs again."""
+UNSEEN = (("pretrained", "pt-mixed"), ("scratch", "init"))
+"""Row (f)'s two starts: the mixed pretraining (which never saw the held-out dataset) and random weights."""
 
 
-def run_seed(
+def _scores(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each task's primary metric with its name and chance level (the table's header reads them)."""
+    return {
+        k: {"value": float(v["value"]), "metric": v["metric"], "chance": float(v["chance"])} for k, v in results.items()
+    }
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    """Every part of one seed, named and configured; nothing runs until :class:`omnivec.parts.Parts` runs one."""
+
+    seed: int
+    suite: str
+    """``real``, ``generated``, or the ``--suite`` task list joined by ``+``: the seed's ledger folder."""
+    tasks: list[str]
+    groups: list[list[str]]
+    held_out: str
+    starts: dict[str, Part]
+    """The runs rows start from: ``pt-mixed``, ``init`` and ``pt-single``."""
+    rows: dict[str, dict[str, list[Part]]]
+    """Label percentage -> row (every one of :data:`ROWS`) -> the parts its cells come from."""
+
+    def about(self, budget: ScarceBudget) -> dict[str, Any]:
+        """What every record of the seed says it belongs to."""
+        return {"experiment": "label-scarce", "budget": budget.name, "suite": self.suite, "seed": self.seed}
+
+
+def plan_seed(
     out: Path,
     budget: ScarceBudget,
     suite: str,
     seed: int,
     fractions: list[float],
-    rows: list[str],
     data_root: str,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Every part of one seed that ``rows`` x ``fractions`` needs; returns {"rows": {pct: {row: scores}}, ...}."""
-    suite_name, tasks, held_out = resolve(suite, data_root)
-    parts = Parts(out, log)
+    need_data: bool = True,
+) -> SeedPlan:
+    """Every part of one seed at ``fractions``, training into ``out`` when run. A part's config holds what
+    defines it and its start's ``name@hash``, so a change to a pretraining run changes every row built on it."""
+    suite_name, tasks, held_out = resolve(suite, data_root, need_data)
     cfg = base_config(budget, data_root, seed, tasks)
     groups = default_groups(tasks)
     S, G, T = budget.steps, len(groups), len(tasks)
     pretrainable = [t for t in tasks if get_task(t).kind != "retrieval"]
+    label = "+".join(comma_list(suite)) if suite_name == "custom" else suite_name
+    budget_fields = {k: v for k, v in asdict(budget).items() if k != "wall"}  # wall is a description
+    base = {"protocol": PROTOCOL, "budget": budget_fields, "suite": label, "tasks": tasks, "held_out": held_out}
 
-    def pretrain_part(schedule: str, steps: int) -> Callable[[Path], dict[str, float]]:
+    def pretrain_part(name: str, schedule: str, steps: int) -> Part:
         def fn(folder: Path) -> dict[str, float]:
             c = base_config(budget, data_root, seed, tasks)
             c.train = _schedule(c.train, steps)
@@ -175,44 +209,35 @@ def run_seed(
             s = pretrain(c, folder, PretrainConfig(), progress=False)
             return {"loss": float(s["last"].get("loss", float("nan")))}
 
-        return fn
+        return Part(name, fn, {**base, "seed": seed, "schedule": schedule, "steps": steps})
 
-    def init_part(folder: Path) -> dict[str, float]:
+    def init_fn(folder: Path) -> dict[str, Any]:
         model, run_cfg = load_run(out / "pt-mixed")
         torch.manual_seed(seed)
         save_run(OmniModel(run_cfg.model, model.tokenizer), run_cfg, folder)
         return {}
 
-    parts.run("pt-mixed", pretrain_part("mixed", budget.pretrain_steps))
-    parts.run("init", init_part)  # random weights with pt-mixed's architecture and tokenizer
-    if "e" in rows:  # (e) pretrains one modality per step
-        parts.run("pt-single", pretrain_part("round_robin", budget.pretrain_steps * len(pretrainable)))
+    pt_mixed = pretrain_part("pt-mixed", "mixed", budget.pretrain_steps)
+    # random weights with pt-mixed's architecture and tokenizer
+    init = Part("init", init_fn, {"start": pt_mixed.ref()}, (pt_mixed,))
+    # (e) pretrains one modality per step
+    pt_single = pretrain_part("pt-single", "round_robin", budget.pretrain_steps * len(pretrainable))
+    starts = {p.name: p for p in (pt_mixed, init, pt_single)}
 
-    def ft(start: str, names: list[str], steps: int, fr: float, grp: list[list[str]], rounds: int, **kw: Any):
-        def fn(folder: Path) -> dict[str, float]:
+    def ft(
+        name: str, start: str, names: list[str], steps: int, fr: float, grp: list[list[str]], rounds: int, **kw: Any
+    ):
+        def fn(folder: Path) -> dict[str, Any]:
             tr = _schedule(cfg.train, steps, fr)
             return _scores(finetune(out / start, names, folder, tr, grp, rounds, progress=False, **kw))
 
-        return fn
+        config = {"start": starts[start].ref(), "tasks": names, "steps": steps, "fraction": fr, "groups": grp}
+        return Part(name, fn, {**config, "rounds": rounds, **kw}, (starts[start],))
 
-    table: dict[str, dict[str, dict[str, float]]] = {}
-    walls: dict[str, float] = {}
-
-    def get(name: str, fn: Callable[[Path], dict[str, float]], wanted: bool) -> dict[str, Any] | None:
-        """Run a wanted part; read an unwanted one only if an earlier call finished it (a table in parts)."""
-        p = parts.run(name, fn) if wanted else parts.done(name)
-        if p is not None:
-            row = name.split("/")[1].split("-")[0]  # labels-10/a-mnist -> a, labels-10/f-scratch -> f
-            walls[row] = walls.get(row, 0.0) + p["wall_s"]
-        return p
-
+    rows: dict[str, dict[str, list[Part]]] = {}
     for fr in fractions:
         pct = f"{fr * 100:g}"
-        r: dict[str, dict[str, float]] = {}
         L = f"labels-{pct}"
-        a = [get(f"{L}/a-{t}", ft("init", [t], S, fr, [[t]], 1), "a" in rows) for t in tasks]
-        if all(a):
-            r["a"] = {k: v for p in a if p for k, v in p["scores"].items()}
         row_specs: dict[str, tuple[str, int, list[list[str]], int, dict[str, Any]]] = {
             "b": ("init", S, [list(tasks)], 1, {}),
             "c": ("pt-mixed", closed_steps(S, G, CLOSE), groups, budget.rounds, {"close": CLOSE}),
@@ -226,38 +251,142 @@ def run_seed(
                 {"close": CLOSE, "mix": False, "weights": [len(g) for g in groups]},
             ),
         }
+        r = {"a": [ft(f"{L}/a-{t}", "init", [t], S, fr, [[t]], 1) for t in tasks]}
         for key, (start, steps, grp, rounds, kw) in row_specs.items():
-            if (p := get(f"{L}/{key}", ft(start, list(tasks), steps, fr, grp, rounds, **kw), key in rows)) is not None:
-                r[key] = p["scores"]
-        f = [get(f"{L}/f-{k}", unseen_part(out, cfg, held_out, S, fr, start), "f" in rows) for k, start in UNSEEN]
-        if all(f):
-            r["f"] = {k: next(iter(p["scores"].values())) for (k, _), p in zip(UNSEEN, f) if p}
-        table[pct] = r
-    meta = _meta(out, tasks, fractions)
+            r[key] = [ft(f"{L}/{key}", start, list(tasks), steps, fr, grp, rounds, **kw)]
+        r["f"] = [
+            Part(
+                f"{L}/f-{k}",
+                unseen_part(out, cfg, held_out, S, fr, start),
+                {"start": starts[start].ref(), "held_out": held_out, "steps": S, "fraction": fr},
+                (starts[start],),
+            )
+            for k, start in UNSEEN
+        ]
+        rows[pct] = {key: r[key] for key in ROWS}
+    return SeedPlan(seed, label, tasks, groups, held_out, starts, rows)
+
+
+def seed_ledger(ledger: str | Path, budget: ScarceBudget, plan: SeedPlan) -> Ledger:
+    """The seed's folder of the ledger rooted at ``ledger``: ``label-scarce/<budget>/<suite>/seed-<k>``."""
+    return Ledger(Path(ledger) / "label-scarce" / budget.name / plan.suite / f"seed-{plan.seed}")
+
+
+def run_seed(
+    out: Path,
+    budget: ScarceBudget,
+    suite: str,
+    seed: int,
+    fractions: list[float],
+    rows: list[str],
+    data_root: str,
+    log: Callable[[str], None] = print,
+    ledger: str | Path | None = None,
+) -> dict[str, Any]:
+    """Every part of one seed that ``rows`` x ``fractions`` needs, run into ``out`` unless recorded; with
+    ``ledger`` (its root, e.g. ``results``) each part is also recorded there when it ends, and a part recorded
+    there is skipped (its folder re-created only when a part that starts from it runs). Returns the seed's table
+    (:func:`seed_table`), with every row that is recorded, asked for or not."""
+    plan = plan_seed(out, budget, suite, seed, fractions, data_root)
+    book = seed_ledger(ledger, budget, plan) if ledger is not None else None
+    parts = Parts(out, log, ledger=book, about=plan.about(budget))
+    for cells in plan.rows.values():
+        for key in rows:
+            for part in cells[key]:
+                parts.run(part)
+    return seed_table(plan, parts.done)
+
+
+def seed_table(plan: SeedPlan, done: Callable[[Part], dict[str, Any] | None]) -> dict[str, Any]:
+    """The seed's rows from its parts' records (``done(part)``: the record for the part's current config, or
+    None): {"rows": {pct: {row: {task: score}}}, "meta": {task: metric, chance}, walls, machines, ...}. A row is
+    in the table when every one of its parts is recorded."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    walls: dict[str, float] = {}
+    machines: set[tuple[int, float]] = set()
+    for pct, cells in plan.rows.items():
+        table[pct] = {}
+        for key, ps in cells.items():
+            recs = [rec for p in ps if (rec := done(p)) is not None]
+            if len(recs) < len(ps):
+                continue
+            if key == "f":  # one score per start, of the held-out dataset
+                table[pct]["f"] = {k: next(iter(rec["scores"].values()))["value"] for (k, _), rec in zip(UNSEEN, recs)}
+            else:
+                scores = {t: s for rec in recs for t, s in rec["scores"].items()}
+                table[pct][key] = {t: s["value"] for t, s in scores.items()}
+                meta |= {t: {"metric": s["metric"], "chance": s["chance"]} for t, s in scores.items()}
+            walls[key] = walls.get(key, 0.0) + sum(rec["wall_s"] for rec in recs)
+            machines |= {(rec["threads"], rec["matmul_gflops"]) for rec in recs}
+    pretrain_walls = {k: rec["wall_s"] for k in ("pt-mixed", "pt-single") if (rec := done(plan.starts[k]))}
     return {
-        "seed": seed,
-        "suite": suite_name,
-        "tasks": tasks,
-        "groups": groups,
-        "held_out": held_out,
+        "seed": plan.seed,
+        "suite": plan.suite,
+        "tasks": plan.tasks,
+        "groups": plan.groups,
+        "held_out": plan.held_out,
         "rows": table,
         "meta": meta,
         "wall_s": walls,
-        "pretrain_wall_s": {k: v["wall_s"] for k in ("pt-mixed", "pt-single") if (v := parts.done(k))},
+        "pretrain_wall_s": pretrain_walls,
+        "machines": sorted(machines),
     }
 
 
-UNSEEN = (("pretrained", "pt-mixed"), ("scratch", "init"))
-"""Row (f)'s two starts: the mixed pretraining (which never saw the held-out dataset) and random weights."""
+def ledger_tables(
+    ledger: str | Path,
+    budget: ScarceBudget,
+    suite: str,
+    seeds: list[int],
+    fractions: list[float],
+    rows: list[str],
+    data_root: str = "",
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Every seed's table from the ledger alone (nothing runs): (the tables of seeds with any row, the wanted
+    ``rows`` x ``fractions`` not yet recorded, the recorded parts whose config differs from the code's)."""
+    runs, missing, mismatched = [], [], []
+    for k in seeds:
+        run, absent, stale = _ledger_seed(ledger, budget, suite, k, fractions, rows, data_root)
+        runs += [run] if any(run["rows"].values()) else []
+        missing += absent
+        mismatched += stale
+    return runs, missing, mismatched
+
+
+def _ledger_seed(
+    ledger: str | Path,
+    budget: ScarceBudget,
+    suite: str,
+    seed: int,
+    fractions: list[float],
+    rows: list[str],
+    data_root: str,
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    plan = plan_seed(Path(ledger), budget, suite, seed, fractions, data_root, need_data=False)  # fns never run
+    book = seed_ledger(ledger, budget, plan)
+
+    def done(p: Part) -> dict[str, Any] | None:
+        return book.find(p.name, p.hash)
+
+    mismatched = []
+    for p in [*plan.starts.values(), *(p for cells in plan.rows.values() for ps in cells.values() for p in ps)]:
+        if (rec := book.read(p.name)) is not None and rec.get("config_hash") != p.hash:
+            mismatched.append(f"seed {seed}: {p.name} (recorded for config {rec.get('config_hash')}, now {p.hash})")
+    missing = []
+    for pct, cells in plan.rows.items():
+        if absent := [key for key in rows if any(done(p) is None for p in cells[key])]:
+            missing.append(f"seed {seed}, {pct} % labels: rows {', '.join(absent)}")
+    return seed_table(plan, done), missing, mismatched
 
 
 def unseen_part(
     out: Path, cfg: RunConfig, held_out: str, steps: int, fraction: float, start: str
-) -> Callable[[Path], dict[str, float]]:
+) -> Callable[[Path], dict[str, Any]]:
     """Row (f) from ``start``: the held-out dataset through the bring-your-own path (its splits written once as
     PNG class folders under ``out/heldout-data``), with the same labels and steps as every other row."""
 
-    def fn(folder: Path) -> dict[str, float]:
+    def fn(folder: Path) -> dict[str, Any]:
         from omnivec.data.byo import byo_spec, export_image_folder
 
         data = out / "heldout-data"
@@ -276,14 +405,18 @@ def unseen_part(
     return fn
 
 
-def _meta(out: Path, tasks: list[str], fractions: list[float]) -> dict[str, dict[str, Any]]:
-    """Each task's metric and chance level, read from any finished row's eval.json."""
-    meta: dict[str, dict[str, Any]] = {}
-    for ev in sorted(out.glob("labels-*/*/eval.json")):
-        for t, v in json.loads(ev.read_text()).items():
-            if t in tasks and t not in meta:
-                meta[t] = {"metric": v["metric"], "chance": v["chance"]}
-    return meta
-
-
-__all__ = ["CLOSE", "DEFAULT_ROWS", "ROWS", "SCARCE_BUDGETS", "ScarceBudget", "closed_steps", "run_seed"]
+__all__ = [
+    "CLOSE",
+    "DEFAULT_ROWS",
+    "PROTOCOL",
+    "ROWS",
+    "SCARCE_BUDGETS",
+    "ScarceBudget",
+    "SeedPlan",
+    "closed_steps",
+    "ledger_tables",
+    "plan_seed",
+    "run_seed",
+    "seed_ledger",
+    "seed_table",
+]

@@ -198,18 +198,17 @@ def _scarce_mean(run: dict[str, Any], pct: str, key: str) -> float:
 
 
 def scarce_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per label fraction, each claim the rows of every seed allow: a paired difference of the mean over tasks
-    (the unseen-dataset row: of the held-out task's score), its 95 % interval and verdict."""
+    """Per label fraction, each claim the rows allow: a paired difference over the seeds that have both rows of
+    the mean over tasks (the unseen-dataset row: of the held-out task's score), its 95 % interval and verdict."""
     out = []
     for pct in runs[0]["rows"]:
-        have = set.intersection(*(set(r["rows"][pct]) for r in runs))
         for x, y, text in SCARCE_CLAIMS:
-            if x in have and y in have:
-                p = paired([_scarce_mean(r, pct, x) for r in runs], [_scarce_mean(r, pct, y) for r in runs])
+            if both := [r for r in runs if x in r["rows"][pct] and y in r["rows"][pct]]:
+                p = paired([_scarce_mean(r, pct, x) for r in both], [_scarce_mean(r, pct, y) for r in both])
                 out.append({"labels": pct, "claim": text, "p": p})
-        if "f" in have:
+        if have := [r for r in runs if "f" in r["rows"][pct]]:
             p = paired(
-                [r["rows"][pct]["f"]["pretrained"] for r in runs], [r["rows"][pct]["f"]["scratch"] for r in runs]
+                [r["rows"][pct]["f"]["pretrained"] for r in have], [r["rows"][pct]["f"]["scratch"] for r in have]
             )
             out.append(
                 {"labels": pct, "claim": f"unseen dataset ({runs[0]['held_out']}): pretrained > scratch", "p": p}
@@ -217,16 +216,24 @@ def scarce_claims(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def scarce_markdown(runs: list[dict[str, Any]], budget: Any, command: str) -> str:
-    """The label-scarce table: per fraction, every row's per-task mean ± std over seeds, then the claims."""
+def scarce_markdown(
+    runs: list[dict[str, Any]],
+    budget: Any,
+    command: str,
+    missing: list[str] | None = None,
+    mismatched: list[str] | None = None,
+) -> str:
+    """The label-scarce table: per fraction, every row's per-task mean ± std over the seeds that have it (n),
+    then the claims, then what the ledger still lacks."""
     first = runs[0]
     tasks, seeds = first["tasks"], [r["seed"] for r in runs]
-    meta = first["meta"]
+    meta = {t: m for r in runs for t, m in r["meta"].items()}
     head = " | ".join(f"{t} ({meta.get(t, {}).get('metric', '?')})" for t in tasks)
     lines = [
         "## OmniVec recipe: the label-scarce protocol",
         "",
-        "Regenerate (resumable: finished parts are kept, `--rows`/`--labels` build the table in parts) with:",
+        "Regenerate (resumable: parts recorded in the ledger are kept, `--rows`/`--labels` build the table in parts; "
+        "add `--render` to rebuild this section from the committed parts alone) with:",
         "",
         f"    {command}",
         "",
@@ -235,40 +242,64 @@ def scarce_markdown(runs: list[dict[str, Any]], budget: Any, command: str) -> st
         f"of {', '.join(tasks)} for {budget.pretrain_steps} steps (one sub-batch of {budget.batch_size} per dataset "
         f"per step); then every row fine-tunes with the same labels -- a seeded share of those samples -- and the "
         f"same {budget.steps} labelled sub-batches per task; groups {first['groups']}, {budget.rounds} rounds and a "
-        f"closing joint phase for (c)/(e). Seeds {seeds}; each cell is the mean ± std over seeds of the task's "
-        "primary metric on its test split; claims are paired differences (same seed, same labels) of the mean "
-        "over tasks with Student-t 95 % intervals.",
+        f"closing joint phase for (c)/(e). Seeds {seeds}; each cell is the mean ± std of the task's primary metric "
+        "on its test split over the n seeds that have the row; claims are paired differences (same seed, same "
+        "labels) of the mean over tasks with Student-t 95 % intervals.",
         "",
     ]
     for pct in first["rows"]:
-        lines += [f"### {pct} % of the labels", "", f"| row | {head} | mean |", "|---|" + "---|" * (len(tasks) + 1)]
+        lines += [
+            f"### {pct} % of the labels",
+            "",
+            f"| row | n | {head} | mean |",
+            "|---|---|" + "---|" * (len(tasks) + 1),
+        ]
         for key, name in SCARCE_ROWS.items():
-            if all(key in r["rows"][pct] for r in runs):
-                cells = [mean_std([r["rows"][pct][key][t] for r in runs]) for t in tasks]
-                m, sd = mean_std([_scarce_mean(r, pct, key) for r in runs])
+            if have := [r for r in runs if key in r["rows"][pct]]:
+                cells = [mean_std([r["rows"][pct][key][t] for r in have]) for t in tasks]
+                m, sd = mean_std([_scarce_mean(r, pct, key) for r in have])
                 lines.append(
-                    f"| {name} | " + " | ".join(f"{a:.3f} ± {b:.3f}" for a, b in cells) + f" | {m:.3f} ± {sd:.3f} |"
+                    f"| {name} | {len(have)} | "
+                    + " | ".join(f"{a:.3f} ± {b:.3f}" for a, b in cells)
+                    + f" | {m:.3f} ± {sd:.3f} |"
                 )
-        if all("f" in r["rows"][pct] for r in runs):
-            pre = mean_std([r["rows"][pct]["f"]["pretrained"] for r in runs])
-            scr = mean_std([r["rows"][pct]["f"]["scratch"] for r in runs])
+        if have := [r for r in runs if "f" in r["rows"][pct]]:
+            pre = mean_std([r["rows"][pct]["f"]["pretrained"] for r in have])
+            scr = mean_std([r["rows"][pct]["f"]["scratch"] for r in have])
             lines.append(
-                f"\n(f) unseen {first['held_out']} (bring-your-own path): pretrained {pre[0]:.3f} ± {pre[1]:.3f}, "
-                f"random start {scr[0]:.3f} ± {scr[1]:.3f}"
+                f"\n(f) unseen {first['held_out']} (bring-your-own path, n = {len(have)}): pretrained "
+                f"{pre[0]:.3f} ± {pre[1]:.3f}, random start {scr[0]:.3f} ± {scr[1]:.3f}"
             )
         lines.append("")
-    lines += ["| labels | claim | difference [95 % CI] | verdict |", "|---|---|---|---|"]
-    for c in scarce_claims(runs):
-        lines.append(f"| {c['labels']} % | {c['claim']} | {c['p']} | **{c['p'].verdict}** |")
-    pt = [sum(r["pretrain_wall_s"].values()) for r in runs]
-    ft = [sum(r["wall_s"].values()) for r in runs]
-    lines += [
-        "",
-        f"Wall time per seed on {torch_threads()} CPU threads: pretraining {sum(pt) / len(pt) / 60:.1f} min, "
-        f"fine-tuning rows {sum(ft) / len(ft) / 60:.1f} min (all fractions).",
-        "",
-    ]
+    if found := scarce_claims(runs):
+        lines += ["| labels | claim | difference [95 % CI] | verdict |", "|---|---|---|---|"]
+        for c in found:
+            lines.append(f"| {c['labels']} % | {c['claim']} | {c['p']} | **{c['p'].verdict}** |")
+        lines.append("")
+    lines += [_scarce_walls(runs), ""]
+    if missing:
+        lines += ["Not yet in the ledger (run them with the command above):", "", *(f"- {m}" for m in missing), ""]
+    if mismatched:
+        lines += [
+            "Recorded for another config than the code's (not used; the command above runs them again):",
+            "",
+            *(f"- {m}" for m in mismatched),
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _scarce_walls(runs: list[dict[str, Any]]) -> str:
+    """Mean wall time per seed, and the machines the parts ran on (threads, measured fp32 matmul speed)."""
+    pt = [sum(r["pretrain_wall_s"].values()) for r in runs if r["pretrain_wall_s"]]
+    ft = [sum(r["wall_s"].values()) for r in runs]
+    machines = sorted({tuple(m) for r in runs for m in r["machines"]})
+    threads = sorted({m[0] for m in machines})
+    low, high = min((m[1] for m in machines), default=0), max((m[1] for m in machines), default=0)
+    speed = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+    where = f"{'/'.join(map(str, threads))} CPU threads, fp32 matmul {speed} GFLOP/s" if machines else "CPU"
+    pre = f"pretraining {sum(pt) / len(pt) / 60:.1f} min, " if pt else ""
+    return f"Wall time per seed on {where}: {pre}fine-tuning rows {sum(ft) / len(ft) / 60:.1f} min (all fractions)."
 
 
 def reproduce_scarce(
@@ -282,13 +313,18 @@ def reproduce_scarce(
     results: str | Path | None = "docs/results.md",
     data_root: str = "",
     log: Any = print,
+    ledger: str | Path = "results",
+    render: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """Run (or resume) the label-scarce protocol for ``seeds`` seeds into ``out/seed-<k>`` and write its section
-    of ``results``. ``labels``: percentages of each task's labels (default 1, 10, 100); ``rows``: a subset of
-    a-f. Returns ``{"runs", "claims"}``."""
+    """Run (or resume) the label-scarce protocol for ``seeds`` seeds into ``out/seed-<k>``, recording every part
+    in ``ledger`` (:mod:`omnivec.ledger`), and write its section of ``results`` from the ledger. ``labels``:
+    percentages of each task's labels (default 1, 10, 100); ``rows``: a subset of a-f. ``render``: run nothing,
+    write the section from the ledger alone (missing rows are listed; ``strict``: refused). Returns
+    ``{"runs", "claims", "missing", "mismatched"}``."""
     import os
 
-    from omnivec.label_scarce import DEFAULT_ROWS, ROWS, SCARCE_BUDGETS, run_seed
+    from omnivec.label_scarce import DEFAULT_ROWS, ROWS, SCARCE_BUDGETS, ledger_tables, run_seed
 
     if budget not in SCARCE_BUDGETS:
         raise OmnivecError(f"unknown budget {budget!r}; expected one of {', '.join(SCARCE_BUDGETS)}")
@@ -302,23 +338,28 @@ def reproduce_scarce(
         raise OmnivecError(f"unknown row(s) {unknown}; expected some of {', '.join(ROWS)}")
     b = SCARCE_BUDGETS[budget]
     data_root = data_root or os.environ.get("OMNIVEC_DATA", "")
-    runs = [
-        run_seed(Path(out) / f"seed-{k}", b, suite, k, [x / 100 for x in labels], rows, data_root, log)
-        for k in range(seed, seed + seeds)
-    ]
+    fractions, seed_ids = [x / 100 for x in labels], list(range(seed, seed + seeds))
+    if not render:
+        for k in seed_ids:
+            run_seed(Path(out) / f"seed-{k}", b, suite, k, fractions, rows, data_root, log, ledger)
+    runs, missing, mismatched = ledger_tables(ledger, b, suite, seed_ids, fractions, rows, data_root)
+    for m in missing:
+        log(f"[label-scarce] not in the ledger: {m}")
+    for m in mismatched:
+        log(f"[label-scarce] mismatched: {m}")
+    if (strict and (missing or mismatched)) or not runs:
+        raise OmnivecError(
+            f"the ledger {ledger} lacks parts of the table"
+            + "".join(f"\n  missing: {m}" for m in missing)
+            + "".join(f"\n  mismatched: {m}" for m in mismatched)
+        )
     cmd = (
         f"omnivec reproduce omnivec-label-scarce --budget {budget} --suite {suite} --seed {seed} --seeds {seeds} "
-        f"--labels {','.join(f'{x:g}' for x in labels)} --rows {','.join(rows)} --out {out}"
+        f"--labels {','.join(f'{x:g}' for x in labels)} --rows {','.join(rows)} --out {out} --ledger {ledger}"
     )
     if results:
-        write_section(Path(results), scarce_markdown(runs, b, cmd), "omnivec-label-scarce")
-    return {"runs": runs, "claims": scarce_claims(runs)}
-
-
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
+        write_section(Path(results), scarce_markdown(runs, b, cmd, missing, mismatched), "omnivec-label-scarce")
+    return {"runs": runs, "claims": scarce_claims(runs), "missing": missing, "mismatched": mismatched}
 
 
 SECTION_START, SECTION_END = "<!-- omnivec-ablations:start -->", "<!-- omnivec-ablations:end -->"

@@ -224,7 +224,20 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
         out = a.out if a.out != "runs/omnivec-ablations" else "runs/label-scarce"
         labels = [float(x) for x in a.labels]
-        r = reproduce_scarce(out, a.budget, a.suite, a.seed, a.seeds, labels, a.rows or None, a.results, a.data_root)
+        r = reproduce_scarce(
+            out,
+            a.budget,
+            a.suite,
+            a.seed,
+            a.seeds,
+            labels,
+            a.rows or None,
+            a.results,
+            a.data_root,
+            ledger=a.ledger,
+            render=a.render,
+            strict=a.strict,
+        )
         for c in r["claims"]:
             print(f"{c['labels']:>4s} % labels  {c['claim']:60s} {c['p']}  {c['p'].verdict}")
         print(f"wrote {a.results}")
@@ -338,6 +351,17 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--rows", type=comma_list, default=[], help="omnivec-label-scarce: rows to run (default a-f), e.g. b,c"
     )
+    p.add_argument(
+        "--ledger",
+        default="results",
+        help="omnivec-label-scarce: folder of committed part records; recorded parts are skipped (results/README.md)",
+    )
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="omnivec-label-scarce: train nothing, write the section from the ledger (missing parts are listed)",
+    )
+    p.add_argument("--strict", action="store_true", help="with --render: refuse when a part is missing or mismatched")
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(

@@ -27,7 +27,7 @@ import torch
 
 from omnivec.checkpoint import atomic_write_text
 from omnivec.errors import OmnivecError
-from omnivec.parts import Parts
+from omnivec.parts import Part, Parts
 from omnivec.reproduce import write_section
 from omnivec.stats import mean_std, paired
 from omnivec.unival.merging import merge_grid
@@ -157,7 +157,7 @@ def run_seed(
     out: dict[str, Any] = {"seed": seed, "walls": {}}
 
     def part(name: str, fn: Any) -> dict[str, Any]:
-        p = parts.run(name, fn)
+        p = parts.run(Part(name, fn))  # work folder only: no ledger yet (docs/recipe.md)
         out["walls"][name] = p["wall_s"]
         return p["scores"]
 
