@@ -65,7 +65,7 @@ def test_changing_hidden_pixels_changes_only_the_targets() -> None:
         )
         pos, _ = mae.omni.encoder("image").decoder_positions(EncoderInput(inp), grid, m.mask.shape[1])
         preds.append(mae.decoder("image", feats.data_tokens, m.ids_restore, m.mask, pos, pad))
-        targets.append(mae.teacher_targets("image", EncoderInput(inp)))
+        targets.append(mae.teacher_targets("image", EncoderInput(inp))[0])
     assert torch.equal(preds[0], preds[1])
     assert not torch.allclose(targets[0], targets[1])
 
@@ -100,7 +100,7 @@ def test_teacher_stays_in_eval_mode() -> None:
 
 @pytest.mark.parametrize("modality", ["image", "audio", "text", "points"])
 def test_multi_mask_loss_over_every_modality(modality: str, tokenizer: TextTokenizer) -> None:
-    mae = latent_mae(tokenizer, num_masks=3)
+    mae = latent_mae(tokenizer, num_masks=3, global_weight=1.0)
     g = torch.Generator().manual_seed(0)
     samples = {
         "image": [torch.rand(3, 16, 16, generator=g) for _ in range(2)],
@@ -113,6 +113,8 @@ def test_multi_mask_loss_over_every_modality(modality: str, tokenizer: TextToken
     assert torch.isfinite(loss) and loss > 0
     loss.backward()
     assert all(p.grad is not None for p in mae.decoder.embed.parameters())
+    assert mae.global_head is not None and mae.global_head.weight.grad is not None
+    assert report["global"] > 0
 
 
 def test_unknown_objective_is_refused() -> None:

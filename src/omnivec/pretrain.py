@@ -49,6 +49,7 @@ from omnivec.run import load_run, save_run
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.train import PreparedTask, make_schedule, prepare_tasks, train_tokenizer
 from omnivec.types import EncoderInput, Tokens
+from omnivec.vectorizer import masked_mean
 from omnivec.warm_start import adopt, copy_matching, new_model
 
 DECODER_WEIGHTS = "decoder.safetensors"
@@ -80,6 +81,9 @@ class PretrainConfig:
     """latent: the teacher's EMA decay at the last step."""
     target_layers: int = 0
     """latent: average the outputs of the teacher's top N blocks (0: all of them)."""
+    global_weight: float = 0.0
+    """latent: weight of a global term: the model's pooled vector of the *visible* tokens (a linear predictor on
+    the vectorizer's output) regresses the teacher's mean target over the whole input (data2vec 2.0's cls loss)."""
     num_masks: int = 1
     """Masks drawn per sample per step (the batch is repeated); with ``latent`` the teacher runs once for all of
     them (data2vec 2.0 uses 8-16)."""
@@ -108,6 +112,7 @@ class MaskedAutoencoder(nn.Module):
         self.teacher: OmniModel | None = None
         if latent:  # not a parameter of the optimizer: it follows the model by EMA (update_teacher)
             self.teacher = copy.deepcopy(omni).requires_grad_(False).eval()
+        self.global_head = nn.Linear(D, D) if latent and pcfg.global_weight > 0 else None
 
     def train(self, mode: bool = True) -> MaskedAutoencoder:
         super().train(mode)
@@ -133,10 +138,11 @@ class MaskedAutoencoder(nn.Module):
             t.lerp_(student[name].detach(), 1.0 - decay)
 
     @torch.no_grad()
-    def teacher_targets(self, modality: str, inp: EncoderInput) -> Tensor:
-        """(B, N, D) targets: the average of the teacher's top blocks on the *whole* input, each block's output
-        layer-normalised, and the average layer-normalised again (data2vec's targets; a per-token norm, not
-        data2vec 2.0's instance norm over the sequence, so padded positions cannot move the statistics)."""
+    def teacher_targets(self, modality: str, inp: EncoderInput) -> tuple[Tensor, Tensor | None]:
+        """(B, N, D) targets and their padding mask: the average of the teacher's top blocks on the *whole* input,
+        each block's output layer-normalised, and the average layer-normalised again (data2vec's targets; a
+        per-token norm, not data2vec 2.0's instance norm over the sequence, so padding cannot move the
+        statistics)."""
         assert self.teacher is not None
         t = self.teacher
         x, pad = t.with_prefix(modality, t.encode(modality, inp))
@@ -144,7 +150,7 @@ class MaskedAutoencoder(nn.Module):
         top = layers[-self.pcfg.target_layers :] if self.pcfg.target_layers else layers
         P = t.num_prefix
         y = torch.stack([F.layer_norm(h[:, P:].float(), h.shape[-1:]) for h in top]).mean(0)
-        return F.layer_norm(y, y.shape[-1:])
+        return F.layer_norm(y, y.shape[-1:]), None if pad is None else pad[:, P:]
 
     def mask(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         """The kept tokens (modality embedding added), the token grid and the input's padding mask; the encoder
@@ -154,11 +160,12 @@ class MaskedAutoencoder(nn.Module):
 
     def loss(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Tensor, dict[str, float]]:
         omni = self.omni
-        target = self.teacher_targets(modality, inp) if self.teacher is not None else None
+        target, target_pad = self.teacher_targets(modality, inp) if self.teacher is not None else (None, None)
         if (M := self.pcfg.num_masks) > 1:  # M masks of every sample: the batch repeated, each copy masked anew
             lengths = None if inp.lengths is None else inp.lengths.repeat_interleave(M, 0)
             inp = EncoderInput(inp.data.repeat_interleave(M, 0), lengths)
             target = None if target is None else target.repeat_interleave(M, 0)
+            target_pad = None if target_pad is None else target_pad.repeat_interleave(M, 0)
         m, grid, pad = self.mask(modality, inp, ratio)
         feats = omni.forward_tokens(modality, Tokens(m.kept, m.kept_pad, grid))
         visible = feats.data_tokens
@@ -169,7 +176,13 @@ class MaskedAutoencoder(nn.Module):
             return enc.reconstruction_loss(pred, inp, m.target, context, self.pcfg.norm_targets)
         mse = (pred.float() - target).pow(2).mean(-1)  # (B, N)
         loss = (mse * m.target).sum() / m.target.sum().clamp(min=1)
-        return loss, {"loss": float(loss.detach())}
+        report = {"loss": float(loss.detach())}
+        if self.global_head is not None:  # the pooled visible tokens predict the whole input's mean target
+            want = F.layer_norm(masked_mean(target, target_pad), target.shape[-1:])  # (B, D)
+            glob = (self.global_head(omni.pool(feats)).float() - want).pow(2).mean()
+            loss = loss + self.pcfg.global_weight * glob
+            report["global"] = float(glob.detach())
+        return loss, report
 
 
 class PretrainObjective(nn.Module):

@@ -1,0 +1,107 @@
+"""The user's pretraining path, measured as a user would run it (issue 24's bar): ~8,000 unlabelled PNGs of a
+10-class image set pretrained with ``omnivec pretrain --train DIR`` (DEFAULT settings), then
+``omnivec finetune PT --train L --val V`` on 8 labelled images per class, beside ``omnivec train --train L --val V``
+on the same 80 images (defaults). The bar: fine-tuned from the pretraining beats training from scratch by >= 5
+points on the held-out split, and the pretraining takes <= 20 minutes on 2 cores.
+
+    OMNIVEC_DATA=../shared/data python bench/byo_pretrain.py [--dataset fashion-mnist] [--unlabelled 8000] \\
+        [--per-class 8] [--val 2000] [--work /tmp/byo-pt] [--results results/byo-pretrain]
+
+The unlabelled folder is flat (no class subfolders: labels are not there to be ignored); the labelled 80 come from
+the official training split but not from the unlabelled images, the held-out ones from the official test split.
+Writes one JSON record (scores, wall times, the machine's matmul speed, commit) under ``--results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from omnivec.data.byo import export_image_folder
+from omnivec.data.datasets import load_dataset
+from omnivec.ledger import provenance
+
+
+def omnivec(*args: str) -> float:
+    """Run one CLI command quietly; its wall seconds."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "omnivec", *args, "--quiet"], check=True)
+    return time.perf_counter() - t0
+
+
+def score(run: Path) -> float:
+    (result,) = json.loads((run / "eval.json").read_text()).values()
+    return float(result["value"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--unlabelled", type=int, default=8000)
+    ap.add_argument("--per-class", type=int, default=8)
+    ap.add_argument("--val", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", default="/tmp/omnivec-byo-pretrain")
+    ap.add_argument("--results", default="results/byo-pretrain")
+    ap.add_argument("--pretrain-args", default="", help="extra `omnivec pretrain` flags (a study, not the bar)")
+    a = ap.parse_args()
+    work = Path(a.work)
+    shutil.rmtree(work, ignore_errors=True)
+    splits = load_dataset(a.dataset, os.environ.get("OMNIVEC_DATA") or None)
+    names = list(splits.class_names) or [f"class{i}" for i in range(10)]
+    order = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(a.seed)).tolist()
+    unlabelled = [splits.train[i] for i in order[: a.unlabelled]]
+    labelled, counts = [], dict.fromkeys(range(len(names)), 0)
+    for i in order[a.unlabelled :]:
+        sample, y = splits.train[i]
+        if counts[int(y)] < a.per_class:
+            labelled.append((sample, y))
+            counts[int(y)] += 1
+        if len(labelled) == a.per_class * len(names):
+            break
+    export_image_folder([(s, 0) for s, _ in unlabelled], ["all"], work / "unlabelled-tmp")
+    (work / "unlabelled-tmp" / "all").rename(work / "unlabelled")  # flat: no class subfolders
+    export_image_folder(labelled, names, work / "labelled")
+    export_image_folder([splits.test[i] for i in range(a.val)], names, work / "val")
+
+    data = ["--train", str(work / "labelled"), "--val", str(work / "val")]
+    pt_s = omnivec("pretrain", "--train", str(work / "unlabelled"), "--out", str(work / "pt"), *a.pretrain_args.split())
+    ft_s = omnivec("finetune", str(work / "pt"), *data, "--out", str(work / "ft"))
+    sc_s = omnivec("train", *data, "--out", str(work / "scratch"))
+    ft, sc = score(work / "ft"), score(work / "scratch")
+    met = ft - sc >= 0.05 and pt_s <= 1200
+    rec = {
+        "dataset": a.dataset,
+        "unlabelled": a.unlabelled,
+        "labelled": len(labelled),
+        "val": a.val,
+        "seed": a.seed,
+        "pretrain_args": a.pretrain_args,
+        "finetuned_from_pretraining": ft,
+        "trained_from_scratch": sc,
+        "gain": ft - sc,
+        "wall_s": {"pretrain": pt_s, "finetune": ft_s, "train": sc_s},
+        "bar_met": met,
+        **provenance(),
+    }
+    print(f"{a.dataset}: {a.unlabelled} unlabelled PNGs, {len(labelled)} labelled, {a.val} held out")
+    print(f"  omnivec pretrain (defaults): {pt_s:.0f} s wall")
+    print(f"  omnivec finetune PT (defaults): {ft:.4f}   ({ft_s:.0f} s)")
+    print(f"  omnivec train, same 80 images (defaults): {sc:.4f}   ({sc_s:.0f} s)")
+    print(f"  gain {ft - sc:+.4f}; bar (>= +0.05, pretraining <= 1200 s): {'met' if met else 'NOT met'}")
+    out = Path(a.results)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{a.dataset}-seed{a.seed}" + ("-study" if a.pretrain_args else "")
+    (out / f"{tag}.json").write_text(json.dumps(rec, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
