@@ -81,6 +81,7 @@ def main() -> None:
     model, run_cfg = load_run(work / "pt")
     tasks = prepare_tasks(run_cfg, [a.task])
     probe = probe_report(model, tasks, seed=a.seed)[0]
+    few = probe_report(model, tasks, num_train=int(a.labels * a.train_limit) or 100, seed=a.seed)[0]
     rec: dict[str, Any] = {
         "tag": a.tag,
         "task": a.task,
@@ -90,6 +91,7 @@ def main() -> None:
         "pt_loss": s["last"].get("loss"),
         "pt_wall_s": round(pt_wall, 1),
         **{k: probe[k] for k in ("linear", "random_linear", "knn", "random_knn")},
+        **{f"few_{k}": few[k] for k in ("linear", "random_linear", "knn", "random_knn")},
     }
     if a.labels > 0:
         torch.manual_seed(a.seed)

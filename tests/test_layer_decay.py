@@ -3,6 +3,8 @@ documented to get, and 1.0 leaves the optimizer's groups exactly as they were.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -92,3 +94,29 @@ def test_layer_decay_outside_its_range_is_refused() -> None:
 
     with pytest.raises(OmnivecError, match="layer_decay"):
         from_dict(TrainConfig, {"layer_decay": 1.5})
+
+
+def _train_tiny(out: Path, head_only: int, lr: float) -> dict[str, torch.Tensor]:
+    from omnivec import checkpoint as ckpt
+    from omnivec.train import train
+
+    cfg = preset("tiny")
+    cfg.num_train, cfg.num_test, cfg.tasks = 16, 8, ["shapes"]
+    cfg.train.max_steps, cfg.train.batch_size, cfg.train.warmup_steps = 2, 4, 1
+    cfg.train.head_only_steps, cfg.train.lr = head_only, lr
+    train(cfg, out, progress=False)
+    return ckpt.load_weights(out / ckpt.WEIGHTS)
+
+
+def test_head_only_steps_leave_the_encoders_and_trunk_untouched(tmp_path: Path) -> None:
+    """LP-FT: two runs that differ only in lr train different heads but leave the trunk and encoders exactly at
+    their (same, seeded) initial weights while the heads learn alone; without the head-only phase they move."""
+    a = _train_tiny(tmp_path / "a", head_only=2, lr=1e-3)
+    b = _train_tiny(tmp_path / "b", head_only=2, lr=5e-3)
+    c = _train_tiny(tmp_path / "c", head_only=0, lr=1e-3)
+    body = [k for k in a if k.startswith(("trunk.blocks.", "encoders."))]
+    heads = [k for k in a if k.startswith("heads.")]
+    assert body and heads
+    assert all(torch.equal(a[k], b[k]) for k in body)
+    assert any(not torch.equal(a[k], b[k]) for k in heads)
+    assert any(not torch.equal(a[k], c[k]) for k in body)

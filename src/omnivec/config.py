@@ -117,6 +117,10 @@ class TrainConfig:
     when its token occurs."""
     warmup_steps: int = 30
     """Linear warmup steps before the cosine decay."""
+    head_only_steps: int = 0
+    """The first N steps train only what follows the trunk (heads, vectorizer, final norm); the encoders and trunk
+    stay at lr 0, then everything trains: linear probing then fine-tuning (LP-FT, arXiv 2202.10054), so a random
+    head does not pull pretrained features apart before it points anywhere useful. 0 disables."""
     layer_decay: float = 1.0
     """Layer-wise learning-rate decay (BEiT, MAE fine-tuning): with a trunk of depth L, block i (from 0) learns at
     lr * layer_decay^(L - i), the encoders and modality/prefix tokens at lr * layer_decay^(L + 1), the heads and

@@ -105,16 +105,22 @@ def trunk_depth(model: nn.Module) -> int:
 
 
 def param_groups(
-    model: nn.Module, weight_decay: float, embed_lr_scale: float = 1.0, layer_decay: float = 1.0
+    model: nn.Module,
+    weight_decay: float,
+    embed_lr_scale: float = 1.0,
+    layer_decay: float = 1.0,
+    by_layer: bool = False,
 ) -> list[dict[str, Any]]:
     """No decay on biases, norms, embeddings and learned tokens (1-D tensors and *_token/_embed parameters).
     Lookup tables (``nn.Embedding`` weights: text tokens and bigrams) get ``embed_lr_scale`` times the learning
     rate: each row is updated only when its token occurs (fastText trains its n-gram table at a far higher rate
     than its classifier for the same reason). ``layer_decay`` < 1 scales each parameter's rate by
     ``layer_decay ** (depth + 1 - layer_of(name))`` (:attr:`TrainConfig.layer_decay`). Each group's ``lr_scale``
-    is applied by the engine at every step."""
+    is applied by the engine at every step. Groups are split by layer when ``layer_decay`` < 1 or ``by_layer``;
+    each group then says whether it ``follows_trunk`` (what :attr:`TrainConfig.head_only_steps` trains alone)."""
     tables = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    depth = trunk_depth(model) if layer_decay != 1.0 else 0
+    by_layer = by_layer or layer_decay != 1.0
+    depth = trunk_depth(model) if by_layer else 0
     groups: dict[tuple[str, int], dict[str, Any]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -125,11 +131,13 @@ def param_groups(
             kind, decay, scale = "no_decay", 0.0, 1.0
         else:
             kind, decay, scale = "decay", weight_decay, 1.0
-        layer = layer_of(name, depth) if layer_decay != 1.0 else 0  # one layer: the groups are as they always were
+        layer = layer_of(name, depth) if by_layer else 0  # one layer: the groups are as they always were
         g = groups.setdefault(
             (kind, layer),
             {"params": [], "weight_decay": decay, "lr_scale": scale * layer_decay ** (depth + 1 - layer)},
         )
+        if by_layer:
+            g["follows_trunk"] = layer == depth + 1
         g["params"].append(p)
     order = {"decay": 0, "no_decay": 1, "lookup": 2}
     return [groups[k] for k in sorted(groups, key=lambda k: (order[k[0]], k[1]))]
@@ -141,7 +149,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     preset's 2.9M parameters on 2 CPU threads; HF's Trainer also defaults to it on torch >= 2.8)."""
     device = next(model.parameters()).device
     fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in model.parameters())
-    groups = param_groups(model, cfg.weight_decay, cfg.embed_lr_scale, cfg.layer_decay)
+    groups = param_groups(model, cfg.weight_decay, cfg.embed_lr_scale, cfg.layer_decay, cfg.head_only_steps > 0)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=fused or None)
 
 
@@ -328,8 +336,9 @@ class Engine:
             step = self.state.step
             t0 = time.perf_counter()
             lr = lr_at(step, cfg, self.state.elapsed)
+            frozen = step < cfg.head_only_steps  # LP-FT: the heads learn alone first
             for g in self.optimizer.param_groups:
-                g["lr"] = lr * g.get("lr_scale", 1.0)
+                g["lr"] = 0.0 if frozen and not g.get("follows_trunk", True) else lr * g.get("lr_scale", 1.0)
             names = self.schedule(step)
             losses: list[float] = []
             logs: dict[str, float] = {}

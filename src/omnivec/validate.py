@@ -53,7 +53,7 @@ RULES: dict[str, Check] = {
     **dict.fromkeys(
         (
             *("warmup_steps", "seed", "eval_every", "checkpoint_every", "num_workers", "train_limit", "test_limit"),
-            *("num_meta_tokens", "stage1_steps", "num_classes"),
+            *("num_meta_tokens", "stage1_steps", "num_classes", "head_only_steps"),
         ),
         NON_NEGATIVE_INT,
     ),
