@@ -1,13 +1,20 @@
-"""One arm of the pretraining study (docs/recipe.md, "What makes pretraining pay"): masked pretraining of the
-``cpu`` model on one dataset's unlabelled training split, then the frozen features' linear probe and k-NN beside
-the same architecture with random weights, then fine-tuning with scarce labels from the pretrained and from the
-random start (same labels, same steps). Prints one JSON line and appends it to ``--log``.
+"""The pretraining study (docs/recipe.md, "What makes pretraining pay"): masked pretraining of the ``cpu`` model on
+one dataset's unlabelled training split, then
 
-    OMNIVEC_DATA=../shared/data python bench/pretrain_study.py --task mnist --steps 3000 --objective latent \\
-        --set pretrain.num_masks=4 --set model.encoders.image.patch_size=4 --log /tmp/study.jsonl
+- the frozen features' linear probe and k-NN, beside the same architecture with random weights, with 2,000 labels
+  and with the fine-tuning's label count (``few_*``);
+- fine-tuning with scarce labels from the pretrained and from the random start (same labels, same steps).
 
-``--set`` takes ``pretrain.FIELD=V`` (PretrainConfig), ``finetune.FIELD=V`` (the fine-tuning TrainConfig) and any
-RunConfig field (``model.encoders.image.patch_size=4``, ``train.lr=1e-3``).
+Each arm writes one JSON record under ``--results`` (committed: the numbers docs/recipe.md quotes trace to it).
+
+    # one arm: pretrain, probe, fine-tune
+    OMNIVEC_DATA=../shared/data python bench/pretrain_study.py run --tag lat --task mnist --steps 3000 \\
+        --objective latent --set pretrain.global_weight=1 --set model.encoders.image.patch_size=4
+    # the length curve: every checkpoint of a pretraining run (written with checkpoint_every), probed and fine-tuned
+    OMNIVEC_DATA=../shared/data python bench/pretrain_study.py curve RUN --tag px-long --task mnist
+
+``--set`` takes ``pretrain.FIELD=V`` (PretrainConfig), ``finetune.FIELD=V`` (the fine-tuning TrainConfig, e.g.
+``finetune.layer_decay=0.75``) and any RunConfig field (``model.encoders.image.patch_size=4``).
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from typing import Any
 
 import torch
 
-from omnivec.config import TrainConfig, apply_override, preset
+from omnivec.config import RunConfig, TrainConfig, apply_override, preset
 from omnivec.finetune import finetune
+from omnivec.ledger import provenance
 from omnivec.pretrain import PretrainConfig, pretrain
 from omnivec.probe import probe_report
 from omnivec.run import load_run, save_run
@@ -38,23 +46,31 @@ def _value(text: str) -> Any:
         return text
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--task", default="mnist")
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
-    ap.add_argument("--objective", default="pixels")
-    ap.add_argument("--train-limit", type=int, default=10000)
-    ap.add_argument("--labels", type=float, default=0.01, help="label fraction for fine-tuning (0: skip)")
-    ap.add_argument("--ft-steps", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[])
-    ap.add_argument("--work", default="/tmp/pt-study")
-    ap.add_argument("--log", default="/tmp/pt-study.jsonl")
-    ap.add_argument("--tag", default="")
-    a = ap.parse_args()
+def probes(folder: Path, task: str, few: int, seed: int) -> dict[str, float]:
+    """Linear probe and k-NN of the run folder's frozen features (and its random twin's), at 2,000 labels and at
+    ``few``."""
+    model, run_cfg = load_run(folder)
+    tasks = prepare_tasks(run_cfg, [task])
+    full = probe_report(model, tasks, seed=seed)[0]
+    scarce = probe_report(model, tasks, num_train=few, seed=seed)[0]
+    keys = ("linear", "random_linear", "knn", "random_knn")
+    return {**{k: full[k] for k in keys}, **{f"few_{k}": scarce[k] for k in keys}}
 
+
+def fine_tune(start: Path, task: str, out: Path, ft: TrainConfig) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    return float(finetune(start, [task], out, ft, [[task]], 1, progress=False)[task]["value"])
+
+
+def random_start(folder: Path, out: Path, seed: int) -> Path:
+    """``folder``'s architecture (and tokenizer) with fresh seeded weights."""
+    model, run_cfg = load_run(folder)
+    torch.manual_seed(seed)
+    save_run(type(model)(run_cfg.model, model.tokenizer), run_cfg, out)
+    return out
+
+
+def settings(a: argparse.Namespace) -> tuple[RunConfig, PretrainConfig, TrainConfig]:
     cfg = preset("cpu")
     cfg.tasks, cfg.data_root = [a.task], os.environ.get("OMNIVEC_DATA", "")
     cfg.train_limit, cfg.test_limit = a.train_limit, 1000
@@ -72,36 +88,73 @@ def main() -> None:
             setattr(ft, key.split(".", 1)[1], _value(value))
         else:
             cfg = apply_override(cfg, item)
+    return cfg, pcfg, ft
 
+
+def record(a: argparse.Namespace, name: str, rec: dict[str, Any]) -> None:
+    rec = {"tag": a.tag, "task": a.task, "set": a.set, "labels": a.labels, "ft_steps": a.ft_steps, **rec}
+    rec.update(provenance())
+    print(json.dumps(rec))
+    out = Path(a.results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(rec, indent=2) + "\n")
+
+
+def cmd_run(a: argparse.Namespace) -> None:
+    cfg, pcfg, ft = settings(a)
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
     t0 = time.perf_counter()
-    s = pretrain(cfg, work / "pt", pcfg, progress=False)
-    pt_wall = time.perf_counter() - t0
-    model, run_cfg = load_run(work / "pt")
-    tasks = prepare_tasks(run_cfg, [a.task])
-    probe = probe_report(model, tasks, seed=a.seed)[0]
-    few = probe_report(model, tasks, num_train=int(a.labels * a.train_limit) or 100, seed=a.seed)[0]
+    s = pretrain(cfg, work / "pt", pcfg, progress=False, probe=False)
     rec: dict[str, Any] = {
-        "tag": a.tag,
-        "task": a.task,
         "steps": a.steps,
-        "objective": a.objective,
-        "set": a.set,
+        "passes": a.steps * a.batch_size / a.train_limit,
+        "objective": pcfg.objective,
+        "pretrain": asdict(pcfg),
         "pt_loss": s["last"].get("loss"),
-        "pt_wall_s": round(pt_wall, 1),
-        **{k: probe[k] for k in ("linear", "random_linear", "knn", "random_knn")},
-        **{f"few_{k}": few[k] for k in ("linear", "random_linear", "knn", "random_knn")},
+        "pt_wall_s": round(time.perf_counter() - t0, 1),
+        **probes(work / "pt", a.task, int(a.labels * a.train_limit), a.seed),
     }
     if a.labels > 0:
-        torch.manual_seed(a.seed)
-        save_run(type(model)(run_cfg.model, model.tokenizer), run_cfg, work / "init")
-        for name, start in (("ft_pretrained", work / "pt"), ("ft_random", work / "init")):
-            r = finetune(start, [a.task], work / name, ft, [[a.task]], 1, progress=False)
-            rec[name] = r[a.task]["value"]
-    print(json.dumps(rec))
-    with open(a.log, "a") as f:
-        f.write(json.dumps(rec) + "\n")
+        rec["ft_pretrained"] = fine_tune(work / "pt", a.task, work / "ft-pt", ft)
+        rec["ft_random"] = fine_tune(random_start(work / "pt", work / "init", a.seed), a.task, work / "ft-init", ft)
+    record(a, a.tag, rec)
+
+
+def cmd_curve(a: argparse.Namespace) -> None:
+    """Every checkpoint of ``a.run`` (a pretraining run folder) probed and fine-tuned; the random start once."""
+    _, _, ft = settings(a)
+    run, work = Path(a.run), Path(a.work)
+    few = int(a.labels * a.train_limit)
+    base = fine_tune(random_start(run, work / "init", a.seed), a.task, work / "ft-init", ft)
+    for ckpt in sorted((run / "checkpoints").glob("ckpt-*")):
+        step = int(ckpt.name.split("-")[1])
+        if step == 0:
+            continue
+        rec = {"step": step, **probes(ckpt, a.task, few, a.seed), "ft_random": base}
+        rec["ft_pretrained"] = fine_tune(ckpt, a.task, work / f"ft-{step}", ft)
+        record(a, f"{a.tag}-step{step:06d}", rec)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("mode", choices=["run", "curve"])
+    ap.add_argument("run", nargs="?", help="curve: the pretraining run folder")
+    ap.add_argument("--tag", required=True)
+    ap.add_argument("--task", default="mnist")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--objective", default="pixels")
+    ap.add_argument("--train-limit", type=int, default=10000)
+    ap.add_argument("--labels", type=float, default=0.01, help="label fraction for fine-tuning (0: skip)")
+    ap.add_argument("--ft-steps", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--work", default="/tmp/pt-study")
+    ap.add_argument("--results", default="results/pretrain-study")
+    a = ap.parse_args()
+    cmd_run(a) if a.mode == "run" else cmd_curve(a)
 
 
 if __name__ == "__main__":
