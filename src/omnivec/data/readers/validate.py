@@ -1,5 +1,5 @@
 """What every reader checks first (the file exists and is not empty; counts and values are sane; the decoded
-size read from the header is within its limit), so each
+size read from the header is within its limit; a path from a data file stays inside its folder), so each
 failure names the file and says exactly what is wrong. Dataset checksums are :mod:`omnivec.data.datasets.verify`'s.
 
 The limits below are the defaults of :class:`~omnivec.data.readers.ReadOptions`' ``max_*`` fields. Each bounds
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from omnivec.data.root import StrPath
-from omnivec.errors import DataError, TooLarge
+from omnivec.errors import DataError, OutsideRoot, TooLarge
 
 MAX_ELEMENTS = 1 << 31
 """Largest count a header may declare (2^31 elements) where no tighter limit applies; more is absurd."""
@@ -71,3 +71,15 @@ def check_limit(n: int, path: object, what: str, limit: int, option: str) -> Non
     field ``option`` that raises it."""
     if n > limit:
         raise TooLarge(path, what, n, limit, option)
+
+
+def inside(root: StrPath, value: StrPath) -> Path:
+    """``value`` (a path from a data file: relative to ``root``, or absolute) as a path inside ``root``.
+
+    Symbolic links are resolved first, so ``..``, an absolute path elsewhere and a link pointing out of ``root``
+    are all refused (:class:`~omnivec.errors.OutsideRoot`) without the target being opened."""
+    base = Path(root).resolve()
+    target = (base / value).resolve()  # an absolute value replaces base: it must still land inside
+    if target != base and base not in target.parents:
+        raise OutsideRoot(value, root)
+    return target
