@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from omnivec.config import RunConfig, comma_list, preset
 from omnivec.data.task_catalog import GENERATED_SUITE, get_task, task_names
 from omnivec.errors import OmnivecError
 from omnivec.finetune import default_groups, finetune
+from omnivec.outputs import claim_folder
 from omnivec.pretrain import PretrainConfig, pretrain
 from omnivec.train import train
 
@@ -144,9 +144,7 @@ def run_ablations(
     data_root = data_root or os.environ.get("OMNIVEC_DATA", "")
     suite_name, tasks, held_out = resolve_suite(suite, data_root)
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    claim_folder(out, "ablations", legacy=("partial.json",))
     S, T = b.steps, len(tasks)
     groups = default_groups(tasks)
     G = len(groups)

@@ -159,13 +159,11 @@ def reproduce_baselines(
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """One unified model on ``tasks`` beside one specialist per task; writes ``baselines.md``/``.json``."""
-    out = Path(out)
-    if out.exists():
-        import shutil
+    from omnivec.outputs import claim_folder
 
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = Path(out)
     cfg = _base_config(tasks, data_root, seed, train_limit, test_limit)
+    claim_folder(out, "baselines", legacy=("baselines.json", "baselines.md"))
     gflops = machine_gflops()
     rows = side_by_side(cfg, out, budget, progress)
     md = "\n".join(

@@ -42,11 +42,11 @@ def default_task(model: Any, modality: str) -> str | None:
 
 def thumbnails(paths: Sequence[str | Path], side: int = THUMB) -> np.ndarray:
     """(N, side, side, 3) uint8: each image fitted into a black square, for the page's neighbour list."""
-    from PIL import Image
+    from omnivec.data.readers.image import open_image
 
     out = np.zeros((len(paths), side, side, 3), np.uint8)
     for i, p in enumerate(paths):
-        with Image.open(p) as f:
+        with open_image(Path(p), p) as f:  # files the index embedded, so of a documented format and size
             im = f.convert("RGB")
         im.thumbnail((side, side))
         x0, y0 = (side - im.width) // 2, (side - im.height) // 2

@@ -1,5 +1,11 @@
 """Byte-level BPE trained locally with HF ``tokenizers`` (never downloaded), saved in the run folder as
-``tokenizer.json``. Byte-level means no text is ever out of vocabulary."""
+``tokenizer.json``. Byte-level means no text is ever out of vocabulary.
+
+Texts are cut before they reach the Rust tokenizer, whose cost grows with the text (and whose BPE trainer is
+quadratic in the longest word: 100 k characters without a space take 5 s, a million minutes): encoding keeps
+:meth:`TextTokenizer.char_budget` characters, enough for ``max_length`` tokens of the longest token in the
+vocabulary several times over, so the ids kept are those of the whole text; training sees the first
+:data:`TRAIN_CHARS` of each text."""
 
 from __future__ import annotations
 
@@ -18,9 +24,18 @@ WORDPIECE_NAMES = {PAD: "[PAD]", BOS: "[CLS]", EOS: "[SEP]", UNK: "[UNK]", MASK:
 """An imported BERT tokenizer names its special tokens this way; each role takes the first name it has."""
 
 
+TRAIN_CHARS = 1 << 15
+"""Characters of each text the tokenizer is trained on (a text without a space costs ~1 s at this length)."""
+
+BUDGET_FACTOR = 4
+"""Characters kept per token of ``max_length``, in units of the vocabulary's longest token: normalisation may
+fold a few characters into one (NFKC), so one token can cover more characters than its own length."""
+
+
 class TextTokenizer:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tk = tokenizer
+        self.longest_token = max((len(t) for t in tokenizer.get_vocab(with_added_tokens=True)), default=1)
         self.pad_id = self._id(PAD)
         self.bos_id = self._id(BOS)
         self.eos_id = self._id(EOS)
@@ -51,7 +66,7 @@ class TextTokenizer:
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )
-        tk.train_from_iterator(texts, trainer=trainer)
+        tk.train_from_iterator((t[:TRAIN_CHARS] for t in texts), trainer=trainer)
         if extra_tokens:
             tk.add_special_tokens(list(extra_tokens))
         return cls(tk)
@@ -75,15 +90,25 @@ class TextTokenizer:
     def vocab_size(self) -> int:
         return int(self.tk.get_vocab_size())
 
-    def encode(self, text: str) -> list[int]:
-        return list(self.tk.encode(text).ids)
+    def char_budget(self, max_length: int) -> int:
+        """Characters of a text kept before tokenizing it for at most ``max_length`` tokens."""
+        return max_length * self.longest_token * BUDGET_FACTOR + 16
+
+    def encode(self, text: str, max_length: int | None = None) -> list[int]:
+        """Token ids of ``text``; with ``max_length``, its first ``max_length`` ids, of a text cut first to
+        :meth:`char_budget` characters."""
+        if max_length is None:
+            return list(self.tk.encode(text).ids)
+        return list(self.tk.encode(text[: self.char_budget(max_length)]).ids[:max_length])
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self.tk.decode(list(ids), skip_special_tokens=True)).strip()
 
     def batch(self, texts: Sequence[str], max_length: int) -> EncoderInput:
-        """Texts -> (B, L) int64 ids right-padded with ``<pad>``, plus lengths; truncated to ``max_length``."""
-        encs = [e.ids[:max_length] for e in self.tk.encode_batch(list(texts))]
+        """Texts -> (B, L) int64 ids right-padded with ``<pad>``, plus lengths; truncated to ``max_length``
+        (each text cut to :meth:`char_budget` characters first)."""
+        budget = self.char_budget(max_length)
+        encs = [e.ids[:max_length] for e in self.tk.encode_batch([t[:budget] for t in texts])]
         unk = self._id(UNK)
         encs = [ids if ids else [unk] for ids in encs]  # an empty text still has one token
         lengths = torch.tensor([len(e) for e in encs])

@@ -171,9 +171,9 @@ def decode(p: Payload, modality: str, options: dict[str, Any]) -> Decoded:
             raise BadRequest(f"upload {p.filename or '(no name)'!r} cannot be read as {modality}: {reason}") from None
         width = height = 0
         if modality == Modality.IMAGE:
-            from PIL import Image
+            from omnivec.data.readers.image import open_image
 
-            with Image.open(tmp) as im:
+            with open_image(Path(tmp), p.filename) as im:  # the header only, of a file read_sample accepted
                 width, height = im.size
         return Decoded(sample, modality, width, height)
     finally:

@@ -149,9 +149,9 @@ def _image_size(raw: Any, modality: str) -> tuple[int, int]:
     from omnivec.inputs import is_path
 
     if is_path(raw, modality):
-        from PIL import Image
+        from omnivec.data.readers.image import open_image
 
-        with Image.open(raw) as im:
+        with open_image(raw, raw) as im:  # the header only: the documented formats, nothing decoded
             return int(im.size[0]), int(im.size[1])
     h, w = torch.as_tensor(raw).shape[-2:]
     return int(w), int(h)

@@ -51,6 +51,7 @@ def generate_files(
     None when the output is not four location tokens.
     """
     from omnivec.data.readers import modality_of
+    from omnivec.data.readers.text import read_text_prefix
     from omnivec.run import load, require_family
     from omnivec.tasks import seq2seq_kind
     from omnivec.unival.locations import Grounding
@@ -69,7 +70,7 @@ def generate_files(
         spec = get_seq2seq_task(name)
         if spec.modality != modality:
             raise OmnivecError(f"{p}: task {name} takes {spec.modality} input, not {modality}")
-        item: Any = p if modality != "text" else p.read_text()
+        item: Any = p if modality != "text" else read_text_prefix(p)  # its first MAX_TEXT_BYTES
         asks = seq2seq_kind(spec.kind).input_text
         if asks:
             if not text:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from omnivec import checkpoint as ckpt
 from omnivec.errors import OmnivecError
 from omnivec.merge import merge_runs
-from omnivec.outputs import check_output_folder
+from omnivec.outputs import check_output_folder, staged_folder
 
 METHOD_NAMES = {
     "linear": "interpolate",
@@ -93,20 +92,40 @@ def merge_grid(
     a, b, o = Path(run_a), Path(run_b), Path(out)
     pre = Path(pretrained) if pretrained else None
     check_output_folder(o, [a, b, *([pre] if pre else [])], overwrite)
-    if overwrite and o.is_dir():
-        shutil.rmtree(o)  # asked for: no old train state or eval may survive beside the merged weights
+    # Everything is written into a temporary sibling that replaces ``o`` whole only at the end (so no old train
+    # state or eval survives beside the merged weights); a refused input, an error or a kill leaves ``o`` as it was.
     rows: list[dict[str, Any]] = []
-    for alpha in alphas:
-        folder = o if len(alphas) == 1 else o / f"alpha_{alpha:g}"
-        merge_one(a, b, folder, method, alpha, pre, skip, ema)
-        row: dict[str, Any] = {"alpha": alpha, "run": str(folder)}
+    with staged_folder(o) as tmp:
+        for alpha in alphas:
+            folder = tmp if len(alphas) == 1 else tmp / f"alpha_{alpha:g}"
+            merge_one(a, b, folder, method, alpha, pre, skip, ema)
+            row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(alphas) == 1 else o / folder.name)}
+            if eval_tasks:
+                res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
+                ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
+                row.update({t: r["value"] for t, r in res.items()})
+                row["metrics"] = {t: r["metric"] for t, r in res.items()}
+            rows.append(row)
+        table = _table(a, b, method, pre, skip, ema, eval_tasks, rows)
         if eval_tasks:
-            res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
-            ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
-            row.update({t: r["value"] for t, r in res.items()})
-            row["metrics"] = {t: r["metric"] for t, r in res.items()}
-        rows.append(row)
-    table = {
+            ckpt.atomic_write_text(tmp / "merge_table.json", json.dumps(table, indent=2))
+            ckpt.atomic_write_text(tmp / "merge_table.md", markdown_table(table))
+            if len(alphas) > 1:
+                plot_curve(table, tmp / "lambda_curve.png")
+    return table
+
+
+def _table(
+    a: Path,
+    b: Path,
+    method: str,
+    pre: Path | None,
+    skip: Sequence[str],
+    ema: bool,
+    eval_tasks: Sequence[str],
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
         "run_a": str(a),
         "run_b": str(b),
         "method": method,
@@ -116,13 +135,6 @@ def merge_grid(
         "tasks": list(eval_tasks),
         "rows": rows,
     }
-    if eval_tasks:
-        o.mkdir(parents=True, exist_ok=True)
-        ckpt.atomic_write_text(o / "merge_table.json", json.dumps(table, indent=2))
-        ckpt.atomic_write_text(o / "merge_table.md", markdown_table(table))
-        if len(alphas) > 1:
-            plot_curve(table, o / "lambda_curve.png")
-    return table
 
 
 def markdown_table(table: dict[str, Any]) -> str:

@@ -227,7 +227,7 @@ class UnivalModel(nn.Module):
         """Answers -> (B, T) ids ``<s> answer </s> <pad>…``, truncated to the decoder's max length."""
         tk = self.tokenizer
         T = self.cfg.decoder_max_length
-        rows = [[tk.bos_id, *tk.encode(a)[: T - 2], tk.eos_id] for a in answers]
+        rows = [[tk.bos_id, *tk.encode(a, T - 2), tk.eos_id] for a in answers]
         out = torch.full((len(rows), max(len(r) for r in rows)), tk.pad_id, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : len(r)] = torch.tensor(r)

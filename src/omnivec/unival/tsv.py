@@ -1,10 +1,10 @@
 """Readers for UnIVAL's tab-separated data files (the OFA formats; UnIVAL's README and data/ scripts).
 
 One line per sample, columns in a fixed order; the image column holds either the image itself as base64 or a
-path (resolved against ``image_root`` when relative). Readers yield plain records and leave the image
-undecoded, so a pass over a large file stays cheap; :func:`load_image` turns the column into a (C, H, W)
-float tensor in [0, 1]. :func:`lines` + :func:`parse_line` read one row at a time by byte offset, for the lazy
-datasets of :mod:`omnivec.unival.tsv_tasks` (which make these files training tasks).
+path (resolved against ``image_root``, and refused when it resolves outside it). Readers yield plain records
+and leave the image undecoded, so a pass over a large file stays cheap; :func:`load_image` turns the column
+into a (C, H, W) float tensor in [0, 1]. :func:`lines` + :func:`parse_line` read one row at a time by byte
+offset, for the lazy datasets of :mod:`omnivec.unival.tsv_tasks` (which make these files training tasks).
 
 =================  ==========================================================================================
 caption            uniq_id, image_id, caption (several joined by ``&&``), objects, image
@@ -29,7 +29,7 @@ from typing import Any
 
 from torch import Tensor
 
-from omnivec.errors import DataError
+from omnivec.errors import DataError, OutsideRoot
 
 PRETRAIN_TYPES = ("caption", "qa", "visual_grounding", "video_caption", "audio_caption")
 SNLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -251,17 +251,31 @@ def load_image(
 ) -> tuple[Tensor, tuple[int, int]]:
     """An image column (a path, relative to ``image_root``, or base64, standard or URL-safe as OFA writes it)
     -> ((C, H, W) floats in [0, 1], the decoded (width, height) before resizing to ``size`` x ``size``).
+    A path must resolve inside ``image_root`` (default: the current folder): an absolute path elsewhere, a
+    ``..`` escape or a symbolic link out of it is :class:`~omnivec.errors.OutsideRoot`, and is never opened.
     Decoding, mode conversion and resizing are :func:`omnivec.data.readers.decode_image`'s, the same as for
     image files."""
     from omnivec.data.readers import decode_image as decode
+    from omnivec.data.readers.validate import inside
 
     value = value.strip()
-    candidate = Path(image_root) / value if image_root is not None else Path(value)
-    if len(value) < 4096 and _is_file(candidate):
-        return decode(candidate, candidate, size, channels)
+    root = Path(image_root) if image_root is not None else Path.cwd()
+    candidate = root / value
+    refused: OutsideRoot | None = None
+    if len(value) < 4096:
+        try:
+            path = inside(root, value)  # resolves links (no file is opened); refuses what lands outside
+            if _is_file(path):
+                return decode(path, candidate, size, channels)
+        except OutsideRoot as e:
+            refused = e  # unless it is base64 (a JPEG's starts "/9j/"): then it was never a path
+        except OSError:
+            pass  # not a usable file name (too long, ...): base64 or nothing
     try:
         data = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
+        if refused is not None:
+            raise refused from None
         raise DataError(candidate if len(value) < 256 else "<image column>", "neither a file nor base64") from None
     return decode(io.BytesIO(data), "<base64 image>", size, channels)
 

@@ -71,9 +71,8 @@ def byo_options(cfg: RunConfig) -> ReadOptions:
 
 
 def _subset(ds: FolderDataset, keep: list[int]) -> FolderDataset:
-    return FolderDataset(
-        [ds.items[i] for i in keep], ds.modality, ds.class_names, ds.opts, ds.strict, ds.name, ds.inline_text
-    )
+    items = [ds.items[i] for i in keep]
+    return FolderDataset(items, ds.modality, ds.class_names, ds.opts, ds.strict, ds.name, ds.inline_text, ds.root)
 
 
 def holdout(ds: FolderDataset, seed: int, fraction: float = 0.1) -> tuple[FolderDataset, FolderDataset]:
@@ -109,7 +108,7 @@ def relabel(ds: FolderDataset, class_names: list[str]) -> FolderDataset:
         raise OmnivecError(f"{ds.name}: classes {unknown} are not among the run's classes {class_names}")
     index = {c: i for i, c in enumerate(class_names)}
     items = [(x, index[ds.class_names[t]]) for x, t in ds.items]
-    return FolderDataset(items, ds.modality, class_names, ds.opts, ds.strict, ds.name, ds.inline_text)
+    return FolderDataset(items, ds.modality, class_names, ds.opts, ds.strict, ds.name, ds.inline_text, ds.root)
 
 
 def byo_entry(name: str, spec: dict[str, str]) -> TaskEntry:

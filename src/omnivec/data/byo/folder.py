@@ -3,8 +3,8 @@
 ``load_byo(path)`` accepts either:
 
 * a folder ``root/<class>/<file>``; the modality comes from the files' extensions (one modality per folder),
-* a manifest (.csv/.tsv/.jsonl) with a path column (files, relative to the manifest's folder) or a text
-  column, and a label column; defaults ``path`` / ``text`` / ``label``.
+* a manifest (.csv/.tsv/.jsonl) with a path column (files, relative to the manifest's folder, and refused
+  when they resolve outside it) or a text column, and a label column; defaults ``path`` / ``text`` / ``label``.
 
 For unlabelled use (masked pretraining), ``load_byo(path, require_labels=False)`` also accepts a flat folder
 (files directly in ``root``: every file below it is read, sub-folders included) and a manifest without a label
@@ -39,6 +39,7 @@ from omnivec.data.readers import (
     read_table,
 )
 from omnivec.data.readers.points import guess_array_modality
+from omnivec.data.readers.validate import inside
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError, OmnivecError
 from omnivec.types import Modality
@@ -58,6 +59,7 @@ class FolderDataset(Dataset):
         strict: bool = False,
         name: str = "",
         inline_text: bool = False,
+        root: str | None = None,
     ) -> None:
         self.items = list(items)
         self.modality = modality
@@ -67,6 +69,14 @@ class FolderDataset(Dataset):
         self.name = name
         self.inline_text = inline_text
         """True when items hold the text itself (a manifest's text column) rather than file paths."""
+        self.root = root
+        """A manifest's folder: every file must resolve inside it (else the row is skipped, never opened);
+        None for a folder's own files."""
+
+    def read(self, item: str) -> Any:
+        """One file as a sample (DataError when unreadable, or when it resolves outside :attr:`root`)."""
+        path = inside(self.root, item) if self.root is not None else item
+        return read_sample(path, self.modality, self.opts)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -85,7 +95,7 @@ class FolderDataset(Dataset):
         if self.inline_text:
             return item, target
         try:
-            return read_sample(item, self.modality, self.opts), target
+            return self.read(item), target
         except DataError as e:
             if self.strict:
                 raise
@@ -173,7 +183,9 @@ def from_manifest(
     require_labels: bool = True,
 ) -> FolderDataset:
     """A CSV/TSV/JSONL manifest with a ``path_column`` (files, relative to the manifest) or a ``text_column``,
-    and a ``label_column``. The manifest itself must parse: broken quoting is a DataError naming the line.
+    and a ``label_column``. Files must resolve inside the manifest's folder: a row whose path is absolute
+    elsewhere, escapes with ``..`` or is a symbolic link out of it is skipped with its reason, never opened.
+    The manifest itself must parse: broken quoting is a DataError naming the line.
     ``require_labels=False``: a manifest without the label column is one unlabelled set (as a flat folder)."""
     manifest = Path(path)
     rows = read_table(manifest)
@@ -197,10 +209,18 @@ def from_manifest(
     if inline:
         items = [(str(r[key]), t) for r, t in zip(rows, targets)]
         return FolderDataset(items, Modality.TEXT, classes, opts, strict, manifest.stem, inline_text=True)
-    paths = [Path(r[key]) if Path(r[key]).is_absolute() else base / r[key] for r in rows]
+    paths = [base / r[key] for r in rows]  # an absolute path stays itself, and must still lie inside base
     items = [(str(p), t) for p, t in zip(paths, targets)]
-    mod = _folder_modality([p for p in paths if p.is_file()], manifest, modality)
-    return FolderDataset(items, mod, classes, opts, strict, manifest.stem)
+    mod = _folder_modality([p for p in paths if _inside(base, p) and p.is_file()], manifest, modality)
+    return FolderDataset(items, mod, classes, opts, strict, manifest.stem, root=str(base))
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        inside(root, path)
+        return True
+    except DataError:
+        return False
 
 
 def load_byo(path: StrPath, **kwargs: Any) -> FolderDataset:
@@ -258,7 +278,7 @@ def scan(ds: FolderDataset) -> list[Skipped]:
     bad = []
     for item, _ in [] if ds.inline_text else ds.items:
         try:
-            read_sample(item, ds.modality, ds.opts)
+            ds.read(item)
         except DataError as e:
             bad.append(Skipped(e.path, e.reason))
     return bad
@@ -272,7 +292,7 @@ def require_readable(ds: FolderDataset, where: StrPath) -> None:
     bad: list[Skipped] = []
     for item, _ in ds.items:
         try:
-            read_sample(item, ds.modality, ds.opts)
+            ds.read(item)
             return
         except DataError as e:
             bad.append(Skipped(e.path, e.reason))

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from omnivec.data.readers.validate import check_count, check_finite, existing_file
-from omnivec.data.readers.video import load_array
+from omnivec.data.readers.arrays import array_header, load_array
+from omnivec.data.readers.validate import MAX_ARRAY_ELEMENTS, check_count, check_finite, existing_file
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError
 from omnivec.types import Modality
@@ -31,8 +31,11 @@ PLY_TYPES = {
 }  # fmt: skip
 
 
-def read_points(path: StrPath, num_points: int | None = 1024, seed: int = 0) -> Tensor:
-    """Any supported point file -> float32 (num_points, 3), centred, in the unit sphere."""
+def read_points(
+    path: StrPath, num_points: int | None = 1024, seed: int = 0, max_array_elements: int = MAX_ARRAY_ELEMENTS
+) -> Tensor:
+    """Any supported point file -> float32 (num_points, 3), centred, in the unit sphere; a .npy/.npz above
+    ``max_array_elements`` (from its header) is refused before it is read."""
     p = existing_file(path)
     ext = p.suffix.lower()
     faces: np.ndarray | None = None
@@ -41,7 +44,7 @@ def read_points(path: StrPath, num_points: int | None = 1024, seed: int = 0) -> 
     elif ext == ".ply":
         verts, faces = _read_ply(p)
     elif ext in (".npy", ".npz"):
-        arr = load_array(p, ("points", "xyz", "pos", "pointcloud"))
+        arr = load_array(p, ("points", "xyz", "pos", "pointcloud"), max_array_elements)
         if arr.ndim != 2 or arr.shape[1] < 3:
             raise DataError(p, f"point array has shape {arr.shape}; expected (P, 3) or (P, 3+features)")
         verts = arr[:, :3]
@@ -256,10 +259,11 @@ def _read_xyz(p: Path) -> np.ndarray:
 
 
 def guess_array_modality(path: StrPath) -> Modality:
-    """A .npy/.npz of shape (P, 3+) is a point cloud; (T, H, W) or (T, H, W, C) is a video."""
-    arr = load_array(Path(path), ("points", "xyz", "pos", "frames", "video"))
-    if arr.ndim == 2 and arr.shape[1] >= 3:
+    """A .npy/.npz of shape (P, 3+) is a point cloud; (T, H, W) or (T, H, W, C) is a video. Only the header is
+    read: the array's size is checked when it is read as the modality guessed."""
+    shape, _ = array_header(Path(path), ("points", "xyz", "pos", "frames", "video"))
+    if len(shape) == 2 and shape[1] >= 3:
         return Modality.POINTS
-    if arr.ndim in (3, 4):
+    if len(shape) in (3, 4):
         return Modality.VIDEO
-    raise DataError(path, f"array of shape {arr.shape} is neither points (P, 3) nor frames (T, H, W[, C])")
+    raise DataError(path, f"array of shape {shape} is neither points (P, 3) nor frames (T, H, W[, C])")

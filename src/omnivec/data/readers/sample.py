@@ -15,6 +15,13 @@ from typing import Any
 from omnivec.data.readers.audio import read_audio
 from omnivec.data.readers.image import read_image
 from omnivec.data.readers.text import read_text
+from omnivec.data.readers.validate import (
+    MAX_ARRAY_ELEMENTS,
+    MAX_AUDIO_SAMPLES,
+    MAX_IMAGE_PIXELS,
+    MAX_TEXT_BYTES,
+    MAX_VIDEO_ELEMENTS,
+)
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError
 from omnivec.types import Modality
@@ -46,6 +53,16 @@ class ReadOptions:
     """Point clouds are resampled to this many points."""
     seed: int = 0
     """Seeds point resampling, so the same file always gives the same points."""
+    max_audio_samples: int = MAX_AUDIO_SAMPLES
+    """Most audio samples one file may decode to (frames x channels, and the resampled length), from the header."""
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    """Most pixels (width x height, from the header) of one image or one video frame."""
+    max_video_elements: int = MAX_VIDEO_ELEMENTS
+    """Most decoded video values kept before temporal sampling (frames x height x width x 3)."""
+    max_array_elements: int = MAX_ARRAY_ELEMENTS
+    """Most elements of the array read from a ``.npy``/``.npz`` (from its header, before it is read)."""
+    max_text_bytes: int = MAX_TEXT_BYTES
+    """Bytes read from a text file; the rest is not read (the model keeps its first max_length tokens)."""
 
 
 def extension(path: StrPath) -> str:
@@ -111,13 +128,20 @@ def read_sample(path: StrPath, modality: Modality | str | None = None, opts: Rea
     if mod is None:  # .txt without a modality
         mod = Modality.TEXT
     if mod is Modality.IMAGE and ext in IMAGE_EXTS:
-        return read_image(path, opts.image_size, opts.channels)
+        return read_image(path, opts.image_size, opts.channels, opts.max_image_pixels)
     if mod is Modality.AUDIO and ext in AUDIO_EXTS:
-        return read_audio(path, opts.sample_rate)
+        return read_audio(path, opts.sample_rate, opts.max_audio_samples)
     if mod is Modality.VIDEO and ext in VIDEO_EXTS | ARRAY_EXTS:
-        return read_video(path, opts.num_frames, opts.video_size)
+        return read_video(
+            path,
+            opts.num_frames,
+            opts.video_size,
+            opts.max_image_pixels,
+            opts.max_video_elements,
+            opts.max_array_elements,
+        )
     if mod is Modality.POINTS and ext in POINT_EXTS | ARRAY_EXTS | TEXT_EXTS:
-        return read_points(path, opts.num_points, opts.seed)
+        return read_points(path, opts.num_points, opts.seed, opts.max_array_elements)
     if mod is Modality.TEXT and ext in TEXT_EXTS:
-        return read_text(path)
+        return read_text(path, opts.max_text_bytes)
     raise DataError(path, f"a {ext} file cannot be read as {mod.value}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 from pathlib import Path
 from typing import Any
 
-from omnivec.data.readers.validate import existing_file
+from omnivec.data.readers.validate import MAX_TEXT_BYTES, existing_file
 from omnivec.data.root import StrPath
 from omnivec.errors import DataError
 
@@ -75,13 +76,22 @@ def _parse_jsonl(text: str, p: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_text(path: StrPath) -> str:
-    """A .txt file as one text sample (stripped)."""
+def read_text_prefix(path: StrPath, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """The first ``max_bytes`` of a UTF-8 text file (a UTF-8 BOM dropped); the rest is never read, and a
+    character cut in two at the limit is dropped."""
     p = existing_file(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig").strip()
+    with open(p, "rb") as f:
+        data = f.read(max_bytes + 1)
+    try:  # not final when cut: an incomplete last character is held back, not an error
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data[:max_bytes], final=len(data) <= max_bytes)
     except UnicodeDecodeError as e:
         raise DataError(p, f"not UTF-8 text (byte {e.start}: {e.reason})") from None
+
+
+def read_text(path: StrPath, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """A .txt file as one text sample (stripped); only its first ``max_bytes`` are read."""
+    text = read_text_prefix(path, max_bytes).strip()
+    p = Path(path)
     if not text:
         raise DataError(p, "only whitespace")
     return text
