@@ -36,6 +36,7 @@ from omnivec.checkpoint import (
     EMA_WEIGHTS,
     TOKENIZER,
     WEIGHTS,
+    atomic_folder,
     atomic_write,
     atomic_write_text,
     load_weights,
@@ -217,12 +218,15 @@ def merge_runs(
     density: float = 0.2,
     skip: Sequence[str] = (),
     use_ema: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Merge run folders into ``out_dir``: a normal run folder (config, tokenizer, weights) + ``merge.json``.
 
     ``interpolate`` takes two runs and ``alpha``; ``average`` N runs and optional ``weights``;
     ``task_arithmetic`` (``scale``) and ``ties`` (``density``, ``scale``) take the fine-tuned runs plus the
     ``pretrained`` run folder they all started from. Config and tokenizer are copied from the first run.
+    ``out_dir`` must be new or empty; with ``overwrite`` an existing folder is replaced once the merged one is
+    complete (:func:`omnivec.checkpoint.atomic_folder`).
     """
     runs = [Path(r) for r in run_dirs]
     out = Path(out_dir)
@@ -274,12 +278,7 @@ def merge_runs(
         merged = ties_merge(states[0], states[1:], density, scale, skip)
         params = {"density": density, "scale": scale}
 
-    out.mkdir(parents=True, exist_ok=True)
     first = runs[0]
-    _copy(first / CONFIG, out / CONFIG)
-    if (first / TOKENIZER).is_file():
-        _copy(first / TOKENIZER, out / TOKENIZER)
-    save_weights(merged, out / WEIGHTS, metadata={"merge_method": method})
     info = {
         "method": method,
         "params": params,
@@ -289,7 +288,16 @@ def merge_runs(
         "inputs": [{"run": str(r), "weights": f} for r, (_, f) in zip(every, loaded)],
         "config_and_tokenizer_from": str(first),
     }
-    atomic_write_text(out / MERGE_INFO, json.dumps(info, indent=2) + "\n")
+
+    def write(folder: Path) -> None:
+        _copy(first / CONFIG, folder / CONFIG)
+        if (first / TOKENIZER).is_file():
+            _copy(first / TOKENIZER, folder / TOKENIZER)
+        save_weights(merged, folder / WEIGHTS, metadata={"merge_method": method})
+        atomic_write_text(folder / MERGE_INFO, json.dumps(info, indent=2) + "\n")
+
+    # a sibling folder renamed into place at the end: killed part-way, no half run folder is left at out
+    atomic_folder(out, write, replace=overwrite)
     return out
 
 

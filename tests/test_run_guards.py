@@ -1,0 +1,167 @@
+"""Runs remember what they were trained on, and a refused or failed command says so in one line (issue 25).
+
+- classes: a class folder added to a bring-your-own dataset is refused by ``evaluate``, ``train --resume`` and
+  ``finetune --resume``, naming the run, its classes and the data's (it used to score 0.000 / die of IndexError);
+- merge: runs with different tokenizers or class lists are refused, naming both; killed at any write, merge
+  leaves no half run folder; ``atomic_folder`` puts back a folder caught between the renames of a swap;
+- weights: an int32 tensor where a float weight belongs is refused, naming the key;
+- text: ``predict`` refuses a whitespace-only file as ``embed`` does; a UTF-8 byte-order mark changes nothing;
+- ``search --k`` takes integers >= 1; PLY/OFF headers and face indices that crashed the reader are DataErrors;
+- a real full disk (a 1-4 MiB tmpfs, where this process may mount one) is one line saying "disk full".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from omnivec import checkpoint as ckpt
+from omnivec.cli import main
+from omnivec.errors import OmnivecError
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--preset", "tiny", "--batch-size", "4", "--max-steps", "2", "--quiet", "--seed", "0"]
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Exit status and the stderr of an in-process command (argparse errors included)."""
+    try:
+        rc = main(argv)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 1
+    return rc, capsys.readouterr().err
+
+
+def _one_error(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def tree_hash(folder: Path, ignore: tuple[str, ...] = (".lock",)) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.name not in ignore
+    }
+
+
+def image_folder(root: Path, classes: tuple[str, ...], per_class: int = 4) -> Path:
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray((rng.random((16, 16)) * 255).astype(np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run with an image (shapes) and a text (topics) classification task."""
+    out = tmp_path_factory.mktemp("guards") / "run"
+    assert (
+        main(["train", *TINY, "--tasks", "shapes,topics", "--num-train", "16", "--num-test", "8", "--out", str(out)])
+        == 0
+    )
+    return out
+
+
+# -------------------------------------------------------------------------------- atomic writes, a full disk
+
+
+def test_merge_killed_at_any_write_leaves_no_half_run_folder(text_run: Path, tmp_path: Path) -> None:
+    """The merged folder is filled as a hidden sibling and renamed at the end: killed after any write (the
+    config, the tokenizer, the weights, merge.json), no OUT exists, and the next merge cleans the sibling."""
+    out, log = tmp_path / "merged", tmp_path / "writes.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMNIVEC_WRITE_LOG": str(log)}
+    argv = [sys.executable, "-m", "omnivec", "merge", str(text_run), str(text_run), "--alpha", "0.5", "--out", str(out)]
+    assert subprocess.run(argv, env=env, capture_output=True).returncode == 0
+    writes = log.read_text().splitlines()
+    assert writes[-1].endswith(f"\t{out}") and len(writes) >= 5, writes  # the rename is the last write
+    shutil.rmtree(out)
+    for k in range(1, len(writes)):
+        env["OMNIVEC_CRASH_AFTER_WRITE"] = str(k)
+        assert subprocess.run(argv, env=env, capture_output=True).returncode == 86
+        assert not out.exists(), f"a half run folder after write {k}: {writes[k - 1]}"
+    env.pop("OMNIVEC_CRASH_AFTER_WRITE")
+    assert subprocess.run(argv, env=env, capture_output=True).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged", "writes.log"]  # no .merged.tmp left
+    assert load_file(out / ckpt.WEIGHTS).keys() == load_file(text_run / ckpt.WEIGHTS).keys()
+
+
+def test_atomic_folder_replaces_only_when_complete_and_restores_a_swap_cut_short(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+
+    def fail(folder: Path) -> None:
+        (folder / "new.txt").write_text("new")
+        raise OSError(5, "I/O error")
+
+    with pytest.raises(OSError):
+        ckpt.atomic_folder(out, fail, replace=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "old.txt").read_text() == "old"
+    with pytest.raises(OmnivecError, match="not empty"):
+        ckpt.atomic_folder(out, lambda f: None)
+    # killed between the two renames of a swap: the old folder sits at .out.old.tmp and out is gone
+    os.replace(out, tmp_path / ".out.old.tmp")
+    ckpt.atomic_folder(out, lambda f: (f / "new.txt").write_text("new"), replace=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "new.txt").read_text() == "new"
+
+
+@contextmanager
+def small_disk(where: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` mounted at ``where``; skips, saying why, where this process may not mount."""
+    where.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (a real full disk cannot be made otherwise)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_real_full_disk_is_one_line_saying_disk_full(
+    text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        big = {"w": torch.zeros(600_000)}  # 2.4 MB
+        for write in (
+            lambda: ckpt.save_weights(big, disk / "w.safetensors"),  # safetensors: SafetensorError
+            lambda: ckpt.save_state(big, disk / "s.pt"),  # torch.save: RuntimeError "unexpected pos"
+            lambda: ckpt.atomic_write_text(disk / "t.txt", "x" * 2_000_000),  # OSError without a filename
+        ):
+            with pytest.raises(OmnivecError, match=f"{disk}/.*: disk full"):
+                write()
+            assert list(disk.iterdir()) == [], "a failed write left a temporary file"
+        out = disk / "merged"
+        rc, err = _run(["merge", str(text_run), str(text_run), "--alpha", "0.5", "--out", str(out)], capsys)
+        line = _one_error(err)
+        assert rc == 2 and f"{disk}/" in line and "disk full" in line and "unexpected" not in line, line
+        assert list(disk.iterdir()) == []
+
+
+def test_training_into_a_full_disk_is_one_line_saying_disk_full(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with small_disk(tmp_path / "disk", "6m") as disk:  # the step-0 checkpoint fits, the step-2 one does not
+        argv = ["train", *TINY, "--tasks", "shapes", "--num-train", "16", "--num-test", "8", "--out", str(disk / "r")]
+        rc, err = _run(argv, capsys)
+        line = _one_error(err)
+        assert rc == 2 and "disk full" in line and "unexpected" not in line, line
+        assert not list((disk / "r" / ckpt.CHECKPOINTS).glob(".*.tmp")), "the failed checkpoint's folder was kept"
