@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from omnivec import checkpoint as ckpt
 from omnivec.cli import main
@@ -67,6 +67,11 @@ def image_folder(root: Path, classes: tuple[str, ...], per_class: int = 4) -> Pa
     return root
 
 
+def _copy_run(run: Path, to: Path) -> Path:
+    shutil.copytree(run, to, ignore=shutil.ignore_patterns(".lock"))
+    return to
+
+
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny run with an image (shapes) and a text (topics) classification task."""
@@ -76,6 +81,37 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         == 0
     )
     return out
+
+
+# ----------------------------------------------------------------------------------------------- weights
+
+
+def test_an_int32_tensor_for_a_float_weight_is_refused(
+    text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omnivec.merge import check_compatible
+
+    run = _copy_run(text_run, tmp_path / "run")
+    weights = load_file(run / ckpt.WEIGHTS)
+    key = next(k for k, v in weights.items() if v.is_floating_point())
+    bad = {**weights, key: weights[key].to(torch.int32)}
+    save_file(bad, str(run / ckpt.WEIGHTS))
+    (tmp_path / "t.txt").write_text("a red cat\n")
+    argv = [
+        "embed",
+        str(run),
+        "--modality",
+        "text",
+        "--input",
+        str(tmp_path / "t.txt"),
+        "--out",
+        str(tmp_path / "v.npz"),
+    ]
+    rc, err = _run(argv, capsys)
+    line = _one_error(err)
+    assert rc == 2 and f"dtype mismatch ['{key} torch.int32 != torch.float32']" in line, line
+    with pytest.raises(OmnivecError, match=f"different dtypes .*{key}: torch.float32 vs torch.int32"):
+        check_compatible([weights, bad], ["a", "b"])
 
 
 # -------------------------------------------------------------------------------- atomic writes, a full disk

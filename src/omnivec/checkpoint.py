@@ -218,6 +218,17 @@ def check_finite_weights(state: dict[str, torch.Tensor], path: Path) -> None:
             raise OmnivecError(f"{path}: tensor {key!r} holds {n} non-finite value(s) (NaN or inf)")
 
 
+def load_into(module: torch.nn.Module, path: Path) -> None:
+    """Load the safetensors file ``path`` into ``module``, once its keys, shapes, dtypes and values are checked
+    (:func:`omnivec.state_check.check_weights`)."""
+    from omnivec.state_check import check_weights
+
+    state = load_weights(path)
+    check_finite_weights(state, path)
+    check_weights(state, module.state_dict(), path, "the model")
+    module.load_state_dict(state)
+
+
 def save_state(state: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda p: torch.save(state, p))
 

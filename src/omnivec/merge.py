@@ -9,7 +9,7 @@
   fraction by magnitude, elect a sign per parameter by summed mass, average the values that agree with it.
 
 Rules shared by all of them, and where they differ from UnIVAL's averaging script:
-- every state must have the same keys and shapes, else :class:`OmnivecError` names the offending keys;
+- every state must have the same keys, shapes and dtypes, else :class:`OmnivecError` names the offending keys;
 - a key matching a ``skip`` pattern (fnmatch, e.g. ``"*.num_batches_tracked"`` or ``"heads.*"``) keeps the
   FIRST state's value unchanged (UnIVAL's script rescaled skipped keys: avg[k] += λ·avg[k]);
 - integer and bool tensors (step counters, index buffers) are never interpolated: they keep the first's value;
@@ -51,7 +51,7 @@ MERGE_INFO = "merge.json"
 
 
 def check_compatible(states: Sequence[State], names: Sequence[str] | None = None) -> None:
-    """Same keys and shapes in every state, else an error naming what differs and where."""
+    """Same keys, shapes and dtypes in every state, else an error naming what differs and where."""
     names = list(names) if names is not None else [f"state {i}" for i in range(len(states))]
     if not states:
         raise OmnivecError("nothing to merge: no states given")
@@ -69,6 +69,9 @@ def check_compatible(states: Sequence[State], names: Sequence[str] | None = None
         ]
         if bad:
             raise OmnivecError(f"{name} has different shapes from {names[0]}: {_few(bad)}")
+        bad = [f"{k}: {first[k].dtype} vs {state[k].dtype}" for k in first if first[k].dtype != state[k].dtype]
+        if bad:  # an int32 tensor where a float weight belongs would be merged as if it were weights
+            raise OmnivecError(f"{name} has different dtypes from {names[0]}: {_few(bad)}")
 
 
 def _few(items: list[str], n: int = 5) -> str:

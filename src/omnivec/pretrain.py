@@ -264,9 +264,9 @@ def pretrain(
             masking = load_yaml(PretrainConfig, out / PRETRAIN_CONFIG)
             tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
             mae = MaskedAutoencoder(omni, masking)
-            mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
+            ckpt.load_into(mae.decoder, out / DECODER_WEIGHTS)
             if mae.teacher is not None:
-                mae.teacher.load_state_dict(ckpt.load_weights(out / TEACHER_WEIGHTS))
+                ckpt.load_into(mae.teacher, out / TEACHER_WEIGHTS)
         else:
             cfg, masking = run_cfg, pcfg or PretrainConfig()
             tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))

@@ -20,6 +20,7 @@ from omnivec import checkpoint as ckpt
 from omnivec.config import RunConfig, from_dict, read_yaml, save_yaml
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
+from omnivec.state_check import check_weights
 from omnivec.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
 
 def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniModel, RunConfig]:
     """Rebuild an OmniVec model from ``config.yaml`` and ``tokenizer.json`` and load its safetensors weights (or
-    the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys and shapes must match exactly."""
+    the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys, shapes and dtypes must match exactly."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir, "omnivec")
     tok_path = run_dir / ckpt.TOKENIZER
@@ -96,15 +97,7 @@ def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniMode
     model = OmniModel(cfg.model, tokenizer)
     state = ckpt.load_weights(run_dir / weights)
     ckpt.check_finite_weights(state, run_dir / weights)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or extra or bad:
-        raise OmnivecError(
-            f"{run_dir / weights} does not match {ckpt.CONFIG}: missing {missing[:5]}, "
-            f"unexpected {extra[:5]}, shape mismatch {bad[:5]}"
-        )
+    check_weights(state, model.state_dict(), run_dir / weights, ckpt.CONFIG)
     model.load_state_dict(state)
     model.eval()
     return model, cfg
