@@ -83,6 +83,60 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+# ----------------------------------------------------------------------------------------------- classes
+
+
+def test_a_class_added_to_the_data_is_refused_by_evaluate_and_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = image_folder(tmp_path / "glyphs", ("left", "right", "top"))
+    run, ft = tmp_path / "run", tmp_path / "ft"
+    assert main(["train", *TINY, "--train", str(data), "--out", str(run)]) == 0
+    ft_flags = ["--preset", "tiny", "--batch-size", "4", "--steps", "2", "--quiet", "--seed", "0"]
+    assert main(["finetune", "scratch", *ft_flags, "--train", str(data), "--out", str(ft)]) == 0
+    capsys.readouterr()
+    image_folder(data, ("mid",))  # sorts between left and right: every index from right on shifts
+    before = {f: tree_hash(f) for f in (run, ft)}
+    for argv in (
+        ["evaluate", str(run)],
+        ["train", "--resume", "--max-steps", "4", "--quiet", "--out", str(run)],
+        ["finetune", "scratch", "--resume", "--quiet", "--out", str(ft)],
+    ):
+        rc, err = _run(argv, capsys)
+        line = _one_error(err)
+        assert rc == 2, (argv, err)
+        folder = ft if "finetune" in argv else run
+        assert f"{folder} was trained on 3 classes for task 'glyphs' [left, right, top]" in line, line
+        assert f"{data} has 4 [left, mid, right, top] (new [mid])" in line, line
+    assert {f: tree_hash(f) for f in (run, ft)} == before, "a refused command changed a run folder"
+    shutil.rmtree(data / "mid")
+    rc, err = _run(["evaluate", str(run)], capsys)
+    assert rc == 0, err
+
+
+def test_check_classes_names_order_and_skips_runs_without_names() -> None:
+    from omnivec.config import TaskConfig
+    from omnivec.run import check_classes
+
+    task = TaskConfig("t", "classification", "image", num_classes=2, class_names=["a", "b"])
+    check_classes("R", task, ["a", "b"], "D")
+    with pytest.raises(
+        OmnivecError,
+        match=r"R was trained on 2 classes .* \[a, b\], but D has 2 \[b, a\] \(the same names in another order\)",
+    ):
+        check_classes("R", task, ["b", "a"], "D")
+    check_classes("R", TaskConfig("t", "classification", "image", num_classes=2), ["x", "y"], "D")  # older runs
+
+
+def test_evaluate_data_with_an_unknown_class_names_the_run(
+    text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = image_folder(tmp_path / "eval", ("circle", "blob"))
+    rc, err = _run(["evaluate", str(text_run), "--tasks", "shapes", "--data", str(data)], capsys)
+    line = _one_error(err)
+    assert rc == 2 and str(text_run) in line and "never saw: ['blob']" in line, line
+
+
 # ----------------------------------------------------------------------------------------------- weights
 
 
