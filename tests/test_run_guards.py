@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
@@ -135,6 +137,50 @@ def test_evaluate_data_with_an_unknown_class_names_the_run(
     rc, err = _run(["evaluate", str(text_run), "--tasks", "shapes", "--data", str(data)], capsys)
     line = _one_error(err)
     assert rc == 2 and str(text_run) in line and "never saw: ['blob']" in line, line
+
+
+# ----------------------------------------------------------------------------------------------- merge
+
+
+def test_merge_refuses_other_tokenizers_and_class_lists(
+    text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omnivec.tokenizer import TextTokenizer
+
+    own = TextTokenizer.load(text_run / ckpt.TOKENIZER)
+    other = _copy_run(text_run, tmp_path / "other")
+    corpus = [f"{w} {v} number {i}" for i in range(200) for w, v in (("zebra", "quartz"), ("xylophone", "jam"))]
+    TextTokenizer.train(corpus, own.vocab_size).save(other / ckpt.TOKENIZER)
+    assert TextTokenizer.load(other / ckpt.TOKENIZER).fingerprint() != own.fingerprint()
+    rc, err = _run(["merge", str(text_run), str(other), "--out", str(tmp_path / "m")], capsys)
+    line = _one_error(err)
+    assert rc == 2 and f"{other} and {text_run} have different tokenizers" in line, line
+
+    swapped = _copy_run(text_run, tmp_path / "swapped")
+    cfg = yaml.safe_load((swapped / ckpt.CONFIG).read_text())
+    task = next(t for t in cfg["model"]["tasks"] if t["name"] == "shapes")
+    names = task["class_names"]
+    task["class_names"] = [names[1], names[0], *names[2:]]
+    (swapped / ckpt.CONFIG).write_text(yaml.safe_dump(cfg))
+    rc, err = _run(["merge", str(text_run), str(swapped), "--out", str(tmp_path / "m")], capsys)
+    line = _one_error(err)
+    assert rc == 2 and f"{swapped} and {text_run} were trained on different classes for task 'shapes'" in line
+    assert str(task["class_names"]) in line and str(names) in line, line
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_tokenizer_fingerprint_ignores_only_runtime_settings(text_run: Path, tmp_path: Path) -> None:
+    from omnivec.tokenizer import TextTokenizer, file_fingerprint
+
+    path = text_run / ckpt.TOKENIZER
+    assert file_fingerprint(path) == TextTokenizer.load(path).fingerprint()
+    spec = json.loads(path.read_text())
+    spec["truncation"] = {"max_length": 7, "strategy": "LongestFirst", "stride": 0, "direction": "Right"}
+    (tmp_path / "a.json").write_text(json.dumps(spec))
+    assert file_fingerprint(tmp_path / "a.json") == file_fingerprint(path)
+    spec["added_tokens"] = spec["added_tokens"][:-1]
+    (tmp_path / "b.json").write_text(json.dumps(spec))
+    assert file_fingerprint(tmp_path / "b.json") != file_fingerprint(path)
 
 
 # ----------------------------------------------------------------------------------------------- weights

@@ -190,6 +190,45 @@ def _architecture(config: dict[str, Any]) -> Any:
     return config.get("model", config)
 
 
+def _class_lists(config: dict[str, Any]) -> dict[str, list[str]]:
+    tasks = _architecture(config).get("tasks") or []
+    return {t["name"]: list(t.get("class_names") or []) for t in tasks if isinstance(t, dict) and "name" in t}
+
+
+def _tokenizer_fingerprint(run: Path) -> str:
+    from omnivec.tokenizer import file_fingerprint
+
+    path = run / TOKENIZER
+    return file_fingerprint(path) if path.is_file() else "none"
+
+
+def check_same_training(runs: Sequence[Path], configs: Sequence[dict[str, Any]]) -> None:
+    """Runs merge only when every weight means the same thing in each: the same class list (names and order)
+    per task, the same architecture and the same tokenizer (a token id must stand for the same text). Each
+    difference is one error naming both runs and what differs."""
+    first, ref = runs[0], configs[0]
+    ref_classes, ref_tokenizer = _class_lists(ref), _tokenizer_fingerprint(first)
+    for run, config in zip(runs[1:], configs[1:]):
+        classes = _class_lists(config)
+        for task in sorted(classes.keys() & ref_classes.keys()):
+            if classes[task] != ref_classes[task]:
+                raise OmnivecError(
+                    f"{run} and {first} were trained on different classes for task {task!r} "
+                    f"({classes[task]} vs {ref_classes[task]}): their heads cannot be merged"
+                )
+        if _architecture(config) != _architecture(ref):
+            raise OmnivecError(
+                f"{run} has a different model config from {first}: "
+                "runs can only be merged when they share the architecture"
+            )
+        tokenizer = _tokenizer_fingerprint(run)
+        if tokenizer != ref_tokenizer:
+            raise OmnivecError(
+                f"{run} and {first} have different tokenizers ({TOKENIZER} fingerprint {tokenizer[:12]} vs "
+                f"{ref_tokenizer[:12]}): a token id means different text in each, so they cannot be merged"
+            )
+
+
 def load_run_weights(run: Path, use_ema: bool = False) -> tuple[dict[str, Tensor], str]:
     """A run's weights (its EMA weights if asked for and present) and the file they came from.
 
@@ -259,12 +298,7 @@ def merge_runs(
             raise OmnivecError(f"merge {name}: expected a finite number, got {value}")
 
     configs = [_load_config(r) for r in every]
-    for r, c in zip(every[1:], configs[1:]):
-        if _architecture(c) != _architecture(configs[0]):
-            raise OmnivecError(
-                f"{r} has a different model config from {every[0]}: "
-                "runs can only be merged when they share the architecture"
-            )
+    check_same_training(every, configs)
     loaded = [load_run_weights(r, use_ema) for r in every]
     states = [s for s, _ in loaded]
     names = [str(r) for r in every]
@@ -315,6 +349,7 @@ __all__ = [
     "METHODS",
     "average",
     "check_compatible",
+    "check_same_training",
     "interpolate",
     "interpolation_grid",
     "load_run_weights",
