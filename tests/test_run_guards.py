@@ -214,6 +214,32 @@ def test_an_int32_tensor_for_a_float_weight_is_refused(
         check_compatible([weights, bad], ["a", "b"])
 
 
+# ----------------------------------------------------------------------------------------------- text
+
+
+def test_predict_refuses_whitespace_and_a_byte_order_mark_changes_nothing(
+    text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from omnivec.embed import embed_inputs
+    from omnivec.predict import predict_files
+    from omnivec.run import load
+
+    blank = tmp_path / "blank.txt"
+    blank.write_text("  \n\t \n")
+    rc, err = _run(["predict", str(text_run), "--task", "topics", "--input", str(blank)], capsys)
+    assert rc == 2 and "blank.txt: only whitespace" in _one_error(err)
+
+    plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
+    plain.write_text("the stock market fell\n")
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    model = load(text_run, "cpu")
+    a, b = (embed_inputs(model, "text", [p]).vectors for p in (plain, marked))
+    assert np.array_equal(a, b)
+    pa, pb = (predict_files(text_run, "topics", [p], "cpu")[0]["prediction"] for p in (plain, marked))
+    assert pa == pb
+    assert torch.equal(model.embed("text", [plain]), model.embed("text", [marked]))
+
+
 # -------------------------------------------------------------------------------- atomic writes, a full disk
 
 

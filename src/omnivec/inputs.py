@@ -26,16 +26,14 @@ def has_paths(items: Sequence[Any], modality: str) -> bool:
 def read_file(path: str | Path, modality: str, options: dict[str, Any]) -> Any:
     """One file -> one sample of ``modality``, decoded as ``options`` (ReadOptions fields) say."""
     from omnivec.data.readers import ReadOptions, read_sample
+    from omnivec.data.readers.text import read_text
 
     p = Path(path)
     if not p.is_file():
         raise OmnivecError(f"input file {p} does not exist")
-    if modality == Modality.TEXT:
-        try:
-            return p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise OmnivecError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
+        if modality == Modality.TEXT:  # any extension: the caller says it is text. Read as training reads a
+            return read_text(p)  # .txt: no byte-order mark, stripped, whitespace alone refused
         return read_sample(p, modality, ReadOptions(**options))
     except DataError as e:
         raise OmnivecError(str(e)) from None
