@@ -240,6 +240,28 @@ def test_predict_refuses_whitespace_and_a_byte_order_mark_changes_nothing(
     assert torch.equal(model.embed("text", [plain]), model.embed("text", [marked]))
 
 
+# ----------------------------------------------------------------------------------------------- search
+
+
+@pytest.mark.parametrize("k", ["0", "-3", "1.5"])
+def test_search_k_must_be_at_least_one(k: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = _run(["search", str(tmp_path / "index.npz"), "--query", "x", "--k", k], capsys)
+    assert rc == 2 and "--k" in _one_error(err) and "integer >= 1" in err
+
+
+def test_index_neighbours_refuses_k_below_one() -> None:
+    from omnivec.embed import Embeddings
+    from omnivec.search import Index, make_backend
+
+    vectors = np.random.default_rng(0).standard_normal((24, 8)).astype(np.float32)
+    emb = Embeddings(vectors, [str(i) for i in range(24)], [""] * 24, [""] * 24, "image", "trunk", "")
+    index = Index(emb, make_backend(vectors, "exact"))
+    assert len(index.neighbours(vectors[:1], 3)[0]) == 3
+    for k in (0, -3):
+        with pytest.raises(OmnivecError, match="integer >= 1"):
+            index.neighbours(vectors[:1], k)
+
+
 # -------------------------------------------------------------------------------- atomic writes, a full disk
 
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from omnivec.cli.common import add_device, add_run_and_inputs, modality_names
+from omnivec.validate import non_negative_int, positive_int
 
 
 def cmd_index(a: argparse.Namespace) -> int:
@@ -71,11 +72,11 @@ def register(sub: Any) -> None:
     s = sub.add_parser("search", help="nearest neighbours of a file, folder or text in an index (recall for folders)")
     s.add_argument("index")
     s.add_argument("--query", required=True, help="a file, a folder of class subfolders (prints R@k), or a text")
-    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--k", type=positive_int, default=10, help="neighbours per query (>= 1)")
     s.add_argument("--modality", choices=modality_names(), help="the query's modality (default: from its extension)")
     s.add_argument("--run", help="the run to embed the query with (default: the one the index names)")
     s.add_argument("--backend", default="exact", choices=["exact", "faiss"], help="exact (numpy) or faiss (HNSW)")
-    s.add_argument("--show", type=int, default=5, help="queries whose neighbours are printed")
+    s.add_argument("--show", type=non_negative_int, default=5, help="queries whose neighbours are printed")
     s.add_argument("--json", action="store_true")
     add_device(s)
     s.set_defaults(fn=cmd_search)
