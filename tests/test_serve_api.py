@@ -132,6 +132,7 @@ def test_concurrent_requests_are_batched_with_the_same_answers(client: Any, runs
     assert after["batches"] - before["batches"] < 32 and after["largest"] > 1
 
 
+JSON = {"content-type": "application/json"}
 BAD = [
     # (what is wrong, request kwargs, path, status, words the error must contain)
     ("unknown extension", {"files": {"file": ("a.exe", b"MZ\x90")}}, "/predict/shapes", 415, "a.exe"),
@@ -151,6 +152,40 @@ BAD = [
     ("generate on OmniVec", {"files": {"file": ("a.png", b"x")}}, "/generate", 400, "UnIVAL"),
     ("thumbnail row", {}, "/index/thumbnail/999", 404, "outside the index"),
     ("huge body", {"content": b"x" * (2 * 1024 * 1024), "headers": {"content-type": "a/b"}}, "/embed", 413, "limit"),
+    # issue 25: hostile JSON and long texts
+    ("JSON 100,000 deep", {"content": b"[" * 100_000 + b"]" * 100_000, "headers": JSON}, "/embed", 400, "too deeply"),
+    (
+        "object 100,000 deep",
+        {"content": b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "headers": JSON},
+        "/embed",
+        400,
+        "too deeply",
+    ),
+    (
+        "text as a list",
+        {"json": {"text": ["a", "b"]}},
+        "/predict/topics",
+        422,
+        "field 'text': expected a string, got an array",
+    ),
+    ("text as a number", {"json": {"text": 5}}, "/embed", 422, "field 'text': expected a string, got a number"),
+    ("nested field", {"json": {"text": "x", "k": {"n": 3}}}, "/search", 422, "field 'k': expected a plain value"),
+    (
+        "a 5000-digit integer",
+        {"content": b'{"text": "x", "k": ' + b"9" * 5000 + b"}", "headers": JSON},
+        "/search",
+        400,
+        "not valid JSON",
+    ),
+    ("text over --max-text-kb", {"json": {"text": "ab " * 100_000}}, "/embed", 413, "field 'text' is 300000 bytes"),
+    (".txt over --max-text-kb", {"files": {"file": ("a.txt", b"ab " * 100_000)}}, "/embed", 413, "upload 'a.txt'"),
+    (
+        "prompt over --max-text-kb",
+        {"files": {"file": ("a.png", b"x")}, "data": {"text": "ab " * 100_000}},
+        "/generate",
+        413,
+        "field 'text'",
+    ),
 ]
 
 
@@ -164,6 +199,18 @@ def test_bad_input_is_a_clear_4xx_and_the_server_stays_healthy(
     assert words in r.json()["error"], (what, r.json())
     assert client.get("/health").json()["status"] == "ok"
     assert client.post("/predict/topics", json={"text": "still serving"}).status_code == 200
+
+
+def test_text_is_read_as_the_file_readers_read_it(client: Any) -> None:
+    """A UTF-8 byte-order mark and surrounding whitespace are no part of a text: the readers (and so training)
+    drop them, and the server used to embed them."""
+    want = client.post("/embed", json={"text": "the match was won"}).json()["vector"]
+    for sent in (
+        {"files": {"file": ("a.txt", b"\xef\xbb\xbfthe match was won\n")}},
+        {"json": {"text": "  the match was won\n"}},
+    ):
+        r = client.post("/embed", **sent)
+        assert r.status_code == 200 and r.json()["vector"] == want, sent
 
 
 def test_the_server_never_opens_a_path_a_client_names(client: Any, runs: dict[str, Path], tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ when unset, and are never set by omnivec itself.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -89,22 +91,54 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename it onto ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename it onto ``path``. A write
+    that fails (disk full, read-only folder) leaves no temporary file and is one :class:`OmnivecError` naming
+    ``path`` (see :func:`write_failure`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         write(tmp)
         os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except Exception as e:
+        error = write_failure(path, e)
+        if error is None:
+            raise
+        raise error from None
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
     durable(path)
+
+
+LOW_SPACE = 1 << 20
+"""Free bytes below which a failed write is put down to a full disk: torch.save reports ENOSPC only as
+``RuntimeError: unexpected pos``, so the folder's free space is the only witness."""
+
+
+def write_failure(path: Path, e: BaseException) -> OmnivecError | None:
+    """A failed write of ``path`` as one clear error: "disk full" where the OS says so (OSError ENOSPC/EDQUOT,
+    safetensors' "os error 28") or the folder has next to no space left; "could not write" for any other
+    OSError or SafetensorError. None for anything else, which is a bug and stays one. Called while the partial
+    temporary file still exists, so the free space is what the write saw."""
+    text = str(e)
+    full = isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+    full = full or any(s in text for s in ("No space left on device", "os error 28", "Disk quota exceeded"))
+    if not full and isinstance(e, (OSError, SafetensorError, RuntimeError)):
+        with contextlib.suppress(OSError):
+            full = shutil.disk_usage(path.parent).free < LOW_SPACE
+    if full:
+        return OmnivecError(f"{path}: disk full: could not write it (no space left on {path.parent}); free some space")
+    if isinstance(e, (OSError, SafetensorError)):
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else " ".join(text.split())
+        return OmnivecError(f"{path}: could not write it ({reason})")
+    return None
 
 
 def require_new_folder(out: Path) -> None:
@@ -114,20 +148,42 @@ def require_new_folder(out: Path) -> None:
         raise OmnivecError(f"--out {out} already exists and is not empty; choose a new folder")
 
 
-def atomic_folder(out: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary folder beside ``out``, then rename it onto ``out`` (new or empty): a
-    failure part-way leaves no ``out`` behind."""
-    require_new_folder(out)
+def atomic_folder(out: Path, write: Callable[[Path], None], replace: bool = False) -> None:
+    """Call ``write(tmp)`` on the temporary sibling folder ``.<name>.tmp``, then rename it onto ``out``: a failure
+    or a kill part-way leaves no ``out`` behind (and whatever ``out`` was, unchanged). ``out`` must be new or
+    empty, unless ``replace``: then an existing ``out`` is swapped for the new folder only once that is complete.
+    What a killed earlier write to the same ``out`` left is cleaned up first (a previous folder caught between
+    the two renames of a swap is put back). Two commands writing one ``out`` at the same time are not supported."""
+    out = Path(out)
+    tmp, old = out.parent / f".{out.name}.tmp", out.parent / f".{out.name}.old.tmp"
+    if old.is_dir():
+        shutil.rmtree(old) if out.exists() else os.replace(old, out)
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
+    if out.exists() and not out.is_dir():
+        raise OmnivecError(f"--out {out} is a file, not a folder")
+    if not replace:
+        require_new_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        tmp.mkdir()
         write(tmp)
-        if out.exists():
-            out.rmdir()  # empty, checked above
+        _fsync_dir(tmp)
+        if out.exists() and any(out.iterdir()):  # replace: the only instant without an out is between these
+            os.replace(out, old)
+        elif out.exists():
+            out.rmdir()
         os.replace(tmp, out)
+    except BaseException:
+        if old.is_dir() and not out.exists():
+            os.replace(old, out)  # the previous folder back, as it was
+        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        for leftover in (tmp, old):
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+    _fsync_dir(out.parent)
+    durable(out)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -160,6 +216,17 @@ def check_finite_weights(state: dict[str, torch.Tensor], path: Path) -> None:
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             n = int((~torch.isfinite(value)).sum())
             raise OmnivecError(f"{path}: tensor {key!r} holds {n} non-finite value(s) (NaN or inf)")
+
+
+def load_into(module: torch.nn.Module, path: Path) -> None:
+    """Load the safetensors file ``path`` into ``module``, once its keys, shapes, dtypes and values are checked
+    (:func:`omnivec.state_check.check_weights`)."""
+    from omnivec.state_check import check_weights
+
+    state = load_weights(path)
+    check_finite_weights(state, path)
+    check_weights(state, module.state_dict(), path, "the model")
+    module.load_state_dict(state)
 
 
 def save_state(state: dict[str, Any], path: Path) -> None:
@@ -213,9 +280,13 @@ def write_checkpoint(run_dir: Path, step: int, fill: Callable[[Path], None], kee
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    fill(tmp)
-    files = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file() and not p.name.startswith(".")}
-    atomic_write_text(tmp / MANIFEST, json.dumps({"step": step, "files": files}, indent=2) + "\n")
+    try:
+        fill(tmp)
+        files = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file() and not p.name.startswith(".")}
+        atomic_write_text(tmp / MANIFEST, json.dumps({"step": step, "files": files}, indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk gets its space back now, not at the next start
+        raise
     if final.exists():  # rewritten at the same step (a resume that trained no further): swap, never lose both
         old = root / f".{final.name}.old.tmp"
         os.replace(final, old)

@@ -156,11 +156,11 @@ def read_sources(sources: Sequence[Source], modality: str, model: Any) -> tuple[
     opts = readers.ReadOptions(**model.read_options(modality))
     for s in sources:
         if modality == Modality.TEXT and s.path.suffix.lower() in (".txt", ""):
-            try:
-                text = s.path.read_text(encoding="utf-8")
+            try:  # -sig: a byte-order mark is no part of the first line (training's reader drops it too)
+                text = s.path.read_text(encoding="utf-8-sig")
             except UnicodeDecodeError as e:
                 raise OmnivecError(f"{s.path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-            lines = [(i, x) for i, x in enumerate(text.splitlines()) if x.strip()]
+            lines = [(i, x.strip()) for i, x in enumerate(text.splitlines()) if x.strip()]
             if not lines:
                 raise OmnivecError(f"{s.path}: no text to embed (the file is empty or blank)")
             samples += [x for _, x in lines]

@@ -28,10 +28,10 @@ from omnivec import checkpoint as ckpt
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
 from omnivec.device import resolve_device
-from omnivec.errors import OmnivecError
 from omnivec.logs import plot_losses as plot_losses  # re-exported: callers import them from here
 from omnivec.logs import read_log as read_log
 from omnivec.logs import truncate_log
+from omnivec.state_check import check_weights
 
 
 @dataclass
@@ -274,11 +274,7 @@ class Engine:
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         if self.ema is not None and (self.run_dir / ckpt.EMA_WEIGHTS).is_file():
             shadow = ckpt.load_weights(self.run_dir / ckpt.EMA_WEIGHTS)
-            bad = sorted(
-                k for k, v in self.ema.shadow.items() if k not in shadow or shadow[k].shape != v.shape
-            ) + sorted(set(shadow) - set(self.ema.shadow))
-            if bad:
-                raise OmnivecError(f"{self.run_dir / ckpt.EMA_WEIGHTS}: does not match the model at {bad[:5]}")
+            check_weights(shadow, self.ema.shadow, self.run_dir / ckpt.EMA_WEIGHTS, "the model's EMA")
             self.ema.shadow = {k: shadow[k].to(v.device, v.dtype) for k, v in self.ema.shadow.items()}
 
     # ------------------------------------------------------------------ the loop

@@ -50,6 +50,7 @@ def evaluate_run(
         return {n: evaluate(model, n, te, beam=beam, limit=limit) for n, (_, te) in splits.items()}
 
     from omnivec.data.task_catalog import get_task
+    from omnivec.run import check_classes, data_of
     from omnivec.train import evaluate_tasks
 
     names = list(tasks or model.tasks)
@@ -58,5 +59,9 @@ def evaluate_run(
 
         datasets = user_eval_set(model, cfg, names, data)
     else:
-        datasets = {n: get_task(n, cfg).build(cfg).test for n in names}
+        datasets = {}
+        for n in names:
+            built = get_task(n, cfg).build(cfg)
+            check_classes(run, model.task(n), built.class_names, data_of(cfg, n))
+            datasets[n] = built.test
     return evaluate_tasks(model, datasets)

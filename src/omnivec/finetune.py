@@ -27,7 +27,7 @@ from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
 from omnivec.run import load_run
 from omnivec.runner import Job, run_job, same_tokenizer
-from omnivec.train import prepare_tasks, supervised_job, train_tokenizer
+from omnivec.train import check_resumed_classes, prepare_tasks, supervised_job, train_tokenizer
 
 SCHEDULE = "schedule.json"
 GROUP_ORDER = ("simple", "dense")
@@ -147,6 +147,7 @@ def finetune(
             sched = json.loads((out / SCHEDULE).read_text())
             phases, mixed = [Phase(**p) for p in sched["phases"]], bool(sched["mix"])
             prepared = prepare_tasks(cfg, cfg.tasks)
+            check_resumed_classes(out, model, cfg, prepared)
         else:
             loaded, cfg = fresh
             prepared = prepare_tasks(cfg, cfg.tasks)

@@ -26,15 +26,15 @@ def has_paths(items: Sequence[Any], modality: str) -> bool:
 def read_file(path: str | Path, modality: str, options: dict[str, Any]) -> Any:
     """One file -> one sample of ``modality``, decoded as ``options`` (ReadOptions fields) say."""
     from omnivec.data.readers import ReadOptions, read_sample
-    from omnivec.data.readers.text import read_text_prefix
+    from omnivec.data.readers.text import read_text
 
     p = Path(path)
     if not p.is_file():
         raise OmnivecError(f"input file {p} does not exist")
     opts = ReadOptions(**options)
     try:
-        if modality == Modality.TEXT:  # the text as it is (not stripped), at most its first max_text_bytes
-            return read_text_prefix(p, opts.max_text_bytes)
+        if modality == Modality.TEXT:  # any extension: the caller says it is text. Read as training reads a .txt:
+            return read_text(p, opts.max_text_bytes)  # its first max_text_bytes, no BOM, stripped, blank refused
         return read_sample(p, modality, opts)
     except DataError as e:
         raise OmnivecError(str(e)) from None

@@ -9,7 +9,7 @@
   fraction by magnitude, elect a sign per parameter by summed mass, average the values that agree with it.
 
 Rules shared by all of them, and where they differ from UnIVAL's averaging script:
-- every state must have the same keys and shapes, else :class:`OmnivecError` names the offending keys;
+- every state must have the same keys, shapes and dtypes, else :class:`OmnivecError` names the offending keys;
 - a key matching a ``skip`` pattern (fnmatch, e.g. ``"*.num_batches_tracked"`` or ``"heads.*"``) keeps the
   FIRST state's value unchanged (UnIVAL's script rescaled skipped keys: avg[k] += λ·avg[k]);
 - integer and bool tensors (step counters, index buffers) are never interpolated: they keep the first's value;
@@ -36,6 +36,7 @@ from omnivec.checkpoint import (
     EMA_WEIGHTS,
     TOKENIZER,
     WEIGHTS,
+    atomic_folder,
     atomic_write,
     atomic_write_text,
     load_weights,
@@ -50,7 +51,7 @@ MERGE_INFO = "merge.json"
 
 
 def check_compatible(states: Sequence[State], names: Sequence[str] | None = None) -> None:
-    """Same keys and shapes in every state, else an error naming what differs and where."""
+    """Same keys, shapes and dtypes in every state, else an error naming what differs and where."""
     names = list(names) if names is not None else [f"state {i}" for i in range(len(states))]
     if not states:
         raise OmnivecError("nothing to merge: no states given")
@@ -68,6 +69,9 @@ def check_compatible(states: Sequence[State], names: Sequence[str] | None = None
         ]
         if bad:
             raise OmnivecError(f"{name} has different shapes from {names[0]}: {_few(bad)}")
+        bad = [f"{k}: {first[k].dtype} vs {state[k].dtype}" for k in first if first[k].dtype != state[k].dtype]
+        if bad:  # an int32 tensor where a float weight belongs would be merged as if it were weights
+            raise OmnivecError(f"{name} has different dtypes from {names[0]}: {_few(bad)}")
 
 
 def _few(items: list[str], n: int = 5) -> str:
@@ -186,6 +190,45 @@ def _architecture(config: dict[str, Any]) -> Any:
     return config.get("model", config)
 
 
+def _class_lists(config: dict[str, Any]) -> dict[str, list[str]]:
+    tasks = _architecture(config).get("tasks") or []
+    return {t["name"]: list(t.get("class_names") or []) for t in tasks if isinstance(t, dict) and "name" in t}
+
+
+def _tokenizer_fingerprint(run: Path) -> str:
+    from omnivec.tokenizer import file_fingerprint
+
+    path = run / TOKENIZER
+    return file_fingerprint(path) if path.is_file() else "none"
+
+
+def check_same_training(runs: Sequence[Path], configs: Sequence[dict[str, Any]]) -> None:
+    """Runs merge only when every weight means the same thing in each: the same class list (names and order)
+    per task, the same architecture and the same tokenizer (a token id must stand for the same text). Each
+    difference is one error naming both runs and what differs."""
+    first, ref = runs[0], configs[0]
+    ref_classes, ref_tokenizer = _class_lists(ref), _tokenizer_fingerprint(first)
+    for run, config in zip(runs[1:], configs[1:]):
+        classes = _class_lists(config)
+        for task in sorted(classes.keys() & ref_classes.keys()):
+            if classes[task] != ref_classes[task]:
+                raise OmnivecError(
+                    f"{run} and {first} were trained on different classes for task {task!r} "
+                    f"({classes[task]} vs {ref_classes[task]}): their heads cannot be merged"
+                )
+        if _architecture(config) != _architecture(ref):
+            raise OmnivecError(
+                f"{run} has a different model config from {first}: "
+                "runs can only be merged when they share the architecture"
+            )
+        tokenizer = _tokenizer_fingerprint(run)
+        if tokenizer != ref_tokenizer:
+            raise OmnivecError(
+                f"{run} and {first} have different tokenizers ({TOKENIZER} fingerprint {tokenizer[:12]} vs "
+                f"{ref_tokenizer[:12]}): a token id means different text in each, so they cannot be merged"
+            )
+
+
 def load_run_weights(run: Path, use_ema: bool = False) -> tuple[dict[str, Tensor], str]:
     """A run's weights (its EMA weights if asked for and present) and the file they came from.
 
@@ -217,12 +260,15 @@ def merge_runs(
     density: float = 0.2,
     skip: Sequence[str] = (),
     use_ema: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Merge run folders into ``out_dir``: a normal run folder (config, tokenizer, weights) + ``merge.json``.
 
     ``interpolate`` takes two runs and ``alpha``; ``average`` N runs and optional ``weights``;
     ``task_arithmetic`` (``scale``) and ``ties`` (``density``, ``scale``) take the fine-tuned runs plus the
     ``pretrained`` run folder they all started from. Config and tokenizer are copied from the first run.
+    ``out_dir`` must be new or empty; with ``overwrite`` an existing folder is replaced once the merged one is
+    complete (:func:`omnivec.checkpoint.atomic_folder`).
     """
     runs = [Path(r) for r in run_dirs]
     out = Path(out_dir)
@@ -252,12 +298,7 @@ def merge_runs(
             raise OmnivecError(f"merge {name}: expected a finite number, got {value}")
 
     configs = [_load_config(r) for r in every]
-    for r, c in zip(every[1:], configs[1:]):
-        if _architecture(c) != _architecture(configs[0]):
-            raise OmnivecError(
-                f"{r} has a different model config from {every[0]}: "
-                "runs can only be merged when they share the architecture"
-            )
+    check_same_training(every, configs)
     loaded = [load_run_weights(r, use_ema) for r in every]
     states = [s for s, _ in loaded]
     names = [str(r) for r in every]
@@ -274,12 +315,7 @@ def merge_runs(
         merged = ties_merge(states[0], states[1:], density, scale, skip)
         params = {"density": density, "scale": scale}
 
-    out.mkdir(parents=True, exist_ok=True)
     first = runs[0]
-    _copy(first / CONFIG, out / CONFIG)
-    if (first / TOKENIZER).is_file():
-        _copy(first / TOKENIZER, out / TOKENIZER)
-    save_weights(merged, out / WEIGHTS, metadata={"merge_method": method})
     info = {
         "method": method,
         "params": params,
@@ -289,7 +325,16 @@ def merge_runs(
         "inputs": [{"run": str(r), "weights": f} for r, (_, f) in zip(every, loaded)],
         "config_and_tokenizer_from": str(first),
     }
-    atomic_write_text(out / MERGE_INFO, json.dumps(info, indent=2) + "\n")
+
+    def write(folder: Path) -> None:
+        _copy(first / CONFIG, folder / CONFIG)
+        if (first / TOKENIZER).is_file():
+            _copy(first / TOKENIZER, folder / TOKENIZER)
+        save_weights(merged, folder / WEIGHTS, metadata={"merge_method": method})
+        atomic_write_text(folder / MERGE_INFO, json.dumps(info, indent=2) + "\n")
+
+    # a sibling folder renamed into place at the end: killed part-way, no half run folder is left at out
+    atomic_folder(out, write, replace=overwrite)
     return out
 
 
@@ -304,6 +349,7 @@ __all__ = [
     "METHODS",
     "average",
     "check_compatible",
+    "check_same_training",
     "interpolate",
     "interpolation_grid",
     "load_run_weights",

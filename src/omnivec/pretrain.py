@@ -47,7 +47,7 @@ from omnivec.masking import Masked
 from omnivec.model import OmniModel
 from omnivec.run import load_run, save_run
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
-from omnivec.train import PreparedTask, make_schedule, prepare_tasks, train_tokenizer
+from omnivec.train import PreparedTask, check_resumed_classes, make_schedule, prepare_tasks, train_tokenizer
 from omnivec.types import EncoderInput, Tokens
 from omnivec.vectorizer import masked_mean
 from omnivec.warm_start import adopt, copy_matching, new_model
@@ -262,11 +262,13 @@ def pretrain(
             omni, cfg = load_run(out)
             cfg.train.max_steps = max(cfg.train.max_steps, run_cfg.train.max_steps)
             masking = load_yaml(PretrainConfig, out / PRETRAIN_CONFIG)
-            tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
+            prepared = prepare_tasks(cfg, cfg.tasks)
+            check_resumed_classes(out, omni, cfg, prepared)
+            tasks = pretrain_tasks(prepared)
             mae = MaskedAutoencoder(omni, masking)
-            mae.decoder.load_state_dict(ckpt.load_weights(out / DECODER_WEIGHTS))
+            ckpt.load_into(mae.decoder, out / DECODER_WEIGHTS)
             if mae.teacher is not None:
-                mae.teacher.load_state_dict(ckpt.load_weights(out / TEACHER_WEIGHTS))
+                ckpt.load_into(mae.teacher, out / TEACHER_WEIGHTS)
         else:
             cfg, masking = run_cfg, pcfg or PretrainConfig()
             tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))

@@ -13,13 +13,15 @@ other with one line naming both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnivec import checkpoint as ckpt
-from omnivec.config import RunConfig, from_dict, read_yaml, save_yaml
+from omnivec.config import RunConfig, TaskConfig, from_dict, read_yaml, save_yaml
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
+from omnivec.state_check import check_weights
 from omnivec.tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
 
 def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniModel, RunConfig]:
     """Rebuild an OmniVec model from ``config.yaml`` and ``tokenizer.json`` and load its safetensors weights (or
-    the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys and shapes must match exactly."""
+    the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys, shapes and dtypes must match exactly."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir, "omnivec")
     tok_path = run_dir / ckpt.TOKENIZER
@@ -96,18 +98,36 @@ def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniMode
     model = OmniModel(cfg.model, tokenizer)
     state = ckpt.load_weights(run_dir / weights)
     ckpt.check_finite_weights(state, run_dir / weights)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or extra or bad:
-        raise OmnivecError(
-            f"{run_dir / weights} does not match {ckpt.CONFIG}: missing {missing[:5]}, "
-            f"unexpected {extra[:5]}, shape mismatch {bad[:5]}"
-        )
+    check_weights(state, model.state_dict(), run_dir / weights, ckpt.CONFIG)
     model.load_state_dict(state)
     model.eval()
     return model, cfg
+
+
+def check_classes(run_dir: str | Path, task: TaskConfig, classes: Sequence[str], data: str) -> None:
+    """Refuse, in one line, data whose classes are not the ones ``task`` was trained on, names and order: class
+    number i would mean another class (a class folder added to a bring-your-own dataset shifted every index:
+    evaluate reported accuracy 0.000, a resumed run died of an IndexError in its loss)."""
+    stored, now = list(task.class_names), list(classes)
+    if task.num_classes == 0 or not stored or stored == now:
+        return
+    new, gone = [c for c in now if c not in stored], [c for c in stored if c not in now]
+    said = [f"{what} {_few(names)}" for what, names in (("new", new), ("gone", gone)) if names]
+    change = ", ".join(said) or "the same names in another order"
+    raise OmnivecError(
+        f"{run_dir} was trained on {len(stored)} classes for task {task.name!r} {_few(stored)}, but {data} has "
+        f"{len(now)} {_few(now)} ({change}): use data with the run's classes, or train a new run"
+    )
+
+
+def data_of(cfg: RunConfig, task: str) -> str:
+    """Where a task's data comes from, for messages: a bring-your-own folder, or the catalogue task."""
+    spec = cfg.byo.get(task)
+    return f"its data {spec['train']}" if spec else f"the {task} data"
+
+
+def _few(names: Sequence[str], n: int = 8) -> str:
+    return "[" + ", ".join(names[:n]) + (f", ... {len(names) - n} more" if len(names) > n else "") + "]"
 
 
 def load_any(

@@ -143,6 +143,8 @@ class Index:
 
     def neighbours(self, queries: np.ndarray, k: int = 10) -> list[list[dict[str, Any]]]:
         """For each query vector, its ``k`` nearest rows: rank, score, id, label, path and row number."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # k = -3 used to return all rows but 3
+            raise OmnivecError(f"k (neighbours per query) must be an integer >= 1, got {k!r}")
         sims, idx = self.backend.search(np.atleast_2d(queries), k)
         return [
             [
@@ -216,6 +218,8 @@ def search(
     ``k`` nearest neighbours; with a labelled folder of queries, also recall@1/5/10."""
     from omnivec.run import load
 
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # refused before the model loads
+        raise OmnivecError(f"--k (neighbours per query) must be an integer >= 1, got {k!r}")
     index = Index.open(index_path, backend)
     run = run or index.emb.run
     if not run:

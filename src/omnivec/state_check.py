@@ -1,10 +1,12 @@
-"""Checking a training state against what it is loaded into, before anything uses it.
+"""Checking a training state, or a weights file, against what it is loaded into, before anything uses it.
 
 ``torch.load(weights_only=True)`` guarantees a ``train_state.pt`` runs no code, not that its tensors fit: an
 undersized Adam moment passes it and the fused AdamW kernel then writes out of bounds (NaN loss, then a
 segfault). :func:`check_train_state` compares every entry with the live optimizer, model parameters, streams and
 RNG -- the keys, the counts, each tensor's shape and dtype, each counter's type and range -- and raises one
-:class:`OmnivecError` naming the file and the key before any of it is applied.
+:class:`OmnivecError` naming the file and the key before any of it is applied. :func:`check_weights` does the
+same for a weights file against a module's ``state_dict()``: ``load_state_dict`` checks keys and shapes but copies
+an int32 tensor into a float weight without a word (casting it).
 """
 
 from __future__ import annotations
@@ -126,4 +128,21 @@ def _check_moments(idx: Any, entry: Any, params: dict[int, Tensor], path: Path) 
         raise _fail(path, f"{where}.step", "a non-negative finite count", float(step))
 
 
-__all__ = ["check_train_state"]
+def check_weights(state: Mapping[str, Tensor], own: Mapping[str, Tensor], path: Path, against: str) -> None:
+    """Refuse weights ``state`` unless they have exactly ``own``'s keys, and each tensor its shape and dtype;
+    ``against`` names what they must match (``config.yaml``, the model)."""
+    both = sorted(set(own) & set(state))
+    found = {
+        "missing": sorted(set(own) - set(state)),
+        "unexpected": sorted(set(state) - set(own)),
+        "shape mismatch": [
+            f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in both if own[k].shape != state[k].shape
+        ],
+        "dtype mismatch": [f"{k} {state[k].dtype} != {own[k].dtype}" for k in both if own[k].dtype != state[k].dtype],
+    }
+    if any(found.values()):
+        said = ", ".join(f"{what} {keys[:5]}" for what, keys in found.items() if keys)
+        raise OmnivecError(f"{path} does not match {against}: {said}")
+
+
+__all__ = ["check_train_state", "check_weights"]

@@ -9,6 +9,8 @@ vocabulary several times over, so the ids kept are those of the whole text; trai
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -86,6 +88,10 @@ class TextTokenizer:
 
         atomic_write_text(Path(path), self.tk.to_str())
 
+    def fingerprint(self) -> str:
+        """See :func:`fingerprint`."""
+        return fingerprint(json.loads(self.tk.to_str()))
+
     @property
     def vocab_size(self) -> int:
         return int(self.tk.get_vocab_size())
@@ -116,3 +122,26 @@ class TextTokenizer:
         for i, e in enumerate(encs):
             ids[i, : len(e)] = torch.tensor(e)
         return EncoderInput(ids, lengths)
+
+
+RUNTIME_SETTINGS = ("version", "truncation", "padding")
+"""Parts of a tokenizer.json that do not change which ids a text becomes (omnivec truncates and pads itself)."""
+
+
+def fingerprint(spec: dict[str, object]) -> str:
+    """sha256 of a tokenizer.json's content that decides which ids a text becomes and which text ids decode to:
+    the vocabulary and merges, the added tokens, the normalizer, pre-tokenizer, post-processor and decoder -- all
+    but :data:`RUNTIME_SETTINGS`. Two runs whose fingerprints differ give the same token id different meanings."""
+    kept = {k: v for k, v in spec.items() if k not in RUNTIME_SETTINGS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """:func:`fingerprint` of a tokenizer.json file, read as JSON (no tokenizer is built)."""
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise OmnivecError(f"{path}: not a readable tokenizer file ({e})") from None
+    if not isinstance(spec, dict):
+        raise OmnivecError(f"{path}: not a tokenizer file (expected a JSON object)")
+    return fingerprint(spec)

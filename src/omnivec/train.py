@@ -23,7 +23,7 @@ from omnivec.engine import DistInfo, to_device
 from omnivec.errors import OmnivecError
 from omnivec.model import OmniModel
 from omnivec.objective import SupervisedObjective
-from omnivec.run import load_run, save_run
+from omnivec.run import check_classes, data_of, load_run, save_run
 from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.runner import seed_everything as seed_everything  # re-exported: callers import it from here
 from omnivec.tasks import task_kind
@@ -73,6 +73,13 @@ def sample_shape(dataset: Dataset, modality: str) -> list[int]:
         return []
     sample = dataset[0][0]
     return [] if isinstance(sample, Skipped) else list(torch.as_tensor(sample).shape)
+
+
+def check_resumed_classes(run_dir: Path, model: OmniModel, cfg: RunConfig, tasks: dict[str, PreparedTask]) -> None:
+    """A resumed run's data must still have the classes its heads were trained on (:func:`check_classes`)."""
+    for name, p in tasks.items():
+        if name in model.tasks:
+            check_classes(run_dir, model.task(name), p.cfg.class_names, data_of(cfg, name))
 
 
 def texts_of(dataset: Dataset, limit: int = 20000) -> list[str]:
@@ -200,6 +207,7 @@ def train(
             model, cfg = load_run(out)
             cfg.train.max_steps = max(cfg.train.max_steps, run_cfg.train.max_steps)
             prepared = prepare_tasks(cfg, cfg.tasks)
+            check_resumed_classes(out, model, cfg, prepared)
         else:
             cfg = run_cfg
             prepared = tasks if tasks is not None else prepare_tasks(cfg, cfg.tasks)

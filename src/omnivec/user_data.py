@@ -60,4 +60,10 @@ def user_eval_set(model: Any, cfg: RunConfig, names: list[str], path: str) -> di
         raise OmnivecError(f"--data needs exactly one classification task; pick one with --tasks (have {names})")
     task = model.task(cls[0])
     ds = load_user(path, cfg, task.modality)
+    unknown = sorted(set(ds.class_names) - set(task.class_names))
+    if unknown:  # a subset is fine: relabel maps each class by its name
+        raise OmnivecError(
+            f"{getattr(model, 'run_dir', 'the run')} was trained on classes {list(task.class_names)} for task "
+            f"{task.name!r}; --data {path} has classes it never saw: {unknown}"
+        )
     return {cls[0]: relabel(ds, list(task.class_names))}

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from omnivec.cli.common import add_device, add_run_and_inputs, modality_names
+from omnivec.validate import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def cmd_index(a: argparse.Namespace) -> int:
@@ -53,6 +54,10 @@ def cmd_serve(a: argparse.Namespace) -> int:
             max_batch=a.max_batch,
             max_wait_ms=a.max_wait_ms,
             max_upload_mb=a.max_upload_mb,
+            max_text_kb=a.max_text_kb,
+            header_timeout_s=a.header_timeout,
+            body_timeout_s=a.body_timeout,
+            max_connections=a.max_connections,
         ),
         host=a.host,
         port=a.port,
@@ -71,11 +76,11 @@ def register(sub: Any) -> None:
     s = sub.add_parser("search", help="nearest neighbours of a file, folder or text in an index (recall for folders)")
     s.add_argument("index")
     s.add_argument("--query", required=True, help="a file, a folder of class subfolders (prints R@k), or a text")
-    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--k", type=positive_int, default=10, help="neighbours per query (>= 1)")
     s.add_argument("--modality", choices=modality_names(), help="the query's modality (default: from its extension)")
     s.add_argument("--run", help="the run to embed the query with (default: the one the index names)")
     s.add_argument("--backend", default="exact", choices=["exact", "faiss"], help="exact (numpy) or faiss (HNSW)")
-    s.add_argument("--show", type=int, default=5, help="queries whose neighbours are printed")
+    s.add_argument("--show", type=non_negative_int, default=5, help="queries whose neighbours are printed")
     s.add_argument("--json", action="store_true")
     add_device(s)
     s.set_defaults(fn=cmd_search)
@@ -83,10 +88,24 @@ def register(sub: Any) -> None:
     v = sub.add_parser("serve", help="an HTTP API and demo page for a run: embed, predict, generate, search")
     v.add_argument("run")
     v.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (this machine only); 0.0.0.0 to share it")
-    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--port", type=non_negative_int, default=8000, help="0: any free port")
     v.add_argument("--index", help="an index from `omnivec index` for /search and the page's neighbours")
-    v.add_argument("--max-batch", type=int, default=32, help="requests run together in one forward pass (1: none)")
-    v.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits for others to join")
-    v.add_argument("--max-upload-mb", type=float, default=25.0, help="larger request bodies are refused (413)")
+    v.add_argument(
+        "--max-batch", type=positive_int, default=32, help="requests run together in one forward pass (1: none)"
+    )
+    v.add_argument(
+        "--max-wait-ms", type=non_negative_float, default=5.0, help="how long a request waits for others to join"
+    )
+    v.add_argument("--max-upload-mb", type=positive_float, default=25.0, help="larger request bodies are refused (413)")
+    v.add_argument("--max-text-kb", type=positive_float, default=256.0, help="longer text inputs are refused (413)")
+    v.add_argument(
+        "--header-timeout", type=positive_float, default=10.0, help="seconds a client has to send a request's head"
+    )
+    v.add_argument(
+        "--body-timeout", type=positive_float, default=60.0, help="seconds a request body may take to arrive (408)"
+    )
+    v.add_argument(
+        "--max-connections", type=positive_int, default=128, help="beyond this many connections, requests get 503"
+    )
     add_device(v)
     v.set_defaults(fn=cmd_serve)

@@ -11,12 +11,12 @@ demo page at ``/`` (plain HTML + JavaScript shipped in this package, nothing fet
 
 Every input is one multipart upload (``file``, or a ``text`` field) or JSON (``text`` / ``data_base64`` +
 ``filename``). Every client error is a 4xx JSON ``{"error": "..."}`` naming what was wrong, and never takes the
-server down; bodies above ``max_upload_mb`` are refused (413) before they are read.
+server down; bodies above ``max_upload_mb`` are refused (413) before they are read, and slow or idle clients are
+timed out (:mod:`omnivec.serve.limits`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -30,46 +30,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from omnivec.serve.limits import BodyLimit, server_config
 from omnivec.serve.service import ServeConfig, Service
 from omnivec.serve.uploads import BadRequest, Payload, decode, modality_of_payload, read_payload
 
 STATIC = resources.files("omnivec.serve") / "static"
-
-
-class BodyLimit:
-    """ASGI middleware: refuse a request whose body is over ``limit`` bytes with 413, by its Content-Length
-    before reading, or while streaming a body sent without one."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await _send_json(send, 413, f"the request body is {int(length)} bytes; the limit is {self.limit}")
-            return
-        seen = 0
-
-        async def limited() -> dict[str, Any]:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:  # a BadRequest: the app's handler answers it as JSON
-                raise BadRequest(f"the request body is over the limit of {self.limit} bytes", 413)
-            return dict(message)
-
-        await self.app(scope, limited, send)
-
-
-async def _send_json(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _body_doc(extra: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +91,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
     async def read(request: Request, task_modality: str | None = None) -> tuple[Payload, Any]:
         """The request's payload and its decoded input; with ``task_modality``, an input of another modality
         is refused before it is decoded."""
-        p = await read_payload(request)
+        p = await read_payload(request, max_text_bytes(cfg))
         modality = modality_of_payload(p, svc.modalities)
         if task_modality is not None and modality != task_modality:
             raise BadRequest(f"this task takes {task_modality} input, not {modality}")
@@ -163,7 +128,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/generate", openapi_extra=_body_doc({"task": {"type": "string", "default": "caption"}}))
     async def generate(request: Request) -> dict[str, Any]:
-        p = await read_payload(request)
+        p = await read_payload(request, max_text_bytes(cfg))
         modality = modality_of_payload(p, svc.modalities)
         task = p.field("task", "caption") or "caption"
         svc.seq2seq_task(task, modality)  # 404 / 400 before the upload is decoded
@@ -181,8 +146,12 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
         return Response(svc.thumbnail_png(row), media_type="image/png")
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    app.add_middleware(BodyLimit, limit=int(cfg.max_upload_mb * 1024 * 1024))
+    app.add_middleware(BodyLimit, limit=int(cfg.max_upload_mb * 1024 * 1024), timeout=cfg.body_timeout_s)
     return app
+
+
+def max_text_bytes(cfg: ServeConfig) -> int:
+    return int(cfg.max_text_kb * 1024)
 
 
 def serve(run: str | Path, cfg: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -191,4 +160,4 @@ def serve(run: str | Path, cfg: ServeConfig, host: str = "127.0.0.1", port: int 
 
     app = create_app(run, cfg)
     print(f"serving {run} ({app.state.service.family}, on {app.state.service.device}) at http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app, cfg, host, port)).run()

@@ -37,6 +37,18 @@ class ServeConfig:
     """Request bodies above this are refused with 413 before they are read."""
     max_k: int = 100
     """The most neighbours /search returns."""
+    max_text_kb: float = 256.0
+    """A text input (field or .txt upload) above this many KiB of UTF-8 is refused with 413: the model reads
+    its first ``max_length`` tokens, and tokenizing megabytes stalled every other request."""
+    header_timeout_s: float = 10.0
+    """A connection whose request head is not complete this long after it opened (or after the request's first
+    byte) is closed."""
+    body_timeout_s: float = 60.0
+    """A request body not fully received this long after its headers is refused with 408."""
+    keep_alive_s: int = 5
+    """An idle keep-alive connection is closed after this many seconds."""
+    max_connections: int = 128
+    """Requests beyond this many open connections (or running requests) get 503 until some finish."""
 
 
 def _jsonable(x: Any) -> Any:
@@ -120,7 +132,15 @@ class Service:
             "index": index,
             "batching": {"max_batch": self.cfg.max_batch, "max_wait_ms": self.cfg.max_wait_ms}
             | self.batcher.stats.as_dict(),
-            "limits": {"max_upload_mb": self.cfg.max_upload_mb, "max_k": self.cfg.max_k},
+            "limits": {
+                "max_upload_mb": self.cfg.max_upload_mb,
+                "max_k": self.cfg.max_k,
+                "max_text_kb": self.cfg.max_text_kb,
+                "header_timeout_s": self.cfg.header_timeout_s,
+                "body_timeout_s": self.cfg.body_timeout_s,
+                "keep_alive_s": self.cfg.keep_alive_s,
+                "max_connections": self.cfg.max_connections,
+            },
         }
 
     def query_modalities(self) -> list[str]:

@@ -39,6 +39,8 @@ class Payload:
     filename: str = ""
     text: str | None = None
     fields: dict[str, str] | None = None
+    max_text: int = 0
+    """The most UTF-8 bytes a text input may have (0: no limit); more is a 413."""
 
     def field(self, name: str, default: str | None = None) -> str | None:
         v = (self.fields or {}).get(name)
@@ -57,8 +59,9 @@ class Payload:
         return v
 
 
-async def read_payload(request: Any) -> Payload:
-    """Parse a Starlette request (multipart form or JSON) into a :class:`Payload`."""
+async def read_payload(request: Any, max_text: int = 0) -> Payload:
+    """Parse a Starlette request (multipart form or JSON) into a :class:`Payload`; a ``text`` field over
+    ``max_text`` UTF-8 bytes (0: no limit) is refused with 413."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded"):
         form = await request.form()
@@ -71,28 +74,61 @@ async def read_payload(request: Any) -> Payload:
                 data, filename = await value.read(), value.filename or ""
             else:
                 fields[key] = str(value)
-        return Payload(data, filename, fields.get("text") or None, fields)
+        return _checked(Payload(data, filename, fields.get("text") or None, fields, max_text))
     if ctype.startswith("application/json"):
-        try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise BadRequest(f"the body is not valid JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise BadRequest('the JSON body must be an object, e.g. {"text": "..."}')
+        body = _json_object(await request.body())
         data = None
         if body.get("data_base64") is not None:
             try:
-                data = base64.b64decode(str(body["data_base64"]), validate=True)
+                data = base64.b64decode(body["data_base64"], validate=True)
             except (binascii.Error, ValueError):
                 raise BadRequest("field 'data_base64' is not valid base64") from None
         fields = {k: str(v) for k, v in body.items() if k != "data_base64" and v is not None}
         text = body.get("text")
-        return Payload(data, str(body.get("filename", "")), str(text) if text else None, fields)
+        return _checked(Payload(data, str(body.get("filename") or ""), text or None, fields, max_text))
     raise BadRequest(
         f"unsupported content type {ctype or '(none)'!r}: send multipart/form-data (a 'file' or 'text' field) "
         "or application/json",
         415,
     )
+
+
+STRING_FIELDS = ("text", "filename", "data_base64", "task", "modality")
+"""JSON fields that must be strings: ``"text": ["a", "b"]`` was stringified to "['a', 'b']" and embedded."""
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """The body as one JSON object whose values are scalars (nesting depth 1), else a 400 naming the field."""
+    try:
+        body = json.loads(raw)
+    except ValueError as e:  # JSONDecodeError, bad UTF-8, integers over 4300 digits
+        raise BadRequest(f"the body is not valid JSON: {e}") from None
+    except RecursionError:  # [[[[... 100,000 deep was a 500
+        raise BadRequest("the JSON body is nested too deeply; send one object of plain fields") from None
+    if not isinstance(body, dict):
+        raise BadRequest('the JSON body must be an object, e.g. {"text": "..."}')
+    for key, value in body.items():
+        if key in STRING_FIELDS and value is not None and not isinstance(value, str):
+            raise BadRequest(f"field {key!r}: expected a string, got {_json_type(value)}", 422)
+        if isinstance(value, (list, dict)):
+            raise BadRequest(f"field {key!r}: expected a plain value, got {_json_type(value)}", 422)
+    return body
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _checked(p: Payload) -> Payload:
+    if p.text is not None:
+        _check_text_size(p.text.encode("utf-8", "surrogatepass"), p.max_text, "field 'text'")
+    return p
+
+
+def _check_text_size(data: bytes, limit: int, what: str) -> None:
+    if limit and len(data) > limit:
+        raise BadRequest(f"{what} is {len(data)} bytes of text; the limit is {limit} (--max-text-kb)", 413)
 
 
 def modality_of_payload(p: Payload, known: list[str]) -> str:
@@ -146,10 +182,12 @@ def decode(p: Payload, modality: str, options: dict[str, Any]) -> Decoded:
     from omnivec.data.readers import ReadOptions, read_sample
 
     if modality == Modality.TEXT:
+        if p.text is None and p.data is not None:
+            _check_text_size(p.data, p.max_text, f"upload {p.filename or '(no name)'!r}")
         text = p.text if p.text is not None else _utf8(p.data)
         if not text or not text.strip():
             raise BadRequest("missing input: send a non-empty 'text' field (or a .txt 'file')")
-        return Decoded(text, modality)
+        return Decoded(text.strip(), modality)  # stripped, as the file readers (and so training) read text
     if p.data is None:
         raise BadRequest(f"missing input: a {modality} request needs a 'file' upload (multipart) or 'data_base64'")
     if not p.data:
@@ -184,6 +222,6 @@ def _utf8(data: bytes | None) -> str | None:
     if data is None:
         return None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark is no part of the text (as the file readers say)
     except UnicodeDecodeError:
         raise BadRequest("a text upload must be UTF-8") from None

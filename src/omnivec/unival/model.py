@@ -428,6 +428,7 @@ def save_unival(model: UnivalModel, cfg: UnivalRunConfig, run_dir: str | Path) -
 
 def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[UnivalModel, UnivalRunConfig]:
     from omnivec.run import load_config
+    from omnivec.state_check import check_weights
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir, "unival")
@@ -439,19 +440,7 @@ def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[Univa
     if tied not in state:
         raise OmnivecError(f"{run_dir / weights}: missing the tied text embedding {tied!r}")
     state["decoder.embed.weight"] = state[tied]
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad = sorted(
-        f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
-        for k in set(own) & set(state)
-        if own[k].shape != state[k].shape
-    )
-    if missing or unexpected or bad:
-        raise OmnivecError(
-            f"{run_dir / weights} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}, "
-            f"shape mismatch {bad[:5]}"
-        )
+    check_weights(state, model.state_dict(), run_dir / weights, "its config")
     model.load_state_dict(state)
     model.eval()
     return model, cfg

@@ -100,10 +100,9 @@ def sample_surface(verts: np.ndarray, tris: np.ndarray, n: int, rng: np.random.G
 
 def _triangulate(polys: list[list[int]], num_verts: int, p: Path) -> np.ndarray:
     tris = [(poly[0], poly[i], poly[i + 1]) for poly in polys for i in range(1, len(poly) - 1)]
-    out = np.array(tris, dtype=np.int64).reshape(-1, 3)
-    if out.size and (out.min() < 0 or out.max() >= num_verts):
+    if any(not 0 <= v < num_verts for tri in tris for v in tri):  # before numpy: 10**23 overflows int64
         raise DataError(p, f"a face refers to a vertex outside 0..{num_verts - 1}")
-    return out
+    return np.array(tris, dtype=np.int64).reshape(-1, 3)
 
 
 def _tokens(p: Path) -> list[str]:
@@ -168,7 +167,7 @@ def _read_ply(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 check_count(count, p, f"{words[1]} elements", MAX_POINTS)
                 elements.append((words[1], count, []))
             elif words[0] == "property" and elements:
-                elements[-1][2].append(tuple(words[1:]))
+                elements[-1][2].append(_ply_property(p, words, elements[-1]))
         body = f.read()
     if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
         raise DataError(p, f"unsupported PLY format {fmt!r}")
@@ -177,6 +176,22 @@ def _read_ply(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if fmt == "ascii":
         return _ply_ascii(p, body, elements)
     return _ply_binary(p, body, elements, "<" if fmt == "binary_little_endian" else ">")
+
+
+def _ply_property(p: Path, words: list[str], element: tuple[str, int, list[tuple[str, ...]]]) -> tuple[str, ...]:
+    """One ``property TYPE NAME`` or ``property list COUNT_TYPE ITEM_TYPE NAME`` line, checked: known types, and
+    a name not already used in its element (numpy refuses duplicate field names with a bare ValueError)."""
+    line = " ".join(words)
+    types = words[2:4] if len(words) == 5 and words[1] == "list" else words[1:2]
+    if len(words) != (5 if words[1:2] == ["list"] else 3):
+        raise DataError(p, f"bad PLY property line {line!r}: expected 'property TYPE NAME' or a list property")
+    unknown = [t for t in types if t not in PLY_TYPES]
+    if unknown:
+        raise DataError(p, f"bad PLY property line {line!r}: unknown type {unknown[0]!r}")
+    name, (element_name, _, props) = words[-1], element
+    if name in {pr[-1] for pr in props}:
+        raise DataError(p, f"PLY element {element_name!r} declares the property {name!r} twice")
+    return tuple(words[1:])
 
 
 def _xyz_columns(p: Path, props: list[tuple[str, ...]]) -> list[int]:
