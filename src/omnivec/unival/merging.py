@@ -57,15 +57,17 @@ def merge_one(
     pretrained: Path | None,
     skip: Sequence[str],
     ema: bool,
+    overwrite: bool = False,
 ) -> Path:
     if method not in METHOD_NAMES:
         raise OmnivecError(f"unknown --method {method!r}; expected one of {', '.join(METHOD_NAMES)}")
     m = METHOD_NAMES[method]
+    kw: dict[str, Any] = {"skip": skip, "use_ema": ema, "overwrite": overwrite}
     if m == "interpolate":
-        return merge_runs([run_a, run_b], out, m, alpha=alpha, skip=skip, use_ema=ema)
+        return merge_runs([run_a, run_b], out, m, alpha=alpha, **kw)
     if m == "average":
-        return merge_runs([run_a, run_b], out, m, weights=[1 - alpha, alpha], skip=skip, use_ema=ema)
-    return merge_runs([run_a, run_b], out, m, pretrained=pretrained, scale=alpha, skip=skip, use_ema=ema)
+        return merge_runs([run_a, run_b], out, m, weights=[1 - alpha, alpha], **kw)
+    return merge_runs([run_a, run_b], out, m, pretrained=pretrained, scale=alpha, **kw)
 
 
 def merge_grid(
@@ -92,27 +94,36 @@ def merge_grid(
     a, b, o = Path(run_a), Path(run_b), Path(out)
     pre = Path(pretrained) if pretrained else None
     check_output_folder(o, [a, b, *([pre] if pre else [])], overwrite)
-    # Everything is written into a temporary sibling that replaces ``o`` whole only at the end (so no old train
-    # state or eval survives beside the merged weights); a refused input, an error or a kill leaves ``o`` as it was.
     rows: list[dict[str, Any]] = []
-    with staged_folder(o) as tmp:
-        for alpha in alphas:
-            folder = tmp if len(alphas) == 1 else tmp / f"alpha_{alpha:g}"
-            merge_one(a, b, folder, method, alpha, pre, skip, ema)
-            row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(alphas) == 1 else o / folder.name)}
-            if eval_tasks:
-                res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
-                ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
-                row.update({t: r["value"] for t, r in res.items()})
-                row["metrics"] = {t: r["metric"] for t, r in res.items()}
-            rows.append(row)
+
+    def merge_into(folder: Path, alpha: float, replace: bool) -> None:
+        merge_one(a, b, folder, method, alpha, pre, skip, ema, overwrite=replace)
+        row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(alphas) == 1 else o / folder.name)}
+        if eval_tasks:
+            res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
+            ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
+            row.update({t: r["value"] for t, r in res.items()})
+            row["metrics"] = {t: r["metric"] for t, r in res.items()}
+        rows.append(row)
+
+    def write_table(folder: Path) -> dict[str, Any]:
         table = _table(a, b, method, pre, skip, ema, eval_tasks, rows)
         if eval_tasks:
-            ckpt.atomic_write_text(tmp / "merge_table.json", json.dumps(table, indent=2))
-            ckpt.atomic_write_text(tmp / "merge_table.md", markdown_table(table))
+            ckpt.atomic_write_text(folder / "merge_table.json", json.dumps(table, indent=2))
+            ckpt.atomic_write_text(folder / "merge_table.md", markdown_table(table))
             if len(alphas) > 1:
-                plot_curve(table, tmp / "lambda_curve.png")
-    return table
+                plot_curve(table, folder / "lambda_curve.png")
+        return table
+
+    if len(alphas) == 1:  # one run folder: merge_runs writes it atomically itself (omnivec.checkpoint.atomic_folder)
+        merge_into(o, alphas[0], overwrite)
+        return write_table(o)
+    # a grid is written into a temporary sibling that replaces ``o`` whole only at the end (so no old α folder or
+    # table survives beside the new ones); a refused input, an error or a kill leaves ``o`` as it was
+    with staged_folder(o) as tmp:
+        for alpha in alphas:
+            merge_into(tmp / f"alpha_{alpha:g}", alpha, False)
+        return write_table(tmp)
 
 
 def _table(
