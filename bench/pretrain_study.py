@@ -12,6 +12,8 @@ Each arm writes one JSON record under ``--results`` (committed: the numbers docs
         --objective latent --set pretrain.global_weight=1 --set model.encoders.image.patch_size=4
     # the length curve: every checkpoint of a pretraining run (written with checkpoint_every), probed and fine-tuned
     OMNIVEC_DATA=../shared/data python bench/pretrain_study.py curve RUN --tag px-long --task mnist
+    # the table in docs/recipe.md, from the records alone
+    python bench/pretrain_study.py render --tag -
 
 ``--set`` takes ``pretrain.FIELD=V`` (PretrainConfig), ``finetune.FIELD=V`` (the fine-tuning TrainConfig, e.g.
 ``finetune.layer_decay=0.75``) and any RunConfig field (``model.encoders.image.patch_size=4``).
@@ -136,9 +138,43 @@ def cmd_curve(a: argparse.Namespace) -> None:
         record(a, f"{a.tag}-step{step:06d}", rec)
 
 
+COLUMNS = (
+    ("linear", "probe"),
+    ("random_linear", "random"),
+    ("knn", "k-NN"),
+    ("random_knn", "random"),
+    ("few_linear", "probe@100"),
+    ("few_random_linear", "random"),
+    ("ft_pretrained", "fine-tuned"),
+    ("ft_random", "from random"),
+)
+
+
+def render(results: Path, page: Path) -> str:
+    """The study table of docs/recipe.md from the records under ``results`` (between its markers)."""
+    rows = []
+    for f in sorted(results.glob("*.json")):
+        r = json.loads(f.read_text())
+        if "linear" not in r:
+            continue
+        steps = r.get("step", r.get("steps"))
+        what = f"`{f.stem}`: {r.get('objective', 'pixels')}, {', '.join(r.get('set') or []) or 'defaults'}"
+        cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k, _ in COLUMNS]
+        passes = steps * 64 / 10000
+        rows.append(f"| {what} | {r['task']} | {steps} ({passes:.0f}) | " + " | ".join(cells) + " |")
+    head = "| arm (record) | data | steps (passes) | " + " | ".join(n for _, n in COLUMNS) + " |"
+    table = "\n".join([head, "|---|---|---|" + "---|" * len(COLUMNS), *rows])
+    start, end = "<!-- pretrain-study:start -->", "<!-- pretrain-study:end -->"
+    text = page.read_text()
+    if start in text:
+        text = text[: text.index(start)] + f"{start}\n{table}\n{end}" + text[text.index(end) + len(end) :]
+        page.write_text(text)
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["run", "curve"])
+    ap.add_argument("mode", choices=["run", "curve", "render"])
     ap.add_argument("run", nargs="?", help="curve: the pretraining run folder")
     ap.add_argument("--tag", required=True)
     ap.add_argument("--task", default="mnist")
@@ -154,7 +190,10 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/pt-study")
     ap.add_argument("--results", default="results/pretrain-study")
     a = ap.parse_args()
-    cmd_run(a) if a.mode == "run" else cmd_curve(a)
+    if a.mode == "render":
+        print(render(Path(a.results), Path(__file__).parents[1] / "docs" / "recipe.md"))
+    else:
+        cmd_run(a) if a.mode == "run" else cmd_curve(a)
 
 
 if __name__ == "__main__":
