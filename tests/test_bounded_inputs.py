@@ -13,16 +13,12 @@ from __future__ import annotations
 import base64
 import builtins
 import hashlib
-import io
 import json
 import os
-import struct
 import subprocess
 import sys
 import textwrap
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +28,15 @@ import soundfile as sf
 import torch
 from PIL import Image
 
+from crafted_files import (
+    OTHER_FORMATS,
+    npy_declaring,
+    npz_of_zeros,
+    other_format,
+    png_declaring,
+    silent_flac,
+    wav_with_rate,
+)
 from omnivec.data import resample as rs
 from omnivec.data.base import Skipped
 from omnivec.data.byo import from_manifest, scan
@@ -69,25 +74,13 @@ def _peak_mb(code: str) -> float:
 # ------------------------------------------------------------------------------------------ audio
 
 
-def _wav(path: Path, rate: int, frames: int, channels: int = 1) -> Path:
-    """A 16-bit WAV of noise; rates libsndfile will not write (2^31-1) are patched into the header."""
-    noise = (np.random.default_rng(0).standard_normal((frames, channels)) * 3000).astype(np.int16)
-    sf.write(path, noise, 8000, subtype="PCM_16")
-    data = bytearray(path.read_bytes())
-    assert data[12:16] == b"fmt "
-    data[24:28] = struct.pack("<I", rate)
-    data[28:32] = struct.pack("<I", (rate * 2 * channels) % (1 << 32))  # byte rate
-    path.write_bytes(bytes(data))
-    return path
-
-
 @pytest.mark.skipif(not LINUX, reason="reads peak RSS from /proc")
 @pytest.mark.parametrize("rate", [8001, 11127, (1 << 31) - 1])
 def test_odd_sample_rates_cost_little_memory_and_time(tmp_path: Path, rate: int) -> None:
     """The old filter bank had ~(rate/gcd)^2 entries: 2.8 GB for a one-second 8001 Hz WAV, 3.7 GB at 11127 Hz,
     an attempted 17 GB for a 32 KB WAV declaring 2^31-1 Hz."""
     frames = min(rate, 16000)
-    path = _wav(tmp_path / "odd.wav", rate, frames)
+    path = wav_with_rate(tmp_path / "odd.wav", rate, frames)
     t0 = time.perf_counter()
     peak = _peak_mb(f"from omnivec.data.readers import read_audio\ny = read_audio({str(path)!r}, 16000)\n")
     assert peak < 200, f"{rate} Hz: peak RSS grew {peak:.0f} MB"
@@ -122,11 +115,7 @@ def test_resampler_cache_is_bounded_and_odd_rates_leave_nothing_in_it() -> None:
 
 def test_ten_minutes_of_96k_stereo_flac_is_refused_from_its_header(tmp_path: Path) -> None:
     """A 223 KB silent FLAC took 6.7 GB: the limit counted seconds (3600), not samples."""
-    path = tmp_path / "silence.flac"
-    with sf.SoundFile(path, "w", 96000, 2, format="FLAC") as f:
-        block = np.zeros((96000 * 10, 2), np.float32)
-        for _ in range(60):
-            f.write(block)
+    path = silent_flac(tmp_path / "silence.flac")
     assert path.stat().st_size < 400_000
     t0 = time.perf_counter()
     with pytest.raises(TooLarge, match=r"57,600,000 frames x 2 channels.*ReadOptions\.max_audio_samples") as e:
@@ -137,7 +126,7 @@ def test_ten_minutes_of_96k_stereo_flac_is_refused_from_its_header(tmp_path: Pat
 
 
 def test_audio_limit_counts_the_resampled_length_and_is_configurable(tmp_path: Path) -> None:
-    path = _wav(tmp_path / "a.wav", 8000, 600)
+    path = wav_with_rate(tmp_path / "a.wav", 8000, 600)
     assert read_sample(path, opts=ReadOptions(sample_rate=16000, max_audio_samples=1200)).shape == (1200,)
     with pytest.raises(TooLarge, match=r"after resampling 8,000 -> 16,000 Hz"):
         read_sample(path, opts=ReadOptions(sample_rate=16000, max_audio_samples=1000))
@@ -153,24 +142,10 @@ def test_stereo_is_mixed_to_mono_block_by_block_as_before(tmp_path: Path) -> Non
 # ------------------------------------------------------------------------------------------ arrays
 
 
-def _npz_of_zeros(path: Path, shape: tuple[int, ...], key: str = "frames") -> Path:
-    """A real .npz whose member decompresses to ``shape`` uint8 zeros, written in 1 MB pieces."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
-    chunk = bytes(1 << 20)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z, z.open(f"{key}.npy", "w", force_zip64=True) as f:
-        f.write(header.getvalue())
-        left = int(np.prod(shape))
-        while left:
-            f.write(chunk[: min(left, len(chunk))])
-            left -= min(left, len(chunk))
-    return path
-
-
 @pytest.mark.skipif(not LINUX, reason="reads peak RSS from /proc")
 def test_npz_of_zeros_is_refused_from_its_header(tmp_path: Path) -> None:
     """A 583 KB .npz of zeros took 2.1 GB before it was refused: .npy had an element cap, .npz none."""
-    path = _npz_of_zeros(tmp_path / "bomb.npz", (1024, 512, 512))  # 2^28 values, 256 KB on disk
+    path = npz_of_zeros(tmp_path / "bomb.npz", (1024, 512, 512))  # 2^28 values, 256 KB on disk
     assert path.stat().st_size < 600_000
     code = f"""
         from omnivec.data.readers import read_sample
@@ -192,11 +167,8 @@ def test_array_limit_applies_to_npy_headers_and_is_configurable(tmp_path: Path) 
     assert read_sample(tmp_path / "p.npy", "points", ReadOptions(num_points=16)).shape == (16, 3)
     with pytest.raises(TooLarge, match="max_array_elements"):
         read_sample(tmp_path / "p.npy", "points", ReadOptions(max_array_elements=1000))
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (1 << 40, 3)})
-    (tmp_path / "h.npy").write_bytes(header.getvalue() + bytes(64))
     with pytest.raises(TooLarge):
-        read_sample(tmp_path / "h.npy")  # the modality guess reads only the header too
+        read_sample(npy_declaring(tmp_path / "h.npy", (1 << 40, 3)))  # the modality guess reads only the header too
 
 
 # ------------------------------------------------------------------------------------------ video
@@ -217,37 +189,16 @@ def test_video_limits_count_frame_pixels_and_the_frames_kept(tmp_path: Path) -> 
 # ------------------------------------------------------------------------------------------ images
 
 
-def _png_declaring(path: Path, width: int, height: int) -> Path:
-    """A real 1 x 1 PNG whose IHDR (and its CRC) is patched to declare ``width`` x ``height``."""
-    buf = io.BytesIO()
-    Image.new("RGB", (1, 1)).save(buf, format="PNG")
-    data = bytearray(buf.getvalue())
-    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
-    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
-    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
-    path.write_bytes(bytes(data))
-    return path
-
-
 def test_png_declaring_8000_by_8000_is_refused_before_decoding(tmp_path: Path) -> None:
     """64 Mpixel sits under Pillow's bomb warning (89 M): a 186 KB PNG of it took ~500 MB per request."""
-    path = _png_declaring(tmp_path / "big.png", 8000, 8000)
+    path = png_declaring(tmp_path / "big.png", 8000, 8000)
     with pytest.raises(TooLarge, match=r"8000x8000.*ReadOptions\.max_image_pixels"):
         read_image(path)
     with pytest.raises(TooLarge):
         read_sample(path, opts=ReadOptions(image_size=32, channels=3))
-    small = _png_declaring(tmp_path / "s.png", 40, 40)
+    small = png_declaring(tmp_path / "s.png", 40, 40)
     with pytest.raises(TooLarge):
         read_sample(small, opts=ReadOptions(max_image_pixels=1000))
-
-
-OTHER_FORMATS = ["EPS", "TGA", "PCX", "ICO", "PPM", "TIFF", "SGI", "DDS"]
-
-
-def _other_format(fmt: str) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, format=fmt)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -267,7 +218,7 @@ def no_eps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.mark.parametrize("fmt", OTHER_FORMATS)
 def test_other_image_formats_named_png_are_refused_on_every_path(tmp_path: Path, fmt: str, no_eps: list[str]) -> None:
-    data = _other_format(fmt)
+    data = other_format(fmt)
     path = tmp_path / "x.png"
     path.write_bytes(data)
     expected = r"x\.png: not a readable image: not PNG, JPEG, BMP, GIF, WebP"

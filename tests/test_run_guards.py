@@ -29,6 +29,7 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from crafted_files import POINT_FILES, write_point_file
 from omnivec import checkpoint as ckpt
 from omnivec.cli import main
 from omnivec.errors import OmnivecError
@@ -264,31 +265,6 @@ def test_index_neighbours_refuses_k_below_one() -> None:
 
 # ----------------------------------------------------------------------------------------------- point files
 
-PLY = "ply\nformat {fmt} 1.0\nelement vertex 3\n{props}end_header\n"
-POINT_FILES = {
-    "duplicate.ply": (
-        PLY.format(fmt="binary_little_endian", props="property float x\nproperty float x\nproperty float z\n").encode()
-        + bytes(36),
-        "declares the property 'x' twice",
-    ),
-    "duplicate_ascii.ply": (
-        PLY.format(fmt="ascii", props="property float x\nproperty float y\nproperty float y\nproperty float z\n")
-        + "0 0 0 0\n1 0 0 0\n0 1 1 0\n",
-        "declares the property 'y' twice",
-    ),
-    "empty_property.ply": (
-        PLY.format(fmt="ascii", props="property\nproperty float x\nproperty float y\nproperty float z\n")
-        + "0 0 0\n1 0 0\n0 1 0\n",
-        "bad PLY property line 'property'",
-    ),
-    "unknown_type.ply": (
-        PLY.format(fmt="ascii", props="property quad x\nproperty float y\nproperty float z\n")
-        + "0 0 0\n1 0 0\n0 1 0\n",
-        "unknown type 'quad'",
-    ),
-    "huge_index.off": ("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 100000000000000000000000\n", "outside 0..2"),
-}
-
 
 @pytest.mark.parametrize("name", list(POINT_FILES))
 def test_crafted_point_files_are_a_named_data_error(name: str, tmp_path: Path) -> None:
@@ -296,10 +272,8 @@ def test_crafted_point_files_are_a_named_data_error(name: str, tmp_path: Path) -
     from omnivec.errors import DataError
 
     content, says = POINT_FILES[name]
-    path = tmp_path / name
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(DataError, match=says):
-        read_points(path, 16)
+        read_points(write_point_file(tmp_path / name, content), 16)
 
 
 # -------------------------------------------------------------------------------- atomic writes, a full disk
