@@ -138,6 +138,24 @@ def cmd_curve(a: argparse.Namespace) -> None:
         record(a, f"{a.tag}-step{step:06d}", rec)
 
 
+def cmd_seeds(a: argparse.Namespace) -> None:
+    """Fine-tuning seeds from one pretraining run (``a.run``) and from its random twin: each seed draws its own
+    labels (the seeded subset) and order, the same for both starts, so the pair is a paired difference."""
+    run, work = Path(a.run), Path(a.work)
+    for seed in range(a.seed, a.seed + a.num_seeds):
+        a.seed = seed
+        _, _, ft = settings(a)
+        rec = {
+            "run": str(run),
+            "seed": seed,
+            "ft_pretrained": fine_tune(run, a.task, work / f"ft-pt-{seed}", ft),
+            "ft_random": fine_tune(
+                random_start(run, work / f"init-{seed}", seed), a.task, work / f"ft-init-{seed}", ft
+            ),
+        }
+        record(a, f"{a.tag}-seed{seed}", rec)
+
+
 COLUMNS = (
     ("linear", "probe"),
     ("random_linear", "random"),
@@ -174,7 +192,8 @@ def render(results: Path, page: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["run", "curve", "render"])
+    ap.add_argument("mode", choices=["run", "curve", "seeds", "render"])
+    ap.add_argument("--num-seeds", type=int, default=3, help="seeds: fine-tuning seeds from --seed")
     ap.add_argument("run", nargs="?", help="curve: the pretraining run folder")
     ap.add_argument("--tag", required=True)
     ap.add_argument("--task", default="mnist")
@@ -193,7 +212,7 @@ def main() -> None:
     if a.mode == "render":
         print(render(Path(a.results), Path(__file__).parents[1] / "docs" / "recipe.md"))
     else:
-        cmd_run(a) if a.mode == "run" else cmd_curve(a)
+        {"run": cmd_run, "curve": cmd_curve, "seeds": cmd_seeds}[a.mode](a)
 
 
 if __name__ == "__main__":
