@@ -170,18 +170,35 @@ COLUMNS = (
 
 def render(results: Path, page: Path) -> str:
     """The study table of docs/recipe.md from the records under ``results`` (between its markers)."""
-    rows = []
+    rows, extra, seeds = [], [], {}
     for f in sorted(results.glob("*.json")):
         r = json.loads(f.read_text())
+        if "seed" in r and "linear" not in r and "ft_pretrained" in r:  # a `seeds` record: paired, summarised below
+            seeds.setdefault(r["tag"], []).append(r)
+            continue
         if "linear" not in r:
             continue
         steps = r.get("step", r.get("steps"))
+        if steps is None:  # the supervised reference
+            extra.append(
+                f"Supervised reference (`{f.stem}`): {r['what']}; probe {r['linear']:.3f}, k-NN {r['knn']:.3f}"
+            )
+            continue
         what = f"`{f.stem}`: {r.get('objective', 'pixels')}, {', '.join(r.get('set') or []) or 'defaults'}"
         cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k, _ in COLUMNS]
         passes = steps * 64 / 10000
         rows.append(f"| {what} | {r['task']} | {steps} ({passes:.0f}) | " + " | ".join(cells) + " |")
     head = "| arm (record) | data | steps (passes) | " + " | ".join(n for _, n in COLUMNS) + " |"
-    table = "\n".join([head, "|---|---|---|" + "---|" * len(COLUMNS), *rows])
+    from omnivec.stats import paired
+
+    for tag, recs in seeds.items():
+        d = paired([r["ft_pretrained"] for r in recs], [r["ft_random"] for r in recs])
+        extra.append(
+            f"Fine-tuning seeds (`{tag}-seed*`, {recs[0]['run']}): pretrained − random start {d.diff:+.3f} "
+            f"[{d.low:+.3f}, {d.high:+.3f}] over {d.n} paired seeds (labels and order drawn per seed)"
+        )
+    lines = [head, "|---|---|---|" + "---|" * len(COLUMNS), *rows]
+    table = "\n".join([*lines, "", *(f"- {e}" for e in extra)])
     start, end = "<!-- pretrain-study:start -->", "<!-- pretrain-study:end -->"
     text = page.read_text()
     if start in text:
