@@ -6,6 +6,7 @@ frames or 120,000 frames, crafted PLY/OFF files, blank and BOM texts -- and one 
 
     python bench/crafted_inputs.py                    # cpu preset, 32 clients, writes results/reliability/
     python bench/crafted_inputs.py --preset tiny --clients 8 --only wav_8001.wav,eight_k_square.png --no-json
+    python bench/crafted_inputs.py --serve-only --no-slow --no-json   # the server's RSS alone, in ~30 s
 
 1. Each input goes through ``omnivec embed RUN --modality M --input FILE`` in its own process. Its peak RSS is
    the ``ru_maxrss`` that ``wait4`` reports, read by a small fresh parent started per input: a child started by
