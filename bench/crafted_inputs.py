@@ -6,6 +6,7 @@ frames or 120,000 frames, crafted PLY/OFF files, blank and BOM texts -- and one 
 
     python bench/crafted_inputs.py                    # cpu preset, 32 clients, writes results/reliability/
     python bench/crafted_inputs.py --preset tiny --clients 8 --only wav_8001.wav,eight_k_square.png --no-json
+    python bench/crafted_inputs.py --serve-only --no-slow --no-json   # the server's RSS alone, in ~30 s
 
 1. Each input goes through ``omnivec embed RUN --modality M --input FILE`` in its own process. Its peak RSS is
    the ``ru_maxrss`` that ``wait4`` reports, read by a small fresh parent started per input: a child started by
@@ -175,10 +176,10 @@ def corpus() -> list[Crafted]:
     return out
 
 
-def build_corpus(folder: Path, names: set[str] | None = None) -> list[tuple[Crafted, Path]]:
-    """Write the corpus (or the inputs named in ``names``) into ``folder``."""
+def build_corpus(folder: Path, names: set[str] | None = None, no_slow: bool = False) -> list[tuple[Crafted, Path]]:
+    """Write the corpus (or the inputs named in ``names``; without the slow ones if ``no_slow``) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    items = [c for c in corpus() if names is None or c.name in names]
+    items = [c for c in corpus() if (names is None or c.name in names) and not (no_slow and c.slow)]
     for c in items:
         c.write(folder / c.name)
     return [(c, folder / c.name) for c in items]
@@ -277,8 +278,8 @@ def status_mb(pid: int, key: str) -> float:
     raise KeyError(key)
 
 
-def start_server(run: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "omnivec", "serve", str(run), "--port", str(port), "--device", "cpu"]
+def start_server(run: Path, port: int, log: Path, extra: list[str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "omnivec", "serve", str(run), "--port", str(port), "--device", "cpu", *extra]
     proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -322,7 +323,13 @@ def post_all(port: int, bodies: list[tuple[Crafted, bytes]], clients: int) -> di
 
 
 def serve_load(
-    run: Path, items: list[tuple[Crafted, Path]], clients: int, slow_clients: int, work: Path, cap_mb: float = 8192
+    run: Path,
+    items: list[tuple[Crafted, Path]],
+    clients: int,
+    slow_clients: int,
+    work: Path,
+    serve_args: list[str] | None = None,
+    cap_mb: float = 8192,
 ) -> dict[str, Any]:
     """The corpus through one ``omnivec serve``: first every input but the slow ones from ``clients`` clients,
     then the slow ones from ``slow_clients``; the statuses per input and the server's RSS (MB) before, at its
@@ -331,7 +338,7 @@ def serve_load(
     from serve_load import free_port
 
     port = free_port()
-    proc = start_server(run, port, work / "serve.log")
+    proc = start_server(run, port, work / "serve.log", serve_args or [])
     bodies = [(c, p.read_bytes()) for c, p in items]
     phases = [([b for b in bodies if not b[0].slow], clients), ([b for b in bodies if b[0].slow], slow_clients)]
     done = threading.Event()
@@ -407,19 +414,23 @@ def _statuses(codes: list[int | None]) -> str:
 def report(rows: list[dict], server: dict | None) -> dict:
     """Print the table, the counts and the bars; return the summary."""
     print(f"\n{'input':26s} {'modality':8s} {'bytes':>10s}  {'embed':13s} {'peak MB':>8s} {'s':>6s}  serve")
+    embedded = [r for r in rows if "embed" in r]  # none with --serve-only
     for r in rows:
-        e = r["embed"]
+        e = r.get("embed", {"outcome": "-", "peak_mb": float("nan"), "seconds": float("nan")})
         serve = _statuses(r["serve"]["statuses"]) + f" ({r['serve']['outcome']})" if "serve" in r else "-"
         print(
             f"{r['input']:26s} {r['modality']:8s} {r['bytes']:>10,d}  {e['outcome']:13s} {e['peak_mb']:8.0f}"
             f" {e['seconds']:6.1f}  {serve}"
         )
-    counts: dict[str, dict[str, int]] = {"embed": dict.fromkeys(OUTCOMES, 0)}
-    for r in rows:
-        counts["embed"][r["embed"]["outcome"]] += 1
-    peak = max(r["embed"]["peak_mb"] for r in rows)
-    bars = {"embed_peak_mb": peak, "embed_peak_below_1gb": peak <= EMBED_BAR_MB}
-    print(f"\nembed, per input: {counts['embed']}; highest peak RSS {peak:.0f} MB (bar: {EMBED_BAR_MB} MB)")
+    counts: dict[str, dict[str, int]] = {}
+    bars: dict[str, Any] = {}
+    if embedded:
+        counts["embed"] = dict.fromkeys(OUTCOMES, 0)
+        for r in embedded:
+            counts["embed"][r["embed"]["outcome"]] += 1
+        peak = max(r["embed"]["peak_mb"] for r in embedded)
+        bars |= {"embed_peak_mb": peak, "embed_peak_below_1gb": peak <= EMBED_BAR_MB}
+        print(f"\nembed, per input: {counts['embed']}; highest peak RSS {peak:.0f} MB (bar: {EMBED_BAR_MB} MB)")
     if server is not None:
         counts["serve_requests"] = dict.fromkeys(OUTCOMES, 0)
         counts["serve_inputs"] = dict.fromkeys(OUTCOMES, 0)
@@ -449,6 +460,9 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=32, help="concurrent clients of the server (0: no server part)")
     p.add_argument("--slow-clients", type=int, default=4, help="clients that send the slow inputs (long clips)")
     p.add_argument("--only", help="comma-separated input names (default: the whole corpus)")
+    p.add_argument("--serve-only", action="store_true", help="skip the embed part (per-input peaks): the server only")
+    p.add_argument("--no-slow", action="store_true", help="leave out the slow inputs (the two long clips)")
+    p.add_argument("--serve-args", default="", help="extra `omnivec serve` options, e.g. '--max-decodes 4'")
     p.add_argument("--out", type=Path, default=RESULT, help="the JSON summary")
     p.add_argument("--no-json", action="store_true", help="print only")
     a = p.parse_args()
@@ -456,10 +470,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crafted-") as tmp:
         work = Path(tmp)
         train_s = train_run(work / "run", a.preset)
-        items = build_corpus(work / "inputs", set(a.only.split(",")) if a.only else None)
+        items = build_corpus(work / "inputs", set(a.only.split(",")) if a.only else None, a.no_slow)
         print(f"run: preset {a.preset}, trained in {train_s:.0f} s; {len(items)} crafted inputs", flush=True)
         rows: list[dict[str, Any]] = []
         for c, path in items:
+            if a.serve_only:
+                rows.append({"input": c.name, "modality": c.modality, "what": c.what, "bytes": path.stat().st_size})
+                continue
             e = embed_one(work / "run", c, path, work)
             print(f"  embed {c.name}: {e['outcome']}, {e['peak_mb']:.0f} MB, {e['seconds']:.1f} s", flush=True)
             rows.append(
@@ -467,7 +484,7 @@ def main() -> None:
             )
         server = None
         if a.clients:
-            load = serve_load(work / "run", items, a.clients, a.slow_clients, work)
+            load = serve_load(work / "run", items, a.clients, a.slow_clients, work, a.serve_args.split())
             server = load["server"]
             for r in rows:
                 codes = load["statuses"].get(r["input"], [])

@@ -58,6 +58,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
             header_timeout_s=a.header_timeout,
             body_timeout_s=a.body_timeout,
             max_connections=a.max_connections,
+            max_decodes=a.max_decodes,
         ),
         host=a.host,
         port=a.port,
@@ -106,6 +107,12 @@ def register(sub: Any) -> None:
     )
     v.add_argument(
         "--max-connections", type=positive_int, default=128, help="beyond this many connections, requests get 503"
+    )
+    v.add_argument(
+        "--max-decodes",
+        type=positive_int,
+        default=2,
+        help="uploads decoded at the same time (each up to its reader limit in memory); more wait their turn",
     )
     add_device(v)
     v.set_defaults(fn=cmd_serve)

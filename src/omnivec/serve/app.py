@@ -27,7 +27,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from omnivec.serve.limits import BodyLimit, server_config
@@ -56,6 +55,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
     cfg = cfg or ServeConfig()
     svc = Service(run, cfg)
     svc.batcher.start()
+    gate = svc.decode_gate  # at most cfg.max_decodes uploads decode at once (omnivec.serve.memory)
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -88,6 +88,13 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
     async def internal(_: Request, e: Exception) -> JSONResponse:  # a bug, not the client's: say so, keep serving
         return JSONResponse({"error": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
 
+    async def decoded(p: Payload, modality: str) -> Any:
+        """The upload decoded, at most ``cfg.max_decodes`` at a time; a text (at most ``max_text_kb``, only
+        stripped) decodes at once, so it never waits behind a long video."""
+        if modality == "text":
+            return decode(p, modality, {})
+        return await gate.run(decode, p, modality, svc.read_options(modality))
+
     async def read(request: Request, task_modality: str | None = None) -> tuple[Payload, Any]:
         """The request's payload and its decoded input; with ``task_modality``, an input of another modality
         is refused before it is decoded."""
@@ -95,7 +102,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
         modality = modality_of_payload(p, svc.modalities)
         if task_modality is not None and modality != task_modality:
             raise BadRequest(f"this task takes {task_modality} input, not {modality}")
-        x = await run_in_threadpool(decode, p, modality, svc.read_options(modality))
+        x = await decoded(p, modality)
         return p, x
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -132,7 +139,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
         modality = modality_of_payload(p, svc.modalities)
         task = p.field("task", "caption") or "caption"
         svc.seq2seq_task(task, modality)  # 404 / 400 before the upload is decoded
-        x = await run_in_threadpool(decode, p, modality, svc.read_options(modality))
+        x = await decoded(p, modality)
         return await svc.generate(task, x, p.text if modality != "text" else None)
 
     @app.post("/search", openapi_extra=_body_doc({"k": {"type": "integer", "default": 10}}))

@@ -18,6 +18,7 @@ import torch
 
 from omnivec.errors import OmnivecError
 from omnivec.serve.batching import Batcher
+from omnivec.serve.memory import DecodeGate, trim
 from omnivec.serve.uploads import BadRequest, Decoded
 
 
@@ -49,6 +50,9 @@ class ServeConfig:
     """An idle keep-alive connection is closed after this many seconds."""
     max_connections: int = 128
     """Requests beyond this many open connections (or running requests) get 503 until some finish."""
+    max_decodes: int = 2
+    """Uploads decoded at the same time; more wait their turn. Each decode may take up to its reader limit
+    (a 2^25-pixel image: ~128 MiB, plus the decoder's own buffers), so this bounds the server's memory."""
 
 
 def _jsonable(x: Any) -> Any:
@@ -72,7 +76,8 @@ class Service:
         self.index = Index.open(cfg.index) if cfg.index else None
         if self.index is not None and self.index.emb.task is not None:
             self.index.check_query_modality(self.model, self.index.emb.modality)  # the index is this run's
-        self.batcher = Batcher(self._run_batch, cfg.max_batch, cfg.max_wait_ms)
+        self.batcher = Batcher(self._trimmed_batch, cfg.max_batch, cfg.max_wait_ms)
+        self.decode_gate = DecodeGate(cfg.max_decodes)
 
     # ------------------------------------------------------------------ what the run offers
 
@@ -140,7 +145,8 @@ class Service:
                 "body_timeout_s": self.cfg.body_timeout_s,
                 "keep_alive_s": self.cfg.keep_alive_s,
                 "max_connections": self.cfg.max_connections,
-            },
+            }
+            | self.decode_gate.as_dict(),
         }
 
     def query_modalities(self) -> list[str]:
@@ -156,6 +162,13 @@ class Service:
         return dict(self.model.read_options(modality))
 
     # ------------------------------------------------------------------ the batched model calls
+
+    def _trimmed_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
+        """A batch, then the C heap trimmed: a batch's activations are freed into glibc's heap, not the OS's."""
+        try:
+            return self._run_batch(key, items)
+        finally:
+            trim()
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
         from omnivec.embed import embed_samples
