@@ -207,7 +207,12 @@ def plan_seed(
             c.train = _schedule(c.train, steps)
             c.train.task_schedule = schedule
             s = pretrain(c, folder, PretrainConfig(), progress=False)
-            return {"loss": float(s["last"].get("loss", float("nan")))}
+            probe = {  # the closing probe of every classification task, beside random weights (omnivec.probe)
+                f"probe/{r['task']}/{k}": float(r[k])
+                for r in s.get("probe", [])
+                for k in ("linear", "random_linear", "knn", "random_knn")
+            }
+            return {"loss": float(s["last"].get("loss", float("nan"))), **probe}
 
         return Part(name, fn, {**base, "seed": seed, "schedule": schedule, "steps": steps})
 
