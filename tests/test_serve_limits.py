@@ -30,17 +30,21 @@ from omnivec.serve.service import ServeConfig
 TIMEOUT = 0.6
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_run(out: Path, task: str) -> Path:
+    """A run folder of the tiny preset trained 2 steps on one generated task: a model to serve."""
     from omnivec.config import preset
     from omnivec.train import train
 
-    out = tmp_path_factory.mktemp("limits") / "run"
     cfg = preset("tiny")
-    cfg.tasks, cfg.num_train, cfg.num_test = ["topics"], 16, 8
+    cfg.tasks, cfg.num_train, cfg.num_test = [task], 16, 8
     cfg.train.max_steps, cfg.train.batch_size = 2, 4
     train(cfg, out, progress=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_run(tmp_path_factory.mktemp("limits") / "run", "topics")
 
 
 @contextmanager

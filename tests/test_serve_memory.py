@@ -23,20 +23,12 @@ pytest.importorskip("uvicorn")
 from omnivec.serve import app as app_module
 from omnivec.serve import memory, service
 from omnivec.serve.memory import DecodeGate
-from test_serve_limits import _request, serving
+from test_serve_limits import _request, serving, tiny_run
 
 
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from omnivec.config import preset
-    from omnivec.train import train
-
-    out = tmp_path_factory.mktemp("memory") / "run"
-    cfg = preset("tiny")
-    cfg.tasks, cfg.num_train, cfg.num_test = ["shapes"], 16, 8
-    cfg.train.max_steps, cfg.train.batch_size = 2, 4
-    train(cfg, out, progress=False)
-    return out
+    return tiny_run(tmp_path_factory.mktemp("memory") / "run", "shapes")
 
 
 def _png_body() -> bytes:

@@ -57,6 +57,22 @@ def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, help="files, or folders (their class subfolders = labels)")
 
 
+def add_data_flags(p: argparse.ArgumentParser) -> None:
+    """The data and config flags train, pretrain and finetune share: caps on the real datasets, ``--set`` and
+    ``--strict``, with one meaning everywhere."""
+    from omnivec.validate import non_negative_int
+
+    p.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
+    p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any config field, e.g. --set model.encoders.image.stem=hmlp --set train.lr=3e-3 (repeatable)",
+    )
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
+
+
 def add_init(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--init",

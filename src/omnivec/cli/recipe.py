@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from omnivec.cli.common import add_device, add_init, modality_names, refuse_changed_flags
+from omnivec.cli.common import add_data_flags, add_device, add_init, modality_names, refuse_changed_flags
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
 from omnivec.validate import (
@@ -85,15 +85,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-train", type=positive_int, help="samples per generated task")
     p.add_argument("--num-test", type=positive_int)
     p.add_argument("--data-root", default="", help="real datasets (default: $OMNIVEC_DATA)")
-    p.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
-    p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override any config field, as `omnivec train --set`, e.g. --set train.lr=3e-3 (repeatable)",
-    )
-    p.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
+    add_data_flags(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--quiet", action="store_true")
     add_device(p)

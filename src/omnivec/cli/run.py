@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.cli.common import (
+    add_data_flags,
     add_device,
     add_init,
     add_run_and_inputs,
@@ -165,8 +166,7 @@ def register(sub: Any) -> None:
     t.add_argument("--num-train", type=positive_int, help="samples per generated task")
     t.add_argument("--num-test", type=positive_int)
     t.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
-    t.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
-    t.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
+    add_data_flags(t)
     t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument(
@@ -174,13 +174,6 @@ def register(sub: Any) -> None:
         choices=modality_names(),
         help="modality of --train (default: detected from the file extensions)",
     )
-    t.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override any config field, e.g. --set model.encoders.image.stem=hmlp --set train.lr=3e-3 (repeatable)",
-    )
-    t.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     add_init(t)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
