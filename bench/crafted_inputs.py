@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -280,18 +279,10 @@ def status_mb(pid: int, key: str) -> float:
 
 def start_server(run: Path, port: int, log: Path, extra: list[str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "omnivec", "serve", str(run), "--port", str(port), "--device", "cpu", *extra]
+    from serve_load import wait_healthy
+
     proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"omnivec serve exited: {log.read_text()}") from None
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("omnivec serve did not answer /health in 180 s")
+    return wait_healthy(proc, port, log.read_text)
 
 
 def post_all(port: int, bodies: list[tuple[Crafted, bytes]], clients: int) -> dict[str, list[int | None]]:

@@ -30,13 +30,11 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from omnivec.config import RunConfig, TrainConfig, apply_override, preset
 from omnivec.finetune import finetune
 from omnivec.ledger import provenance
 from omnivec.pretrain import PretrainConfig, pretrain
-from omnivec.probe import probe_report
+from omnivec.probe import probe_report, random_twin
 from omnivec.run import load_run, save_run
 from omnivec.train import prepare_tasks
 
@@ -67,8 +65,7 @@ def fine_tune(start: Path, task: str, out: Path, ft: TrainConfig) -> float:
 def random_start(folder: Path, out: Path, seed: int) -> Path:
     """``folder``'s architecture (and tokenizer) with fresh seeded weights."""
     model, run_cfg = load_run(folder)
-    torch.manual_seed(seed)
-    save_run(type(model)(run_cfg.model, model.tokenizer), run_cfg, out)
+    save_run(random_twin(model, seed), run_cfg, out)
     return out
 
 

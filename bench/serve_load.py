@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,18 +70,24 @@ def start_server(run: Path, port: int, max_batch: int, wait_ms: float, device: s
     cmd = [sys.executable, "-m", "omnivec", "serve", str(run), "--port", str(port), "--device", device]
     cmd += ["--max-batch", str(max_batch), "--max-wait-ms", str(wait_ms)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
+    return wait_healthy(proc, port, lambda: proc.stderr.read().decode() if proc.stderr else "")
+
+
+def wait_healthy(
+    proc: subprocess.Popen, port: int, stderr: Callable[[], str], seconds: float = 180
+) -> subprocess.Popen:
+    """``proc`` once the server it runs answers /health; its error output (``stderr()``) if it exits first."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
                 return proc
         except OSError:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"omnivec serve exited: {err}") from None
+                raise RuntimeError(f"omnivec serve exited: {stderr()}") from None
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError("omnivec serve did not answer /health in 180 s")
+    raise RuntimeError(f"omnivec serve did not answer /health in {seconds:.0f} s")
 
 
 def multipart(body: bytes, filename: str = "x.png") -> tuple[bytes, str]:

@@ -37,14 +37,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from omnivec.config import RunConfig, TrainConfig, comma_list
 from omnivec.data.task_catalog import GENERATED_SUITE, get_task
 from omnivec.errors import OmnivecError
 from omnivec.finetune import default_groups, finetune
 from omnivec.ledger import Ledger
-from omnivec.model import OmniModel
 from omnivec.parts import Part, Parts
 from omnivec.pretrain import PretrainConfig, pretrain
 from omnivec.run import load_run, save_run
@@ -217,9 +214,10 @@ def plan_seed(
         return Part(name, fn, {**base, "seed": seed, "schedule": schedule, "steps": steps})
 
     def init_fn(folder: Path) -> dict[str, Any]:
+        from omnivec.probe import random_twin
+
         model, run_cfg = load_run(out / "pt-mixed")
-        torch.manual_seed(seed)
-        save_run(OmniModel(run_cfg.model, model.tokenizer), run_cfg, folder)
+        save_run(random_twin(model, seed), run_cfg, folder)
         return {}
 
     pt_mixed = pretrain_part("pt-mixed", "mixed", budget.pretrain_steps)
