@@ -296,10 +296,10 @@ def comma_list(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
 
-def apply_override(cfg: RunConfig, assignment: str) -> RunConfig:
-    """``KEY=VALUE`` with a dotted KEY into the RunConfig (``train.lr=3e-3``, ``model.encoders.image.stem=hmlp``,
-    ``model.augment=false``); VALUE is read as YAML. The result is checked like a config file, so a misspelt
-    field or a wrong type names itself."""
+def apply_override(cfg: T, assignment: str) -> T:
+    """``KEY=VALUE`` with a dotted KEY into a run config of either family (``train.lr=3e-3``,
+    ``model.encoders.image.stem=hmlp``, ``model.augment=false``); VALUE is read as YAML. The result is checked
+    like a config file, so a misspelt field or a wrong type names itself."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
         raise OmnivecError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=3e-3")
@@ -320,7 +320,7 @@ def apply_override(cfg: RunConfig, assignment: str) -> RunConfig:
         with contextlib.suppress(ValueError):
             value = float(value)
     node[parts[-1]] = value
-    return from_dict(RunConfig, data)
+    return from_dict(type(cfg), data)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""What several command groups share: argument types, the --device flag, result and JSONL printing."""
+"""What several command groups share: argument types, the --device flag, result and JSONL printing, and the one
+flag-to-config builder of every training command (:func:`add_config_flags`, :func:`build_run_config`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,20 +60,129 @@ def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, help="files, or folders (their class subfolders = labels)")
 
 
-def add_data_flags(p: argparse.ArgumentParser) -> None:
-    """The data and config flags train, pretrain and finetune share: caps on the real datasets, ``--set`` and
-    ``--strict``, with one meaning everywhere."""
+@dataclass(frozen=True)
+class FamilyConfig:
+    """What differs between the families when flags become a run config; everything else in
+    :func:`build_run_config` is one policy for every training command."""
+
+    default_preset: str
+    """The preset without --preset (or a config file's ``preset:``)."""
+    preset: Callable[[str], Any]
+    """Preset name -> a complete run config of this family."""
+    config_class: type
+    """The run-config dataclass a --config file is read into."""
+    data_root_from_env: bool
+    """True: an unset --data-root saves ``$OMNIVEC_DATA`` into the run's config (OmniVec); False: the config's
+    own ``data_root`` stays and the readers resolve ``$OMNIVEC_DATA`` when they run (UnIVAL)."""
+    short_run_schedule: bool
+    """True: warmup and the log interval shrink to a tenth of a short run's steps (UnIVAL's runs of a few
+    hundred steps). OmniVec's presets set both for their own budgets, so its saved configs stay as they were."""
+    limits_cap_sizes: bool
+    """True: the config has no cap fields, --train-limit / --test-limit cap ``num_train`` / ``num_test``
+    (UnIVAL derives every task from its dataset at those sizes); False: they set ``train_limit`` / ``test_limit``."""
+
+
+def _omnivec_config() -> FamilyConfig:
+    from omnivec.config import RunConfig, preset
+
+    return FamilyConfig(
+        "cpu", preset, RunConfig, data_root_from_env=True, short_run_schedule=False, limits_cap_sizes=False
+    )
+
+
+def _unival_config() -> FamilyConfig:
+    from omnivec.unival.model import UnivalRunConfig, unival_preset
+
+    # tiny, not cpu: every UnIVAL result and command in docs/unival.md is at tiny, and a cpu default would change
+    # what `omnivec unival pretrain` without --preset trains
+    return FamilyConfig(
+        "tiny", unival_preset, UnivalRunConfig, data_root_from_env=False, short_run_schedule=True, limits_cap_sizes=True
+    )
+
+
+FAMILY_CONFIGS: dict[str, Callable[[], FamilyConfig]] = {"omnivec": _omnivec_config, "unival": _unival_config}
+"""Per family, the only flag-to-config policy that differs (imported lazily: ``omnivec --help`` loads no model)."""
+
+FLAG_FIELDS: dict[str, str] = {
+    **{k: f"train.{k}" for k in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "keep_checkpoints")},
+    **{k: f"train.{k}" for k in ("num_workers", "grad_accum", "ema_decay", "log_every", "label_fraction")},
+    "layer_decay": "train.layer_decay",
+    **{k: k for k in ("num_train", "num_test", "train_limit", "test_limit", "task_batch", "image_size")},
+    "encoder_init": "encoder_init",
+    "num_bins": "model.num_bins",
+}
+"""Flag (its argparse dest) -> the config field it sets when given. A command has only some of these flags."""
+
+
+def add_config_flags(p: argparse.ArgumentParser, family: str = "omnivec") -> None:
+    """The config and data flags every training command of both families takes, with one meaning everywhere:
+    --preset, --config, --set, --train-limit, --test-limit, --data-root and --strict."""
+    from omnivec.config import PRESETS
     from omnivec.validate import non_negative_int
 
-    p.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
-    p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
+    default = FAMILY_CONFIGS[family]().default_preset
+    p.add_argument(
+        "--preset",
+        help=f"model size and schedule: {' | '.join(PRESETS)} (default {default}; tiny: seconds, for tests; "
+        "cpu: minutes on a laptop CPU)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"a config YAML (`omnivec config show --family {family}`): its `preset:` (else --preset) with only "
+        "the fields it names overridden",
+    )
     p.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override any config field, e.g. --set model.encoders.image.stem=hmlp --set train.lr=3e-3 (repeatable)",
+        help="override any config field, e.g. --set train.lr=3e-3 (repeatable; flags given win over --set)",
     )
+    p.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = no cap)")
+    p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = no cap)")
+    p.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
+
+
+def build_run_config(a: argparse.Namespace, family: str = "omnivec") -> Any:
+    """The run config a training command's flags describe, in one order for every command: the preset (--preset,
+    else the family's default) or a --config file on it, then --set, then the flags given (flags win over
+    --set), then the schedule and data policy. A flag a command lacks, or leaves unset, changes nothing."""
+    from omnivec.config import apply_override, load_config_file
+
+    fam = FAMILY_CONFIGS[family]()
+    name = a.preset or fam.default_preset
+    cfg = load_config_file(a.config, fam.config_class, fam.preset, name) if a.config else fam.preset(name)
+    for assignment in a.set or []:
+        cfg = apply_override(cfg, assignment)
+    given = {flag: getattr(a, flag) for flag in FLAG_FIELDS if getattr(a, flag, None) not in (None, [], "")}
+    if fam.limits_cap_sizes:
+        given = _limits_as_sizes(cfg, given)
+    for flag, value in given.items():
+        *path, last = FLAG_FIELDS[flag].split(".")
+        node = cfg
+        for part in path:
+            node = getattr(node, part)
+        getattr(node, last)  # a flag sets a field the family's config has (setattr alone would add one silently)
+        setattr(node, last, value)
+    if getattr(a, "resume", False) and a.max_steps is None:
+        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
+    if fam.short_run_schedule:
+        cfg.train.warmup_steps = min(cfg.train.warmup_steps, max(1, cfg.train.max_steps // 10))
+        cfg.train.log_every = max(1, min(cfg.train.log_every, cfg.train.max_steps // 10))
+    cfg.strict = cfg.strict or a.strict
+    fallback = os.environ.get("OMNIVEC_DATA", "") if fam.data_root_from_env else cfg.data_root
+    cfg.data_root = a.data_root or fallback
+    return cfg
+
+
+def _limits_as_sizes(cfg: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """--train-limit / --test-limit as caps on num_train / num_test (0: no cap), in place of the cap fields."""
+    out = {k: v for k, v in given.items() if k not in ("train_limit", "test_limit")}
+    for limit, size in (("train_limit", "num_train"), ("test_limit", "num_test")):
+        if given.get(limit):
+            out[size] = min(out.get(size, getattr(cfg, size)), given[limit])
+    return out
 
 
 def add_init(p: argparse.ArgumentParser) -> None:

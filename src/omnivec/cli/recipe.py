@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from omnivec.cli.common import add_data_flags, add_device, add_init, modality_names, refuse_changed_flags
+from omnivec.cli.common import (
+    add_config_flags,
+    add_device,
+    add_init,
+    build_run_config,
+    modality_names,
+    refuse_changed_flags,
+)
 from omnivec.config import RunConfig, comma_list
 from omnivec.errors import OmnivecError
 from omnivec.validate import (
@@ -29,42 +35,9 @@ def _ratios(value: str) -> dict[str, float]:
     return out
 
 
-def _run_config(a: argparse.Namespace) -> Any:
-    """--preset (default cpu, as ``train``) or --config, then --set, then the flags: as ``omnivec train``."""
-    from omnivec.config import RunConfig, apply_override, load_config_file, preset
-
-    name = a.preset or "cpu"
-    if getattr(a, "config", None):  # the file's preset (else --preset), only the fields it names overridden
-        cfg = load_config_file(a.config, RunConfig, preset, name)
-    else:
-        cfg = preset(name)
-    for assignment in a.set or []:
-        cfg = apply_override(cfg, assignment)
-    cfg.strict = cfg.strict or a.strict
-    for key in (
-        "max_steps",
-        "batch_size",
-        "lr",
-        "seed",
-        "checkpoint_every",
-        "grad_accum",
-        "ema_decay",
-        "log_every",
-        "label_fraction",
-        "layer_decay",
-    ):
-        if getattr(a, key, None) is not None:
-            setattr(cfg.train, key, getattr(a, key))
-    for key in ("num_train", "num_test", "train_limit", "test_limit"):
-        if getattr(a, key, None) is not None:
-            setattr(cfg, key, getattr(a, key))
-    cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
-    return cfg
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--steps", dest="max_steps", type=positive_int, help="optimizer steps")
+    p.add_argument("--steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=positive_float)
     p.add_argument("--seed", type=non_negative_int)
@@ -84,8 +57,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--num-train", type=positive_int, help="samples per generated task")
     p.add_argument("--num-test", type=positive_int)
-    p.add_argument("--data-root", default="", help="real datasets (default: $OMNIVEC_DATA)")
-    add_data_flags(p)
+    add_config_flags(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--quiet", action="store_true")
     add_device(p)
@@ -107,13 +79,12 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         refuse_changed_flags(
             a,
             (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "train", "objective", "num_masks"),
+            ("steps",),
             defaults={"objective": "pixels", "num_masks": 1},
         )
     elif not a.tasks and not a.train:
         raise OmnivecError("pretrain: pass --tasks NAME[,NAME...] and/or --train DIR")
-    cfg = _run_config(a)
-    if a.resume and a.max_steps is None:
-        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --steps the saved budget holds
+    cfg = build_run_config(a)
     if a.tasks:
         cfg.tasks = a.tasks
     for folder in a.train:  # each folder one stream, its modality detected (or --modality)
@@ -154,7 +125,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         raise OmnivecError("finetune: pass --tasks NAME[,NAME...] and/or --train DIR")
     if a.run != "scratch" and any(s.strip().startswith("model.") for s in a.set or []):
         raise OmnivecError(f"--set model.*: finetune {a.run} takes its model from {a.run}; use `finetune scratch`")
-    cfg = _run_config(a)
+    cfg = build_run_config(a)
     holder = RunConfig(tasks=list(tasks))  # collects the --train task, if any
     if a.train:  # a dataset of the user's own, e.g. one the pretrained trunk never saw
         from omnivec.user_data import add_byo
@@ -245,7 +216,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("pretrain", help="masked pretraining of the shared trunk on unlabelled training splits")
+    p = sub.add_parser("pretrain", help="masked pretraining of an OmniVec trunk on unlabelled data (MAE, data2vec)")
     p.add_argument("--tasks", type=comma_list, default=[], help="tasks whose training splits to pretrain on")
     p.add_argument(
         "--train",
@@ -259,10 +230,6 @@ def register(sub: Any) -> None:
         "--modality",
         choices=modality_names(),
         help="modality of every --train folder (default: detected from each folder's file extensions)",
-    )
-    p.add_argument("--preset", help="cpu (default) | tiny (seconds, tests) | small | base")
-    p.add_argument(
-        "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
     )
     p.add_argument("--mask-ratio", type=_ratios, help="per-modality ratios, e.g. image=0.75,audio=0.8")
     p.add_argument(
@@ -284,8 +251,12 @@ def register(sub: Any) -> None:
     _common(p)
     p.set_defaults(fn=cmd_pretrain)
 
-    p = sub.add_parser("finetune", help="grouped sequential multitask fine-tuning of a pretrained run")
-    p.add_argument("run", help="pretrained run folder, or 'scratch'")
+    p = sub.add_parser("finetune", help="grouped sequential multitask fine-tuning of an OmniVec run (or from scratch)")
+    p.add_argument(
+        "run",
+        help="pretrained run folder (its model; --preset then sets only the schedule), or 'scratch' (the preset's "
+        "model)",
+    )
     p.add_argument("--tasks", type=comma_list, default=[])
     p.add_argument("--groups", default="", help="'a,b;c' = groups in order; default: simple tasks, then dense")
     p.add_argument("--rounds", type=positive_int, default=2, help="passes over the group sequence")
@@ -295,10 +266,6 @@ def register(sub: Any) -> None:
         type=below_one_float,
         default=0.0,
         help="share of the steps in a closing joint phase over all tasks after the group sequence (0: none)",
-    )
-    p.add_argument(
-        "--preset",
-        help="schedule (steps, batch size, lr) and, from scratch, model: cpu (default) | tiny | small | base",
     )
     p.add_argument("--train", help="your own data as one more task: a folder of class subfolders or a manifest")
     p.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.cli.common import (
-    add_data_flags,
+    add_config_flags,
     add_device,
     add_init,
     add_run_and_inputs,
+    build_run_config,
     format_info,
     modality_names,
     print_results,
@@ -32,32 +33,18 @@ RUN_FLAGS = ("num_train", "num_test", "train_limit", "test_limit")
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from omnivec.config import RunConfig, apply_override, load_config_file, preset
     from omnivec.train import train
 
     if a.resume:
         fixed = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict", "data_root", "init")
         refuse_changed_flags(a, fixed + tuple(k for k in TRAIN_FLAGS + RUN_FLAGS if k != "max_steps"))
-    name = a.preset or "cpu"
-    cfg = load_config_file(a.config, RunConfig, preset, name) if a.config else preset(name)
+    cfg = build_run_config(a)
     if a.tasks:
         cfg.tasks = a.tasks
-    for assignment in a.set or []:
-        cfg = apply_override(cfg, assignment)
     if a.train:
         from omnivec.user_data import add_byo
 
         add_byo(cfg, a.train, a.val or "", a.modality or "")
-    cfg.strict = cfg.strict or a.strict
-    for key in TRAIN_FLAGS:
-        if getattr(a, key) is not None:
-            setattr(cfg.train, key, getattr(a, key))
-    for key in RUN_FLAGS:
-        if getattr(a, key) is not None:
-            setattr(cfg, key, getattr(a, key))
-    cfg.data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
-    if a.resume and a.max_steps is None:
-        cfg.train.max_steps = 0  # resume extends to max(saved, given): without --max-steps the saved budget holds
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     print_results(results)
     return 0
@@ -148,11 +135,7 @@ def cmd_tasks(a: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
 
-    t = sub.add_parser("train", help="supervised (multi-task) training into a run folder")
-    t.add_argument("--preset", help="cpu (default: minutes on a laptop CPU) | tiny (seconds, tests) | small | base")
-    t.add_argument(
-        "--config", help="a config YAML: its `preset:` (else --preset) with only the fields it names overridden"
-    )
+    t = sub.add_parser("train", help="supervised multitask training of an OmniVec model into a run folder")
     t.add_argument("--tasks", type=comma_list, help="comma-separated task names (see `omnivec tasks`)")
     t.add_argument("--out", required=True, help="run folder to write")
     t.add_argument("--max-steps", type=positive_int, help="optimizer steps (the one flag --resume may change)")
@@ -165,8 +148,7 @@ def register(sub: Any) -> None:
     t.add_argument("--grad-accum", type=positive_int)
     t.add_argument("--num-train", type=positive_int, help="samples per generated task")
     t.add_argument("--num-test", type=positive_int)
-    t.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
-    add_data_flags(t)
+    add_config_flags(t)
     t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument(
@@ -195,7 +177,7 @@ def register(sub: Any) -> None:
     e.set_defaults(fn=cmd_evaluate)
 
     m = sub.add_parser(
-        "embed", help="embeddings of input files with their ids and paths, as one .npz (a run of either family)"
+        "embed", help="embeddings of input files (a run of either family), as one .npz with their ids and paths"
     )
     add_run_and_inputs(m)
     m.add_argument(
@@ -217,7 +199,7 @@ def register(sub: Any) -> None:
     add_device(r)
     r.set_defaults(fn=cmd_predict)
 
-    c = sub.add_parser("config", help="configs: `config show` prints a complete, commented config to start from")
+    c = sub.add_parser("config", help="`config show`: a complete, commented config of either family to start from")
     cs = c.add_subparsers(dest="config_command", required=True)
     show = cs.add_parser("show", help="a preset as commented YAML (every field documented)")
     show.add_argument("--preset", default="cpu", help="cpu | tiny | small | base")

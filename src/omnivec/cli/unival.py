@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_device, write_jsonl
+from omnivec.cli.common import add_config_flags, add_device, build_run_config, refuse_changed_flags, write_jsonl
 from omnivec.config import comma_list
 from omnivec.errors import OmnivecError
 from omnivec.validate import non_negative_int, positive_float, positive_int
@@ -85,42 +85,15 @@ def _task_batch(text: str) -> dict[str, int]:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from omnivec.config import load_config_file
-    from omnivec.unival.model import UnivalRunConfig, unival_preset
+    """The shared builder (:func:`omnivec.cli.common.build_run_config`), then what only UnIVAL has: --cnn
+    encoders and --tsv files."""
     from omnivec.unival.tsv_tasks import parse_source
 
-    bins = args.num_bins or 1000
-    if args.config:  # the file's preset (else --preset), only the fields it names overridden
-        cfg = load_config_file(args.config, UnivalRunConfig, lambda n: unival_preset(n, bins), args.preset or "tiny")
-        if args.num_bins:
-            cfg.model.num_bins = args.num_bins
-    else:
-        cfg = unival_preset(args.preset or "tiny", bins)
+    cfg = build_run_config(args, "unival")
     if args.cnn:
         from omnivec.unival.model import CNN_ENCODERS
 
         cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
-    for field in ("num_train", "num_test"):
-        if getattr(args, field) is not None:
-            setattr(cfg, field, getattr(args, field))
-    if args.steps is not None:
-        cfg.train.max_steps = args.steps
-    if args.batch_size is not None:
-        cfg.train.batch_size = args.batch_size
-    if args.task_batch is not None:
-        cfg.task_batch = args.task_batch
-    if args.lr is not None:
-        cfg.train.lr = args.lr
-    cfg.train.warmup_steps = min(cfg.train.warmup_steps, max(1, cfg.train.max_steps // 10))
-    cfg.train.log_every = max(1, min(cfg.train.log_every, cfg.train.max_steps // 10))
-    cfg.data_root = args.data_root or cfg.data_root
-    if args.checkpoint_every is not None:
-        cfg.train.checkpoint_every = args.checkpoint_every
-    cfg.strict = cfg.strict or args.strict
-    if args.encoder_init:
-        cfg.encoder_init = args.encoder_init
-    if args.image_size is not None:
-        cfg.image_size = args.image_size
     for spec in args.tsv or []:
         schema, files = parse_source(spec)
         if schema in cfg.tsv:
@@ -180,8 +153,9 @@ def _resume(args: argparse.Namespace) -> int:
     """The run folder's config decides everything; only --steps can extend the run (other flags must match)."""
     from omnivec.unival.train import resume_run
 
+    refuse_changed_flags(args, ("set", "train_limit", "test_limit"), ("steps",))  # new flags: no saved twin
     _check_resume_flags(args)
-    _print(resume_run(args.out, args.steps or 0, not args.quiet, args.eval_limit, args.device))
+    _print(resume_run(args.out, args.max_steps or 0, not args.quiet, args.eval_limit, args.device))
     return 0
 
 
@@ -241,12 +215,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", choices=["tiny", "small", "base"], help="size preset (default tiny)")
-    p.add_argument(
-        "--config",
-        help="a UnIVAL config YAML (`omnivec config show --family unival`): its preset with only the fields it names "
-        "overridden; flags given override it",
-    )
+    add_config_flags(p, "unival")
     p.add_argument("--num-bins", type=positive_int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
     p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
     p.add_argument(
@@ -256,7 +225,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--num-train", type=positive_int, help="training samples per derived task")
     p.add_argument("--num-test", type=positive_int, help="test samples per derived task")
-    p.add_argument("--steps", type=positive_int, help="optimizer steps")
+    p.add_argument("--steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
     p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
     p.add_argument(
         "--task-batch",
@@ -265,7 +234,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="these tasks' own samples per step (e.g. grounding_image=32,detect_image=32)",
     )
     p.add_argument("--lr", type=positive_float)
-    p.add_argument("--data-root", help="real-data root (default $OMNIVEC_DATA)")
     p.add_argument(
         "--eval-limit", type=non_negative_int, default=0, help="score at most this many test samples per task"
     )
@@ -278,7 +246,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         "(repeatable; without TEST a seeded 10%% of TRAIN is held out)",
     )
     p.add_argument("--image-size", type=positive_int, help="TSV images are resized to this square side (default 64)")
-    p.add_argument("--strict", action="store_true", help="stop at the first unreadable TSV row, naming it")
     p.add_argument("--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps")
     p.add_argument(
         "--resume",
@@ -289,7 +256,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    g = sub.add_parser("generate", help="generate text with a UnIVAL run for image/video/audio/text files")
+    g = sub.add_parser("generate", help="text from a UnIVAL run for image, video, audio or text files, as JSONL")
     g.add_argument("run", help="UnIVAL run folder")
     g.add_argument(
         "--task",
@@ -323,10 +290,10 @@ def register(sub: Any) -> None:
     add_device(m)
     m.set_defaults(fn=_merge)
 
-    u = sub.add_parser("unival", help="UnIVAL recipe: pretrain, finetune, evaluate")
+    u = sub.add_parser("unival", help="the UnIVAL encoder-decoder: `unival pretrain | finetune | evaluate`")
     us = u.add_subparsers(dest="unival_command", required=True)
     p = us.add_parser("pretrain", help="multitask pretraining with the image -> image+video curriculum")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--tasks", help="comma-separated tasks (default: stage 1 image-text + stage 2 video-text)")
     p.add_argument("--stage1-steps", type=non_negative_int, help="image-text-only steps (default half)")
     _common(p)
@@ -334,7 +301,7 @@ def register(sub: Any) -> None:
     f = us.add_parser("finetune", help="fine-tune a run (or 'scratch') on tasks")
     f.add_argument("run", help="UnIVAL run folder, or 'scratch'")
     f.add_argument("--tasks", help="comma-separated tasks (and/or --tsv files)")
-    f.add_argument("--out", required=True)
+    f.add_argument("--out", required=True, help="run folder to write")
     _common(f)
     f.set_defaults(fn=_finetune, command="unival finetune")
     e = us.add_parser("evaluate", help="score a run on tasks")
@@ -346,7 +313,9 @@ def register(sub: Any) -> None:
     add_device(e)
     e.set_defaults(fn=_evaluate, command="unival evaluate")
 
-    r = sub.add_parser("reproduce-unival", help="regenerate docs/results_unival.md (small CPU budget)")
+    r = sub.add_parser(
+        "reproduce-unival", help="regenerate the UnIVAL results table, docs/results_unival.md (small CPU budget)"
+    )
     r.add_argument("--work", default="runs/reproduce-unival", help="folder for the runs")
     r.add_argument("--out", default="docs/results_unival.md")
     r.add_argument("--budget", default="small", choices=["tiny", "small", "medium", "full"], help="tiny: a smoke test")
