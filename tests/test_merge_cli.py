@@ -1,4 +1,5 @@
-"""`omnivec merge` over α grids and `omnivec generate` on files, on tiny untrained UnIVAL runs (no data)."""
+"""`omnivec merge` over α grids and of N runs, and `omnivec generate` on files, on tiny untrained UnIVAL runs (no
+data)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     tok = UnivalModel.train_tokenizer(TEXTS, 300, 8)
     out = {}
-    for i, name in enumerate(("pre", "a", "b")):
+    for i, name in enumerate(("pre", "a", "b", "c")):
         torch.manual_seed(i)
         cfg = unival_preset("tiny", num_bins=8)
         save_unival(UnivalModel(cfg.model, tok), cfg, root / name)
@@ -170,3 +171,52 @@ def test_generate_writes_one_jsonl_line_per_input(runs: dict[str, Path], tmp_pat
         == 0
     )
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------------------ N runs
+
+
+def test_average_of_three_runs(runs: dict[str, Path], tmp_path: Path) -> None:
+    three = [str(runs[n]) for n in "abc"]
+    assert main(["merge", *three, "--method", "average", "--out", str(tmp_path / "m")]) == 0
+    a, b, c = (_weights(runs[n]) for n in "abc")
+    m = _weights(tmp_path / "m")
+    k = "decoder.blocks.0.mlp.fc1.weight"
+    assert torch.allclose(m[k], (a[k] + b[k] + c[k]) / 3, atol=1e-6)
+    assert not torch.allclose(m[k], (a[k] + b[k]) / 2, atol=1e-6)
+
+
+def test_task_arithmetic_of_three_runs_over_a_lambda_grid(runs: dict[str, Path], tmp_path: Path) -> None:
+    three = [str(runs[n]) for n in "abc"]
+    out = tmp_path / "ta"
+    argv = ["merge", *three, "--method", "task-arithmetic", "--pretrained", str(runs["pre"]), "--alpha", "0,1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    pre, zero, one = _weights(runs["pre"]), _weights(out / "alpha_0"), _weights(out / "alpha_1")
+    assert all(torch.equal(pre[k], zero[k]) for k in pre)
+    a, b, c = (_weights(runs[n]) for n in "abc")
+    k = "decoder.blocks.0.mlp.fc1.weight"
+    assert torch.allclose(one[k], a[k] + b[k] + c[k] - 2 * pre[k], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("names", "flags", "message"),
+    [
+        ("abc", [], "--method linear interpolates two runs, got 3"),
+        ("abc", ["--method", "average", "--alpha", "0.5"], "--alpha weighs two runs"),
+        ("a", [], "merge takes two or more run folders, got 1"),
+        ("ab", ["--alpha", "2"], "expected values in [0, 1]"),
+    ],
+)
+def test_a_refused_merge_writes_nothing(
+    runs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    names: str,
+    flags: list[str],
+    message: str,
+) -> None:
+    out = tmp_path / "m"
+    assert main(["merge", *(str(runs[n]) for n in names), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(tmp_path.iterdir()) == [], "a refused merge leaves no folder"

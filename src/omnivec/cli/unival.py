@@ -46,11 +46,10 @@ def _merge(args: argparse.Namespace) -> int:
     skip = comma_list(args.skip or "")
     tasks = comma_list(args.eval or "")
     table = merge_grid(
-        args.run_a,
-        args.run_b,
+        args.runs,
         args.out,
         args.method,
-        parse_alphas(args.alpha, args.extrapolate),
+        None if args.alpha is None else parse_alphas(args.alpha, args.extrapolate),
         args.pretrained,
         skip,
         args.ema,
@@ -273,14 +272,27 @@ def register(sub: Any) -> None:
     add_device(g)
     g.set_defaults(fn=_generate)
 
-    m = sub.add_parser("merge", help="merge two runs over an α grid, optionally scoring every α")
-    m.add_argument("run_a")
-    m.add_argument("run_b")
-    m.add_argument("--out", required=True)
-    m.add_argument("--method", default="linear", choices=["linear", "average", "task-arithmetic", "ties"])
-    m.add_argument("--alpha", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated α (or λ) values")
-    m.add_argument("--pretrained", help="the run both started from (task-arithmetic, ties)")
-    m.add_argument("--skip", help="comma-separated name patterns kept from run A unmerged")
+    m = sub.add_parser("merge", help="merge two or more runs (of either family) over an α grid, optionally scored")
+    m.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run folders trained alike: two for every method, more for average, task-arithmetic and ties",
+    )
+    m.add_argument("--out", required=True, help="the merged run folder (one α) or a folder of alpha_<α> runs")
+    m.add_argument(
+        "--method",
+        default="linear",
+        choices=["linear", "average", "task-arithmetic", "ties"],
+        help="linear/average: (1-α)·A + α·B (more than two runs: their equal-weight average); "
+        "task-arithmetic/ties: pretrained + α·Σ task vectors",
+    )
+    m.add_argument(
+        "--alpha",
+        help="comma-separated α (or λ) values (default 0,0.2,0.4,0.6,0.8,1; not for the average of more than two runs)",
+    )
+    m.add_argument("--pretrained", help="the run every merged run started from (task-arithmetic, ties)")
+    m.add_argument("--skip", help="comma-separated name patterns kept from the first run unmerged")
     m.add_argument("--ema", action="store_true", help="merge the EMA weights where present")
     m.add_argument("--extrapolate", action="store_true", help="allow α outside [0, 1]")
     m.add_argument("--overwrite", action="store_true", help="replace an existing --out (run or folder) whole")

@@ -4,8 +4,12 @@ on the given tasks, a table (markdown + JSON) and the λ-curve PNG.
 Methods map the grid value onto merge.py's functions:
 - ``linear``: ``(1-α)·A + α·B`` (α = 0 is A, bit for bit; α = 1 is B);
 - ``average``: weighted average with weights ``(1-α, α)`` (same as linear, in float64, through ``average``);
-- ``task-arithmetic`` / ``ties``: ``pretrained + α·Σ τ_i`` with both fine-tunes' task vectors (needs
+- ``task-arithmetic`` / ``ties``: ``pretrained + α·Σ τ_i`` with every fine-tune's task vector (needs
   ``--pretrained``); α is the scaling λ.
+
+Two runs take every method; more take ``average`` (equal weights: α weighs two runs, so no grid) and
+``task-arithmetic`` / ``ties`` (their λ grid is the same for any number of task vectors). :func:`check_grid`
+refuses anything else before a file is written.
 """
 
 from __future__ import annotations
@@ -28,6 +32,27 @@ METHOD_NAMES = {
     "ties": "ties",
 }
 
+DEFAULT_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+"""The grid without ``--alpha`` (of α, or of λ)."""
+
+
+def check_grid(num_runs: int, method: str, alphas: Sequence[float] | None) -> list[float | None]:
+    """The grid to merge ``num_runs`` run folders over with ``method``; ``alphas`` None: the default grid.
+    ``[None]``: one merge without α (an equal-weight average of more than two runs)."""
+    if method not in METHOD_NAMES:
+        raise OmnivecError(f"unknown --method {method!r}; expected one of {', '.join(METHOD_NAMES)}")
+    if num_runs < 2:
+        raise OmnivecError(f"merge takes two or more run folders, got {num_runs}")
+    if num_runs > 2 and method == "linear":
+        raise OmnivecError(
+            f"--method linear interpolates two runs, got {num_runs}; for more use average, task-arithmetic or ties"
+        )
+    if num_runs > 2 and method == "average":
+        if alphas is not None:
+            raise OmnivecError(f"--alpha weighs two runs; the average of {num_runs} runs takes equal weights")
+        return [None]
+    return list(DEFAULT_ALPHAS if alphas is None else alphas)
+
 
 def parse_alphas(text: str, extrapolate: bool = False) -> list[float]:
     """The α grid of ``--alpha``: finite numbers in [0, 1] (outside it only with ``extrapolate``: α = 1.5 is a
@@ -49,33 +74,34 @@ def parse_alphas(text: str, extrapolate: bool = False) -> list[float]:
 
 
 def merge_one(
-    run_a: Path,
-    run_b: Path,
+    runs: Sequence[Path],
     out: Path,
     method: str,
-    alpha: float,
+    alpha: float | None,
     pretrained: Path | None,
     skip: Sequence[str],
     ema: bool,
     overwrite: bool = False,
 ) -> Path:
+    """One merged run folder: ``alpha`` None is the equal-weight average (:func:`check_grid`)."""
     if method not in METHOD_NAMES:
         raise OmnivecError(f"unknown --method {method!r}; expected one of {', '.join(METHOD_NAMES)}")
     m = METHOD_NAMES[method]
     kw: dict[str, Any] = {"skip": skip, "use_ema": ema, "overwrite": overwrite}
+    if alpha is None:
+        return merge_runs(runs, out, m, **kw)
     if m == "interpolate":
-        return merge_runs([run_a, run_b], out, m, alpha=alpha, **kw)
+        return merge_runs(runs, out, m, alpha=alpha, **kw)
     if m == "average":
-        return merge_runs([run_a, run_b], out, m, weights=[1 - alpha, alpha], **kw)
-    return merge_runs([run_a, run_b], out, m, pretrained=pretrained, scale=alpha, **kw)
+        return merge_runs(runs, out, m, weights=[1 - alpha, alpha], **kw)
+    return merge_runs(runs, out, m, pretrained=pretrained, scale=alpha, **kw)
 
 
 def merge_grid(
-    run_a: str | Path,
-    run_b: str | Path,
+    runs: Sequence[str | Path],
     out: str | Path,
     method: str,
-    alphas: Sequence[float],
+    alphas: Sequence[float] | None = None,
     pretrained: str | Path | None = None,
     skip: Sequence[str] = (),
     ema: bool = False,
@@ -85,20 +111,22 @@ def merge_grid(
     device: str | None = "auto",
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of
-    either family merge (same architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`.
+    """Merge ``runs`` (two or more) at every α of the grid (:func:`check_grid`; None: the default grid); with one
+    α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of either family merge (same
+    architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`.
     ``out`` must not be an input, inside one, or an existing run or non-empty folder (unless ``overwrite``,
     which replaces it whole)."""
     from omnivec.evaluate import evaluate_run
 
-    a, b, o = Path(run_a), Path(run_b), Path(out)
+    ins, o = [Path(r) for r in runs], Path(out)
+    grid = check_grid(len(ins), method, alphas)
     pre = Path(pretrained) if pretrained else None
-    check_output_folder(o, [a, b, *([pre] if pre else [])], overwrite)
+    check_output_folder(o, [*ins, *([pre] if pre else [])], overwrite)
     rows: list[dict[str, Any]] = []
 
-    def merge_into(folder: Path, alpha: float, replace: bool) -> None:
-        merge_one(a, b, folder, method, alpha, pre, skip, ema, overwrite=replace)
-        row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(alphas) == 1 else o / folder.name)}
+    def merge_into(folder: Path, alpha: float | None, replace: bool) -> None:
+        merge_one(ins, folder, method, alpha, pre, skip, ema, overwrite=replace)
+        row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(grid) == 1 else o / folder.name)}
         if eval_tasks:
             res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
             ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
@@ -107,28 +135,27 @@ def merge_grid(
         rows.append(row)
 
     def write_table(folder: Path) -> dict[str, Any]:
-        table = _table(a, b, method, pre, skip, ema, eval_tasks, rows)
+        table = _table(ins, method, pre, skip, ema, eval_tasks, rows)
         if eval_tasks:
             ckpt.atomic_write_text(folder / "merge_table.json", json.dumps(table, indent=2))
             ckpt.atomic_write_text(folder / "merge_table.md", markdown_table(table))
-            if len(alphas) > 1:
+            if len(grid) > 1:
                 plot_curve(table, folder / "lambda_curve.png")
         return table
 
-    if len(alphas) == 1:  # one run folder: merge_runs writes it atomically itself (omnivec.checkpoint.atomic_folder)
-        merge_into(o, alphas[0], overwrite)
+    if len(grid) == 1:  # one run folder: merge_runs writes it atomically itself (omnivec.checkpoint.atomic_folder)
+        merge_into(o, grid[0], overwrite)
         return write_table(o)
     # a grid is written into a temporary sibling that replaces ``o`` whole only at the end (so no old α folder or
     # table survives beside the new ones); a refused input, an error or a kill leaves ``o`` as it was
     with staged_folder(o) as tmp:
-        for alpha in alphas:
+        for alpha in grid:
             merge_into(tmp / f"alpha_{alpha:g}", alpha, False)
         return write_table(tmp)
 
 
 def _table(
-    a: Path,
-    b: Path,
+    runs: Sequence[Path],
     method: str,
     pre: Path | None,
     skip: Sequence[str],
@@ -136,9 +163,10 @@ def _table(
     eval_tasks: Sequence[str],
     rows: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    # two runs: run_a and run_b, as the table has always said; more: the list
+    named = {"run_a": str(runs[0]), "run_b": str(runs[1])} if len(runs) == 2 else {"runs": [str(r) for r in runs]}
     return {
-        "run_a": str(a),
-        "run_b": str(b),
+        **named,
         "method": method,
         "pretrained": str(pre) if pre else None,
         "skip": list(skip),
@@ -154,7 +182,8 @@ def markdown_table(table: dict[str, Any]) -> str:
     head = "| α | " + " | ".join(f"{t} ({metrics.get(t, '')})" for t in tasks) + " |"
     lines = [head, "|---|" + "---|" * len(tasks)]
     for r in table["rows"]:
-        lines.append(f"| {r['alpha']:g} | " + " | ".join(f"{r[t]:.3f}" for t in tasks) + " |")
+        alpha = "equal weights" if r["alpha"] is None else f"{r['alpha']:g}"
+        lines.append(f"| {alpha} | " + " | ".join(f"{r[t]:.3f}" for t in tasks) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -139,8 +139,7 @@ def run_seed(
             pretrained = work / "pretrain" if method in ("task-arithmetic", "ties") else None
             kind = "average" if method == "soup" else method
             table = merge_grid(
-                work / "ft_caption",
-                work / "ft_vqa",
+                [work / "ft_caption", work / "ft_vqa"],
                 folder,
                 kind,
                 MERGES[method],
