@@ -1,5 +1,6 @@
 """One set of config and data flags for every training command of both families, one builder applying them
-(:func:`omnivec.cli.common.build_run_config`)."""
+(:func:`omnivec.cli.common.build_run_config`), and `omnivec --help` grouped as one tool (merge of N runs:
+test_merge_cli.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from data_helpers import unival_pretraining_tsv
 from omnivec import checkpoint as ckpt
-from omnivec.cli import build_parser, main
+from omnivec.cli import COMMAND_GROUPS, build_parser, main
 from omnivec.cli.common import FAMILY_CONFIGS, build_run_config
 from omnivec.unival.model import UnivalRunConfig
 
@@ -89,3 +90,22 @@ def test_a_tiny_unival_run_saves_set_and_limits(tmp_path: Path, monkeypatch: pyt
     assert cfg.train.weight_decay == 0.01 and cfg.num_test == 3 and cfg.train.max_steps == 1
     argv = ["unival", "finetune", "scratch", "--out", str(run), "--resume", "--set", "train.lr=1"]
     assert main(argv) == 2, "--set cannot change on resume"
+
+
+# ------------------------------------------------------------------------------------------------ --help
+
+
+def test_help_lists_every_command_once_in_its_group(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    grouped = [n for names in COMMAND_GROUPS.values() for n in names]
+    assert sorted(grouped) == sorted(commands), "every command in exactly one group of omnivec --help"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "other:" not in text
+    positions = [text.index(f"\n  {n} ") for n in grouped]
+    assert positions == sorted(positions), "listed in the groups' order"
+    for name in commands:
+        help_line = text.split(f"\n  {name} ", 1)[1].split("\n", 1)[0].strip()
+        assert help_line, f"{name} has a one-line help"

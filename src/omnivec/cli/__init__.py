@@ -22,7 +22,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from omnivec.errors import OmnivecError
 
@@ -37,14 +37,58 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
+    "train a run folder": ("train", "pretrain", "finetune", "unival"),
+    "use a run folder": ("evaluate", "predict", "generate", "embed", "info"),
+    "combine and ship runs": ("merge", "export", "import"),
+    "search and serve": ("index", "search", "serve"),
+    "tasks, data and configs": ("tasks", "data", "config"),
+    "experiments": ("quickstart", "reproduce", "reproduce-unival"),
+}
+"""How ``omnivec --help`` lists the commands: by what they are for, not by the module that defines them."""
+
+
+class _Commands:
+    """The subcommand registry the command groups add to: records each command's one-line help for the grouped
+    listing of ``omnivec --help`` and shows it atop the command's own ``--help``."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+        self.helps: dict[str, str] = {}
+
+    def add_parser(self, name: str, **kw: Any) -> argparse.ArgumentParser:
+        self.helps[name] = kw.pop("help", "")
+        kw.setdefault("description", self.helps[name])
+        return self.sub.add_parser(name, **kw)
+
+
+def _listing(helps: dict[str, str]) -> str:
+    width = max(map(len, helps)) + 2
+    grouped = [n for names in COMMAND_GROUPS.values() for n in names]
+    groups = {**COMMAND_GROUPS, "other": tuple(n for n in helps if n not in grouped)}
+    lines = []
+    for title, names in groups.items():
+        if names:
+            lines += [f"{title}:", *(f"  {n:{width}s}{helps[n]}" for n in names if n in helps), ""]
+    return "\n".join(lines) + "omnivec COMMAND --help shows a command's flags."
+
+
 def build_parser() -> argparse.ArgumentParser:
     from omnivec.cli import data, export, hf, recipe, run, serve, unival
 
-    p = Parser(prog="omnivec", description="Unified multimodal models (OmniVec, UnIVAL).")
+    p = Parser(
+        prog="omnivec",
+        description="Unified multimodal models (OmniVec, UnIVAL): train, use, merge, export and serve run folders.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(DEBUG_FLAG, action="store_true", help="show the full traceback of an unexpected error")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub = p.add_subparsers(
+        dest="command", required=True, parser_class=Parser, metavar="COMMAND", help="one of the commands below"
+    )
+    commands = _Commands(sub)
     for group in (run, data, recipe, unival, export, hf, serve):
-        group.register(sub)
+        group.register(commands)
+    p.epilog = _listing(commands.helps)
     return p
 
 
