@@ -271,10 +271,10 @@ def test_no_data_and_model_overrides_on_a_start_are_refused(tmp_path: Path, caps
 
 
 def test_pretrain_and_finetune_default_to_the_cpu_preset_and_take_the_data_flags() -> None:
-    from omnivec.cli.recipe import _run_config
+    from omnivec.cli.common import build_run_config
 
     common = ["--train-limit", "5", "--test-limit", "3", "--strict", "--set", "num_test=7", "--out", "o"]
     for head in (["pretrain", "--train", "d"], ["finetune", "scratch", "--tasks", "shapes"]):
-        cfg = _run_config(build_parser().parse_args([*head, *common]))
+        cfg = build_run_config(build_parser().parse_args([*head, *common]))
         assert cfg.preset == "cpu" and cfg.train.max_steps == 1500
         assert (cfg.train_limit, cfg.test_limit, cfg.strict, cfg.num_test) == (5, 3, True, 7)
