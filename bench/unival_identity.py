@@ -135,7 +135,7 @@ def mix(
     num_bins: int = 0,
     task_batch: dict[str, int] | None = None,
 ) -> None:
-    from omnivec.unival.reproduce import BUDGETS, _cfg
+    from omnivec.experiments.unival_reproduce import BUDGETS, _cfg
     from omnivec.unival.train import pretrain
 
     if "where_image" not in T.SEQ2SEQ_TASKS:

@@ -48,8 +48,8 @@ def register_tone_shapes() -> None:
 
 def omnivec_run(out: Path, steps: int = 4, num_train: int = 64) -> Path:
     """A tiny OmniVec run: shapes (image classification), topics (text) and tone-shapes (audio <-> image)."""
+    from omnivec.api.train import train
     from omnivec.config import preset
-    from omnivec.train import train
 
     register_tone_shapes()
     cfg = preset("tiny")
@@ -115,7 +115,7 @@ def cached_runs(factory: object) -> dict[str, Path]:
         "index": base / "index.npz",
     }
     if not done.exists():
-        from omnivec.search import build_index
+        from omnivec.api.search import build_index
 
         base.mkdir(parents=True, exist_ok=True)
         omnivec_run(paths["omnivec"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from omnivec.encoders import ENCODERS, build_encoder
+from omnivec.nn.encoders import ENCODERS, build_encoder
 from omnivec.types import EncoderInput
 
 D = 24

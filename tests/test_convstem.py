@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from omnivec.config import TaskConfig, preset
-from omnivec.layers.convstem import ConvStem
-from omnivec.model import OmniModel
+from omnivec.nn.layers.convstem import ConvStem
+from omnivec.nn.model import OmniModel
 from omnivec.types import EncoderInput
 
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from omnivec.api.finetune import make_phases
 from omnivec.data.base import label_subset
 from omnivec.errors import OmnivecError
-from omnivec.finetune import make_phases
-from omnivec.label_scarce import CLOSE, ScarceBudget, closed_steps, run_seed
-from omnivec.reproduce import reproduce_scarce
+from omnivec.experiments.label_scarce import CLOSE, ScarceBudget, closed_steps, run_seed
+from omnivec.experiments.reproduce import reproduce_scarce
 
 
 def _ids(ds) -> set[int]:
@@ -60,7 +60,7 @@ def test_reproduce_label_scarce_writes_the_table_and_resumes_part_by_part(tmp_pa
     logs: list[str] = []
     out, page = tmp_path / "ls", tmp_path / "results.md"
     page.write_text("# Results\n\nhand-kept text\n")
-    import omnivec.label_scarce as ls
+    import omnivec.experiments.label_scarce as ls
 
     ls.SCARCE_BUDGETS["tiny-test"] = TINY
     try:

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
+from omnivec.training import checkpoint as ckpt
 from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5

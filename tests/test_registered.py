@@ -11,11 +11,11 @@ import torch
 from conftest import sample_inputs
 from omnivec.config import TaskConfig, preset_model
 from omnivec.data.readers import ReadOptions
-from omnivec.encoders import ENCODERS, build_encoder
-from omnivec.encoders.base import Encoder
 from omnivec.errors import OmnivecError
-from omnivec.heads import HEADS
-from omnivec.model import OmniModel
+from omnivec.nn.encoders import ENCODERS, build_encoder
+from omnivec.nn.encoders.base import Encoder
+from omnivec.nn.heads import HEADS
+from omnivec.nn.model import OmniModel
 from omnivec.tasks import TASK_KINDS, task_kind
 
 D = 32

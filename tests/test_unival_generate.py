@@ -15,8 +15,8 @@ from data_helpers import write_mp4
 from omnivec.cli import main
 from omnivec.data.readers import read_image
 from omnivec.data.readers.video import read_video
-from omnivec.encoders.base import build_encoder
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders.base import build_encoder
 from omnivec.unival.locations import Grounding, tokens_to_pixel_box
 from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from omnivec.api.task_list import list_tasks
 from omnivec.registry import Registry
-from omnivec.task_list import list_tasks
 from omnivec.tasks import SEQ2SEQ_KINDS, TASK_KINDS, Decoding, Seq2SeqKind, seq2seq_kind
 from omnivec.unival.locations import Detection, Grounding, parse_bins, parse_detections, tokens_to_pixel_box
 from omnivec.unival.model import UnivalModel, UnivalRunConfig, load_unival, unival_preset

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnivec import checkpoint as ckpt
+from omnivec.training import checkpoint as ckpt
 from omnivec.unival.locations import parse_bins
 from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
 from omnivec.unival.prompts import caption_prompt, grounding_prompt

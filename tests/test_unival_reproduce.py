@@ -8,7 +8,7 @@ import pytest
 
 from data_helpers import real_root
 from omnivec.errors import OmnivecError
-from omnivec.unival.reproduce import MERGES, keeps, reproduce
+from omnivec.experiments.unival_reproduce import MERGES, keeps, reproduce
 from omnivec.unival.tasks import repeats_phrase
 
 

@@ -39,13 +39,13 @@ def refuse_changed_flags(
 
 def modality_names() -> list[str]:
     """Every modality a registered encoder reads (CLI choices come from the registry)."""
-    from omnivec.encoders import ENCODERS
+    from omnivec.nn.encoders import ENCODERS
 
     return sorted({str(ENCODERS.get(n).modality) for n in ENCODERS.names()})
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    from omnivec.device import DEVICE_HELP
+    from omnivec.training.device import DEVICE_HELP
 
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
@@ -60,7 +60,7 @@ def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
 def add_data_flags(p: argparse.ArgumentParser) -> None:
     """The data and config flags train, pretrain and finetune share: caps on the real datasets, ``--set`` and
     ``--strict``, with one meaning everywhere."""
-    from omnivec.validate import non_negative_int
+    from omnivec.config.validate import non_negative_int
 
     p.add_argument("--train-limit", type=non_negative_int, help="cap on training samples per real dataset (0 = all)")
     p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = all)")
@@ -83,7 +83,7 @@ def add_init(p: argparse.ArgumentParser) -> None:
 
 def write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
     """One JSON object per line to ``out`` (atomically), or to stdout."""
-    from omnivec.checkpoint import atomic_write_text
+    from omnivec.training.checkpoint import atomic_write_text
 
     lines = "".join(json.dumps(r) + "\n" for r in records)
     if out:

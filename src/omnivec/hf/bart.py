@@ -33,7 +33,7 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
-from omnivec.tokenizer import TextTokenizer
+from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.unival.locations import special_tokens
 
 OFFSET = 2

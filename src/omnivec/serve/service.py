@@ -65,8 +65,8 @@ class Service:
     """A run folder ready to answer: embed, predict, generate, search."""
 
     def __init__(self, run: str | Path, cfg: ServeConfig) -> None:
-        from omnivec.run import load
-        from omnivec.search import Index
+        from omnivec.api.search import Index
+        from omnivec.runs import load
 
         self.cfg = cfg
         self.run_dir = Path(run)
@@ -171,7 +171,7 @@ class Service:
             trim()
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
-        from omnivec.embed import embed_samples
+        from omnivec.api.embed import embed_samples
 
         parts: tuple[Any, ...] = tuple(key)  # type: ignore[arg-type]
         op, rest = parts[0], parts[1:]

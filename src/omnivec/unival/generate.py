@@ -52,7 +52,7 @@ def generate_files(
     """
     from omnivec.data.readers import modality_of
     from omnivec.data.readers.text import read_text_prefix
-    from omnivec.run import load, require_family
+    from omnivec.runs import load, require_family
     from omnivec.tasks import seq2seq_kind
     from omnivec.unival.locations import Grounding
     from omnivec.unival.tasks import get_seq2seq_task

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omnivec import checkpoint as ckpt
+from omnivec.api.merge import merge_runs
 from omnivec.errors import OmnivecError
-from omnivec.merge import merge_runs
-from omnivec.outputs import check_output_folder, staged_folder
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.outputs import check_output_folder, staged_folder
 
 METHOD_NAMES = {
     "linear": "interpolate",
@@ -86,10 +86,10 @@ def merge_grid(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Merge at every α; with one α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of
-    either family merge (same architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`.
+    either family merge (same architecture); ``eval_tasks`` are scored with :func:`omnivec.api.evaluate.evaluate_run`.
     ``out`` must not be an input, inside one, or an existing run or non-empty folder (unless ``overwrite``,
     which replaces it whole)."""
-    from omnivec.evaluate import evaluate_run
+    from omnivec.api.evaluate import evaluate_run
 
     a, b, o = Path(run_a), Path(run_b), Path(out)
     pre = Path(pretrained) if pretrained else None
@@ -115,7 +115,8 @@ def merge_grid(
                 plot_curve(table, folder / "lambda_curve.png")
         return table
 
-    if len(alphas) == 1:  # one run folder: merge_runs writes it atomically itself (omnivec.checkpoint.atomic_folder)
+    # one run folder: merge_runs writes it atomically itself (omnivec.training.checkpoint.atomic_folder)
+    if len(alphas) == 1:
         merge_into(o, alphas[0], overwrite)
         return write_table(o)
     # a grid is written into a temporary sibling that replaces ``o`` whole only at the end (so no old α folder or

@@ -21,15 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnivec import checkpoint as ckpt
 from omnivec.config import ModelConfig, TrainConfig, preset_model, preset_train, save_yaml
-from omnivec.engine import to_device
 from omnivec.errors import OmnivecError
-from omnivec.generation import allowed_mask, beam_search, greedy
-from omnivec.heads.decoder import TextDecoder
-from omnivec.model import OmniModel
+from omnivec.nn.generation import allowed_mask, beam_search, greedy
+from omnivec.nn.heads.decoder import TextDecoder
+from omnivec.nn.model import OmniModel
+from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
-from omnivec.tokenizer import TextTokenizer
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.engine import to_device
 from omnivec.types import EncoderInput, Modality
 from omnivec.unival.locations import bin_token, special_tokens
 
@@ -203,7 +203,7 @@ class UnivalModel(nn.Module):
     def _sincos_bins(self) -> None:
         """Bin i <- the image encoder's sine-cosine position of coordinate i/(N-1) along both axes (in units of
         its tokens), rescaled to the embedding table's spread."""
-        from omnivec.layers.pos import sincos_1d
+        from omnivec.nn.layers.pos import sincos_1d
 
         image = self.cfg.backbone.encoders.get(Modality.IMAGE) or {}
         side = self.image_size / int(image.get("patch_size", 16))  # tokens along a side
@@ -325,7 +325,7 @@ class UnivalModel(nn.Module):
     def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
         """(B, D) vectors of raw samples or file paths of one modality: the shared encoder and trunk, mean-pooled
         (the encoder-decoder's representation, without a prompt)."""
-        from omnivec.inputs import has_paths, read_inputs
+        from omnivec.api.inputs import has_paths, read_inputs
 
         if not isinstance(inputs, (EncoderInput, Tensor)) and has_paths(inputs, modality):
             inputs = read_inputs(inputs, modality, self.read_options(modality))
@@ -393,7 +393,7 @@ class UnivalModel(nn.Module):
     ) -> list[str]:
         """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
         tokens as text); :meth:`generate` without the boxes."""
-        from omnivec.inputs import has_paths, read_inputs
+        from omnivec.api.inputs import has_paths, read_inputs
         from omnivec.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
@@ -427,8 +427,8 @@ def save_unival(model: UnivalModel, cfg: UnivalRunConfig, run_dir: str | Path) -
 
 
 def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[UnivalModel, UnivalRunConfig]:
-    from omnivec.run import load_config
-    from omnivec.state_check import check_weights
+    from omnivec.runs import load_config
+    from omnivec.training.state_check import check_weights
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir, "unival")
