@@ -28,7 +28,7 @@ import torch
 from omnivec.api.train import make_collate
 from omnivec.config import TaskConfig, preset
 from omnivec.data.byo import load_user
-from omnivec.data.datasets.fsdd import fsdd_files
+from omnivec.data.datasets.verify import fsdd_files
 from omnivec.data.stream import BatchStream
 from omnivec.data.task_catalog import get_task
 from omnivec.nn.model import OmniModel

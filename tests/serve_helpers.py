@@ -17,9 +17,8 @@ TONE_SHAPES = "tone-shapes"
 
 def register_tone_shapes() -> None:
     """A generated retrieval task: audio ``tones`` class c <-> an image of ``shapes`` class c (c < 4)."""
-    from omnivec.data.base import SampleDataset, TaskSplits
+    from omnivec.data.base import TASKS, SampleDataset, TaskEntry, TaskSplits, register_task
     from omnivec.data.synthetic import make_splits
-    from omnivec.data.task_catalog import TASKS, TaskEntry, register_task
 
     if TONE_SHAPES in TASKS:
         return
@@ -62,7 +61,7 @@ def omnivec_run(out: Path, steps: int = 4, num_train: int = 64) -> Path:
 
 def unival_run(out: Path, tmp: Path, steps: int = 2) -> Path:
     """A tiny UnIVAL run pretrained on generated caption, vqa and grounding rows."""
-    from omnivec.unival.model import unival_preset
+    from omnivec.unival.config import unival_preset
     from omnivec.unival.train import pretrain
 
     cfg = unival_preset("tiny", num_bins=16)

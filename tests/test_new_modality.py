@@ -17,8 +17,7 @@ from torch import Tensor, nn
 import omnivec
 from omnivec.cli import main
 from omnivec.config import RunConfig, TaskConfig, preset
-from omnivec.data.base import SampleDataset, TaskSplits
-from omnivec.data.task_catalog import TASKS, TaskEntry, register_task
+from omnivec.data.base import TASKS, SampleDataset, TaskEntry, TaskSplits, register_task
 from omnivec.nn.encoders import ENCODERS
 from omnivec.nn.encoders.base import Encoder
 from omnivec.types import EncoderInput, Tokens
