@@ -360,7 +360,7 @@ def _escapes(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 
 
 def test_tsv_image_paths_outside_the_folder_are_skipped_never_opened(tmp_path: Path, opened: list[str]) -> None:
-    from omnivec.unival.model import unival_preset
+    from omnivec.unival.config import unival_preset
     from omnivec.unival.tsv import load_image
     from omnivec.unival.tsv_tasks import build
 
@@ -412,7 +412,8 @@ def _tree(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def unival_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from omnivec.unival.model import UnivalModel, save_unival, unival_preset
+    from omnivec.unival.config import unival_preset
+    from omnivec.unival.model import UnivalModel, save_unival
 
     root = tmp_path_factory.mktemp("runs")
     tok = UnivalModel.train_tokenizer(["a red square", "a blue circle", "what is it?"] * 5, 300, 8)

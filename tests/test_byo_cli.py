@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from data_helpers import real_root, sine, write_wav
+from omnivec.api.load import load
 from omnivec.cli import main
 from omnivec.data.readers import ReadOptions, read_sample
-from omnivec.runs import load
 
 CLASSES = ("left", "right", "top")
 TINY = ["--preset", "tiny", "--batch-size", "8", "--lr", "3e-3", "--quiet", "--seed", "0"]

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from conftest import sample_inputs
+from omnivec.api.load import load
 from omnivec.config import RunConfig, TrainConfig, field_docs, from_dict, load_yaml, preset, save_yaml
 from omnivec.errors import OmnivecError
 from omnivec.nn.model import OmniModel
-from omnivec.runs import load, load_run, save_run
+from omnivec.runs import load_run, save_run
 from omnivec.training import checkpoint as ckpt
 
 

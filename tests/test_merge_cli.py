@@ -12,7 +12,8 @@ from PIL import Image
 
 from omnivec.cli import main
 from omnivec.training import checkpoint as ckpt
-from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
+from omnivec.unival.config import unival_preset
+from omnivec.unival.model import UnivalModel, load_unival, save_unival
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 

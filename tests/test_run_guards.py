@@ -222,8 +222,8 @@ def test_predict_refuses_whitespace_and_a_byte_order_mark_changes_nothing(
     text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from omnivec.api.embed import embed_inputs
+    from omnivec.api.load import load
     from omnivec.api.predict import predict_files
-    from omnivec.runs import load
 
     blank = tmp_path / "blank.txt"
     blank.write_text("  \n\t \n")

@@ -10,7 +10,8 @@ from omnivec.config import preset
 from omnivec.errors import OmnivecError
 from omnivec.nn.model import OmniModel
 from omnivec.runs import load_run, save_run
-from omnivec.unival.model import UnivalModel, unival_preset
+from omnivec.unival.config import unival_preset
+from omnivec.unival.model import UnivalModel
 from omnivec.unival.train import init_encoders
 
 

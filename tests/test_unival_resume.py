@@ -18,7 +18,7 @@ from omnivec.errors import OmnivecError
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import Engine
 from omnivec.unival import train as unival_train
-from omnivec.unival.model import UnivalRunConfig, unival_preset
+from omnivec.unival.config import UnivalRunConfig, unival_preset
 from omnivec.unival.train import pretrain, resume_run
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from data_helpers import unival_pretraining_tsv
 from omnivec.errors import OmnivecError
-from omnivec.unival.model import UnivalRunConfig, load_unival, unival_preset
+from omnivec.unival.config import UnivalRunConfig, unival_preset
+from omnivec.unival.model import load_unival
 from omnivec.unival.train import pretrain
 
 

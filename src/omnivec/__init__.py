@@ -19,7 +19,7 @@ def load(path: Any, device: Any = "auto") -> OmniModel | UnivalModel:
     """The model saved in a run folder of either family, in eval mode, on ``device`` (auto: CUDA when present),
     with its ``run_config`` attached. Both families have ``embed(modality, inputs)`` and ``predict(task,
     inputs)`` (inputs: raw samples or file paths); a UnIVAL model also has ``generate``."""
-    from omnivec.runs import load as _load
+    from omnivec.api.load import load as _load
 
     return _load(path, device)
 

@@ -6,7 +6,8 @@ Every run folder says what it is in ``config.yaml: family``:
 - ``unival``: the encoder-decoder answering in text (:class:`omnivec.unival.model.UnivalModel`,
   ``UnivalRunConfig``; older folders say ``kind: unival``).
 
-:func:`load` returns the right model for either; both have ``embed``, ``predict`` and ``read_options``, and the
+:func:`omnivec.api.load.load` returns the right model for either; both have ``embed``, ``predict`` and
+``read_options``, and the
 encoder-decoder ``generate``. Commands that need one family call :func:`require_family`, which refuses the
 other with one line naming both.
 """
@@ -25,9 +26,7 @@ from omnivec.training import checkpoint as ckpt
 from omnivec.training.state_check import check_weights
 
 if TYPE_CHECKING:
-    import torch
-
-    from omnivec.unival.model import UnivalModel, UnivalRunConfig
+    pass
 
 FAMILIES = {
     "omnivec": "an OmniVec run (encoders + trunk + task heads)",
@@ -73,7 +72,7 @@ def load_config(run_dir: str | Path, family: str | None = None) -> Any:
     data.pop("kind", None)
     data["family"] = got
     if got == "unival":
-        from omnivec.unival.model import UnivalRunConfig
+        from omnivec.unival.config import UnivalRunConfig
 
         return from_dict(UnivalRunConfig, data, where=str(run_dir / ckpt.CONFIG))
     return from_dict(RunConfig, data, where=str(run_dir / ckpt.CONFIG))
@@ -128,36 +127,3 @@ def data_of(cfg: RunConfig, task: str) -> str:
 
 def _few(names: Sequence[str], n: int = 8) -> str:
     return "[" + ", ".join(names[:n]) + (f", ... {len(names) - n} more" if len(names) > n else "") + "]"
-
-
-def load_any(
-    run_dir: str | Path, weights: str = ckpt.WEIGHTS
-) -> tuple[OmniModel | UnivalModel, RunConfig | UnivalRunConfig]:
-    """The model of a run folder of either family, and its config; a Hugging Face model folder (config.json,
-    no config.yaml) is converted in memory (:mod:`omnivec.hf`)."""
-    from omnivec.hf.folder import is_hf_folder
-
-    if is_hf_folder(run_dir):
-        from omnivec.hf import load_hf
-
-        model = load_hf(run_dir)
-        return model, model.run_config  # type: ignore[return-value]
-    if read_family(run_dir) == "unival":
-        from omnivec.unival.model import load_unival
-
-        return load_unival(run_dir, weights)
-    return load_run(run_dir, weights)
-
-
-def load(
-    path: str | Path, device: str | torch.device | None = "auto", weights: str = ckpt.WEIGHTS
-) -> OmniModel | UnivalModel:
-    """``omnivec.load(run_dir)``: the trained model of either family, in eval mode, on ``device`` (auto: CUDA
-    when present), with ``run_config`` and ``run_dir`` attached. ``path`` may also be a local Hugging Face
-    folder of a supported ``model_type`` (docs/pretrained.md), converted on the fly."""
-    from omnivec.training.device import resolve_device
-
-    model, cfg = load_any(path, weights)
-    model.run_config = cfg  # type: ignore[assignment]
-    model.run_dir = Path(path)  # type: ignore[assignment]
-    return model.to(resolve_device(device))

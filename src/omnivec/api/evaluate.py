@@ -28,7 +28,7 @@ def evaluate_run(
 ) -> dict[str, dict[str, Any]]:
     """Results per task (default: every task the run was trained on). ``data``: an OmniVec classification task
     scored on your own folder/manifest; ``beam`` and ``limit`` (samples per task): UnIVAL generation."""
-    from omnivec.runs import load
+    from omnivec.api.load import load
     from omnivec.unival.model import UnivalModel
 
     model = load(run, device, weights)
@@ -42,7 +42,7 @@ def evaluate_run(
                 f"--data scores a classification head on your files; {run} is a UnIVAL run: give its training "
                 "TSV schemas' test files instead (omnivec unival finetune --tsv SCHEMA=TRAIN,TEST)"
             )
-        from omnivec.unival.tasks import evaluate
+        from omnivec.unival.scoring import evaluate
         from omnivec.unival.train import build_data
 
         names = list(tasks or cfg.tasks)

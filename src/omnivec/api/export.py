@@ -155,7 +155,7 @@ def _require_onnx() -> Any:
 def _load(run: str | Path) -> OmniModel:
     """The run's OmniVec model; for a UnIVAL run, its shared encoders + trunk (the embedding path ``omnivec
     embed`` computes for it). Exported on the CPU: the graph is device-independent."""
-    from omnivec.runs import load
+    from omnivec.api.load import load
     from omnivec.unival.model import UnivalModel
 
     model = load(run, device="cpu")

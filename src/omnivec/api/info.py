@@ -11,9 +11,9 @@ from omnivec.training import checkpoint as ckpt
 
 
 def run_info(run: str | Path) -> dict[str, Any]:
+    from omnivec.api.load import load_any
     from omnivec.nn.layers.attention import count_parameters
-    from omnivec.runs import load_any
-    from omnivec.unival.model import UnivalRunConfig
+    from omnivec.unival.config import UnivalRunConfig
 
     model, cfg = load_any(run)
     backbone = cfg.model.backbone if isinstance(cfg, UnivalRunConfig) else cfg.model

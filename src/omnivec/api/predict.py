@@ -35,7 +35,7 @@ def predict_files(
         return generate_files(run, task, paths, text, batch_size=batch_size, device=device)
     if text:
         raise OmnivecError(f"--text is a UnIVAL prompt (vqa, grounding, matching); {run} is an OmniVec run")
-    from omnivec.runs import load
+    from omnivec.api.load import load
 
     model = load(run, device)
     cfg = model.task(task)  # type: ignore[operator]

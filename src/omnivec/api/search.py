@@ -64,7 +64,7 @@ def build_index(
 ) -> Embeddings:
     """Embed ``inputs`` (files, or folders of class subfolders) through ``task`` (default: the run's retrieval
     task for ``modality``, see :func:`default_task`) and write them with thumbnails (images) to ``out``."""
-    from omnivec.runs import load
+    from omnivec.api.load import load
 
     model = load(run, device)
     task = task or default_task(model, modality)
@@ -216,7 +216,7 @@ def search(
 ) -> SearchResult:
     """Embed ``query`` (a file, a folder of them, or a text) with the index's run and space, and find its
     ``k`` nearest neighbours; with a labelled folder of queries, also recall@1/5/10."""
-    from omnivec.runs import load
+    from omnivec.api.load import load
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # refused before the model loads
         raise OmnivecError(f"--k (neighbours per query) must be an integer >= 1, got {k!r}")

@@ -76,7 +76,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 def cmd_embed(a: argparse.Namespace) -> int:
     from omnivec.api.embed import embed_inputs
-    from omnivec.runs import load
+    from omnivec.api.load import load
     from omnivec.training.outputs import check_output_file
 
     check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)], a.overwrite)
@@ -114,7 +114,7 @@ def cmd_config_show(a: argparse.Namespace) -> int:
     from omnivec.config.doc import commented_yaml
 
     if a.family == "unival":
-        from omnivec.unival.model import unival_preset
+        from omnivec.unival.config import unival_preset
 
         print(commented_yaml(unival_preset(a.preset)), end="")
     else:

@@ -86,7 +86,7 @@ def _task_batch(text: str) -> dict[str, int]:
 
 def _config(args: argparse.Namespace) -> Any:
     from omnivec.config import load_config_file
-    from omnivec.unival.model import UnivalRunConfig, unival_preset
+    from omnivec.unival.config import UnivalRunConfig, unival_preset
     from omnivec.unival.tsv_tasks import parse_source
 
     bins = args.num_bins or 1000
@@ -97,7 +97,7 @@ def _config(args: argparse.Namespace) -> Any:
     else:
         cfg = unival_preset(args.preset or "tiny", bins)
     if args.cnn:
-        from omnivec.unival.model import CNN_ENCODERS
+        from omnivec.unival.config import CNN_ENCODERS
 
         cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
     for field in ("num_train", "num_test"):

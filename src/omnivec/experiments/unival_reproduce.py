@@ -30,9 +30,9 @@ from omnivec.experiments.parts import Part, Parts
 from omnivec.experiments.reproduce import write_section
 from omnivec.experiments.stats import mean_std, paired
 from omnivec.training.checkpoint import atomic_write_text
+from omnivec.unival.config import UnivalRunConfig, unival_preset
+from omnivec.unival.derived_tasks import STAGE1, STAGE2
 from omnivec.unival.merging import merge_grid
-from omnivec.unival.model import UnivalRunConfig, unival_preset
-from omnivec.unival.tasks import STAGE1, STAGE2
 from omnivec.unival.train import finetune, pretrain
 
 BUDGETS: dict[str, dict[str, int]] = {

@@ -67,7 +67,7 @@ def _write(export: HFExport, model: nn.Module, dirname: Path) -> None:
 
 
 def export_hf(run: str | Path, out: str | Path) -> HFExportReport:
-    from omnivec.runs import load_any
+    from omnivec.api.load import load_any
 
     out = Path(out)
     ckpt.require_new_folder(out)

@@ -65,8 +65,8 @@ class Service:
     """A run folder ready to answer: embed, predict, generate, search."""
 
     def __init__(self, run: str | Path, cfg: ServeConfig) -> None:
+        from omnivec.api.load import load
         from omnivec.api.search import Index
-        from omnivec.runs import load
 
         self.cfg = cfg
         self.run_dir = Path(run)
@@ -100,7 +100,7 @@ class Service:
             ]
         from omnivec.tasks.seq2seq import seq2seq_kind
         from omnivec.unival.generate import TASK_ALIASES
-        from omnivec.unival.tasks import SEQ2SEQ_TASKS
+        from omnivec.unival.task_registry import SEQ2SEQ_TASKS
 
         # the tasks the run was trained on; a run that names none answers the built-in prompts
         names = [t for t in self.model.run_config.tasks if t in SEQ2SEQ_TASKS]

@@ -58,7 +58,7 @@ class Seq2SeqKind:
     """Subclasses implement one kind. Stateless: :func:`seq2seq_kind` builds one per call."""
 
     primary_metric: str = "accuracy"
-    """The metric :func:`omnivec.unival.tasks.evaluate` reports as ``value``."""
+    """The metric :func:`omnivec.unival.scoring.evaluate` reports as ``value``."""
     best: float = 1.0
     """The primary metric of a perfect answer (CIDEr-D is on a 0-10 scale)."""
     input_text: str = ""
