@@ -22,7 +22,7 @@ from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig
 from omnivec.config import TrainConfig, preset
 from omnivec.nn.masking import random_masking
 from omnivec.nn.model import OmniModel
-from omnivec.training.engine import make_optimizer
+from omnivec.training.optim import make_optimizer
 
 
 def matmul_peak(n: int = 1024, reps: int = 20) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from torch import nn
 
 from omnivec.config import TaskConfig, preset
 from omnivec.nn.model import OmniModel
-from omnivec.training.engine import layer_of, lr_at, make_optimizer, param_groups
+from omnivec.training.optim import layer_of, lr_at, make_optimizer, param_groups
 
 
 def model_with_head() -> OmniModel:

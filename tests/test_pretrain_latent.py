@@ -14,7 +14,8 @@ from omnivec.config import preset
 from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.training import checkpoint as ckpt
-from omnivec.training.engine import Engine, make_optimizer
+from omnivec.training.engine import Engine
+from omnivec.training.optim import make_optimizer
 from omnivec.types import EncoderInput
 
 
