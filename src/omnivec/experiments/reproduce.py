@@ -324,7 +324,8 @@ def reproduce_scarce(
     ``{"runs", "claims", "missing", "mismatched"}``."""
     import os
 
-    from omnivec.experiments.label_scarce import DEFAULT_ROWS, ROWS, SCARCE_BUDGETS, ledger_tables, run_seed
+    from omnivec.experiments.label_scarce import ledger_tables, run_seed
+    from omnivec.experiments.scarce_budget import DEFAULT_ROWS, ROWS, SCARCE_BUDGETS
 
     if budget not in SCARCE_BUDGETS:
         raise OmnivecError(f"unknown budget {budget!r}; expected one of {', '.join(SCARCE_BUDGETS)}")
