@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from omnivec.baselines import Budget, default_lr, train_baseline
 from omnivec.config import preset
 from omnivec.data.byo import export_image_folder
 from omnivec.data.datasets import load_dataset
+from omnivec.experiments.baselines import Budget, default_lr, train_baseline
 
 
 def main() -> None:
@@ -45,8 +45,8 @@ def main() -> None:
     omni_s = time.perf_counter() - t0
     (result,) = json.loads((work / "run" / "eval.json").read_text()).values()
 
-    from omnivec.train import prepare_tasks
-    from omnivec.user_data import add_byo
+    from omnivec.api.train import prepare_tasks
+    from omnivec.api.user_data import add_byo
 
     cfg = preset("cpu")
     add_byo(cfg, str(work / "train"), str(work / "val"), "")

@@ -27,7 +27,7 @@ import torch
 
 from omnivec.data.byo import export_image_folder
 from omnivec.data.datasets import load_dataset
-from omnivec.ledger import provenance
+from omnivec.experiments.ledger import provenance
 
 
 def omnivec(*args: str) -> float:

@@ -484,7 +484,7 @@ def main() -> None:
         summary = report(rows, server)
     if a.no_json:
         return
-    from omnivec.ledger import provenance
+    from omnivec.experiments.ledger import provenance
 
     for r in rows:  # the status list of every request is long: keep its counts
         if "serve" in r:

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import torch
 
+from omnivec.api.train import make_collate
 from omnivec.config import TaskConfig, preset
 from omnivec.data.byo import load_user
-from omnivec.data.datasets.fsdd import fsdd_files
+from omnivec.data.datasets.verify import fsdd_files
 from omnivec.data.stream import BatchStream
 from omnivec.data.task_catalog import get_task
-from omnivec.model import OmniModel
-from omnivec.objective import SupervisedObjective
-from omnivec.train import make_collate
+from omnivec.nn.model import OmniModel
+from omnivec.training.objective import SupervisedObjective
 
 
 def pipeline_rate(stream: BatchStream, batches: int) -> float:

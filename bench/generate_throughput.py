@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import torch
 
-from omnivec.generation import greedy
-from omnivec.heads.decoder import TextDecoder
+from omnivec.nn.generation import greedy
+from omnivec.nn.heads.decoder import TextDecoder
 
 
 def timed(fns: list[Callable[[], object]], repeats: int) -> list[float]:

@@ -14,9 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
+from omnivec.api.pretrain import PretrainConfig, pretrain
 from omnivec.config import preset
-from omnivec.ledger import provenance
-from omnivec.pretrain import PretrainConfig, pretrain
+from omnivec.experiments.ledger import provenance
 
 TASKS = ["mnist", "fsdd", "banking77", "digit-points", "moving-digits"]
 

@@ -30,13 +30,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from omnivec.api.finetune import finetune
+from omnivec.api.pretrain import PretrainConfig, pretrain
+from omnivec.api.probe import probe_report, random_twin
+from omnivec.api.train import prepare_tasks
 from omnivec.config import RunConfig, TrainConfig, apply_override, preset
-from omnivec.finetune import finetune
-from omnivec.ledger import provenance
-from omnivec.pretrain import PretrainConfig, pretrain
-from omnivec.probe import probe_report, random_twin
-from omnivec.run import load_run, save_run
-from omnivec.train import prepare_tasks
+from omnivec.experiments.ledger import provenance
+from omnivec.runs import load_run, save_run
 
 
 def _value(text: str) -> Any:
@@ -186,7 +186,7 @@ def render(results: Path, page: Path) -> str:
         passes = steps * 64 / 10000
         rows.append(f"| {what} | {r['task']} | {steps} ({passes:.0f}) | " + " | ".join(cells) + " |")
     head = "| arm (record) | data | steps (passes) | " + " | ".join(n for _, n in COLUMNS) + " |"
-    from omnivec.stats import paired
+    from omnivec.experiments.stats import paired
 
     for tag, recs in seeds.items():
         d = paired([r["ft_pretrained"] for r in recs], [r["ft_random"] for r in recs])

@@ -18,11 +18,11 @@ from collections.abc import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig
 from omnivec.config import TrainConfig, preset
-from omnivec.engine import make_optimizer
-from omnivec.masking import random_masking
-from omnivec.model import OmniModel
-from omnivec.pretrain import MaskedAutoencoder, PretrainConfig
+from omnivec.nn.masking import random_masking
+from omnivec.nn.model import OmniModel
+from omnivec.training.optim import make_optimizer
 
 
 def matmul_peak(n: int = 1024, reps: int = 20) -> tuple[float, float]:
@@ -158,7 +158,7 @@ def main() -> None:
         "audio": [torch.randn(int(8000 * (0.5 + 0.5 * i / b)), generator=g) for i in range(b)],
         "points": list(torch.randn(b, 1024, 3, generator=g)),
     }
-    from omnivec.tokenizer import TextTokenizer
+    from omnivec.nn.tokenizer import TextTokenizer
 
     texts = [" ".join(["token"] * (4 + 3 * i)) for i in range(b)]
     ours.set_tokenizer(TextTokenizer.train([*texts, "a b c d e f g"], 300))

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from omnivec.search import ExactSearch, FaissSearch
+from omnivec.api.search import ExactSearch, FaissSearch
 
 
 def clustered(n: int, centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -41,7 +41,7 @@ def main() -> None:
     a = p.parse_args()
 
     if a.index:
-        from omnivec.embed import Embeddings
+        from omnivec.api.embed import Embeddings
 
         x = Embeddings.load(a.index).vectors
         q = x[np.random.default_rng(1).choice(len(x), min(a.queries, len(x)), replace=False)]

@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 def untrained_run(out: Path, preset_name: str, image_size: int = 32) -> tuple[Path, str]:
     """A run folder holding an untrained ``preset_name`` model with one 4-class image task."""
     from omnivec.config import TaskConfig, preset
-    from omnivec.model import OmniModel
-    from omnivec.run import save_run
+    from omnivec.nn.model import OmniModel
+    from omnivec.runs import save_run
 
     cfg = preset(preset_name)
     cfg.tasks = ["bench"]

@@ -36,8 +36,9 @@ import torch
 from omnivec.data.derived import digit_scenes
 from omnivec.data.root import require_root
 from omnivec.errors import OmnivecError
+from omnivec.unival import derived_tasks as D
 from omnivec.unival import prompts as P
-from omnivec.unival import tasks as T
+from omnivec.unival import task_registry as R
 from omnivec.unival.locations import box_to_tokens
 
 
@@ -88,7 +89,7 @@ def ground(runs: list[str], limit: int = 200) -> None:
     for run in runs:
         model, cfg = load_unival(run)
         model.eval()
-        scenes = T._scenes(lambda s: s, cfg).test  # the grounding task's own test scenes
+        scenes = D._scenes(lambda s: s, cfg).test  # the grounding task's own test scenes
         asks = [(s, o) for s in scenes for o in s.objects if sum(p.label == o.label for p in s.objects) == 1]
         asks = asks[:limit]
         phrases = [(s.image, f"the {answer_word(o.name, 'mnist')}") for s, o in asks]
@@ -121,7 +122,7 @@ def _where_image(cfg: Any) -> tuple[list[Any], list[Any]]:
         box = s.objects[0].box_norm
         return (s.image, "the digit"), "".join(box_to_tokens(list(box), n)), torch.tensor(box)
 
-    train, test = T.one_digit_scenes(cfg)
+    train, test = D.one_digit_scenes(cfg)
     return [example(s) for s in train], [example(s) for s in test]
 
 
@@ -135,12 +136,12 @@ def mix(
     num_bins: int = 0,
     task_batch: dict[str, int] | None = None,
 ) -> None:
-    from omnivec.unival.reproduce import BUDGETS, _cfg
+    from omnivec.experiments.unival_reproduce import BUDGETS, _cfg
     from omnivec.unival.train import pretrain
 
-    if "where_image" not in T.SEQ2SEQ_TASKS:
-        T.register(T.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box",
-                                 _where_image, T._pair(P.grounding_prompt), 4))  # fmt: skip
+    if "where_image" not in R.SEQ2SEQ_TASKS:
+        R.register(R.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box",
+                                 _where_image, D._pair(P.grounding_prompt), 4))  # fmt: skip
     cfg = _cfg(dict(BUDGETS["medium"]), steps, str(require_root()), 0)
     cfg.stage1_steps, cfg.train.batch_size, cfg.train.grad_clip = 0, batch, grad_clip
     cfg.model.num_bins = num_bins or cfg.model.num_bins

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from omnivec.config import TaskConfig, preset_model
-from omnivec.model import OmniModel
-from omnivec.tokenizer import TextTokenizer
+from omnivec.nn.model import OmniModel
+from omnivec.nn.tokenizer import TextTokenizer
 
 CORPUS = [
     f"the {a} {b} is {c}"

@@ -17,9 +17,8 @@ TONE_SHAPES = "tone-shapes"
 
 def register_tone_shapes() -> None:
     """A generated retrieval task: audio ``tones`` class c <-> an image of ``shapes`` class c (c < 4)."""
-    from omnivec.data.base import SampleDataset, TaskSplits
+    from omnivec.data.base import TASKS, SampleDataset, TaskEntry, TaskSplits, register_task
     from omnivec.data.synthetic import make_splits
-    from omnivec.data.task_catalog import TASKS, TaskEntry, register_task
 
     if TONE_SHAPES in TASKS:
         return
@@ -48,8 +47,8 @@ def register_tone_shapes() -> None:
 
 def omnivec_run(out: Path, steps: int = 4, num_train: int = 64) -> Path:
     """A tiny OmniVec run: shapes (image classification), topics (text) and tone-shapes (audio <-> image)."""
+    from omnivec.api.train import train
     from omnivec.config import preset
-    from omnivec.train import train
 
     register_tone_shapes()
     cfg = preset("tiny")
@@ -62,7 +61,7 @@ def omnivec_run(out: Path, steps: int = 4, num_train: int = 64) -> Path:
 
 def unival_run(out: Path, tmp: Path, steps: int = 2) -> Path:
     """A tiny UnIVAL run pretrained on generated caption, vqa and grounding rows."""
-    from omnivec.unival.model import unival_preset
+    from omnivec.unival.config import unival_preset
     from omnivec.unival.train import pretrain
 
     cfg = unival_preset("tiny", num_bins=16)
@@ -115,7 +114,7 @@ def cached_runs(factory: object) -> dict[str, Path]:
         "index": base / "index.npz",
     }
     if not done.exists():
-        from omnivec.search import build_index
+        from omnivec.api.search import build_index
 
         base.mkdir(parents=True, exist_ok=True)
         omnivec_run(paths["omnivec"])

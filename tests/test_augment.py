@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from conftest import sample_inputs, tiny_model
-from omnivec import checkpoint as ckpt
+from omnivec.api.train import make_augment, train
 from omnivec.config import preset
 from omnivec.data.stream import BatchStream
-from omnivec.engine import Engine
-from omnivec.model import OmniModel
+from omnivec.nn.model import OmniModel
 from omnivec.tasks import task_kind
-from omnivec.train import make_augment, train
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.engine import Engine
 
 MODALITIES = ["image", "video", "audio", "text", "points"]
 
@@ -119,7 +119,7 @@ def test_evaluation_never_augments(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     for cls in {type(aug_model.encoder(m)) for m in MODALITIES}:
         monkeypatch.setattr(cls, "augment", counted(cls.augment))
-    from omnivec import train as train_mod
+    from omnivec.api import train as train_mod
 
     evaluate = train_mod.evaluate_tasks
     seen: dict[str, int] = {}

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 import torch
 
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
+from omnivec.training import checkpoint as ckpt
 
 # ----------------------------------------------------------------------------------------------- generators
 
@@ -603,12 +603,12 @@ def test_a_full_disk_is_one_line_naming_the_file(
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import omnivec.embed
+    import omnivec.api.embed
 
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr(omnivec.embed, "embed_inputs", broken)
+    monkeypatch.setattr(omnivec.api.embed, "embed_inputs", broken)
     assert main(_embed_argv(trained_run, tmp_path)) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unexpected error: KeyError" in err and "--debug" in err

@@ -1,4 +1,4 @@
-"""The reference specialists (omnivec.baselines), the seconds budget of the engine, and the side-by-side
+"""The reference specialists (omnivec.experiments.baselines), the seconds budget of the engine, and the side-by-side
 benchmark that puts them beside omnivec."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnivec import checkpoint as ckpt
-from omnivec.baselines import Budget, _Featurizer, build_network, train_baseline
+from omnivec.api.train import prepare_tasks, train
 from omnivec.config import TaskConfig, preset
-from omnivec.train import prepare_tasks, train
+from omnivec.experiments.baselines import Budget, _Featurizer, build_network, train_baseline
+from omnivec.training import checkpoint as ckpt
 
 CASES = {
     "image": (TaskConfig("t", "classification", "image", num_classes=4), [torch.rand(1, 28, 28) for _ in range(3)]),
@@ -78,8 +78,8 @@ def test_the_engine_seconds_budget_stops_and_decays_the_learning_rate(tmp_path: 
 
 
 def test_side_by_side_rows_and_the_results_section(tmp_path: Path) -> None:
-    from omnivec.benchmark import BenchBudget, side_by_side, table
-    from omnivec.reproduce import write_section
+    from omnivec.experiments.benchmark import BenchBudget, side_by_side, table
+    from omnivec.experiments.reproduce import write_section
 
     cfg, tasks = _generated(["shapes", "topics"], 64, 32)
     rows = side_by_side(cfg, tmp_path, BenchBudget(steps=4, batch_size=8), tasks=tasks)

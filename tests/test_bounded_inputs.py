@@ -225,7 +225,7 @@ def test_other_image_formats_named_png_are_refused_on_every_path(tmp_path: Path,
     with pytest.raises(DataError, match=expected):  # CLI inputs and training folders
         read_sample(path)
     with pytest.raises(OmnivecError, match=expected):  # the Python API / predict / embed
-        from omnivec.inputs import read_file
+        from omnivec.api.inputs import read_file
 
         read_file(path, "image", {})
 
@@ -295,7 +295,7 @@ class _Spy:
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    from omnivec.tokenizer import TextTokenizer
+    from omnivec.nn.tokenizer import TextTokenizer
 
     return TextTokenizer.train([f"the card {i} did not arrive in time" for i in range(300)], 400)
 
@@ -318,7 +318,7 @@ def test_long_texts_are_cut_before_the_tokenizer_sees_them(tokenizer: Any) -> No
 
 def test_tokenizer_training_sees_a_bounded_prefix_of_each_text() -> None:
     """BPE training is quadratic in the longest word: 100 k characters without a space took 5 s, 1 M minutes."""
-    from omnivec.tokenizer import TextTokenizer
+    from omnivec.nn.tokenizer import TextTokenizer
 
     t0 = time.perf_counter()
     TextTokenizer.train([f"a short text {i}" for i in range(50)] + ["y" * 400_000], 300)
@@ -360,7 +360,7 @@ def _escapes(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 
 
 def test_tsv_image_paths_outside_the_folder_are_skipped_never_opened(tmp_path: Path, opened: list[str]) -> None:
-    from omnivec.unival.model import unival_preset
+    from omnivec.unival.config import unival_preset
     from omnivec.unival.tsv import load_image
     from omnivec.unival.tsv_tasks import build
 
@@ -412,7 +412,8 @@ def _tree(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def unival_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from omnivec.unival.model import UnivalModel, save_unival, unival_preset
+    from omnivec.unival.config import unival_preset
+    from omnivec.unival.model import UnivalModel, save_unival
 
     root = tmp_path_factory.mktemp("runs")
     tok = UnivalModel.train_tokenizer(["a red square", "a blue circle", "what is it?"] * 5, 300, 8)
@@ -447,7 +448,7 @@ def test_refused_merge_leaves_the_existing_out_unchanged(unival_runs: dict[str, 
 
 def test_a_killed_merge_is_cleaned_on_the_next_start(unival_runs: dict[str, Path], tmp_path: Path) -> None:
     from omnivec.cli import main
-    from omnivec.outputs import recover_staged
+    from omnivec.training.outputs import recover_staged
 
     out = tmp_path / "m"
     assert main(["merge", str(unival_runs["a"]), str(unival_runs["b"]), "--out", str(out), "--alpha", "0"]) == 0
@@ -466,7 +467,7 @@ def test_a_killed_merge_is_cleaned_on_the_next_start(unival_runs: dict[str, Path
 
 def test_commands_that_rewrite_their_out_refuse_a_folder_they_did_not_write(tmp_path: Path) -> None:
     """`reproduce`/`recipe baselines` deleted whatever --out named, a run folder included."""
-    from omnivec.outputs import claim_folder
+    from omnivec.training.outputs import claim_folder
 
     mine = tmp_path / "run"
     mine.mkdir()

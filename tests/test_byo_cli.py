@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from data_helpers import real_root, sine, write_wav
+from omnivec.api.load import load
 from omnivec.cli import main
 from omnivec.data.readers import ReadOptions, read_sample
-from omnivec.run import load
 
 CLASSES = ("left", "right", "top")
 TINY = ["--preset", "tiny", "--batch-size", "8", "--lr", "3e-3", "--quiet", "--seed", "0"]
@@ -178,7 +178,7 @@ def test_byo_task_names(tmp_path: Path) -> None:
     from omnivec.config import TaskConfig, preset
     from omnivec.data.byo import byo_name
     from omnivec.errors import OmnivecError
-    from omnivec.model import OmniModel
+    from omnivec.nn.model import OmniModel
 
     for sub in ("My Digits/train", "My Digits/val", "cats.v2"):
         (tmp_path / sub).mkdir(parents=True)

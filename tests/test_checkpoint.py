@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from conftest import sample_inputs
-from omnivec import checkpoint as ckpt
+from omnivec.api.load import load
 from omnivec.config import RunConfig, TrainConfig, field_docs, from_dict, load_yaml, preset, save_yaml
 from omnivec.errors import OmnivecError
-from omnivec.model import OmniModel
-from omnivec.run import load, load_run, save_run
+from omnivec.nn.model import OmniModel
+from omnivec.runs import load_run, save_run
+from omnivec.training import checkpoint as ckpt
 
 
 def test_round_trip_gives_identical_outputs(model: OmniModel, tmp_path: Path) -> None:

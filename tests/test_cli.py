@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
+from omnivec.training import checkpoint as ckpt
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import yaml
 from omnivec.cli import main
 from omnivec.config import RunConfig, load_config_file, preset, to_dict
 from omnivec.errors import OmnivecError
-from omnivec.unival.model import UnivalRunConfig, unival_preset
+from omnivec.unival.config import UnivalRunConfig, unival_preset
 
 
 def test_a_minimal_config_is_its_preset_plus_what_it_names(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 One driver process imports omnivec once and forks a child per crash point: the child trains with
 ``OMNIVEC_CRASH_AFTER_WRITE=k`` (``os._exit`` right after the k-th durable write, see
-:mod:`omnivec.checkpoint`), then another child continues the folder -- ``--resume`` when a complete checkpoint
+:mod:`omnivec.training.checkpoint`), then another child continues the folder -- ``--resume`` when a complete checkpoint
 survived, else a fresh start, exactly what a user would run -- and the final weights, EMA, train state and
 metrics must equal an uninterrupted run's bit for bit. The crash points are every write of the step-2
 checkpoint (its six files, the folder rename, the five published files) and the first write and the rename of
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnivec import checkpoint as ckpt
+from omnivec.training import checkpoint as ckpt
 
 ARGS = "--preset tiny --tasks shapes,topics --num-train 16 --num-test 8 --batch-size 4 --max-steps 4"
 ARGS += " --checkpoint-every 2 --set train.ema_decay=0.9 --set train.log_every=1 --set train.warmup_steps=1 --quiet"
@@ -32,7 +32,7 @@ DRIVER = """
 import json, os, sys
 import torch
 torch.set_num_threads(1)
-from omnivec import checkpoint as ckpt
+from omnivec.training import checkpoint as ckpt
 from omnivec.cli import main
 
 root, args, points = sys.argv[1], sys.argv[2].split(), json.loads(sys.argv[3])

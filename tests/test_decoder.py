@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from omnivec.heads.decoder import TextDecoder
+from omnivec.nn.heads.decoder import TextDecoder
 
 V, D, N = 37, 32, 5
 

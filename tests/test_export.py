@@ -15,13 +15,13 @@ import torch
 pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
 
-from omnivec import export  # noqa: E402
+from omnivec.api import export  # noqa: E402
+from omnivec.api.load import load  # noqa: E402
+from omnivec.api.train import train  # noqa: E402
 from omnivec.cli import main  # noqa: E402
 from omnivec.config import preset  # noqa: E402
 from omnivec.errors import OmnivecError  # noqa: E402
-from omnivec.model import OmniModel  # noqa: E402
-from omnivec.run import load  # noqa: E402
-from omnivec.train import train  # noqa: E402
+from omnivec.nn.model import OmniModel  # noqa: E402
 from omnivec.types import EncoderInput  # noqa: E402
 
 TASK_OF = {"image": "shapes", "audio": "tones", "text": "topics", "points": "solids"}

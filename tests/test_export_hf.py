@@ -72,8 +72,8 @@ def test_bart_round_trip_after_training_changes_the_modality_embedding(tmp_path:
 
 def test_a_run_without_an_hf_equivalent_is_written_as_a_run_folder(tmp_path: Path) -> None:
     from omnivec.config import preset_model
-    from omnivec.model import OmniModel
-    from omnivec.run import save_run
+    from omnivec.nn.model import OmniModel
+    from omnivec.runs import save_run
 
     cfg = preset_model("tiny")
     cfg.encoders = {"image": cfg.encoders["image"]}  # the cnn stem: no transformers class

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from omnivec.api.finetune import default_groups, finetune, make_phases, parse_groups
+from omnivec.api.pretrain import pretrain
 from omnivec.config import preset
 from omnivec.errors import OmnivecError
-from omnivec.finetune import default_groups, finetune, make_phases, parse_groups
-from omnivec.pretrain import pretrain
 
 
 def _log_tasks(run: Path) -> list[str]:
@@ -83,7 +83,7 @@ def test_unmixed_takes_one_task_per_step(pretrained: Path, tmp_path: Path) -> No
 
 
 def test_reproduce_suite_falls_back_to_generated() -> None:
-    from omnivec.ablations import resolve_suite
+    from omnivec.experiments.ablations import resolve_suite
 
     name, tasks, held = resolve_suite("auto", "")
     assert name == "generated" and held == "shapes" and "scenes" in tasks
@@ -97,7 +97,7 @@ def test_generalisation_reads_the_held_out_dataset_through_the_byo_path(pretrain
     the fine-tuned and the from-scratch run read it as a user's own data (--train/--val)."""
     import shutil
 
-    from omnivec.ablations import BUDGETS, generalisation
+    from omnivec.experiments.ablations import BUDGETS, generalisation
 
     shutil.copytree(pretrained, tmp_path / "pt-heldout")
     b = BUDGETS["tiny"]
@@ -160,7 +160,7 @@ def test_finetune_python_takes_a_users_folder_like_the_cli(tmp_path: Path) -> No
 
 
 def test_ablation_section_replaces_only_its_part_of_the_results_page(tmp_path: Path) -> None:
-    from omnivec.reproduce import SECTION_END, SECTION_START, write_section
+    from omnivec.experiments.reproduce import SECTION_END, SECTION_START, write_section
 
     page = tmp_path / "results.md"
     write_section(page, "## table v1\n")

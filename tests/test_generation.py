@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from omnivec.generation import (
+from omnivec.nn.generation import (
     _banned_ngrams,
     allowed_mask,
     beam_search,
     beam_search_hypotheses,
     greedy,
 )
-from omnivec.heads.decoder import TextDecoder
+from omnivec.nn.heads.decoder import TextDecoder
 
 V, D, N, BOS, EOS = 23, 32, 6, 0, 1
 

@@ -7,11 +7,12 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from omnivec.api.finetune import make_phases
 from omnivec.data.base import label_subset
 from omnivec.errors import OmnivecError
-from omnivec.finetune import make_phases
-from omnivec.label_scarce import CLOSE, ScarceBudget, closed_steps, run_seed
-from omnivec.reproduce import reproduce_scarce
+from omnivec.experiments.label_scarce import run_seed
+from omnivec.experiments.reproduce import reproduce_scarce
+from omnivec.experiments.scarce_budget import CLOSE, ScarceBudget, closed_steps
 
 
 def _ids(ds) -> set[int]:
@@ -60,9 +61,9 @@ def test_reproduce_label_scarce_writes_the_table_and_resumes_part_by_part(tmp_pa
     logs: list[str] = []
     out, page = tmp_path / "ls", tmp_path / "results.md"
     page.write_text("# Results\n\nhand-kept text\n")
-    import omnivec.label_scarce as ls
+    from omnivec.experiments import scarce_budget
 
-    ls.SCARCE_BUDGETS["tiny-test"] = TINY
+    scarce_budget.SCARCE_BUDGETS["tiny-test"] = TINY
     try:
         args = (out, "tiny-test", "tones,scenes", 0, 2, [50.0], ["b", "c", "d"], page, "", logs.append)
         r = reproduce_scarce(*args, ledger=tmp_path / "results")
@@ -83,7 +84,7 @@ def test_reproduce_label_scarce_writes_the_table_and_resumes_part_by_part(tmp_pa
         assert [line.split(":")[0] for line in logs] == ["[label-scarce] seed-1/labels-50/c"]
         assert again["runs"][0]["rows"] == r["runs"][0]["rows"]
     finally:
-        del ls.SCARCE_BUDGETS["tiny-test"]
+        del scarce_budget.SCARCE_BUDGETS["tiny-test"]
 
 
 def test_bad_protocol_arguments_are_refused(tmp_path) -> None:

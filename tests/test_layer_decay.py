@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from omnivec.config import TaskConfig, preset
-from omnivec.engine import layer_of, lr_at, make_optimizer, param_groups
-from omnivec.model import OmniModel
+from omnivec.nn.model import OmniModel
+from omnivec.training.optim import layer_of, lr_at, make_optimizer, param_groups
 
 
 def model_with_head() -> OmniModel:
@@ -97,8 +97,8 @@ def test_layer_decay_outside_its_range_is_refused() -> None:
 
 
 def _train_tiny(out: Path, head_only: int, lr: float) -> dict[str, torch.Tensor]:
-    from omnivec import checkpoint as ckpt
-    from omnivec.train import train
+    from omnivec.api.train import train
+    from omnivec.training import checkpoint as ckpt
 
     cfg = preset("tiny")
     cfg.num_train, cfg.num_test, cfg.tasks = 16, 8, ["shapes"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from omnivec.layers.patch import patchify, unpatchify
-from omnivec.layers.pos import sincos_nd
-from omnivec.layers.stem import patch_stem
-from omnivec.vectorizer import Vectorizer, masked_mean
+from omnivec.nn.layers.patch import patchify, unpatchify
+from omnivec.nn.layers.pos import sincos_nd
+from omnivec.nn.layers.stem import patch_stem
+from omnivec.nn.vectorizer import Vectorizer, masked_mean
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ import pytest
 
 from omnivec.cli import main
 from omnivec.errors import OmnivecError
-from omnivec.label_scarce import SCARCE_BUDGETS, ScarceBudget, plan_seed, seed_ledger
-from omnivec.ledger import Ledger, check_losses, config_hash, loss_trajectory
-from omnivec.parts import Part, Parts
-from omnivec.reproduce import reproduce_scarce
+from omnivec.experiments.label_scarce import plan_seed, seed_ledger
+from omnivec.experiments.ledger import Ledger, check_losses, config_hash, loss_trajectory
+from omnivec.experiments.parts import Part, Parts
+from omnivec.experiments.reproduce import reproduce_scarce
+from omnivec.experiments.scarce_budget import SCARCE_BUDGETS, ScarceBudget
 
 
 def _forbidden(folder: Path) -> dict[str, float]:

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from omnivec.config import preset
-from omnivec.masking import random_masking, unshuffle
-from omnivec.model import OmniModel
+from omnivec.nn.masking import random_masking, unshuffle
+from omnivec.nn.model import OmniModel
 
 
 @pytest.mark.parametrize("N,r", [(16, 0.75), (64, 0.75), (10, 0.9), (32, 0.6), (7, 0.15), (5, 0.5)])

@@ -9,9 +9,9 @@ import pytest
 import torch
 import yaml
 
-from omnivec.checkpoint import load_weights, save_weights
+from omnivec.api.merge import average, interpolate, interpolation_grid, merge_runs, task_arithmetic, ties_merge
 from omnivec.errors import OmnivecError
-from omnivec.merge import average, interpolate, interpolation_grid, merge_runs, task_arithmetic, ties_merge
+from omnivec.training.checkpoint import load_weights, save_weights
 
 
 def state(seed: int) -> dict[str, torch.Tensor]:

@@ -11,9 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
-from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
+from omnivec.training import checkpoint as ckpt
+from omnivec.unival.config import unival_preset
+from omnivec.unival.model import UnivalModel, load_unival, save_unival
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from conftest import sample_inputs, tiny_model
-from omnivec.encoders import ENCODERS
 from omnivec.errors import OmnivecError
-from omnivec.heads import HEADS
-from omnivec.model import OmniModel
+from omnivec.nn.encoders import ENCODERS
+from omnivec.nn.heads import HEADS
+from omnivec.nn.model import OmniModel
 from omnivec.tasks import task_kind
 from omnivec.types import EncoderInput
 

@@ -17,10 +17,9 @@ from torch import Tensor, nn
 import omnivec
 from omnivec.cli import main
 from omnivec.config import RunConfig, TaskConfig, preset
-from omnivec.data.base import SampleDataset, TaskSplits
-from omnivec.data.task_catalog import TASKS, TaskEntry, register_task
-from omnivec.encoders import ENCODERS
-from omnivec.encoders.base import Encoder
+from omnivec.data.base import TASKS, SampleDataset, TaskEntry, TaskSplits, register_task
+from omnivec.nn.encoders import ENCODERS
+from omnivec.nn.encoders.base import Encoder
 from omnivec.types import EncoderInput, Tokens
 
 COLUMNS = 6
@@ -101,7 +100,7 @@ def _config(steps: int) -> RunConfig:
 
 
 def test_trains_embeds_and_exports(registered: None, tmp_path: Path, capsys) -> None:
-    from omnivec.train import train
+    from omnivec.api.train import train
 
     results = train(_config(150), tmp_path / "run", progress=False)
     assert results["rows"]["value"] > 0.8, results  # learns the rule (chance 0.5)
@@ -123,7 +122,7 @@ def test_trains_embeds_and_exports(registered: None, tmp_path: Path, capsys) -> 
 
 
 def test_pretrains_masked(registered: None, tmp_path: Path) -> None:
-    from omnivec.pretrain import PretrainConfig, pretrain
+    from omnivec.api.pretrain import PretrainConfig, pretrain
 
     summary = pretrain(_config(20), tmp_path / "pt", PretrainConfig())
     assert np.isfinite(summary["last"]["loss"])
@@ -132,7 +131,7 @@ def test_pretrains_masked(registered: None, tmp_path: Path) -> None:
 
 def test_an_unknown_modality_names_what_is_registered(registered: None) -> None:
     from omnivec.errors import OmnivecError
-    from omnivec.model import OmniModel
+    from omnivec.nn.model import OmniModel
 
     cfg = _config(1).model
     cfg.encoders = {"image": {"name": "tabular_rows"}}

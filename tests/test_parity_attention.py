@@ -20,8 +20,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from omnivec.heads.decoder import CausalSelfAttention, CrossAttention
-from omnivec.layers.attention import Attention, key_padding_to_attn_mask
+from omnivec.nn.heads.decoder import CausalSelfAttention, CrossAttention
+from omnivec.nn.layers.attention import Attention, key_padding_to_attn_mask
 
 D, H, B, N = 64, 4, 3, 7
 ATOL = 1e-5

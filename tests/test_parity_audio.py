@@ -3,7 +3,7 @@ against librosa and torchaudio in transformers' own tests).
 
 What our code does, and the reference call that does the same:
 
-- filterbank (:func:`omnivec.encoders.audio.mel_filterbank`): HTK mel scale, triangles in Hz between mel-spaced
+- filterbank (:func:`omnivec.nn.encoders.audio.mel_filterbank`): HTK mel scale, triangles in Hz between mel-spaced
   edges, no area normalisation (peak 1), ``f_min`` from the config, ``f_max`` = Nyquist ->
   ``mel_filter_bank(n_fft // 2 + 1, n_mels, f_min, sr / 2, sr, norm=None, mel_scale="htk",
   triangularize_in_mel_space=False)``.
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import torch
 
-from omnivec.encoders.audio import AudioEncoder, AudioEncoderConfig, mel_filterbank
+from omnivec.nn.encoders.audio import AudioEncoder, AudioEncoderConfig, mel_filterbank
 from omnivec.types import EncoderInput
 
 audio_utils = pytest.importorskip("transformers.audio_utils")

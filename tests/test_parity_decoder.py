@@ -1,4 +1,4 @@
-"""Parity of the UnIVAL text decoder (:class:`omnivec.heads.decoder.TextDecoder`) with Hugging Face BART-family
+"""Parity of the UnIVAL text decoder (:class:`omnivec.nn.heads.decoder.TextDecoder`) with Hugging Face BART-family
 decoders built here with random weights (nothing is downloaded).
 
 Ours, block by block: x = embed(tokens) + pos[t] (learned positions, no embedding scale, no embedding
@@ -37,7 +37,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from omnivec.heads.decoder import TextDecoder
+from omnivec.nn.heads.decoder import TextDecoder
 
 transformers = pytest.importorskip("transformers")
 

@@ -1,4 +1,4 @@
-"""Parity of the fixed sine-cosine positions (:mod:`omnivec.layers.pos`) with MAE's
+"""Parity of the fixed sine-cosine positions (:mod:`omnivec.nn.layers.pos`) with MAE's
 (facebookresearch/mae, ``util/pos_embed.py``), written here in numpy from its definition:
 
 - 1-D, width D: ``omega_i = 1 / 10000**(i / (D/2))`` for ``i < D/2``; ``emb(p) = [sin(p*omega), cos(p*omega)]``
@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 
-from omnivec.layers.pos import sincos_1d, sincos_nd
+from omnivec.nn.layers.pos import sincos_1d, sincos_nd
 
 ATOL = 1e-6
 

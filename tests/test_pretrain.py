@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
+from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig, pretrain
 from omnivec.config import preset
 from omnivec.data.synthetic import make_splits
-from omnivec.model import OmniModel
-from omnivec.pretrain import MaskedAutoencoder, PretrainConfig, pretrain
+from omnivec.nn.model import OmniModel
 
 
 def _overfit(modality: str, samples: list, steps: int = 40) -> tuple[float, float]:
@@ -71,8 +71,8 @@ def test_generated_audio_is_padded_and_masked() -> None:
 
 def test_kept_patches_embedded_alone_equal_the_full_embedding_gathered() -> None:
     """Per-patch stems embed only the kept patches; the tokens must be those of embedding everything."""
-    from omnivec.encoders.patch_base import PatchEncoder
-    from omnivec.masking import random_masking
+    from omnivec.nn.encoders.patch_base import PatchEncoder
+    from omnivec.nn.masking import random_masking
 
     for stem in ("hmlp", "linear", "conv"):
         cfg = preset("tiny").model
@@ -97,9 +97,9 @@ def test_kept_patches_embedded_alone_equal_the_full_embedding_gathered() -> None
 def test_decoder_projects_visible_tokens_first_without_changing_the_result() -> None:
     """embed(where(hidden, mask_token, restore(visible)) + pos) is what the decoder computes (MAE), done in the
     decoder's width; compare with the formula evaluated literally in trunk width."""
-    from omnivec.heads.reconstruct import ReconstructionDecoder
-    from omnivec.layers.attention import key_padding_to_attn_mask
-    from omnivec.masking import random_masking, unshuffle
+    from omnivec.nn.heads.reconstruct import ReconstructionDecoder
+    from omnivec.nn.layers.attention import key_padding_to_attn_mask
+    from omnivec.nn.masking import random_masking, unshuffle
 
     torch.manual_seed(0)
     dec = ReconstructionDecoder(64, {"audio": 12}, 32, 1, 1)

@@ -14,11 +14,12 @@ import pytest
 from PIL import Image
 
 from data_helpers import sine, write_mp4, write_wav
+from omnivec.api.load import load
+from omnivec.api.train import prepare_tasks
 from omnivec.cli import build_parser, main
 from omnivec.data.byo import from_folder, from_manifest, load_byo
 from omnivec.errors import DataError
-from omnivec.run import load, load_run
-from omnivec.train import prepare_tasks
+from omnivec.runs import load_run
 
 TINY = ["--preset", "tiny", "--batch-size", "4", "--quiet", "--seed", "0", "--log-every", "1"]
 WORDS = ("zebra", "quartz", "violin", "meadow", "lantern", "harbor")

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnivec import checkpoint as ckpt
+from omnivec.api.pretrain import TEACHER_WEIGHTS, MaskedAutoencoder, PretrainConfig, pretrain
 from omnivec.config import preset
-from omnivec.engine import Engine, make_optimizer
-from omnivec.model import OmniModel
-from omnivec.pretrain import TEACHER_WEIGHTS, MaskedAutoencoder, PretrainConfig, pretrain
-from omnivec.tokenizer import TextTokenizer
+from omnivec.nn.model import OmniModel
+from omnivec.nn.tokenizer import TextTokenizer
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.engine import Engine
+from omnivec.training.optim import make_optimizer
 from omnivec.types import EncoderInput
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from omnivec.api.pretrain import pretrain
+from omnivec.api.probe import format_report, knn_accuracy, linear_probe, random_twin
 from omnivec.config import preset
-from omnivec.model import OmniModel
-from omnivec.pretrain import pretrain
-from omnivec.probe import format_report, knn_accuracy, linear_probe, random_twin
+from omnivec.nn.model import OmniModel
 
 
 def clusters(n: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +71,7 @@ def test_report_says_when_pretraining_is_not_better_than_random() -> None:
 
 @pytest.mark.parametrize("objective", ["pixels", "latent"])
 def test_pretrain_ends_with_a_probe_of_each_classification_task(tmp_path: Path, objective: str) -> None:
-    from omnivec.pretrain import PretrainConfig
+    from omnivec.api.pretrain import PretrainConfig
 
     cfg = preset("tiny")
     cfg.num_train, cfg.num_test, cfg.tasks = 40, 20, ["shapes", "tones"]
@@ -86,8 +86,8 @@ def test_pretrain_ends_with_a_probe_of_each_classification_task(tmp_path: Path, 
 
 
 def test_reconstructions_keep_visible_patches_and_grey_out_hidden_ones() -> None:
-    from omnivec.pretrain import MaskedAutoencoder, PretrainConfig
-    from omnivec.recon_figure import reconstructions
+    from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig
+    from omnivec.api.recon_figure import reconstructions
 
     torch.manual_seed(0)
     mae = MaskedAutoencoder(OmniModel(preset("tiny").model), PretrainConfig())

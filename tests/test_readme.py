@@ -57,9 +57,9 @@ def test_every_readme_command_parses_with_the_real_cli() -> None:
 def test_readme_commands_run_on_a_tiny_run(tmp_path: Path, monkeypatch, capsys) -> None:
     """The README's read-only commands (info, evaluate, embed, predict, tasks, config show) run as written on a
     tiny run folder put where the README's examples point."""
+    from omnivec.api.train import train
     from omnivec.cli import main
     from omnivec.config import preset
-    from omnivec.train import train
 
     monkeypatch.chdir(tmp_path)
     cfg = preset("tiny")

@@ -11,11 +11,11 @@ import torch
 from conftest import sample_inputs
 from omnivec.config import TaskConfig, preset_model
 from omnivec.data.readers import ReadOptions
-from omnivec.encoders import ENCODERS, build_encoder
-from omnivec.encoders.base import Encoder
 from omnivec.errors import OmnivecError
-from omnivec.heads import HEADS
-from omnivec.model import OmniModel
+from omnivec.nn.encoders import ENCODERS, build_encoder
+from omnivec.nn.encoders.base import Encoder
+from omnivec.nn.heads import HEADS
+from omnivec.nn.model import OmniModel
 from omnivec.tasks import TASK_KINDS, task_kind
 
 D = 32
@@ -113,7 +113,8 @@ def test_task_kind_contract(kind: str, tokenizer) -> None:
 
 
 def test_constructors_leave_the_given_config_as_it_was(tokenizer) -> None:
-    from omnivec.unival.model import UnivalModel, unival_preset
+    from omnivec.unival.config import unival_preset
+    from omnivec.unival.model import UnivalModel
 
     cfg = preset_model("tiny")
     cfg.encoders["text"]["vocab_size"] = tokenizer.vocab_size

@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from data_helpers import unival_pretraining_tsv
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
-from omnivec.locking import RunLock
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.locking import RunLock
 
 SRC = str(Path(__file__).parents[1] / "src")
 TINY = ["--preset", "tiny", "--batch-size", "2", "--quiet"]
@@ -68,8 +68,8 @@ def test_a_second_writer_is_refused_with_the_holders_pid(run: Path, tmp_path: Pa
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from omnivec.locking import RunLock; RunLock(sys.argv[1]).acquire();"
-         " print('HELD', flush=True); time.sleep(120)", str(copy)],
+        [sys.executable, "-c", "import sys, time; from omnivec.training.locking import RunLock;"
+         " RunLock(sys.argv[1]).acquire(); print('HELD', flush=True); time.sleep(120)", str(copy)],
         env=_env(), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

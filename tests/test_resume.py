@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-from omnivec import checkpoint as ckpt
+from omnivec.training import checkpoint as ckpt
 
 SCRIPT = """
 import sys, time
 from omnivec.config import preset
-from omnivec.engine import Engine
-from omnivec.pretrain import pretrain
+from omnivec.training.engine import Engine
+from omnivec.api.pretrain import pretrain
 
 out, mode = sys.argv[1], sys.argv[2]
 cfg = preset("tiny")

@@ -15,15 +15,16 @@ from PIL import Image
 
 import omnivec
 from data_helpers import real_root
-from omnivec import checkpoint as ckpt
+from omnivec.api.train import train
 from omnivec.cli import main
 from omnivec.config import preset
-from omnivec.device import resolve_device
 from omnivec.errors import OmnivecError
-from omnivec.model import OmniModel
-from omnivec.run import load_config, read_family
-from omnivec.train import train
-from omnivec.unival.model import UnivalModel, save_unival, unival_preset
+from omnivec.nn.model import OmniModel
+from omnivec.runs import load_config, read_family
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.device import resolve_device
+from omnivec.unival.config import unival_preset
+from omnivec.unival.model import UnivalModel, save_unival
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 
@@ -76,7 +77,7 @@ def test_load_returns_the_right_model_with_one_api(runs: dict[str, Path]) -> Non
 
 
 def test_path_inputs_match_decoded_samples(runs: dict[str, Path]) -> None:
-    from omnivec.inputs import read_file
+    from omnivec.api.inputs import read_file
 
     omni = omnivec.load(runs["omni"])
     sample = read_file(runs["gray"], "image", omni.read_options("image", "shapes"))

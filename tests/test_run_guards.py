@@ -30,9 +30,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from crafted_files import POINT_FILES, write_point_file
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
 from omnivec.errors import OmnivecError
+from omnivec.training import checkpoint as ckpt
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "tiny", "--batch-size", "4", "--max-steps", "2", "--quiet", "--seed", "0"]
@@ -119,7 +119,7 @@ def test_a_class_added_to_the_data_is_refused_by_evaluate_and_resume(
 
 def test_check_classes_names_order_and_skips_runs_without_names() -> None:
     from omnivec.config import TaskConfig
-    from omnivec.run import check_classes
+    from omnivec.runs import check_classes
 
     task = TaskConfig("t", "classification", "image", num_classes=2, class_names=["a", "b"])
     check_classes("R", task, ["a", "b"], "D")
@@ -146,7 +146,7 @@ def test_evaluate_data_with_an_unknown_class_names_the_run(
 def test_merge_refuses_other_tokenizers_and_class_lists(
     text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from omnivec.tokenizer import TextTokenizer
+    from omnivec.nn.tokenizer import TextTokenizer
 
     own = TextTokenizer.load(text_run / ckpt.TOKENIZER)
     other = _copy_run(text_run, tmp_path / "other")
@@ -171,7 +171,7 @@ def test_merge_refuses_other_tokenizers_and_class_lists(
 
 
 def test_a_tokenizer_fingerprint_ignores_only_runtime_settings(text_run: Path, tmp_path: Path) -> None:
-    from omnivec.tokenizer import TextTokenizer, file_fingerprint
+    from omnivec.nn.tokenizer import TextTokenizer, file_fingerprint
 
     path = text_run / ckpt.TOKENIZER
     assert file_fingerprint(path) == TextTokenizer.load(path).fingerprint()
@@ -190,7 +190,7 @@ def test_a_tokenizer_fingerprint_ignores_only_runtime_settings(text_run: Path, t
 def test_an_int32_tensor_for_a_float_weight_is_refused(
     text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from omnivec.merge import check_compatible
+    from omnivec.api.merge import check_compatible
 
     run = _copy_run(text_run, tmp_path / "run")
     weights = load_file(run / ckpt.WEIGHTS)
@@ -221,9 +221,9 @@ def test_an_int32_tensor_for_a_float_weight_is_refused(
 def test_predict_refuses_whitespace_and_a_byte_order_mark_changes_nothing(
     text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from omnivec.embed import embed_inputs
-    from omnivec.predict import predict_files
-    from omnivec.run import load
+    from omnivec.api.embed import embed_inputs
+    from omnivec.api.load import load
+    from omnivec.api.predict import predict_files
 
     blank = tmp_path / "blank.txt"
     blank.write_text("  \n\t \n")
@@ -251,8 +251,8 @@ def test_search_k_must_be_at_least_one(k: str, tmp_path: Path, capsys: pytest.Ca
 
 
 def test_index_neighbours_refuses_k_below_one() -> None:
-    from omnivec.embed import Embeddings
-    from omnivec.search import Index, make_backend
+    from omnivec.api.embed import Embeddings
+    from omnivec.api.search import Index, make_backend
 
     vectors = np.random.default_rng(0).standard_normal((24, 8)).astype(np.float32)
     emb = Embeddings(vectors, [str(i) for i in range(24)], [""] * 24, [""] * 24, "image", "trunk", "")

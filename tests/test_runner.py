@@ -12,12 +12,12 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from omnivec import checkpoint as ckpt
 from omnivec.config import TrainConfig
 from omnivec.data.base import Skipped
-from omnivec.engine import DistInfo, Engine, rank_device
 from omnivec.errors import OmnivecError
-from omnivec.runner import Job, StreamSpec, run_job
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.engine import DistInfo, Engine, rank_device
+from omnivec.training.runner import Job, StreamSpec, run_job
 
 
 class Toy(nn.Module):
@@ -92,7 +92,7 @@ def test_resume_continues_from_the_train_state(tmp_path: Path, monkeypatch: pyte
 
 
 def test_device_argument(tmp_path: Path) -> None:
-    """``auto`` or a device string (checked by :func:`omnivec.device.resolve_device`); an index-less CUDA
+    """``auto`` or a device string (checked by :func:`omnivec.training.device.resolve_device`); an index-less CUDA
     device becomes the rank's own GPU."""
     assert rank_device("cpu", local_rank=1) == torch.device("cpu")
     assert rank_device("auto", local_rank=1) == torch.device("cuda:1" if torch.cuda.is_available() else "cpu")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import omnivec
+from omnivec.api.embed import Embeddings, embed_inputs
+from omnivec.api.search import ExactSearch, Index, default_task, recall_at_k, search
 from omnivec.cli import main
-from omnivec.embed import Embeddings, embed_inputs
 from omnivec.errors import OmnivecError
-from omnivec.search import ExactSearch, Index, default_task, recall_at_k, search
 from serve_helpers import TONE_SHAPES, cached_runs
 
 
@@ -81,7 +81,7 @@ def test_recall_by_hand() -> None:
 
 def test_faiss_agrees_with_exact_search() -> None:
     pytest.importorskip("faiss")
-    from omnivec.search import FaissSearch
+    from omnivec.api.search import FaissSearch
 
     rng = np.random.default_rng(0)
     x, q = rng.normal(size=(2000, 32)).astype(np.float32), rng.normal(size=(50, 32)).astype(np.float32)

@@ -32,8 +32,8 @@ TIMEOUT = 0.6
 
 def tiny_run(out: Path, task: str) -> Path:
     """A run folder of the tiny preset trained 2 steps on one generated task: a model to serve."""
+    from omnivec.api.train import train
     from omnivec.config import preset
-    from omnivec.train import train
 
     cfg = preset("tiny")
     cfg.tasks, cfg.num_train, cfg.num_test = [task], 16, 8

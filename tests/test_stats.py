@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from omnivec.stats import mean_std, paired, t_quantile_975
+from omnivec.experiments.stats import mean_std, paired, t_quantile_975
 
 
 def test_t_quantiles_match_the_table_values() -> None:
@@ -59,7 +59,7 @@ def _summary(seed: int, rows: dict[str, float], gen: tuple[float, float]) -> dic
 
 
 def test_reproduce_over_seeds_reports_mean_std_and_a_verdict_per_claim(tmp_path, monkeypatch) -> None:
-    import omnivec.reproduce as rep
+    import omnivec.experiments.reproduce as rep
 
     noise = {0: 0.0, 1: 0.02, 2: -0.01}
 

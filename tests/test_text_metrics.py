@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from omnivec.errors import OmnivecError
-from omnivec.metrics.text import (
+from omnivec.tasks.text_metrics import (
     bleu,
     caption_metrics,
     cider_d,

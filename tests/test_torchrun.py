@@ -15,8 +15,8 @@ from data_helpers import torchrun_path
 SCRIPT = """
 import os, sys, torch
 from omnivec.config import preset
-from omnivec.engine import Engine
-from omnivec.pretrain import pretrain
+from omnivec.training.engine import Engine
+from omnivec.api.pretrain import pretrain
 
 out = sys.argv[1]
 orig = Engine.fit

@@ -22,13 +22,13 @@ import pytest
 import torch
 
 from data_helpers import torchrun_path, unival_pretraining_tsv
-from omnivec import checkpoint as ckpt
+from omnivec.training import checkpoint as ckpt
 
 SCRIPT = """
 import hashlib, json, os, sys
 import torch
 from omnivec.cli import main
-from omnivec.engine import Engine
+from omnivec.training.engine import Engine
 
 out, dump = os.path.abspath(sys.argv[1]), sys.argv[2]
 writes = []

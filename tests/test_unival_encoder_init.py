@@ -8,9 +8,10 @@ import torch
 
 from omnivec.config import preset
 from omnivec.errors import OmnivecError
-from omnivec.model import OmniModel
-from omnivec.run import load_run, save_run
-from omnivec.unival.model import UnivalModel, unival_preset
+from omnivec.nn.model import OmniModel
+from omnivec.runs import load_run, save_run
+from omnivec.unival.config import unival_preset
+from omnivec.unival.model import UnivalModel
 from omnivec.unival.train import init_encoders
 
 

@@ -15,10 +15,11 @@ from data_helpers import write_mp4
 from omnivec.cli import main
 from omnivec.data.readers import read_image
 from omnivec.data.readers.video import read_video
-from omnivec.encoders.base import build_encoder
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders.base import build_encoder
+from omnivec.unival.config import unival_preset
 from omnivec.unival.locations import Grounding, tokens_to_pixel_box
-from omnivec.unival.model import UnivalModel, load_unival, save_unival, unival_preset
+from omnivec.unival.model import UnivalModel, load_unival, save_unival
 
 TEXTS = ["a 7 at the top", "the 7", "what does the video describe?", "what does the image describe?"] * 5
 LUMA = torch.tensor([0.299, 0.587, 0.114])

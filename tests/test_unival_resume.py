@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from data_helpers import unival_pretraining_tsv
-from omnivec import checkpoint as ckpt
 from omnivec.cli import main
 from omnivec.config import save_yaml
-from omnivec.engine import Engine
 from omnivec.errors import OmnivecError
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.engine import Engine
 from omnivec.unival import train as unival_train
-from omnivec.unival.model import UnivalRunConfig, unival_preset
+from omnivec.unival.config import UnivalRunConfig, unival_preset
 from omnivec.unival.train import pretrain, resume_run
 
 

@@ -9,16 +9,17 @@ import pytest
 import torch
 
 from data_helpers import real_root
-from omnivec.unival import tasks as T
-from omnivec.unival.model import unival_preset
+from omnivec.unival import derived_tasks
+from omnivec.unival.config import unival_preset
+from omnivec.unival.tasks import get_seq2seq_task
 
 
 def _examples(name: str, seed: int) -> list[Any]:
-    T._CACHE.clear()  # drawn afresh, not the per-process copy of an earlier build
+    derived_tasks._CACHE.clear()  # drawn afresh, not the per-process copy of an earlier build
     cfg = unival_preset("tiny", num_bins=16)
     cfg.data_root, cfg.num_train, cfg.num_test = str(real_root()), 6, 3
     cfg.train.seed = seed
-    train, test = T.get_seq2seq_task(name).build(cfg)
+    train, test = get_seq2seq_task(name).build(cfg)
     return [ds[i] for ds in (train, test) for i in range(len(ds))]  # type: ignore[arg-type]
 
 
@@ -38,4 +39,4 @@ def test_same_seed_same_data_other_seed_other_data(name: str) -> None:
     assert first and _same(first, _examples(name, 0))
     other = _examples(name, 1)
     assert not _same(first, other)
-    T._CACHE.clear()
+    derived_tasks._CACHE.clear()

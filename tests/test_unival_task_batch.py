@@ -10,7 +10,8 @@ import pytest
 
 from data_helpers import unival_pretraining_tsv
 from omnivec.errors import OmnivecError
-from omnivec.unival.model import UnivalRunConfig, load_unival, unival_preset
+from omnivec.unival.config import UnivalRunConfig, unival_preset
+from omnivec.unival.model import load_unival
 from omnivec.unival.train import pretrain
 
 
@@ -55,7 +56,7 @@ def test_the_cli_flag_reaches_the_run_folder(tmp_path: Path) -> None:
 
 
 def test_the_full_reproduce_budget_gives_the_binding_tasks_their_batch() -> None:
-    from omnivec.unival.reproduce import BINDING_TASKS, BUDGETS, _cfg
+    from omnivec.experiments.unival_reproduce import BINDING_TASKS, BUDGETS, _cfg
 
     full = _cfg(dict(BUDGETS["full"]), 10, "", 0)
     assert full.task_batch == {t: BUDGETS["full"]["binding_batch"] for t in BINDING_TASKS}

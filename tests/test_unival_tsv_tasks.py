@@ -14,8 +14,8 @@ import torch
 from omnivec.cli import main
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
-from omnivec.metrics.text import mean_vqa_score, vqa_score
-from omnivec.unival.model import UnivalRunConfig, unival_preset
+from omnivec.tasks.text_metrics import mean_vqa_score, vqa_score
+from omnivec.unival.config import UnivalRunConfig, unival_preset
 from omnivec.unival.tasks import get_seq2seq_task
 from omnivec.unival.tsv import encode_image
 from omnivec.unival.tsv_tasks import build, parse_source, task_names

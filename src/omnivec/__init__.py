@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from omnivec.model import OmniModel
+    from omnivec.nn.model import OmniModel
     from omnivec.unival.model import UnivalModel
 
 
@@ -19,7 +19,7 @@ def load(path: Any, device: Any = "auto") -> OmniModel | UnivalModel:
     """The model saved in a run folder of either family, in eval mode, on ``device`` (auto: CUDA when present),
     with its ``run_config`` attached. Both families have ``embed(modality, inputs)`` and ``predict(task,
     inputs)`` (inputs: raw samples or file paths); a UnIVAL model also has ``generate``."""
-    from omnivec.run import load as _load
+    from omnivec.api.load import load as _load
 
     return _load(path, device)
 

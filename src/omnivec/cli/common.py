@@ -42,13 +42,13 @@ def refuse_changed_flags(
 
 def modality_names() -> list[str]:
     """Every modality a registered encoder reads (CLI choices come from the registry)."""
-    from omnivec.encoders import ENCODERS
+    from omnivec.nn.encoders import ENCODERS
 
     return sorted({str(ENCODERS.get(n).modality) for n in ENCODERS.names()})
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    from omnivec.device import DEVICE_HELP
+    from omnivec.training.device import DEVICE_HELP
 
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
@@ -91,7 +91,7 @@ def _omnivec_config() -> FamilyConfig:
 
 
 def _unival_config() -> FamilyConfig:
-    from omnivec.unival.model import UnivalRunConfig, unival_preset
+    from omnivec.unival.config import UnivalRunConfig, unival_preset
 
     # tiny, not cpu: every UnIVAL result and command in docs/unival.md is at tiny, and a cpu default would change
     # what `omnivec unival pretrain` without --preset trains
@@ -118,7 +118,7 @@ def add_config_flags(p: argparse.ArgumentParser, family: str = "omnivec") -> Non
     """The config and data flags every training command of both families takes, with one meaning everywhere:
     --preset, --config, --set, --train-limit, --test-limit, --data-root and --strict."""
     from omnivec.config import PRESETS
-    from omnivec.validate import non_negative_int
+    from omnivec.config.validate import non_negative_int
 
     default = FAMILY_CONFIGS[family]().default_preset
     p.add_argument(
@@ -195,7 +195,7 @@ def add_init(p: argparse.ArgumentParser) -> None:
 
 def write_jsonl(records: list[dict[str, Any]], out: str | None) -> None:
     """One JSON object per line to ``out`` (atomically), or to stdout."""
-    from omnivec.checkpoint import atomic_write_text
+    from omnivec.training.checkpoint import atomic_write_text
 
     lines = "".join(json.dumps(r) + "\n" for r in records)
     if out:

@@ -14,8 +14,8 @@ from typing import Any
 
 from omnivec.cli.common import modality_names
 from omnivec.config import comma_list
+from omnivec.config.validate import non_negative_int
 from omnivec.errors import OmnivecError
-from omnivec.validate import non_negative_int
 
 
 def _root(a: argparse.Namespace) -> str | None:

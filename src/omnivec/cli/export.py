@@ -27,8 +27,8 @@ def cmd_export(a: argparse.Namespace) -> int:
         return _export_hf(a)
     if a.modality is None:
         raise OmnivecError("--modality is required for --format onnx")
-    from omnivec.export import TOLERANCE, export_run
-    from omnivec.outputs import check_output_file
+    from omnivec.api.export import TOLERANCE, export_run
+    from omnivec.training.outputs import check_output_file
 
     if a.opset is not None and a.opset < 1:
         raise OmnivecError(f"--opset must be a positive ONNX opset version, got {a.opset}")

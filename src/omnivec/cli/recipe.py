@@ -14,8 +14,7 @@ from omnivec.cli.common import (
     refuse_changed_flags,
 )
 from omnivec.config import RunConfig, comma_list
-from omnivec.errors import OmnivecError
-from omnivec.validate import (
+from omnivec.config.validate import (
     below_one_float,
     fraction_float,
     non_negative_float,
@@ -23,6 +22,7 @@ from omnivec.validate import (
     positive_float,
     positive_int,
 )
+from omnivec.errors import OmnivecError
 
 
 def _ratios(value: str) -> dict[str, float]:
@@ -72,8 +72,8 @@ RECIPE_SETTINGS: tuple[str, ...] = (
 
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
-    from omnivec.pretrain import PretrainConfig, pretrain
-    from omnivec.user_data import add_pretraining_data
+    from omnivec.api.pretrain import PretrainConfig, pretrain
+    from omnivec.api.user_data import add_pretraining_data
 
     if a.resume:
         refuse_changed_flags(
@@ -107,14 +107,14 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         if s.get("skipped"):
             print(f"skipped {s['skipped']} unreadable file(s), listed in {a.out}/skipped.jsonl")
         if "probe" in s:
-            from omnivec.probe import format_report
+            from omnivec.api.probe import format_report
 
             print(format_report(s["probe"]))
     return 0
 
 
 def cmd_finetune(a: argparse.Namespace) -> int:
-    from omnivec.finetune import finetune, parse_groups
+    from omnivec.api.finetune import finetune, parse_groups
 
     if a.resume:  # the saved schedule decides everything, the step budget included
         settings = (*RECIPE_SETTINGS, "max_steps", "groups", "no_mixing", "close", "train", "val")
@@ -128,7 +128,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     cfg = build_run_config(a)
     holder = RunConfig(tasks=list(tasks))  # collects the --train task, if any
     if a.train:  # a dataset of the user's own, e.g. one the pretrained trunk never saw
-        from omnivec.user_data import add_byo
+        from omnivec.api.user_data import add_byo
 
         tasks = [*tasks, add_byo(holder, a.train, a.val or "", a.modality or "")]
     groups = parse_groups(a.groups, tasks, holder) if tasks else None
@@ -155,8 +155,8 @@ def cmd_finetune(a: argparse.Namespace) -> int:
 
 def cmd_reproduce(a: argparse.Namespace) -> int:
     if a.name == "baselines":
-        from omnivec.benchmark import BenchBudget, reproduce_baselines, table
         from omnivec.data.real_tasks import real_suite
+        from omnivec.experiments.benchmark import BenchBudget, reproduce_baselines, table
 
         tasks = a.tasks or real_suite(a.data_root) or []
         if not tasks:
@@ -172,7 +172,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
         print(f"wrote {out}/baselines.md")
         return 0
     if a.name == "full-budget":
-        from omnivec.benchmark import TARGETS, reproduce_full_budget, table
+        from omnivec.experiments.benchmark import TARGETS, reproduce_full_budget, table
 
         out = a.out if a.out != "runs/omnivec-ablations" else "runs/full-budget"
         seconds = {t: a.seconds for t in a.tasks or []} if a.seconds > 0 else None
@@ -183,7 +183,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
         print(f"wrote {a.results} and {out}/full_budget.md")
         return 0
     if a.name == "omnivec-label-scarce":
-        from omnivec.reproduce import reproduce_scarce
+        from omnivec.experiments.reproduce import reproduce_scarce
 
         out = a.out if a.out != "runs/omnivec-ablations" else "runs/label-scarce"
         labels = [float(x) for x in a.labels]
@@ -205,7 +205,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
             print(f"{c['labels']:>4s} % labels  {c['claim']:60s} {c['p']}  {c['p'].verdict}")
         print(f"wrote {a.results}")
         return 0
-    from omnivec.reproduce import reproduce
+    from omnivec.experiments.reproduce import reproduce
 
     if a.budget not in ("tiny", "small", "medium"):
         raise OmnivecError(f"omnivec-ablations budgets are tiny, small and medium, got {a.budget!r}")

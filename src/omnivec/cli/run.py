@@ -22,8 +22,8 @@ from omnivec.cli.common import (
     write_jsonl,
 )
 from omnivec.config import comma_list
+from omnivec.config.validate import non_negative_int, positive_float, positive_int
 from omnivec.errors import OmnivecError
-from omnivec.validate import non_negative_int, positive_float, positive_int
 
 TRAIN_FLAGS: tuple[str, ...] = (
     *("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "keep_checkpoints", "num_workers"),
@@ -33,7 +33,7 @@ RUN_FLAGS = ("num_train", "num_test", "train_limit", "test_limit")
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from omnivec.train import train
+    from omnivec.api.train import train
 
     if a.resume:
         fixed = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict", "data_root", "init")
@@ -42,7 +42,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.tasks:
         cfg.tasks = a.tasks
     if a.train:
-        from omnivec.user_data import add_byo
+        from omnivec.api.user_data import add_byo
 
         add_byo(cfg, a.train, a.val or "", a.modality or "")
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
@@ -51,7 +51,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from omnivec.evaluate import evaluate_run
+    from omnivec.api.evaluate import evaluate_run
 
     results = evaluate_run(a.run, a.tasks, a.device, a.data, a.data_root, a.strict, a.beam, a.limit)
     if a.json:
@@ -62,9 +62,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_embed(a: argparse.Namespace) -> int:
-    from omnivec.embed import embed_inputs
-    from omnivec.outputs import check_output_file
-    from omnivec.run import load
+    from omnivec.api.embed import embed_inputs
+    from omnivec.api.load import load
+    from omnivec.training.outputs import check_output_file
 
     check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)], a.overwrite)
     if Path(a.out).suffix != ".npz":  # refused before the model loads (Embeddings.save says the same)
@@ -78,8 +78,8 @@ def cmd_embed(a: argparse.Namespace) -> int:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
-    from omnivec.outputs import check_output_file
-    from omnivec.predict import predict_files
+    from omnivec.api.predict import predict_files
+    from omnivec.training.outputs import check_output_file
 
     if a.out:
         check_output_file(Path(a.out), [Path(a.run), *map(Path, a.input)])
@@ -89,7 +89,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from omnivec.info import run_info
+    from omnivec.api.info import run_info
 
     info = run_info(a.run)
     print(json.dumps(info, indent=2) if a.json else format_info(info))
@@ -98,10 +98,10 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 def cmd_config_show(a: argparse.Namespace) -> int:
     from omnivec.config import preset
-    from omnivec.config_doc import commented_yaml
+    from omnivec.config.doc import commented_yaml
 
     if a.family == "unival":
-        from omnivec.unival.model import unival_preset
+        from omnivec.unival.config import unival_preset
 
         print(commented_yaml(unival_preset(a.preset)), end="")
     else:
@@ -110,7 +110,7 @@ def cmd_config_show(a: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(a: argparse.Namespace) -> int:
-    from omnivec.quickstart import quickstart
+    from omnivec.experiments.quickstart import quickstart
 
     data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
     quickstart(a.out, seed=a.seed, data_root=data_root, progress=not a.quiet, baselines=not a.no_baselines)
@@ -121,7 +121,7 @@ def cmd_quickstart(a: argparse.Namespace) -> int:
 def cmd_tasks(a: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from omnivec.task_list import list_tasks
+    from omnivec.api.task_list import list_tasks
 
     rows = list_tasks(a.family)
     if a.json:

@@ -8,11 +8,11 @@ import json
 from typing import Any
 
 from omnivec.cli.common import add_device, add_run_and_inputs, modality_names
-from omnivec.validate import non_negative_float, non_negative_int, positive_float, positive_int
+from omnivec.config.validate import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def cmd_index(a: argparse.Namespace) -> int:
-    from omnivec.search import build_index
+    from omnivec.api.search import build_index
 
     emb = build_index(a.run, a.modality, a.input, a.out, a.task, a.device)
     labels = len(set(emb.labels) - {""})
@@ -21,7 +21,7 @@ def cmd_index(a: argparse.Namespace) -> int:
 
 
 def cmd_search(a: argparse.Namespace) -> int:
-    from omnivec.search import search
+    from omnivec.api.search import search
 
     res = search(a.index, a.query, a.k, a.modality, a.run, a.backend, a.device)
     if a.json:

@@ -10,8 +10,8 @@ from typing import Any
 
 from omnivec.cli.common import add_config_flags, add_device, build_run_config, refuse_changed_flags, write_jsonl
 from omnivec.config import comma_list
+from omnivec.config.validate import non_negative_int, positive_float, positive_int
 from omnivec.errors import OmnivecError
-from omnivec.validate import non_negative_int, positive_float, positive_int
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -27,7 +27,7 @@ def _generate(args: argparse.Namespace) -> int:
     if not paths:
         raise OmnivecError("nothing to generate for: pass --input FILE... or --folder DIR")
     if args.out:
-        from omnivec.outputs import check_output_file
+        from omnivec.training.outputs import check_output_file
 
         check_output_file(Path(args.out), [Path(args.run), *paths])
     records = generate_files(
@@ -90,7 +90,7 @@ def _config(args: argparse.Namespace) -> Any:
 
     cfg = build_run_config(args, "unival")
     if args.cnn:
-        from omnivec.unival.model import CNN_ENCODERS
+        from omnivec.unival.config import CNN_ENCODERS
 
         cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
     for spec in args.tsv or []:
@@ -129,7 +129,7 @@ RESUME_FIELDS = {
 def _check_resume_flags(args: argparse.Namespace) -> None:
     """``--resume`` takes the saved run's settings: the same command plus ``--resume`` continues it (documented in
     docs/unival.md), but a flag whose value differs from the saved one is refused, never silently ignored."""
-    from omnivec.run import load_config
+    from omnivec.runs import load_config
 
     if not (Path(args.out) / "config.yaml").is_file():
         return  # resume_run says what is missing
@@ -186,25 +186,25 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from omnivec.evaluate import evaluate_run
-    from omnivec.run import require_family
+    from omnivec.api.evaluate import evaluate_run
+    from omnivec.runs import require_family
 
     require_family(args.run, "unival", "unival evaluate (`omnivec evaluate` takes either family)")
     if args.out:
-        from omnivec.outputs import check_output_file
+        from omnivec.training.outputs import check_output_file
 
         check_output_file(Path(args.out), [Path(args.run)])
     results = evaluate_run(args.run, _tasks(args.tasks), args.device, beam=args.beam, limit=args.eval_limit)
     _print(results)
     if args.out:
-        from omnivec.checkpoint import atomic_write_text
+        from omnivec.training.checkpoint import atomic_write_text
 
         atomic_write_text(Path(args.out), json.dumps(results, indent=2))
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from omnivec.unival.reproduce import reproduce
+    from omnivec.experiments.unival_reproduce import reproduce
 
     fractions = tuple(float(x) for x in args.audio_fractions)
     if any(not 0 < x <= 100 for x in fractions):

@@ -18,7 +18,7 @@ yields :class:`Skipped` instead of raising (unless strict), and the collate step
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
+from omnivec.config import RunConfig
 from omnivec.errors import OmnivecError
+from omnivec.registry import Registry
 from omnivec.types import Modality
 
 
@@ -100,3 +102,25 @@ def label_subset(dataset: Dataset, fraction: float, seed: int, name: str) -> Dat
     g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
     order = torch.randperm(n, generator=g)[:keep]
     return Subset(dataset, sorted(order.tolist()))
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """A named task of the catalogue (:mod:`omnivec.data.task_catalog`): how to build its splits from a run
+    config, and what the splits hold."""
+
+    name: str
+    kind: str
+    modality: str
+    build: Callable[[RunConfig], TaskSplits]
+    group: str = "simple"
+    source: str = "generated"
+    pair_modality: str = ""
+    description: str = ""
+
+
+TASKS: Registry[TaskEntry] = Registry("task")
+
+
+def register_task(entry: TaskEntry) -> TaskEntry:
+    return TASKS.register(entry.name)(entry)

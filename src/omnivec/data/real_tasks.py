@@ -28,13 +28,12 @@ import numpy as np
 import torch
 
 from omnivec.config import RunConfig
-from omnivec.data.base import SampleDataset, TaskSplits
+from omnivec.data.base import SampleDataset, TaskEntry, TaskSplits, register_task
 from omnivec.data.datasets.cards import info
-from omnivec.data.datasets.fsdd import fsdd_files, load_fsdd_split
+from omnivec.data.datasets.fsdd import load_fsdd_split
 from omnivec.data.datasets.images import digit_arrays, load_image_split
-from omnivec.data.datasets.verify import is_present, verify_dataset
+from omnivec.data.datasets.verify import fsdd_files, is_present, verify_dataset
 from omnivec.data.root import StrPath, resolve_cache, resolve_root
-from omnivec.data.task_catalog import TaskEntry, register_task
 from omnivec.errors import OmnivecError
 from omnivec.types import Modality
 

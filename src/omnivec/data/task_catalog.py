@@ -3,8 +3,9 @@ folder) -> where its data come from, its modality, its task kind and its fine-tu
 
 A catalogue task is not a task *kind* (:mod:`omnivec.tasks`: how a batch of classification, segmentation or
 retrieval becomes a loss and a metric; each entry names one) nor a dataset (:mod:`omnivec.data.datasets`:
-files with splits, which an entry may read). Entries live in :data:`TASKS`, a
-:class:`~omnivec.registry.Registry` like the encoders' and heads'; they come from three places:
+files with splits, which an entry may read). Entries live in :data:`omnivec.data.base.TASKS`, a
+:class:`~omnivec.registry.Registry` like the encoders' and heads' (kept in ``base.py``, below the modules that
+register into it, so none of them imports this one); they come from three places:
 
 * the built-in generated tasks, registered below (no download);
 * the real-data and derived tasks, :mod:`omnivec.data.real_tasks` (imported on first lookup, keeping import
@@ -17,31 +18,10 @@ Adding a task is one entry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from omnivec.config import RunConfig
-from omnivec.data.base import TaskSplits
+from omnivec.data.base import TASKS, TaskEntry, TaskSplits, register_task
 from omnivec.errors import OmnivecError
-from omnivec.registry import Registry
-
-
-@dataclass(frozen=True)
-class TaskEntry:
-    name: str
-    kind: str
-    modality: str
-    build: Callable[[RunConfig], TaskSplits]
-    group: str = "simple"
-    source: str = "generated"
-    pair_modality: str = ""
-    description: str = ""
-
-
-TASKS: Registry[TaskEntry] = Registry("task")
-
-
-def register_task(entry: TaskEntry) -> TaskEntry:
-    return TASKS.register(entry.name)(entry)
 
 
 def _generated(generator: str) -> Callable[[RunConfig], TaskSplits]:

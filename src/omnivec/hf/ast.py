@@ -25,7 +25,7 @@ from omnivec.hf.base import (
     vit_block_rules,
 )
 from omnivec.hf.folder import HFFolder, require
-from omnivec.model import OmniModel
+from omnivec.nn.model import OmniModel
 
 
 @CONVERTERS.register("audio-spectrogram-transformer")

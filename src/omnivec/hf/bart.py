@@ -33,7 +33,7 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
-from omnivec.tokenizer import TextTokenizer
+from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.unival.locations import special_tokens
 
 OFFSET = 2
@@ -93,7 +93,8 @@ class BartConverter(Converter):
     model_type = "bart"
 
     def to_omnivec(self, folder: HFFolder, options: ImportOptions) -> Imported:
-        from omnivec.unival.model import UnivalModel, UnivalModelConfig, UnivalRunConfig, unival_preset
+        from omnivec.unival.config import UnivalModelConfig, UnivalRunConfig, unival_preset
+        from omnivec.unival.model import UnivalModel
 
         D, nh, ratio = head_dims(folder, "d_model", "encoder_attention_heads", "encoder_ffn_dim")
         V, P = int(folder.cfg("vocab_size")), int(folder.cfg("max_position_embeddings"))

@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from omnivec.config import TrainConfig, preset_train
 from omnivec.errors import CheckpointError
 from omnivec.hf.folder import HFFolder
+from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.registry import Registry
-from omnivec.tokenizer import TextTokenizer
 
 Rule = tuple[str, tuple[str, ...]]
 """(omnivec module, HF modules whose ``.weight``/``.bias`` are concatenated along dim 0 to make it)."""

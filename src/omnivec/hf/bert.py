@@ -29,7 +29,7 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
-from omnivec.model import OmniModel
+from omnivec.nn.model import OmniModel
 
 TEXT = "encoders.text."
 

@@ -18,10 +18,10 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
-from omnivec import checkpoint as ckpt
 from omnivec.hf.base import CONVERTERS, HFExport
 from omnivec.hf.folder import CONFIG_JSON, PREPROCESSOR, SAFETENSORS
-from omnivec.tokenizer import TextTokenizer
+from omnivec.nn.tokenizer import TextTokenizer
+from omnivec.training import checkpoint as ckpt
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _write(export: HFExport, model: nn.Module, dirname: Path) -> None:
 
 
 def export_hf(run: str | Path, out: str | Path) -> HFExportReport:
-    from omnivec.run import load_any
+    from omnivec.api.load import load_any
 
     out = Path(out)
     ckpt.require_new_folder(out)

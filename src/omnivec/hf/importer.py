@@ -15,10 +15,10 @@ from pathlib import Path
 
 from torch import nn
 
-from omnivec.checkpoint import atomic_folder, require_new_folder
 from omnivec.errors import OmnivecError
 from omnivec.hf.base import Imported, ImportOptions, converter
 from omnivec.hf.folder import HFFolder
+from omnivec.training.checkpoint import atomic_folder, require_new_folder
 
 REPORT = "imported.json"
 """Written into the run folder: where the weights came from and what was not converted."""
@@ -59,7 +59,7 @@ def build(imported: Imported) -> nn.Module:
 
         assert imported.tokenizer is not None
         return UnivalModel(imported.config.model, imported.tokenizer, imported.config.image_size)
-    from omnivec.model import OmniModel
+    from omnivec.nn.model import OmniModel
 
     return OmniModel(imported.config.model, imported.tokenizer)
 
@@ -70,7 +70,7 @@ def save(model: nn.Module, imported: Imported, out: Path) -> None:
 
         save_unival(model, imported.config, out)  # type: ignore[arg-type]
     else:
-        from omnivec.run import save_run
+        from omnivec.runs import save_run
 
         save_run(model, imported.config, out)  # type: ignore[arg-type]
 

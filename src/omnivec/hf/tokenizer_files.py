@@ -12,7 +12,7 @@ from tokenizers.implementations import BertWordPieceTokenizer
 
 from omnivec.errors import CheckpointError
 from omnivec.hf.folder import read_json
-from omnivec.tokenizer import TextTokenizer
+from omnivec.nn.tokenizer import TextTokenizer
 
 TOKENIZER_JSON = "tokenizer.json"
 BART_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]

@@ -31,7 +31,7 @@ from omnivec.hf.base import (
     vit_block_rules,
 )
 from omnivec.hf.folder import HFFolder, require
-from omnivec.model import OmniModel
+from omnivec.nn.model import OmniModel
 
 IMAGENET_STANDARD = [0.5, 0.5, 0.5]
 """transformers' ViTImageProcessor default mean and std, used when a folder has no preprocessor_config.json."""

@@ -65,8 +65,8 @@ class Service:
     """A run folder ready to answer: embed, predict, generate, search."""
 
     def __init__(self, run: str | Path, cfg: ServeConfig) -> None:
-        from omnivec.run import load
-        from omnivec.search import Index
+        from omnivec.api.load import load
+        from omnivec.api.search import Index
 
         self.cfg = cfg
         self.run_dir = Path(run)
@@ -100,7 +100,7 @@ class Service:
             ]
         from omnivec.tasks.seq2seq import seq2seq_kind
         from omnivec.unival.generate import TASK_ALIASES
-        from omnivec.unival.tasks import SEQ2SEQ_TASKS
+        from omnivec.unival.task_registry import SEQ2SEQ_TASKS
 
         # the tasks the run was trained on; a run that names none answers the built-in prompts
         names = [t for t in self.model.run_config.tasks if t in SEQ2SEQ_TASKS]
@@ -171,7 +171,7 @@ class Service:
             trim()
 
     def _run_batch(self, key: Hashable, items: list[Any]) -> list[Any]:
-        from omnivec.embed import embed_samples
+        from omnivec.api.embed import embed_samples
 
         parts: tuple[Any, ...] = tuple(key)  # type: ignore[arg-type]
         op, rest = parts[0], parts[1:]

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnivec.config import TaskConfig
-from omnivec.heads.classify import ClassifyOutput
+from omnivec.nn.heads.classify import ClassifyOutput
 from omnivec.tasks.base import TASK_KINDS, TaskKind
 
 

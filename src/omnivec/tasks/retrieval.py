@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnivec.config import TaskConfig
-from omnivec.heads.retrieve import RetrieveOutput
+from omnivec.nn.heads.retrieve import RetrieveOutput
 from omnivec.tasks.base import TASK_KINDS, TaskKind
 
 # A retrieval item is (sample_a, (sample_b, label)); the label decides what counts as a match.

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnivec.config import TaskConfig
-from omnivec.heads.segment import SegmentOutput
+from omnivec.nn.heads.segment import SegmentOutput
 from omnivec.tasks.base import TASK_KINDS, TaskKind
 
 

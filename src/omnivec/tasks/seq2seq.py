@@ -27,8 +27,8 @@ import torch
 from torch import Tensor
 
 from omnivec.errors import OmnivecError
-from omnivec.metrics import text as tm
 from omnivec.registry import Registry
+from omnivec.tasks import text_metrics as tm
 from omnivec.unival.locations import (
     Detection,
     Grounding,
@@ -58,7 +58,7 @@ class Seq2SeqKind:
     """Subclasses implement one kind. Stateless: :func:`seq2seq_kind` builds one per call."""
 
     primary_metric: str = "accuracy"
-    """The metric :func:`omnivec.unival.tasks.evaluate` reports as ``value``."""
+    """The metric :func:`omnivec.unival.scoring.evaluate` reports as ``value``."""
     best: float = 1.0
     """The primary metric of a perfect answer (CIDEr-D is on a 0-10 scale)."""
     input_text: str = ""
@@ -146,7 +146,7 @@ class GroundingKind(Seq2SeqKind):
 
 def _image_size(raw: Any, modality: str) -> tuple[int, int]:
     """(width, height) of an input image: a file's as stored (not its resize), a tensor's last two axes."""
-    from omnivec.inputs import is_path
+    from omnivec.api.inputs import is_path
 
     if is_path(raw, modality):
         from omnivec.data.readers.image import open_image

@@ -22,7 +22,7 @@ TASK_ALIASES = {
 
 def resolve_task(task: str, modality: str) -> str:
     """``caption`` -> ``caption_<modality>``; short names (vqa, grounding, …) -> the registered task."""
-    from omnivec.unival.tasks import TASKS
+    from omnivec.unival.task_registry import TASKS
 
     if task in TASKS:
         return task
@@ -50,9 +50,10 @@ def generate_files(
     ``[x0, y0, x1, y1]`` in pixels of the file's image as stored (before the resize to the run's size), or
     None when the output is not four location tokens.
     """
+    from omnivec.api.load import load
     from omnivec.data.readers import modality_of
     from omnivec.data.readers.text import read_text_prefix
-    from omnivec.run import load, require_family
+    from omnivec.runs import require_family
     from omnivec.tasks import seq2seq_kind
     from omnivec.unival.locations import Grounding
     from omnivec.unival.tasks import get_seq2seq_task

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omnivec import checkpoint as ckpt
+from omnivec.api.merge import merge_runs
 from omnivec.errors import OmnivecError
-from omnivec.merge import merge_runs
-from omnivec.outputs import check_output_folder, staged_folder
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.outputs import check_output_folder, staged_folder
 
 METHOD_NAMES = {
     "linear": "interpolate",
@@ -113,10 +113,10 @@ def merge_grid(
 ) -> dict[str, Any]:
     """Merge ``runs`` (two or more) at every α of the grid (:func:`check_grid`; None: the default grid); with one
     α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of either family merge (same
-    architecture); ``eval_tasks`` are scored with :func:`omnivec.evaluate.evaluate_run`.
+    architecture); ``eval_tasks`` are scored with :func:`omnivec.api.evaluate.evaluate_run`.
     ``out`` must not be an input, inside one, or an existing run or non-empty folder (unless ``overwrite``,
     which replaces it whole)."""
-    from omnivec.evaluate import evaluate_run
+    from omnivec.api.evaluate import evaluate_run
 
     ins, o = [Path(r) for r in runs], Path(out)
     grid = check_grid(len(ins), method, alphas)
@@ -143,7 +143,9 @@ def merge_grid(
                 plot_curve(table, folder / "lambda_curve.png")
         return table
 
-    if len(grid) == 1:  # one run folder: merge_runs writes it atomically itself (omnivec.checkpoint.atomic_folder)
+    if (
+        len(grid) == 1
+    ):  # one run folder: merge_runs writes it atomically itself (omnivec.training.checkpoint.atomic_folder)
         merge_into(o, grid[0], overwrite)
         return write_table(o)
     # a grid is written into a temporary sibling that replaces ``o`` whole only at the end (so no old α folder or

@@ -1,5 +1,5 @@
 """UnIVAL training: multitask pretraining with a curriculum, fine-tuning, evaluation. Runs through the shared
-run skeleton (:func:`omnivec.runner.run_job`), so ``torchrun`` shards the data and one rank writes the folder.
+run skeleton (:func:`omnivec.training.runner.run_job`), so ``torchrun`` shards the data and one rank writes the folder.
 
 Curriculum (UnIVAL §4): stage 1 trains the image-text tasks; from ``stage1_steps`` on, stage 2 adds the
 video-text tasks; audio is never pretrained on. Task balancing: every optimizer step holds one batch of
@@ -18,14 +18,18 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from omnivec import checkpoint as ckpt
 from omnivec.data.base import Skipped, label_subset
-from omnivec.engine import DistInfo
 from omnivec.errors import OmnivecError
-from omnivec.runner import Job, StreamSpec, run_job, same_tokenizer
-from omnivec.unival.model import Seq2SeqBatch, UnivalModel, UnivalRunConfig, load_unival, save_unival
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.engine import DistInfo
+from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
+from omnivec.unival.config import UnivalRunConfig
+from omnivec.unival.derived_tasks import STAGE1, STAGE2
+from omnivec.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
 from omnivec.unival.prompts import MODALITIES
-from omnivec.unival.tasks import STAGE1, STAGE2, TASKS, evaluate, get_seq2seq_task
+from omnivec.unival.scoring import evaluate
+from omnivec.unival.task_registry import TASKS
+from omnivec.unival.tasks import get_seq2seq_task
 from omnivec.unival.tsv_tasks import TsvDataset
 from omnivec.unival.tsv_tasks import task_names as tsv_task_names
 
@@ -98,7 +102,7 @@ def new_model(
     info: DistInfo | None = None,
 ) -> UnivalModel:
     """A fresh model whose vocabulary is learnt from ``texts`` (default: ``data``'s); under ``torchrun``
-    (``info``) every rank ends with the main rank's tokenizer (:func:`omnivec.runner.same_tokenizer`)."""
+    (``info``) every rank ends with the main rank's tokenizer (:func:`omnivec.training.runner.same_tokenizer`)."""
     text = cfg.model.backbone.encoders["text"]
     vocab = int(text.get("vocab_size") or 0) or (2048 if cfg.preset == "tiny" else 8192)
     # the subword part of the vocabulary; the bins come on top
@@ -114,7 +118,7 @@ def init_encoders(model: UnivalModel, source: str | Path, log: Callable[[str], N
     ``model``: every tensor under ``encoders.<image|video|audio>.`` of the source, which must exist here with the
     same shape. Returns the modalities that were initialised; a source with a tensor that does not fit, or with no
     encoder this model has, is an error naming what did not fit."""
-    from omnivec.warm_start import source_model
+    from omnivec.training.warm_start import source_model
 
     src, _ = source_model(source)
     theirs = src.encoders.state_dict()
@@ -183,7 +187,7 @@ def fit(
 ) -> dict[str, Any]:
     """Train on the training splits of the data ``load`` returns (after the run folder check and the seeding,
     on every rank) with the curriculum of the config's ``stage1_steps``, save the run folder, evaluate the test
-    splits (:func:`omnivec.runner.run_job`). ``resume``: ``load`` reads the model and config from ``out``, and
+    splits (:func:`omnivec.training.runner.run_job`). ``resume``: ``load`` reads the model and config from ``out``, and
     training continues from its train state."""
 
     def build(info: DistInfo) -> Job:
@@ -237,7 +241,7 @@ def pretrain(
     """Multitask pretraining with the curriculum (``cfg.stage1_steps`` image-text steps first) on ``tasks``
     (default: the derived stage 1 and 2 tasks, or only the TSV files' tasks when ``cfg.tsv`` has files).
     ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg`` only extends its steps).
-    ``device``: see :func:`omnivec.runner.run_job`."""
+    ``device``: see :func:`omnivec.training.runner.run_job`."""
     if resume:
         return resume_run(out, cfg.train.max_steps, progress, eval_limit, device)
 
@@ -258,7 +262,7 @@ def pretrain(
 def load_parent(parent: str | Path) -> tuple[UnivalModel, UnivalRunConfig]:
     """A UnIVAL run folder, or a Hugging Face BART folder converted in memory (:mod:`omnivec.hf`)."""
     from omnivec.hf.folder import is_hf_folder
-    from omnivec.run import FAMILIES
+    from omnivec.runs import FAMILIES
 
     if not is_hf_folder(parent):
         return load_unival(parent)
@@ -285,7 +289,7 @@ def finetune(
     """Fine-tune ``parent`` (a UnIVAL run folder) on ``tasks`` and the tasks of ``cfg.tsv``'s files;
     ``parent=None`` trains from scratch with ``cfg``'s architecture (the baseline of the unseen-modality
     comparison). ``resume`` continues the run in ``out`` (see :func:`resume_run`). ``device``: see
-    :func:`omnivec.runner.run_job`."""
+    :func:`omnivec.training.runner.run_job`."""
     if resume:
         return resume_run(out, steps or (cfg.train.max_steps if cfg else 0), progress, eval_limit, device)
     # the parent and the config are inputs, resolved before the run's seeding

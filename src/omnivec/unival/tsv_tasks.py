@@ -40,12 +40,15 @@ from torch.utils.data import Dataset
 from omnivec.config import comma_list
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
-from omnivec.unival import tsv
+from omnivec.unival import (
+    derived_tasks,  # noqa: F401  (registers the built-in tasks a TSV task is like)
+    tsv,
+)
 from omnivec.unival.locations import pixel_box_to_tokens
-from omnivec.unival.tasks import Example, Seq2SeqTask, get_seq2seq_task, register
+from omnivec.unival.task_registry import SEQ2SEQ_TASKS, Example, Seq2SeqTask, register
 
 if TYPE_CHECKING:
-    from omnivec.unival.model import UnivalRunConfig
+    from omnivec.unival.config import UnivalRunConfig
 
 SNLI_ANSWERS = {"entailment": "yes", "contradiction": "no", "neutral": "maybe"}
 """UnIVAL/OFA's SNLI-VE targets."""
@@ -270,7 +273,7 @@ def parse_source(spec: str) -> tuple[str, list[str]]:
 
 def _register() -> None:
     for name, t in TSV_TASKS.items():
-        like = get_seq2seq_task(t.like)
+        like = SEQ2SEQ_TASKS.get(t.like)  # a built-in task, registered by importing derived_tasks
         source = f"{t.row_type} rows of a pretraining" if t.row_type else f"a {t.schema}"
         register(
             Seq2SeqTask(

@@ -1,5 +1,5 @@
 """Bring-your-own data as a catalogue task: a user's folder or manifest (read by :mod:`.folder`) becomes a
-classification :class:`~omnivec.data.task_catalog.TaskEntry` built per run.
+classification :class:`~omnivec.data.base.TaskEntry` built per run.
 
 Bring-your-own tasks live in ``RunConfig.byo`` (task name -> spec, :func:`byo_spec`); :func:`byo_entry` turns a
 spec into an entry, so ``omnivec evaluate RUN`` rebuilds what ``omnivec train --train PATH`` trained on.
@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from omnivec.config import RunConfig
-from omnivec.data.base import TaskSplits
+from omnivec.data.base import TaskEntry, TaskSplits
 from omnivec.data.byo.folder import FolderDataset, load_byo, require_readable
 from omnivec.data.readers import ReadOptions
 from omnivec.data.real_tasks import POINTS, VIDEO_FRAMES, VIDEO_SIZE, audio_rate
-from omnivec.data.task_catalog import TaskEntry
 from omnivec.errors import OmnivecError
 
 BYO_IMAGE_SIZE = 32

@@ -16,7 +16,7 @@ readers: ``docs/data.md``.
 """
 
 from omnivec.data.datasets.cards import DATASETS, DatasetInfo, FileInfo, TreeInfo, info
-from omnivec.data.datasets.fsdd import SpokenDigitDataset, fsdd_cache_params, fsdd_files, fsdd_split, load_fsdd
+from omnivec.data.datasets.fsdd import SpokenDigitDataset, fsdd_cache_params, fsdd_split, load_fsdd
 from omnivec.data.datasets.images import digit_arrays, load_fashion_mnist, load_mnist
 from omnivec.data.datasets.loading import LOADERS, LazySeq, load_dataset, subsample
 from omnivec.data.datasets.text import SummaryDataset, load_banking77, load_scitldr, load_scitldr_split
@@ -24,6 +24,7 @@ from omnivec.data.datasets.verify import (
     CheckReport,
     check,
     dataset_dir,
+    fsdd_files,
     is_present,
     list_datasets,
     tree_digest,

@@ -16,7 +16,7 @@ from omnivec.data.base import SampleDataset, TaskSplits
 from omnivec.data.cache import cached_arrays
 from omnivec.data.datasets.cards import FSDD_SPEAKERS, info
 from omnivec.data.datasets.loading import LOADERS, subsample
-from omnivec.data.datasets.verify import dataset_dir, verify_dataset
+from omnivec.data.datasets.verify import dataset_dir, fsdd_files, verify_dataset
 from omnivec.data.readers.audio import read_audio_native
 from omnivec.data.resample import resample_many
 from omnivec.data.root import StrPath
@@ -40,18 +40,6 @@ class SpokenDigitDataset(SampleDataset):
         self.speakers = speakers
         self.indices = indices
         self.paths = paths
-
-
-def fsdd_files(root: StrPath | None = None) -> list[tuple[Path, int, str, int]]:
-    """(path, digit, speaker, index) of every recording, sorted by (digit, speaker, index)."""
-    folder = dataset_dir("fsdd", root) / "recordings"
-    out = []
-    for p in folder.glob("*.wav"):
-        parts = p.stem.split("_")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit():
-            raise DataError(p, "FSDD file name is not {digit}_{speaker}_{index}.wav")
-        out.append((p, int(parts[0]), parts[1], int(parts[2])))
-    return sorted(out, key=lambda r: (r[1], r[2], r[3]))
 
 
 def fsdd_split(index: int) -> str:

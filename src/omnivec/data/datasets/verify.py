@@ -182,6 +182,18 @@ def check(name: str, root: StrPath | None = None, decode: bool = True) -> CheckR
     return report
 
 
+def fsdd_files(root: StrPath | None = None) -> list[tuple[Path, int, str, int]]:
+    """(path, digit, speaker, index) of every recording, sorted by (digit, speaker, index)."""
+    folder = dataset_dir("fsdd", root) / "recordings"
+    out = []
+    for p in folder.glob("*.wav"):
+        parts = p.stem.split("_")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[2].isdigit():
+            raise DataError(p, "FSDD file name is not {digit}_{speaker}_{index}.wav")
+        out.append((p, int(parts[0]), parts[1], int(parts[2])))
+    return sorted(out, key=lambda r: (r[1], r[2], r[3]))
+
+
 def _check_tree(name: str, folder: Path, root: StrPath | None, decode: bool, report: CheckReport) -> None:
     tree = meta_tree = info(name).tree
     assert tree is not None and meta_tree is not None
@@ -191,8 +203,6 @@ def _check_tree(name: str, folder: Path, root: StrPath | None, decode: bool, rep
         have = {p.name for p in paths}
         report.problems += [Problem(str(folder / "recordings" / n), "missing") for n in sorted(expected - have)]
         report.problems += [Problem(str(folder / "recordings" / n), "unexpected file") for n in sorted(have - expected)]
-        from omnivec.data.datasets.fsdd import fsdd_files  # here, not at the top: fsdd.py imports this module
-
         try:
             fsdd_files(root)
         except DataError as e:

@@ -99,7 +99,7 @@ def read_registered(path: StrPath, modality: str, opts: ReadOptions) -> Any:
     """A file of a modality added by registering an encoder: its class's ``read_file`` reads it."""
     import dataclasses
 
-    from omnivec.encoders import ENCODERS
+    from omnivec.nn.encoders import ENCODERS
 
     for name in ENCODERS.names():
         cls = ENCODERS.get(name)

@@ -39,7 +39,7 @@ none is decompressed first), at most 2^26 (512 MiB as float64)."""
 
 MAX_TEXT_BYTES = 1 << 20
 """Text files: at most the first 1 MiB is read (a model sees its first ``max_length`` tokens; the tokenizer
-also cuts every text to a budget of characters before tokenizing, :meth:`omnivec.tokenizer.TextTokenizer.batch`)."""
+also cuts every text to a budget of characters before tokenizing, :meth:`omnivec.nn.tokenizer.TextTokenizer.batch`)."""
 
 
 def existing_file(path: StrPath) -> Path:

@@ -1,6 +1,0 @@
-"""Task heads. Importing this package registers every built-in head kind."""
-
-from omnivec.heads import classify, retrieve, segment  # noqa: F401  (registration side effects)
-from omnivec.heads.base import HEADS, Features
-
-__all__ = ["HEADS", "Features"]

@@ -1,0 +1,129 @@
+"""Run folders: a model with its resolved config and tokenizer, loaded back from the folder alone.
+
+Every run folder says what it is in ``config.yaml: family``:
+
+- ``omnivec``: encoders -> trunk -> vectorizer -> task heads (:class:`omnivec.nn.model.OmniModel`, ``RunConfig``);
+- ``unival``: the encoder-decoder answering in text (:class:`omnivec.unival.model.UnivalModel`,
+  ``UnivalRunConfig``; older folders say ``kind: unival``).
+
+:func:`omnivec.api.load.load` returns the right model for either; both have ``embed``, ``predict`` and
+``read_options``, and the
+encoder-decoder ``generate``. Commands that need one family call :func:`require_family`, which refuses the
+other with one line naming both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omnivec.config import RunConfig, TaskConfig, from_dict, read_yaml, save_yaml
+from omnivec.errors import OmnivecError
+from omnivec.nn.model import OmniModel
+from omnivec.nn.tokenizer import TextTokenizer
+from omnivec.training import checkpoint as ckpt
+from omnivec.training.state_check import check_weights
+
+if TYPE_CHECKING:
+    pass
+
+FAMILIES = {
+    "omnivec": "an OmniVec run (encoders + trunk + task heads)",
+    "unival": "a UnIVAL run (an encoder-decoder answering in text)",
+}
+
+
+def read_family(run_dir: str | Path) -> str:
+    """The family a run folder declares, or an error saying why the folder is not a run folder."""
+    return _family(Path(run_dir), _read(Path(run_dir)))
+
+
+def _read(run_dir: Path) -> dict[str, Any]:
+    if not run_dir.is_dir():
+        raise OmnivecError(f"run folder {run_dir} does not exist")
+    if not (run_dir / ckpt.CONFIG).is_file():
+        raise OmnivecError(f"{run_dir} is not a run folder: it has no {ckpt.CONFIG}")
+    return read_yaml(run_dir / ckpt.CONFIG)
+
+
+def _family(run_dir: Path, data: dict[str, Any]) -> str:
+    family = data.get("family", data.get("kind", "omnivec"))
+    if family not in FAMILIES:
+        raise OmnivecError(f"{run_dir / ckpt.CONFIG}: family {family!r} is unknown; expected {', '.join(FAMILIES)}")
+    return str(family)
+
+
+def require_family(run_dir: str | Path, family: str, command: str) -> None:
+    """Refuse, in one line, a run folder of the other family: ``command`` needs ``family``."""
+    got = read_family(run_dir)
+    if got != family:
+        raise OmnivecError(f"{run_dir} is {FAMILIES[got]}; {command} needs {FAMILIES[family]}")
+
+
+def load_config(run_dir: str | Path, family: str | None = None) -> Any:
+    """The run folder's config: a ``RunConfig`` (omnivec) or a ``UnivalRunConfig`` (unival). With ``family``,
+    a folder of the other family is refused in one line."""
+    run_dir = Path(run_dir)
+    data = _read(run_dir)
+    got = _family(run_dir, data)
+    if family is not None and got != family:
+        raise OmnivecError(f"{run_dir} is {FAMILIES[got]}, not {FAMILIES[family]}")
+    data.pop("kind", None)
+    data["family"] = got
+    if got == "unival":
+        from omnivec.unival.config import UnivalRunConfig
+
+        return from_dict(UnivalRunConfig, data, where=str(run_dir / ckpt.CONFIG))
+    return from_dict(RunConfig, data, where=str(run_dir / ckpt.CONFIG))
+
+
+def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
+    run_dir = Path(run_dir)
+    run_cfg.model = model.cfg
+    save_yaml(run_cfg, run_dir / ckpt.CONFIG)
+    if model.tokenizer is not None:
+        model.tokenizer.save(run_dir / ckpt.TOKENIZER)
+    ckpt.save_weights(model.state_dict(), run_dir / ckpt.WEIGHTS, metadata={"format": "omnivec"})
+
+
+def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniModel, RunConfig]:
+    """Rebuild an OmniVec model from ``config.yaml`` and ``tokenizer.json`` and load its safetensors weights (or
+    the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys, shapes and dtypes must match exactly."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir, "omnivec")
+    tok_path = run_dir / ckpt.TOKENIZER
+    tokenizer = TextTokenizer.load(tok_path) if tok_path.is_file() else None
+    model = OmniModel(cfg.model, tokenizer)
+    state = ckpt.load_weights(run_dir / weights)
+    ckpt.check_finite_weights(state, run_dir / weights)
+    check_weights(state, model.state_dict(), run_dir / weights, ckpt.CONFIG)
+    model.load_state_dict(state)
+    model.eval()
+    return model, cfg
+
+
+def check_classes(run_dir: str | Path, task: TaskConfig, classes: Sequence[str], data: str) -> None:
+    """Refuse, in one line, data whose classes are not the ones ``task`` was trained on, names and order: class
+    number i would mean another class (a class folder added to a bring-your-own dataset shifted every index:
+    evaluate reported accuracy 0.000, a resumed run died of an IndexError in its loss)."""
+    stored, now = list(task.class_names), list(classes)
+    if task.num_classes == 0 or not stored or stored == now:
+        return
+    new, gone = [c for c in now if c not in stored], [c for c in stored if c not in now]
+    said = [f"{what} {_few(names)}" for what, names in (("new", new), ("gone", gone)) if names]
+    change = ", ".join(said) or "the same names in another order"
+    raise OmnivecError(
+        f"{run_dir} was trained on {len(stored)} classes for task {task.name!r} {_few(stored)}, but {data} has "
+        f"{len(now)} {_few(now)} ({change}): use data with the run's classes, or train a new run"
+    )
+
+
+def data_of(cfg: RunConfig, task: str) -> str:
+    """Where a task's data comes from, for messages: a bring-your-own folder, or the catalogue task."""
+    spec = cfg.byo.get(task)
+    return f"its data {spec['train']}" if spec else f"the {task} data"
+
+
+def _few(names: Sequence[str], n: int = 8) -> str:
+    return "[" + ", ".join(names[:n]) + (f", ... {len(names) - n} more" if len(names) > n else "") + "]"
