@@ -42,6 +42,27 @@ def score(run: Path) -> float:
     return float(result["value"])
 
 
+def probes(runs: dict[str, Path], labelled: list, held_out: list) -> dict[str, dict[str, float]]:
+    """Linear probe and k-NN of each run's frozen features with only the labelled images (the fine-tuning's
+    labels), scored on the held-out split; ``random`` is the pretrained model's architecture with fresh weights.
+    Tells whether the pretrained features are better than random ones and than a supervised model's."""
+    import numpy as np
+
+    from omnivec.api.load import load
+    from omnivec.api.probe import features, knn_accuracy, linear_probe, random_twin
+
+    ly = np.array([int(y) for _, y in labelled])
+    ty = np.array([int(y) for _, y in held_out])
+    models = {name: load(run).eval() for name, run in runs.items()}
+    models["random"] = random_twin(models["pretrained"], 0).eval()
+    out = {}
+    for name, m in models.items():
+        lx = features(m, "image", [s for s, _ in labelled])
+        tx = features(m, "image", [s for s, _ in held_out])
+        out[name] = {"linear": linear_probe(lx, ly, tx, ty), "knn": knn_accuracy(lx, ly, tx, ty)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="fashion-mnist")
@@ -52,7 +73,9 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/omnivec-byo-pretrain")
     ap.add_argument("--results", default="results/byo-pretrain")
     ap.add_argument("--pretrain-args", default="", help="extra `omnivec pretrain` flags (a study, not the bar)")
+    ap.add_argument("--note", default="", help="a line kept in the record (e.g. what else ran beside it)")
     a = ap.parse_args()
+    prov, load_start = provenance(), os.getloadavg()[0]  # the code that runs, and how busy the machine was
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
     splits = load_dataset(a.dataset, os.environ.get("OMNIVEC_DATA") or None)
@@ -77,6 +100,8 @@ def main() -> None:
     ft_s = omnivec("finetune", str(work / "pt"), *data, "--out", str(work / "ft"))
     sc_s = omnivec("train", *data, "--out", str(work / "scratch"))
     ft, sc = score(work / "ft"), score(work / "scratch")
+    runs = {"pretrained": work / "pt", "finetuned": work / "ft", "scratch": work / "scratch"}
+    probe = probes(runs, labelled, [splits.test[i] for i in range(a.val)])
     met = ft - sc >= 0.05 and pt_s <= 1200
     rec = {
         "dataset": a.dataset,
@@ -88,14 +113,19 @@ def main() -> None:
         "finetuned_from_pretraining": ft,
         "trained_from_scratch": sc,
         "gain": ft - sc,
+        "probe_with_labelled": probe,
         "wall_s": {"pretrain": pt_s, "finetune": ft_s, "train": sc_s},
+        "load_avg_1min": {"start": load_start, "end": os.getloadavg()[0]},
         "bar_met": met,
-        **provenance(),
+        "note": a.note,
+        **prov,
     }
     print(f"{a.dataset}: {a.unlabelled} unlabelled PNGs, {len(labelled)} labelled, {a.val} held out")
     print(f"  omnivec pretrain (defaults): {pt_s:.0f} s wall")
     print(f"  omnivec finetune PT (defaults): {ft:.4f}   ({ft_s:.0f} s)")
     print(f"  omnivec train, same 80 images (defaults): {sc:.4f}   ({sc_s:.0f} s)")
+    for name, p in probe.items():
+        print(f"  probe with the {len(labelled)} labels, {name} features: linear {p['linear']:.4f}, knn {p['knn']:.4f}")
     print(f"  gain {ft - sc:+.4f}; bar (>= +0.05, pretraining <= 1200 s): {'met' if met else 'NOT met'}")
     out = Path(a.results)
     out.mkdir(parents=True, exist_ok=True)
