@@ -21,7 +21,7 @@ def test_a_minimal_config_is_its_preset_plus_what_it_names(tmp_path: Path) -> No
     want = preset("small")
     assert cfg.train.lr == 3e-4 and cfg.train.max_steps == want.train.max_steps
     assert cfg.model.embed_dim == want.model.embed_dim and cfg.preset == "small"
-    assert cfg.model.encoders["image"] == {**want.model.encoders["image"], "stem": "hmlp"}
+    assert cfg.model.encoders["image"].to_dict() == {**want.model.encoders["image"].to_dict(), "stem": "hmlp"}
     assert "video" not in cfg.model.encoders and "audio" in cfg.model.encoders
 
 

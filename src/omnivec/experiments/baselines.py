@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnivec.config import TaskConfig
+from omnivec.config import EncoderConfig, TaskConfig, from_dict
 from omnivec.data.base import drop_skipped
 from omnivec.errors import OmnivecError
 from omnivec.nn.heads.classify import ClassifyOutput
@@ -187,14 +187,14 @@ class _Featurizer:
     """Raw samples -> the tensor a baseline network takes. Audio reuses omnivec's log-mel front end (a fixed
     transform, no learned weights), so both sides see the same spectrogram."""
 
-    def __init__(self, modality: str, audio_cfg: dict[str, Any] | None = None) -> None:
+    def __init__(self, modality: str, audio_cfg: EncoderConfig | None = None) -> None:
         self.modality = modality
         self.audio: Any = None
         if modality == Modality.AUDIO:
             from omnivec.nn.encoders import build_encoder
 
-            spec = {"name": "audio_spectrogram", **{k: v for k, v in (audio_cfg or {}).items() if k != "name"}}
-            self.audio = build_encoder(spec, 8)
+            fields = {k: v for k, v in (audio_cfg.to_dict() if audio_cfg else {}).items() if k != "name"}
+            self.audio = build_encoder(from_dict(EncoderConfig, {"name": "audio_spectrogram", **fields}), 8)
 
     def __call__(self, samples: list[Any]) -> tuple[Tensor, ...]:
         if self.modality == Modality.AUDIO:
@@ -248,7 +248,7 @@ def train_neural(
     test_ds: Any,
     budget: Budget,
     seed: int = 0,
-    audio_cfg: dict[str, Any] | None = None,
+    audio_cfg: EncoderConfig | None = None,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
     feat = _Featurizer(task.modality, audio_cfg)
@@ -326,7 +326,7 @@ def train_baseline(
     test_ds: Any,
     budget: Budget,
     seed: int = 0,
-    audio_cfg: dict[str, Any] | None = None,
+    audio_cfg: EncoderConfig | None = None,
 ) -> dict[str, Any]:
     """Train the task's baseline on ``train_ds`` for ``budget``; its primary metric on ``test_ds``."""
     if task.modality == Modality.TEXT and task.kind == "classification":
@@ -338,7 +338,7 @@ def train_baselines(
     tasks: dict[str, Any],
     budget: Budget,
     seed: int = 0,
-    audio_cfg: dict[str, Any] | None = None,
+    audio_cfg: EncoderConfig | None = None,
     progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Every prepared task's (``train.PreparedTask``) baseline at ``budget``, each at its own ``default_lr``."""
