@@ -55,7 +55,7 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
             kind=entry.kind,
             modality=entry.modality,
             dataset=name,
-            num_classes=len(splits.class_names) if entry.kind != "retrieval" else 0,
+            num_classes=len(splits.class_names) if not task_kind(entry.kind).paired else 0,
             class_names=list(splits.class_names),
             group=entry.group,
             loss_weight=task_kind(entry.kind).default_loss_weight,

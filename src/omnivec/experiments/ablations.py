@@ -37,6 +37,7 @@ from omnivec.data.task_catalog import GENERATED_SUITE, get_task, task_names
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.points import PointsEncoderConfig
 from omnivec.nn.encoders.text import TextEncoderConfig
+from omnivec.tasks import task_kind
 from omnivec.training.outputs import claim_folder
 
 ABLATION_REAL_SUITE = [
@@ -188,7 +189,7 @@ def run_ablations(
         )
     )
     # (e) no modality mixing: one stream per step everywhere, T times the steps
-    n_pt = len([t for t in tasks if get_task(t).kind != "retrieval"])  # streams pretraining uses
+    n_pt = len([t for t in tasks if not task_kind(get_task(t).kind).paired])  # streams pretraining uses
     timed(
         "pretrain-single",
         lambda: pretrain(

@@ -35,6 +35,7 @@ from omnivec.data.base import drop_skipped
 from omnivec.errors import OmnivecError
 from omnivec.nn.heads.classify import ClassifyOutput
 from omnivec.nn.heads.segment import SegmentOutput
+from omnivec.registry import Registry
 from omnivec.tasks import task_kind
 from omnivec.types import Modality
 
@@ -207,24 +208,50 @@ class _Featurizer:
         return (_stack(samples),)
 
 
+Classifier = Callable[[int, tuple[Tensor, ...], int], tuple[str, nn.Module]]
+"""(num_classes, an example batch, width multiplier 1 or 2) -> (a short name, the network)."""
+
+
+def _wide(x2: int) -> str:
+    return " (wide)" if x2 > 1 else ""
+
+
+CLASSIFIERS: Registry[Classifier] = Registry("classification baseline")
+"""Modality -> the neural baseline of its classification tasks (text's is TF-IDF + a linear SVM, :func:`train_text`);
+a new modality registers its own here."""
+
+
+@CLASSIFIERS.register(Modality.IMAGE)
+def _image_cnn(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "CNN" + _wide(x2), SmallCNN(example[0].shape[1], k, convs=x2)
+
+
+@CLASSIFIERS.register(Modality.VIDEO)
+def _video_cnn(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "3D-CNN" + _wide(x2), Small3DCNN(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
+
+
+@CLASSIFIERS.register(Modality.AUDIO)
+def _mel_cnn(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "log-mel CNN" + _wide(x2), MelCNN(k, convs=x2)
+
+
+@CLASSIFIERS.register(Modality.POINTS)
+def _pointnet(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "PointNet", PointNet(k)  # one width: wide leaves it as it is
+
+
 def build_network(task: TaskConfig, example: tuple[Tensor, ...], wide: bool = False) -> tuple[str, nn.Module]:
     """The baseline for a task: (a short name, the module); ``wide`` doubles channels and convs per stage."""
     m, k = task.modality, task.num_classes
     x2 = 2 if wide else 1
-    tag = " (wide)" if wide else ""
     if task.kind == "segmentation":
-        return "U-Net" + tag, UNet(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
+        return "U-Net" + _wide(x2), UNet(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
     if task.kind != "classification":
         raise OmnivecError(f"no baseline for {task.kind} tasks")
-    if m == Modality.IMAGE:
-        return "CNN" + tag, SmallCNN(example[0].shape[1], k, convs=x2)
-    if m == Modality.VIDEO:
-        return "3D-CNN" + tag, Small3DCNN(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
-    if m == Modality.AUDIO:
-        return "log-mel CNN" + tag, MelCNN(k, convs=x2)
-    if m == Modality.POINTS:
-        return "PointNet", PointNet(k)
-    raise OmnivecError(f"no neural baseline for {m} classification")
+    if m not in CLASSIFIERS:
+        raise OmnivecError(f"no neural baseline for {m} classification")
+    return CLASSIFIERS.get(m)(k, example, x2)
 
 
 # ----------------------------------------------------------------------------------------------- training

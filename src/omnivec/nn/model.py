@@ -194,8 +194,10 @@ class OmniModel(nn.Module):
 
     def retrieval_head(self, task: str, modality: str) -> nn.Module:
         """The head of retrieval task ``task``, checked to take ``modality`` on one of its sides."""
+        from omnivec.tasks import task_kind
+
         cfg = self.task(task)
-        if cfg.kind != "retrieval":
+        if not task_kind(cfg.kind).paired:
             raise OmnivecError(f"task {task!r} is {cfg.kind}, not retrieval: it has no embedding space to share")
         if modality not in (cfg.modality, cfg.pair_modality):
             raise OmnivecError(f"retrieval task {task!r} pairs {cfg.modality} with {cfg.pair_modality}, not {modality}")
