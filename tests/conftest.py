@@ -41,8 +41,8 @@ def tiny_model(tokenizer: TextTokenizer, vectorizer: str = "cls", num_meta_token
     cfg = preset_model("tiny")
     cfg.vectorizer = vectorizer
     cfg.num_meta_tokens = num_meta_tokens
-    cfg.encoders["text"]["vocab_size"] = 300
-    cfg.encoders["points"]["hidden_dim"] = 16
+    cfg.encoders["text"].vocab_size = 300
+    cfg.encoders["points"].hidden_dim = 16
     model = OmniModel(cfg, tokenizer)
     for m in ("image", "video", "audio", "text", "points"):
         model.add_task(TaskConfig(f"cls_{m}", "classification", m, num_classes=3, class_names=["a", "b", "c"]))

@@ -18,13 +18,14 @@ TONE_SHAPES = "tone-shapes"
 def register_tone_shapes() -> None:
     """A generated retrieval task: audio ``tones`` class c <-> an image of ``shapes`` class c (c < 4)."""
     from omnivec.data.base import TASKS, SampleDataset, TaskEntry, TaskSplits, register_task
+    from omnivec.data.real_tasks import audio_rate
     from omnivec.data.synthetic import make_splits
 
     if TONE_SHAPES in TASKS:
         return
 
     def build(cfg):  # type: ignore[no-untyped-def]
-        sr = int(cfg.model.encoders.get("audio", {}).get("sample_rate", 8000))
+        sr = audio_rate(cfg)
         tones = make_splits("tones", cfg.num_train, cfg.num_test, cfg.train.seed, sample_rate=sr)
         shapes = make_splits("shapes", cfg.num_train, cfg.num_test, cfg.train.seed)
         splits = []

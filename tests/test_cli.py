@@ -124,4 +124,4 @@ def test_set_overrides_reach_the_saved_config(tmp_path: Path) -> None:
     argv += ["--set", "model.encoders.image.stem=hmlp", "--set", "train.lr=3e-3", "--set", "model.augment=false"]
     assert main(argv) == 0
     cfg = load_yaml(RunConfig, run / "config.yaml")
-    assert cfg.model.encoders["image"]["stem"] == "hmlp" and cfg.train.lr == 3e-3 and cfg.model.augment is False
+    assert cfg.model.encoders["image"].stem == "hmlp" and cfg.train.lr == 3e-3 and cfg.model.augment is False

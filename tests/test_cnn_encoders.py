@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from omnivec.config import EncoderConfig, from_dict
 from omnivec.nn.encoders import ENCODERS, build_encoder
 from omnivec.types import EncoderInput
 
@@ -22,7 +23,7 @@ def test_registered() -> None:
 
 
 def test_image_resnet_shapes_and_grads() -> None:
-    enc = build_encoder({"name": "image_resnet", "in_chans": 3, "width": 8, "stages": 2}, D)
+    enc = build_encoder(from_dict(EncoderConfig, {"name": "image_resnet", "in_chans": 3, "width": 8, "stages": 2}), D)
     inp = enc.collate([torch.rand(1, 64, 32), torch.rand(1, 64, 32)])  # gray repeated to 3 channels
     tok = enc(inp)
     assert tok.x.shape == (2, 8 * 4, D)  # total stride 8
@@ -31,13 +32,13 @@ def test_image_resnet_shapes_and_grads() -> None:
 
 
 def test_image_resnet_pads_an_indivisible_size_to_whole_tokens() -> None:
-    enc = build_encoder({"name": "image_resnet", "in_chans": 1, "stages": 2}, D)
+    enc = build_encoder(from_dict(EncoderConfig, {"name": "image_resnet", "in_chans": 1, "stages": 2}), D)
     tok = enc(EncoderInput(torch.rand(1, 1, 30, 32)))
     assert tok.grid == (4, 4) and tok.size == (30, 32)  # 30 -> 32 (edge-padded), then stride 8
 
 
 def test_video_conv3d_shapes_and_grads() -> None:
-    enc = build_encoder({"name": "video_conv3d", "in_chans": 1, "width": 4, "stages": 2}, D)
+    enc = build_encoder(from_dict(EncoderConfig, {"name": "video_conv3d", "in_chans": 1, "width": 4, "stages": 2}), D)
     tok = enc(enc.collate([torch.rand(1, 8, 32, 32)] * 2))
     assert tok.x.shape == (2, 2 * 4 * 4, D)  # time / 4, space / 8
     assert tok.grid == (2, 4, 4)
@@ -45,7 +46,7 @@ def test_video_conv3d_shapes_and_grads() -> None:
 
 
 def test_audio_cnn14_shapes_masks_and_grads() -> None:
-    enc = build_encoder({"name": "audio_cnn14", "width": 4, "blocks": 3, "n_mels": 32}, D)
+    enc = build_encoder(from_dict(EncoderConfig, {"name": "audio_cnn14", "width": 4, "blocks": 3, "n_mels": 32}), D)
     inp = enc.collate([torch.randn(8000), torch.randn(2000)])
     tok = enc(inp)
     frames = (inp.data.shape[1] - 256) // 80 + 1
@@ -58,11 +59,11 @@ def test_audio_cnn14_shapes_masks_and_grads() -> None:
 
 
 def test_cnn_encoders_in_a_unival_model() -> None:
-    from omnivec.unival.config import CNN_ENCODERS, unival_preset
+    from omnivec.unival.config import cnn_encoders, unival_preset
     from omnivec.unival.model import UnivalModel
 
     cfg = unival_preset("tiny", num_bins=8)
-    cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
+    cfg.model.backbone.encoders.update(cnn_encoders())
     tok = UnivalModel.train_tokenizer(["the digit seven", "what does the image describe?"], 300, 8)
     model = UnivalModel(cfg.model, tok)
     for modality, sample in (

@@ -15,7 +15,7 @@ from omnivec.types import EncoderInput
 def tiny_cnn_model() -> OmniModel:
     cfg = preset("tiny").model
     for m in ("image", "video", "audio"):
-        assert cfg.encoders[m].get("stem", "cnn") == "cnn"  # the default tokenizer
+        assert cfg.encoders[m].stem == "cnn"  # the default tokenizer
     return OmniModel(cfg).eval()
 
 
@@ -79,7 +79,7 @@ def nf_image_encoder() -> object:
     from omnivec.unival.config import unival_preset
 
     cfg = unival_preset("tiny").model.backbone
-    assert cfg.encoders["image"]["stem_norm"] == "none"
+    assert cfg.encoders["image"].stem_norm == "none"
     return OmniModel(cfg).encoder("image").eval()
 
 

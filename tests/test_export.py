@@ -33,7 +33,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = preset("tiny")
     cfg.tasks = list(TASK_OF.values())
     del cfg.model.encoders["video"]
-    cfg.model.encoders["points"].update(num_groups=8, hidden_dim=16)  # a short farthest-point loop to trace
+    cfg.model.encoders["points"].num_groups, cfg.model.encoders["points"].hidden_dim = (
+        8,
+        16,
+    )  # a short farthest-point loop to trace
     cfg.train.max_steps, cfg.train.batch_size, cfg.num_train, cfg.num_test = 1, 4, 16, 8
     out = tmp_path_factory.mktemp("export") / "run"
     train(cfg, out, progress=False)

@@ -1,5 +1,5 @@
-"""Every registered encoder and head: shapes, gradients reach every parameter, no NaN; a padded batch equals its
-samples one by one; the API (embed, predict) and clear errors for bad input."""
+"""Every head: shapes, gradients reach every parameter, no NaN (every registered encoder: test_registered.py); a
+padded batch equals its samples one by one; the API (embed, predict) and clear errors for bad input."""
 
 from __future__ import annotations
 
@@ -8,41 +8,10 @@ import torch
 
 from conftest import sample_inputs, tiny_model
 from omnivec.errors import OmnivecError
-from omnivec.nn.encoders import ENCODERS
 from omnivec.nn.heads import HEADS
 from omnivec.nn.model import OmniModel
 from omnivec.tasks import task_kind
 from omnivec.types import EncoderInput
-
-MODALITY_OF = {
-    "image_patch": "image",
-    "video_tubelet": "video",
-    "audio_spectrogram": "audio",
-    "text_embedding": "text",
-    "points_pointnet": "points",
-}
-
-
-def test_every_registered_encoder_is_covered() -> None:
-    assert set(MODALITY_OF) <= set(ENCODERS.names())
-
-
-@pytest.mark.parametrize("name", sorted(MODALITY_OF))
-def test_encoder_shapes_backward_and_finite(model: OmniModel, name: str) -> None:
-    modality = MODALITY_OF[name]
-    enc = model.encoder(modality)
-    inp = enc.collate(sample_inputs()[modality])
-    tokens = enc(inp)
-    B, N, D = tokens.x.shape
-    assert (3, model.cfg.embed_dim) == (B, D) and N > 0
-    if tokens.pad_mask is not None:
-        assert tokens.pad_mask.shape == (B, N)
-    assert torch.isfinite(tokens.x).all()
-    tokens.x.square().mean().backward()
-    for pname, p in enc.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), f"{name}: no gradient reached {pname}"
-        if modality != "text":  # unused vocabulary rows of a text table legitimately get zero gradient
-            assert p.grad.abs().sum() > 0, f"{name}: zero gradient for {pname}"
 
 
 @pytest.mark.parametrize("task", ["cls_image", "cls_video", "cls_audio", "cls_text", "cls_points", "seg", "ret"])

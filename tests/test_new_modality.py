@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 import omnivec
 from omnivec.cli import main
-from omnivec.config import RunConfig, TaskConfig, preset
+from omnivec.config import EncoderConfig, RunConfig, TaskConfig, from_dict, preset
 from omnivec.data.base import TASKS, SampleDataset, TaskEntry, TaskSplits, register_task
 from omnivec.nn.encoders import ENCODERS
 from omnivec.nn.encoders.base import Encoder
@@ -26,7 +26,7 @@ COLUMNS = 6
 
 
 @dataclass
-class TabularConfig:
+class TabularConfig(EncoderConfig):
     num_features: int = COLUMNS
     """Numbers per row."""
 
@@ -93,7 +93,7 @@ def registered() -> Iterator[None]:
 
 def _config(steps: int) -> RunConfig:
     cfg = preset("tiny")
-    cfg.model.encoders = {"tabular": {"name": "tabular_rows"}}
+    cfg.model.encoders = {"tabular": from_dict(EncoderConfig, {"name": "tabular_rows"})}
     cfg.tasks = ["rows"]
     cfg.train.max_steps, cfg.train.lr, cfg.num_train, cfg.num_test = steps, 3e-3, 512, 256
     return cfg
@@ -134,7 +134,7 @@ def test_an_unknown_modality_names_what_is_registered(registered: None) -> None:
     from omnivec.nn.model import OmniModel
 
     cfg = _config(1).model
-    cfg.encoders = {"image": {"name": "tabular_rows"}}
+    cfg.encoders = {"image": from_dict(EncoderConfig, {"name": "tabular_rows"})}
     with pytest.raises(OmnivecError, match="reads tabular, not image"):
         OmniModel(cfg)
     _ = TaskConfig  # the toy task's config is built by the catalogue entry above

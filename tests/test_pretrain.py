@@ -76,8 +76,8 @@ def test_kept_patches_embedded_alone_equal_the_full_embedding_gathered() -> None
 
     for stem in ("hmlp", "linear", "conv"):
         cfg = preset("tiny").model
-        cfg.encoders["image"]["stem"] = stem
-        cfg.encoders["video"]["stem"] = stem
+        cfg.encoders["image"].stem = stem
+        cfg.encoders["video"].stem = stem
         torch.manual_seed(0)
         mae = MaskedAutoencoder(OmniModel(cfg), PretrainConfig())
         for mod, x in (("image", torch.rand(3, 3, 16, 16)), ("video", torch.rand(2, 3, 4, 16, 16))):

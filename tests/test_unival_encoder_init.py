@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from omnivec.config import preset
+from omnivec.config import EncoderConfig, from_dict, preset
 from omnivec.errors import OmnivecError
 from omnivec.nn.model import OmniModel
 from omnivec.runs import load_run, save_run
@@ -24,7 +24,7 @@ def unival_model() -> UnivalModel:
 def omnivec_run(tmp_path, image: dict) -> str:
     torch.manual_seed(1)
     cfg = preset("tiny")
-    cfg.model.encoders = {"image": image}
+    cfg.model.encoders = {"image": from_dict(EncoderConfig, image)}
     cfg.model.tasks = []
     model = OmniModel(cfg.model)
     out = tmp_path / "enc"
@@ -34,7 +34,7 @@ def omnivec_run(tmp_path, image: dict) -> str:
 
 def test_the_image_encoder_is_copied_and_nothing_else(tmp_path) -> None:
     model = unival_model()
-    image = dict(model.cfg.backbone.encoders["image"])
+    image = model.cfg.backbone.encoders["image"].to_dict()
     source = omnivec_run(tmp_path, image)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     logs: list[str] = []
@@ -51,7 +51,7 @@ def test_the_image_encoder_is_copied_and_nothing_else(tmp_path) -> None:
 def test_a_source_whose_encoders_do_not_fit_is_refused_naming_the_mismatch(tmp_path) -> None:
     model = unival_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    source = omnivec_run(tmp_path, dict(model.cfg.backbone.encoders["image"], stem_width=16))
+    source = omnivec_run(tmp_path, {**model.cfg.backbone.encoders["image"].to_dict(), "stem_width": 16})
     with pytest.raises(OmnivecError, match=r"encoders do not fit this model.*shape mismatch"):
         init_encoders(model, source)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # nothing half-copied

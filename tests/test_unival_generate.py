@@ -13,6 +13,7 @@ from PIL import Image
 
 from data_helpers import write_mp4
 from omnivec.cli import main
+from omnivec.config import EncoderConfig, from_dict
 from omnivec.data.readers import read_image
 from omnivec.data.readers.video import read_video
 from omnivec.errors import OmnivecError
@@ -58,7 +59,7 @@ def _rgb_png(path: Path, width: int = 40, height: int = 30) -> Path:
     ],
 )
 def test_one_channel_encoders_take_rgb_as_luma(spec: dict, sample: torch.Tensor) -> None:
-    enc = build_encoder(spec, 32)
+    enc = build_encoder(from_dict(EncoderConfig, spec), 32)
     gray = torch.tensordot(LUMA, sample, dims=([0], [0]))[None]
     batch = enc.collate([sample, gray])  # RGB and gray in one batch
     assert batch.data.shape == (2, 1, *sample.shape[1:])
@@ -69,7 +70,7 @@ def test_one_channel_encoders_take_rgb_as_luma(spec: dict, sample: torch.Tensor)
 
 
 def test_three_channel_encoder_repeats_gray_and_rejects_other_counts() -> None:
-    enc = build_encoder({"name": "image_patch", "in_chans": 3, "patch_size": 8}, 32)
+    enc = build_encoder(from_dict(EncoderConfig, {"name": "image_patch", "in_chans": 3, "patch_size": 8}), 32)
     rgb, gray = torch.rand(3, 16, 16), torch.rand(1, 16, 16)
     batch = enc.collate([rgb, gray])
     assert batch.data.shape == (2, 3, 16, 16) and torch.equal(batch.data[1], gray.expand(3, -1, -1))

@@ -29,7 +29,7 @@ def run_info(run: str | Path) -> dict[str, Any]:
             "vectorizer": backbone.vectorizer,
             "num_meta_tokens": backbone.num_meta_tokens,
         },
-        "encoders": {m: spec.get("name") for m, spec in backbone.encoders.items()},
+        "encoders": {m: spec.name for m, spec in backbone.encoders.items()},
     }
     if isinstance(cfg, UnivalRunConfig):
         m = cfg.model

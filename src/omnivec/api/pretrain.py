@@ -46,6 +46,7 @@ from omnivec.nn.masking import Masked
 from omnivec.nn.model import OmniModel
 from omnivec.nn.vectorizer import masked_mean
 from omnivec.runs import load_run, save_run
+from omnivec.tasks import task_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo, Engine, read_log
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
@@ -209,8 +210,8 @@ class PretrainObjective(nn.Module):
 
 
 def pretrain_tasks(tasks: dict[str, PreparedTask]) -> dict[str, PreparedTask]:
-    """Tasks whose samples are single-modality inputs (retrieval pairs are left to fine-tuning)."""
-    return {n: p for n, p in tasks.items() if p.cfg.kind != "retrieval"}
+    """Tasks whose samples are single-modality inputs (paired ones, retrieval's, are left to fine-tuning)."""
+    return {n: p for n, p in tasks.items() if not task_kind(p.cfg.kind).paired}
 
 
 def pretrain_streams(model: OmniModel, tasks: dict[str, PreparedTask]) -> dict[str, StreamSpec]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from omnivec.api.embed import Embeddings, collect_sources, embed_inputs, embed_samples
 from omnivec.errors import OmnivecError
+from omnivec.tasks import task_kind
 
 THUMB = 64
 """Side of the square thumbnails an image index stores for the demo page."""
@@ -33,7 +34,7 @@ def default_task(model: Any, modality: str) -> str | None:
     if getattr(model, "family", "") != "omnivec":
         return None
     names = [
-        t.name for t in model.tasks.values() if t.kind == "retrieval" and modality in (t.modality, t.pair_modality)
+        t.name for t in model.tasks.values() if task_kind(t.kind).paired and modality in (t.modality, t.pair_modality)
     ]
     if len(names) > 1:
         raise OmnivecError(f"retrieval tasks {', '.join(names)} all take {modality}; choose one with --task")

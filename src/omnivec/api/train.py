@@ -20,6 +20,7 @@ from omnivec.config import RunConfig, TaskConfig
 from omnivec.data.base import TaskSplits, drop_skipped, label_subset
 from omnivec.data.task_catalog import get_task
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.runs import check_classes, data_of, load_run, save_run
@@ -54,7 +55,7 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
             kind=entry.kind,
             modality=entry.modality,
             dataset=name,
-            num_classes=len(splits.class_names) if entry.kind != "retrieval" else 0,
+            num_classes=len(splits.class_names) if not task_kind(entry.kind).paired else 0,
             class_names=list(splits.class_names),
             group=entry.group,
             loss_weight=task_kind(entry.kind).default_loss_weight,
@@ -98,7 +99,9 @@ def train_tokenizer(run_cfg: RunConfig, tasks: dict[str, PreparedTask]) -> TextT
     if not corpus or Modality.TEXT not in run_cfg.model.encoders:
         return None
     spec = run_cfg.model.encoders[Modality.TEXT]
-    return TextTokenizer.train(corpus, int(spec.get("vocab_size", 8192)), lowercase=bool(spec.get("lowercase", True)))
+    if not isinstance(spec, TextEncoderConfig):
+        raise OmnivecError(f"encoders.text: a tokenizer is trained for the text_embedding encoder, not {spec.name}")
+    return TextTokenizer.train(corpus, spec.vocab_size, lowercase=spec.lowercase)
 
 
 def make_collate(model: OmniModel, task: TaskConfig) -> Callable[[list[tuple[Any, Any]]], Any]:

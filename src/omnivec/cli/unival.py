@@ -90,9 +90,9 @@ def _config(args: argparse.Namespace) -> Any:
 
     cfg = build_run_config(args, "unival")
     if args.cnn:
-        from omnivec.unival.config import CNN_ENCODERS
+        from omnivec.unival.config import cnn_encoders
 
-        cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
+        cfg.model.backbone.encoders.update(cnn_encoders())
     for spec in args.tsv or []:
         schema, files = parse_source(spec)
         if schema in cfg.tsv:

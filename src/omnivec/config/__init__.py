@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import inspect
 import itertools
 import textwrap
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.config.safe_yaml import MAX_YAML_BYTES, safe_yaml
+from omnivec.config.serial import from_dict, to_dict
 from omnivec.errors import OmnivecError
 
 T = TypeVar("T")
@@ -87,8 +86,9 @@ class ModelConfig:
     """Learned meta tokens prepended per modality (OmniVec); 0 disables them."""
     augment: bool = True
     """Augment training batches with each encoder's augmentation (its augment_* fields); never at evaluation."""
-    encoders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per-modality encoder configs: modality -> {name: registered encoder, ...its fields}."""
+    encoders: dict[str, EncoderConfig] = field(default_factory=dict)
+    """Per-modality encoder configs: modality -> the config of a registered encoder (written as {name: that
+    encoder, ...its fields})."""
     tasks: list[TaskConfig] = field(default_factory=list)
     """The tasks whose heads sit on the trunk."""
 
@@ -187,9 +187,9 @@ class RunConfig:
 # --------------------------------------------------------------------------------------------- presets
 
 
-def _encoders(preset: str) -> dict[str, dict[str, Any]]:
+def _encoders(preset: str) -> dict[str, EncoderConfig]:
     patch = 8 if preset != "base" else 16
-    return {
+    specs: dict[str, dict[str, Any]] = {
         "image": {"name": "image_patch", "in_chans": 3, "patch_size": patch},
         "video": {
             "name": "video_tubelet",
@@ -210,6 +210,7 @@ def _encoders(preset: str) -> dict[str, dict[str, Any]]:
             "group_size": 32,
         },
     }
+    return {m: from_dict(EncoderConfig, spec, f"encoders.{m}") for m, spec in specs.items()}
 
 
 def preset_model(preset: str) -> ModelConfig:
@@ -242,52 +243,6 @@ def preset(preset_name: str) -> RunConfig:
 
 
 # --------------------------------------------------------------------------------------------- (de)serialisation
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
-    """Build a dataclass from plain data, checking names and types, so a bad value names its field."""
-    if not isinstance(data, dict):
-        raise OmnivecError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise OmnivecError(f"{where or cls.__name__}: unknown field(s) {unknown}; expected some of {sorted(names)}")
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
-    try:
-        out = cls(**kwargs)
-    except TypeError as e:
-        raise OmnivecError(f"{where or cls.__name__}: {e}") from None
-    from omnivec.config.validate import check_config
-
-    check_config(out, where)
-    return out
-
-
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, where)  # type: ignore[arg-type]
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise OmnivecError(f"{where}: expected a list, got {value!r}")
-        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise OmnivecError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if origin in (typing.Union, types.UnionType):
-        return value
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if (tp in (int, float, str, bool) and not isinstance(value, tp)) or (tp is int and isinstance(value, bool)):
-        raise OmnivecError(f"{where}: expected {tp.__name__}, got {value!r}")
-    return value
 
 
 def comma_list(text: str | None) -> list[str]:

@@ -8,12 +8,13 @@ from typing import Any
 
 import yaml
 
-from omnivec.config import field_docs, from_dict
+from omnivec.config import field_docs
+from omnivec.config.encoder import EncoderConfig
 
 
 def commented_yaml(cfg: Any) -> str:
     """``cfg`` as YAML with every field's docstring as a comment above it (``omnivec config show``): a complete
-    config to copy and edit. Encoder specs are completed with their encoder's defaults and documented too."""
+    config to copy and edit. Encoder configs are written in full, every field documented too."""
     lines: list[str] = []
     _emit(cfg, lines, 0)
     return "\n".join(lines) + "\n"
@@ -59,16 +60,7 @@ def _emit(obj: Any, lines: list[str], indent: int) -> None:
             lines.append(f"{pad}{f.name}: {_scalar(value)}")
 
 
-def _emit_encoder(spec: dict[str, Any], lines: list[str], indent: int) -> None:
-    from omnivec.nn.encoders import ENCODERS
-
-    pad = " " * indent
-    name = spec.get("name", "")
-    if name not in ENCODERS:
-        lines.extend(pad + row for row in yaml.safe_dump(spec, sort_keys=False).rstrip().splitlines())
-        return
-    cls = ENCODERS.get(name)
-    full: Any = from_dict(cls.Config, {k: v for k, v in spec.items() if k != "name"}, where=f"encoders.{name}")
+def _emit_encoder(cfg: EncoderConfig, lines: list[str], indent: int) -> None:
     _comment(lines, "registered encoder (omnivec.nn.encoders)", indent)
-    lines.append(f"{pad}name: {name}")
-    _emit(full, lines, indent)
+    lines.append(f"{' ' * indent}name: {cfg.name}")
+    _emit(cfg, lines, indent)

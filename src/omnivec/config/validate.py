@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 
 Check = tuple[Callable[[Any], bool], str]
@@ -89,6 +90,8 @@ def check_config(cfg: Any, where: str = "") -> None:
     """Refuse a config dataclass whose fields break :data:`RULES` (nested dataclasses are checked when they are
     built); the error names ``where.field``, the value and what is expected."""
     prefix = f"{where}." if where else ""
+    if isinstance(cfg, EncoderConfig):
+        check_encoder(cfg, where)
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         rule = RULES.get(f.name)
@@ -104,15 +107,12 @@ def check_config(cfg: Any, where: str = "") -> None:
 
         if cfg.vectorizer not in VECTORIZERS:
             raise OmnivecError(f"{prefix}vectorizer: expected one of {', '.join(VECTORIZERS)}, got {cfg.vectorizer!r}")
-    if isinstance(getattr(cfg, "encoders", None), dict):
-        for modality, spec in cfg.encoders.items():
-            check_encoder(spec, f"{prefix}encoders.{modality}")
 
 
-def check_encoder(spec: Any, where: str) -> None:
-    if not isinstance(spec, dict):
-        raise OmnivecError(f"{where}: expected a mapping of encoder fields, got {spec!r}")
-    for key, value in spec.items():
+def check_encoder(cfg: EncoderConfig, where: str) -> None:
+    """Sizes and rates of an encoder's config are positive, other numbers finite and >= 0 (a mean may be
+    negative), whatever the encoder: the rules go by field name."""
+    for key, value in ((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         if key in SIGNED_ENCODER_FIELDS and math.isfinite(value):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +36,8 @@ from omnivec.data.datasets.images import digit_arrays, load_image_split
 from omnivec.data.datasets.verify import fsdd_files, is_present, verify_dataset
 from omnivec.data.root import StrPath, resolve_cache, resolve_root
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders import ENCODERS
+from omnivec.nn.encoders.audio import AudioEncoderConfig
 from omnivec.types import Modality
 
 SCENE_CANVAS = 32
@@ -89,8 +92,16 @@ def _size(value: int, default: int) -> int:
     return value if value > 0 else default
 
 
+def read_option(cfg: RunConfig, modality: str, key: str, default: Any) -> Any:
+    """Option ``key`` of how files are read for the run's ``modality`` encoder (its ``read_options``), or
+    ``default`` when the run has no encoder of that modality."""
+    spec = cfg.model.encoders.get(modality)
+    return default if spec is None else ENCODERS.get(spec.name).read_options(spec)[key]
+
+
 def audio_rate(cfg: RunConfig) -> int:
-    return int(cfg.model.encoders.get("audio", {}).get("sample_rate", 8000))
+    """The sample rate audio is read at: the audio encoder's (without one, the spectrogram encoder's default)."""
+    return int(read_option(cfg, Modality.AUDIO, "sample_rate", AudioEncoderConfig.sample_rate))
 
 
 # ------------------------------------------------------------------------------------------ named datasets

@@ -26,11 +26,12 @@ from omnivec.errors import OmnivecError
 
 def _generated(generator: str) -> Callable[[RunConfig], TaskSplits]:
     def build(cfg: RunConfig) -> TaskSplits:
+        from omnivec.data.real_tasks import audio_rate
         from omnivec.data.synthetic import make_splits
 
         kw = {}
         if generator == "tones":
-            kw["sample_rate"] = int(cfg.model.encoders.get("audio", {}).get("sample_rate", 8000))
+            kw["sample_rate"] = audio_rate(cfg)
         return make_splits(generator, cfg.num_train, cfg.num_test, cfg.train.seed, **kw)
 
     return build

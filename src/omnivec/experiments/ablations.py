@@ -35,6 +35,9 @@ from omnivec.api.train import train
 from omnivec.config import RunConfig, comma_list, preset
 from omnivec.data.task_catalog import GENERATED_SUITE, get_task, task_names
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders.points import PointsEncoderConfig
+from omnivec.nn.encoders.text import TextEncoderConfig
+from omnivec.tasks import task_kind
 from omnivec.training.outputs import claim_folder
 
 ABLATION_REAL_SUITE = [
@@ -102,8 +105,9 @@ def base_config(b: Budget, data_root: str, seed: int) -> RunConfig:
     m = cfg.model
     m.embed_dim, m.depth, m.num_heads = b.embed_dim, b.depth, b.num_heads
     if b.preset == "small":  # the quickstart's narrowing of the small preset's text and point encoders
-        m.encoders["text"]["vocab_size"] = 2048
-        m.encoders["points"]["hidden_dim"] = 64
+        text, points = m.encoders["text"], m.encoders["points"]
+        assert isinstance(text, TextEncoderConfig) and isinstance(points, PointsEncoderConfig)
+        text.vocab_size, points.hidden_dim = 2048, 64
     cfg.train.lr = b.lr
     cfg.num_train, cfg.num_test = b.num_train, b.num_test
     cfg.train_limit, cfg.test_limit = b.num_train, b.num_test
@@ -185,7 +189,7 @@ def run_ablations(
         )
     )
     # (e) no modality mixing: one stream per step everywhere, T times the steps
-    n_pt = len([t for t in tasks if get_task(t).kind != "retrieval"])  # streams pretraining uses
+    n_pt = len([t for t in tasks if not task_kind(get_task(t).kind).paired])  # streams pretraining uses
     timed(
         "pretrain-single",
         lambda: pretrain(

@@ -30,11 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnivec.config import TaskConfig
+from omnivec.config import EncoderConfig, TaskConfig, from_dict
 from omnivec.data.base import drop_skipped
 from omnivec.errors import OmnivecError
 from omnivec.nn.heads.classify import ClassifyOutput
 from omnivec.nn.heads.segment import SegmentOutput
+from omnivec.registry import Registry
 from omnivec.tasks import task_kind
 from omnivec.types import Modality
 
@@ -187,14 +188,14 @@ class _Featurizer:
     """Raw samples -> the tensor a baseline network takes. Audio reuses omnivec's log-mel front end (a fixed
     transform, no learned weights), so both sides see the same spectrogram."""
 
-    def __init__(self, modality: str, audio_cfg: dict[str, Any] | None = None) -> None:
+    def __init__(self, modality: str, audio_cfg: EncoderConfig | None = None) -> None:
         self.modality = modality
         self.audio: Any = None
         if modality == Modality.AUDIO:
             from omnivec.nn.encoders import build_encoder
 
-            spec = {"name": "audio_spectrogram", **{k: v for k, v in (audio_cfg or {}).items() if k != "name"}}
-            self.audio = build_encoder(spec, 8)
+            fields = {k: v for k, v in (audio_cfg.to_dict() if audio_cfg else {}).items() if k != "name"}
+            self.audio = build_encoder(from_dict(EncoderConfig, {"name": "audio_spectrogram", **fields}), 8)
 
     def __call__(self, samples: list[Any]) -> tuple[Tensor, ...]:
         if self.modality == Modality.AUDIO:
@@ -207,24 +208,50 @@ class _Featurizer:
         return (_stack(samples),)
 
 
+Classifier = Callable[[int, tuple[Tensor, ...], int], tuple[str, nn.Module]]
+"""(num_classes, an example batch, width multiplier 1 or 2) -> (a short name, the network)."""
+
+
+def _wide(x2: int) -> str:
+    return " (wide)" if x2 > 1 else ""
+
+
+CLASSIFIERS: Registry[Classifier] = Registry("classification baseline")
+"""Modality -> the neural baseline of its classification tasks (text's is TF-IDF + a linear SVM, :func:`train_text`);
+a new modality registers its own here."""
+
+
+@CLASSIFIERS.register(Modality.IMAGE)
+def _image_cnn(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "CNN" + _wide(x2), SmallCNN(example[0].shape[1], k, convs=x2)
+
+
+@CLASSIFIERS.register(Modality.VIDEO)
+def _video_cnn(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "3D-CNN" + _wide(x2), Small3DCNN(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
+
+
+@CLASSIFIERS.register(Modality.AUDIO)
+def _mel_cnn(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "log-mel CNN" + _wide(x2), MelCNN(k, convs=x2)
+
+
+@CLASSIFIERS.register(Modality.POINTS)
+def _pointnet(k: int, example: tuple[Tensor, ...], x2: int) -> tuple[str, nn.Module]:
+    return "PointNet", PointNet(k)  # one width: wide leaves it as it is
+
+
 def build_network(task: TaskConfig, example: tuple[Tensor, ...], wide: bool = False) -> tuple[str, nn.Module]:
     """The baseline for a task: (a short name, the module); ``wide`` doubles channels and convs per stage."""
     m, k = task.modality, task.num_classes
     x2 = 2 if wide else 1
-    tag = " (wide)" if wide else ""
     if task.kind == "segmentation":
-        return "U-Net" + tag, UNet(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
+        return "U-Net" + _wide(x2), UNet(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
     if task.kind != "classification":
         raise OmnivecError(f"no baseline for {task.kind} tasks")
-    if m == Modality.IMAGE:
-        return "CNN" + tag, SmallCNN(example[0].shape[1], k, convs=x2)
-    if m == Modality.VIDEO:
-        return "3D-CNN" + tag, Small3DCNN(example[0].shape[1], k, (16 * x2, 32 * x2, 64 * x2))
-    if m == Modality.AUDIO:
-        return "log-mel CNN" + tag, MelCNN(k, convs=x2)
-    if m == Modality.POINTS:
-        return "PointNet", PointNet(k)
-    raise OmnivecError(f"no neural baseline for {m} classification")
+    if m not in CLASSIFIERS:
+        raise OmnivecError(f"no neural baseline for {m} classification")
+    return CLASSIFIERS.get(m)(k, example, x2)
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -248,7 +275,7 @@ def train_neural(
     test_ds: Any,
     budget: Budget,
     seed: int = 0,
-    audio_cfg: dict[str, Any] | None = None,
+    audio_cfg: EncoderConfig | None = None,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
     feat = _Featurizer(task.modality, audio_cfg)
@@ -326,7 +353,7 @@ def train_baseline(
     test_ds: Any,
     budget: Budget,
     seed: int = 0,
-    audio_cfg: dict[str, Any] | None = None,
+    audio_cfg: EncoderConfig | None = None,
 ) -> dict[str, Any]:
     """Train the task's baseline on ``train_ds`` for ``budget``; its primary metric on ``test_ds``."""
     if task.modality == Modality.TEXT and task.kind == "classification":
@@ -338,7 +365,7 @@ def train_baselines(
     tasks: dict[str, Any],
     budget: Budget,
     seed: int = 0,
-    audio_cfg: dict[str, Any] | None = None,
+    audio_cfg: EncoderConfig | None = None,
     progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Every prepared task's (``train.PreparedTask``) baseline at ``budget``, each at its own ``default_lr``."""

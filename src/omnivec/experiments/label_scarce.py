@@ -53,6 +53,7 @@ from omnivec.experiments.scarce_budget import (
     resolve,
 )
 from omnivec.runs import load_run, save_run
+from omnivec.tasks import task_kind
 
 PROTOCOL = 1
 """Part of every part's config: bump it when a code change alters what the parts compute without changing their
@@ -104,7 +105,7 @@ def plan_seed(
     cfg = base_config(budget, data_root, seed, tasks)
     groups = default_groups(tasks)
     S, G, T = budget.steps, len(groups), len(tasks)
-    pretrainable = [t for t in tasks if get_task(t).kind != "retrieval"]
+    pretrainable = [t for t in tasks if not task_kind(get_task(t).kind).paired]
     label = "+".join(comma_list(suite)) if suite_name == "custom" else suite_name
     budget_fields = {k: v for k, v in asdict(budget).items() if k != "wall"}  # wall is a description
     base = {"protocol": PROTOCOL, "budget": budget_fields, "suite": label, "tasks": tasks, "held_out": held_out}

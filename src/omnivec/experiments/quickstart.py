@@ -13,6 +13,9 @@ from typing import Any
 from omnivec.api.train import prepare_tasks, train
 from omnivec.config import RunConfig, preset
 from omnivec.data.task_catalog import GENERATED_SUITE
+from omnivec.nn.encoders.audio import AudioEncoderConfig
+from omnivec.nn.encoders.text import TextEncoderConfig
+from omnivec.nn.encoders.video import VideoEncoderConfig
 from omnivec.training import checkpoint as ckpt
 
 PASS_RATIO = 0.98
@@ -24,10 +27,13 @@ def quickstart_config(seed: int = 0, data_root: str = "", suite: list[str] | Non
     # 300 steps show each sample ~3 times: shifting clips and shifting/noising audio cost a little there
     # (moving-digits 0.942 -> 0.930, fsdd 0.980 -> 0.973 with them on), image shifts pay (mnist 0.976 -> 0.983,
     # digit-scenes 0.757 -> 0.788). docs/learning.md.
-    cfg.model.encoders["video"]["augment_shift"] = 0
-    cfg.model.encoders["audio"]["augment_shift_s"] = 0.0
-    cfg.model.encoders["audio"]["augment_noise"] = 0.0
-    cfg.model.encoders["text"]["max_length"] = 32  # covers 94 % of Banking77 queries whole
+    video, audio, text = (cfg.model.encoders[m] for m in ("video", "audio", "text"))
+    assert isinstance(video, VideoEncoderConfig) and isinstance(audio, AudioEncoderConfig)
+    assert isinstance(text, TextEncoderConfig)
+    video.augment_shift = 0
+    audio.augment_shift_s = 0.0
+    audio.augment_noise = 0.0
+    text.max_length = 32  # covers 94 % of Banking77 queries whole
     cfg.train.max_steps, cfg.train.batch_size, cfg.train.lr, cfg.train.warmup_steps = 300, 32, 4e-3, 30
     cfg.train.log_every = 10
     cfg.train.seed = seed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from omnivec.config import ModelConfig, RunConfig
+from omnivec.config import EncoderConfig, ModelConfig, RunConfig, from_dict
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -50,7 +50,8 @@ class ASTConverter(Converter):
             audio.update(mean=0.0, std=0.5)  # (x - 0) / (2 * 0.5) leaves the features as they are
         model_cfg = ModelConfig(
             embed_dim=D, depth=depth, num_heads=nh, mlp_ratio=ratio, layer_scale=0.0, vectorizer="cls",
-            num_meta_tokens=1, norm_eps=float(folder.cfg("layer_norm_eps", 1e-12)), encoders={"audio": audio},
+            num_meta_tokens=1, norm_eps=float(folder.cfg("layer_norm_eps", 1e-12)),
+            encoders={"audio": from_dict(EncoderConfig, audio, "encoders.audio")},
         )  # fmt: skip
         model = OmniModel(model_cfg)
         own = model.state_dict()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from omnivec.config import EncoderConfig, from_dict
 from omnivec.errors import CheckpointError
 from omnivec.hf.base import (
     CONVERTERS,
@@ -33,6 +34,7 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
+from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.unival.locations import special_tokens
 
@@ -112,8 +114,9 @@ class BartConverter(Converter):
         backbone = run.model.backbone
         backbone.embed_dim, backbone.depth, backbone.num_heads, backbone.mlp_ratio = D, enc, nh, ratio
         backbone.post_norm, backbone.norm_eps = True, 1e-5
-        backbone.encoders["text"] = dict(name="text_embedding", vocab_size=tokenizer.vocab_size, max_length=P,
-                                         bigram_buckets=0, embed_norm=True, lowercase=False)  # fmt: skip
+        text = dict(name="text_embedding", vocab_size=tokenizer.vocab_size, max_length=P, bigram_buckets=0,
+                    embed_norm=True, lowercase=False)  # fmt: skip
+        backbone.encoders["text"] = from_dict(EncoderConfig, text, "encoders.text")
         model_cfg = UnivalModelConfig(backbone=backbone, decoder_depth=dec, decoder_max_length=P,
                                       num_bins=options.num_bins, decoder_embed_norm=True)  # fmt: skip
         own = UnivalModel(model_cfg, tokenizer).state_dict()
@@ -143,15 +146,17 @@ class BartConverter(Converter):
             return None
         c, b = model.cfg, model.cfg.backbone
         spec = b.encoders["text"]
-        fits = b.post_norm and c.decoder_embed_norm and spec.get("embed_norm") and not spec.get("bigram_buckets", 1)
-        same_sizes = b.norm_eps == spec.get("embed_norm_eps", 1e-5) and spec["max_length"] == c.decoder_max_length
-        if not fits or spec.get("type_embed") or not same_sizes:  # BartConfig has one eps and one position count
+        if not isinstance(spec, TextEncoderConfig):
+            return None
+        fits = b.post_norm and c.decoder_embed_norm and spec.embed_norm and not spec.bigram_buckets
+        same_sizes = b.norm_eps == spec.embed_norm_eps and spec.max_length == c.decoder_max_length
+        if not fits or spec.type_embed or not same_sizes:  # BartConfig has one eps and one position count
             return None
         s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
         # the text modality embedding is added after the embedding LayerNorm: it folds into that norm's bias
         s[TEXT + "embed_norm.bias"] = s[TEXT + "embed_norm.bias"] + s["backbone.modality_embed.text"].view(-1)
         state = give_rules(s, bart_rules(b.depth, c.decoder_depth))
-        D, P = b.embed_dim, int(spec["max_length"])
+        D, P = b.embed_dim, int(spec.max_length)
         pad2 = torch.zeros(OFFSET, D)
         embed = s[TEXT + "token_embed.weight"]
         state.update({

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from omnivec.config import ModelConfig, RunConfig
+from omnivec.config import EncoderConfig, ModelConfig, RunConfig, from_dict
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -29,6 +29,7 @@ from omnivec.hf.base import (
 )
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
+from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.model import OmniModel
 
 TEXT = "encoders.text."
@@ -66,7 +67,7 @@ class BertConverter(Converter):
                     embed_norm=True, embed_norm_eps=eps)  # fmt: skip
         model_cfg = ModelConfig(
             embed_dim=D, depth=depth, num_heads=nh, mlp_ratio=ratio, layer_scale=0.0, vectorizer="mean",
-            post_norm=True, norm_eps=eps, encoders={"text": text},
+            post_norm=True, norm_eps=eps, encoders={"text": from_dict(EncoderConfig, text, "encoders.text")},
         )  # fmt: skip
         own = OmniModel(model_cfg).state_dict()
         state = take_rules(folder, bert_rules(depth), own)
@@ -86,19 +87,20 @@ class BertConverter(Converter):
         if not isinstance(model, OmniModel):
             return None
         c = model.cfg
-        spec = c.encoders.get("text", {})
+        spec = c.encoders.get("text")
         fits = (
-            list(c.encoders) == ["text"]
+            isinstance(spec, TextEncoderConfig)
+            and list(c.encoders) == ["text"]
             and c.post_norm
-            and spec.get("type_embed")
-            and spec.get("embed_norm")
-            and not spec.get("bigram_buckets", 65536)
+            and spec.type_embed
+            and spec.embed_norm
+            and not spec.bigram_buckets
             and c.num_meta_tokens == 0
             and c.vectorizer != "cls"
             and c.layer_scale == 0
-            and float(spec.get("embed_norm_eps", 1e-5)) == c.norm_eps
+            and float(spec.embed_norm_eps) == c.norm_eps
         )  # fmt: skip  (BertConfig has one layer_norm_eps for the embeddings and the blocks)
-        if not fits:
+        if not fits or not isinstance(spec, TextEncoderConfig):
             return None
         s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
         # the modality embedding is added after the embedding LayerNorm: it folds into that norm's bias
@@ -111,10 +113,10 @@ class BertConverter(Converter):
         })  # fmt: skip
         D = c.embed_dim
         config = {
-            "model_type": "bert", "architectures": ["BertModel"], "vocab_size": int(spec["vocab_size"]),
+            "model_type": "bert", "architectures": ["BertModel"], "vocab_size": int(spec.vocab_size),
             "hidden_size": D, "num_hidden_layers": c.depth, "num_attention_heads": c.num_heads,
             "intermediate_size": int(D * c.mlp_ratio), "hidden_act": "gelu", "max_position_embeddings":
-            int(spec["max_length"]), "type_vocab_size": 1, "layer_norm_eps": float(spec.get("embed_norm_eps", 1e-5)),
+            int(spec.max_length), "type_vocab_size": 1, "layer_norm_eps": float(spec.embed_norm_eps),
             "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "position_embedding_type": "absolute",
             "pad_token_id": model.tokenizer.pad_id if model.tokenizer is not None else 0,
         }  # fmt: skip

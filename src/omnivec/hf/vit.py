@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from omnivec.config import ModelConfig, RunConfig
+from omnivec.config import EncoderConfig, ModelConfig, RunConfig, from_dict
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -31,6 +31,7 @@ from omnivec.hf.base import (
     vit_block_rules,
 )
 from omnivec.hf.folder import HFFolder, require
+from omnivec.nn.encoders.image import ImageEncoderConfig
 from omnivec.nn.model import OmniModel
 
 IMAGENET_STANDARD = [0.5, 0.5, 0.5]
@@ -76,7 +77,8 @@ class ViTConverter(Converter):
                      pos_embed="learned", pos_grid=[g, g])  # fmt: skip
         model_cfg = ModelConfig(
             embed_dim=D, depth=depth, num_heads=nh, mlp_ratio=ratio, layer_scale=0.0, vectorizer="cls",
-            norm_eps=float(folder.cfg("layer_norm_eps", 1e-12)), encoders={"image": image},
+            norm_eps=float(folder.cfg("layer_norm_eps", 1e-12)),
+            encoders={"image": from_dict(EncoderConfig, image, "encoders.image")},
         )  # fmt: skip
         own = OmniModel(model_cfg).state_dict()
         pos = folder.take("embeddings.position_embeddings", (1, g * g + 1, D))
@@ -95,16 +97,16 @@ class ViTConverter(Converter):
         if not isinstance(model, OmniModel):
             return None
         c = model.cfg
-        spec = c.encoders.get("image", {})
+        spec = c.encoders.get("image")
         fits = (
-            list(c.encoders) == ["image"] and spec.get("stem") == "linear" and spec.get("pos_embed") == "learned"
-            and c.vectorizer == "cls" and c.num_meta_tokens == 0 and c.layer_scale == 0 and not c.post_norm
-            and len(set(spec.get("pos_grid", []))) == 1
+            isinstance(spec, ImageEncoderConfig) and list(c.encoders) == ["image"] and spec.stem == "linear"
+            and spec.pos_embed == "learned" and c.vectorizer == "cls" and c.num_meta_tokens == 0
+            and c.layer_scale == 0 and not c.post_norm and len(set(spec.pos_grid)) == 1
         )  # fmt: skip
-        if not fits:
+        if not fits or not isinstance(spec, ImageEncoderConfig):
             return None
         s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-        D, g, p = c.embed_dim, spec["pos_grid"][0], spec["patch_size"]
+        D, g, p = c.embed_dim, spec.pos_grid[0], spec.patch_size
         patches = s["encoders.image.pos_table"] + s["modality_embed.image"]  # the modality embedding folded in
         state = give_rules(s, vit_block_rules(c.depth))
         state.update({
@@ -113,8 +115,8 @@ class ViTConverter(Converter):
             "embeddings.position_embeddings": torch.cat([torch.zeros(1, 1, D), patches], dim=1),
             "embeddings.cls_token": s["cls_token"],
         })  # fmt: skip
-        C = int(spec.get("in_chans", 3))
-        mean, std = spec.get("mean", 0.5), spec.get("std", 0.25)
+        C = int(spec.in_chans)
+        mean, std = spec.mean, spec.std
         config = {
             "model_type": "vit", "architectures": ["ViTModel"], "hidden_size": D, "num_hidden_layers": c.depth,
             "num_attention_heads": c.num_heads, "intermediate_size": int(D * c.mlp_ratio), "hidden_act": "gelu",

@@ -36,10 +36,10 @@ class OmniModel(nn.Module):
         super().__init__()
         self.cfg = cfg = copy.deepcopy(cfg)  # the model's own: add_task extends it, the caller's stays as given
         D = cfg.embed_dim
-        self.encoders = nn.ModuleDict({m: build_encoder(spec, D, f"encoders.{m}") for m, spec in cfg.encoders.items()})
+        self.encoders = nn.ModuleDict({m: build_encoder(spec, D) for m, spec in cfg.encoders.items()})
         for m, enc in self.encoders.items():
             if enc.modality != m:
-                raise OmnivecError(f"encoders.{m}: the {cfg.encoders[m]['name']} encoder reads {enc.modality}, not {m}")
+                raise OmnivecError(f"encoders.{m}: the {cfg.encoders[m].name} encoder reads {enc.modality}, not {m}")
         self.modality_embed = nn.ParameterDict({m: nn.Parameter(torch.zeros(1, 1, D)) for m in cfg.encoders})
         self.meta_tokens = nn.ParameterDict(
             {m: nn.Parameter(torch.zeros(1, cfg.num_meta_tokens, D)) for m in cfg.encoders}
@@ -152,18 +152,14 @@ class OmniModel(nn.Module):
 
     def read_options(self, modality: str, task: str | None = None) -> dict[str, Any]:
         """How files of ``modality`` are decoded for this model: its encoder's ``read_options``, and for a task
-        trained on fixed-size images or clips, that size (``TaskConfig.input_shape``; without ``task``, the first
-        such task of the modality)."""
-        opts = self.encoder(modality).read_options()
+        trained on fixed-size samples, that size (``TaskConfig.input_shape``; without ``task``, the first such task
+        of the modality)."""
         if task is not None:
             shape = self.task(task).input_shape
         else:
             shape = next((t.input_shape for t in self.tasks.values() if t.modality == modality and t.input_shape), [])
-        if modality == Modality.IMAGE and len(shape) == 3 and shape[1] == shape[2]:
-            opts.update(image_size=shape[1], channels=shape[0])
-        if modality == Modality.VIDEO and len(shape) == 4 and shape[2] == shape[3]:
-            opts.update(num_frames=shape[1], video_size=shape[2])
-        return opts
+        encoder = self.encoder(modality)
+        return encoder.read_options(encoder.cfg, shape)
 
     def _as_input(self, modality: str, inputs: EncoderInput | Sequence[Any], task: str | None = None) -> EncoderInput:
         """Raw samples, file paths (:mod:`omnivec.api.inputs`), a batch tensor or a collated batch -> a collated batch
@@ -198,8 +194,10 @@ class OmniModel(nn.Module):
 
     def retrieval_head(self, task: str, modality: str) -> nn.Module:
         """The head of retrieval task ``task``, checked to take ``modality`` on one of its sides."""
+        from omnivec.tasks import task_kind
+
         cfg = self.task(task)
-        if cfg.kind != "retrieval":
+        if not task_kind(cfg.kind).paired:
             raise OmnivecError(f"task {task!r} is {cfg.kind}, not retrieval: it has no embedding space to share")
         if modality not in (cfg.modality, cfg.pair_modality):
             raise OmnivecError(f"retrieval task {task!r} pairs {cfg.modality} with {cfg.pair_modality}, not {modality}")

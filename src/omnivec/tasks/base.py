@@ -22,6 +22,10 @@ class TaskKind:
     """Subclasses implement one kind (classification, segmentation, retrieval)."""
 
     primary_metric: str = "accuracy"
+    paired: bool = False
+    """A sample is a pair of inputs of two modalities (``modality``, ``pair_modality``) trained to meet in one
+    embedding space: such a task has no classes, gives masked pretraining no single-modality stream, and its
+    head is a space to embed and search in."""
     default_loss_weight: float = 1.0
     """The weight a task of this kind gets in a shared step unless its config says otherwise."""
 

@@ -50,6 +50,7 @@ class RecallMetric:
 @TASK_KINDS.register("retrieval")
 class Retrieval(TaskKind):
     primary_metric = "r@1"
+    paired = True
 
     def collate(self, model: Any, task: TaskConfig, items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         a = model.collate(task.modality, [s for s, _ in items])

@@ -5,8 +5,9 @@ Plain dataclasses, below the model and the tasks that read them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from omnivec.config import ModelConfig, TrainConfig, preset_model, preset_train
+from omnivec.config import EncoderConfig, ModelConfig, TrainConfig, from_dict, preset_model, preset_train
 
 
 @dataclass
@@ -74,12 +75,18 @@ class UnivalRunConfig:
     """Stop at the first unreadable TSV row, naming file and line, instead of skipping and reporting it."""
 
 
-CNN_ENCODERS = {
+CNN_ENCODERS: dict[str, dict[str, Any]] = {
     "image": {"name": "image_resnet", "in_chans": 1, "width": 16, "stages": 2},
     "video": {"name": "video_conv3d", "in_chans": 1, "width": 8, "stages": 2},
     "audio": {"name": "audio_cnn14", "sample_rate": 8000, "width": 16, "blocks": 3, "max_seconds": 1.5},
 }
-"""``--cnn``: UnIVAL's lightweight CNN encoders instead of the patch encoders."""
+"""``--cnn``: UnIVAL's lightweight CNN encoders instead of the patch encoders (as a config file gives them: read
+with :func:`cnn_encoders`)."""
+
+
+def cnn_encoders() -> dict[str, EncoderConfig]:
+    """The ``--cnn`` encoders' configs."""
+    return {m: from_dict(EncoderConfig, spec, f"encoders.{m}") for m, spec in CNN_ENCODERS.items()}
 
 
 def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
@@ -91,7 +98,7 @@ def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
     # the image's pixels, and a shifted image would move the object under its label. No per-position norm in the
     # stems (stem_norm none): it raised every faint response to full size, and one digit on the canvas took
     # 500 steps to 0.37 against 0.93 without it; in the 7-task mix captioning 1.85 -> 2.60 (docs/unival.md).
-    backbone.encoders = {
+    encoders: dict[str, dict[str, Any]] = {
         "image": {
             "name": "image_patch",
             "in_chans": 1,
@@ -119,6 +126,7 @@ def unival_preset(name: str = "tiny", num_bins: int = 1000) -> UnivalRunConfig:
         },
         "text": {"name": "text_embedding", "vocab_size": 0, "max_length": 96 if name == "tiny" else 256},
     }
+    backbone.encoders = {m: from_dict(EncoderConfig, spec, f"encoders.{m}") for m, spec in encoders.items()}
     backbone.vectorizer = "mean"
     backbone.layer_scale = 0.0
     train = preset_train(name)

@@ -22,6 +22,8 @@ from torch import Tensor, nn
 
 from omnivec.config import save_yaml
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders.image import ImageEncoderConfig
+from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.generation import allowed_mask, beam_search, greedy
 from omnivec.nn.heads.decoder import TextDecoder
 from omnivec.nn.model import OmniModel
@@ -56,9 +58,9 @@ class UnivalModel(nn.Module):
         self.image_size = image_size
         """Images read from files are resized to this square side (the run's ``image_size``)."""
         text = cfg.backbone.encoders.get(Modality.TEXT)
-        if text is None:
+        if not isinstance(text, TextEncoderConfig):
             raise OmnivecError("a UnIVAL model needs a text encoder (the prompt and the shared vocabulary)")
-        text["vocab_size"] = tokenizer.vocab_size  # one vocabulary: the tokenizer's, bins included
+        text.vocab_size = tokenizer.vocab_size  # one vocabulary: the tokenizer's, bins included
         cfg.backbone.tasks = []
         self.backbone = OmniModel(cfg.backbone, tokenizer)
         b = cfg.backbone
@@ -88,8 +90,9 @@ class UnivalModel(nn.Module):
         its tokens), rescaled to the embedding table's spread."""
         from omnivec.nn.layers.pos import sincos_1d
 
-        image = self.cfg.backbone.encoders.get(Modality.IMAGE) or {}
-        side = self.image_size / int(image.get("patch_size", 16))  # tokens along a side
+        image = self.cfg.backbone.encoders.get(Modality.IMAGE)
+        patch = getattr(image, "patch_size", ImageEncoderConfig.patch_size)  # every image encoder's token stride
+        side = self.image_size / int(patch)  # tokens along a side
         table: Tensor = self.backbone.encoders[Modality.TEXT].token_embed.weight  # type: ignore[union-attr,assignment]
         width = int(table.shape[1])
         half = width // 2 // 2 * 2

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from omnivec.data.base import Skipped, label_subset
 from omnivec.errors import OmnivecError
+from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
@@ -104,7 +105,9 @@ def new_model(
     """A fresh model whose vocabulary is learnt from ``texts`` (default: ``data``'s); under ``torchrun``
     (``info``) every rank ends with the main rank's tokenizer (:func:`omnivec.training.runner.same_tokenizer`)."""
     text = cfg.model.backbone.encoders["text"]
-    vocab = int(text.get("vocab_size") or 0) or (2048 if cfg.preset == "tiny" else 8192)
+    if not isinstance(text, TextEncoderConfig):
+        raise OmnivecError(f"a UnIVAL model's text encoder is text_embedding, not {text.name}")
+    vocab = text.vocab_size or (2048 if cfg.preset == "tiny" else 8192)  # 0 (the presets'): by the preset's size
     # the subword part of the vocabulary; the bins come on top
     base = vocab - cfg.model.num_bins if vocab > cfg.model.num_bins + 300 else vocab
     tok = UnivalModel.train_tokenizer(texts if texts is not None else corpus(data), base, cfg.model.num_bins)

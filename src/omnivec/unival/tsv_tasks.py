@@ -40,6 +40,8 @@ from torch.utils.data import Dataset
 from omnivec.config import comma_list
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
+from omnivec.nn.encoders.image import ImageEncoderConfig
+from omnivec.nn.encoders.image_resnet import ImageResNetConfig
 from omnivec.unival import (
     derived_tasks,  # noqa: F401  (registers the built-in tasks a TSV task is like)
     tsv,
@@ -223,7 +225,9 @@ def build(name: str, cfg: UnivalRunConfig) -> tuple[TsvDataset, TsvDataset]:
     encoder = cfg.model.backbone.encoders.get("image")
     if encoder is None:
         raise OmnivecError(f"task {name} needs an image encoder")
-    channels = int(encoder.get("in_chans", 3))
+    if not isinstance(encoder, (ImageEncoderConfig, ImageResNetConfig)):
+        raise OmnivecError(f"task {name} reads images into an image_patch or image_resnet encoder, not {encoder.name}")
+    channels = int(encoder.in_chans)
 
     def dataset(path: Path, rows: list[tuple[int, int]]) -> TsvDataset:
         if not rows:

@@ -21,8 +21,9 @@ from omnivec.config import RunConfig
 from omnivec.data.base import TaskEntry, TaskSplits
 from omnivec.data.byo.folder import FolderDataset, load_byo, require_readable
 from omnivec.data.readers import ReadOptions
-from omnivec.data.real_tasks import POINTS, VIDEO_FRAMES, VIDEO_SIZE, audio_rate
+from omnivec.data.real_tasks import POINTS, VIDEO_FRAMES, VIDEO_SIZE, audio_rate, read_option
 from omnivec.errors import OmnivecError
+from omnivec.types import Modality
 
 BYO_IMAGE_SIZE = 32
 """Bring-your-own images are resized to this square (a multiple of the image patch size)."""
@@ -58,13 +59,12 @@ def byo_name(path: str) -> str:
 
 
 def byo_options(cfg: RunConfig) -> ReadOptions:
-    enc = cfg.model.encoders
     return ReadOptions(
         image_size=BYO_IMAGE_SIZE,
         sample_rate=audio_rate(cfg),
         num_frames=VIDEO_FRAMES,
         video_size=VIDEO_SIZE,
-        num_points=int(enc.get("points", {}).get("num_points", POINTS)),
+        num_points=int(read_option(cfg, Modality.POINTS, "num_points", POINTS)),
         seed=cfg.train.seed,
     )
 

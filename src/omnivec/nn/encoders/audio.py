@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.base import ENCODERS, Encoder, padding_or_none
 from omnivec.nn.layers.convstem import ConvStem
@@ -29,7 +30,7 @@ from omnivec.types import EncoderInput, Modality, Tokens
 
 
 @dataclass
-class AudioEncoderConfig:
+class AudioEncoderConfig(EncoderConfig):
     sample_rate: int = 8000
     """Model sample rate; inputs given as (waveform, rate) at another rate are resampled to it."""
     n_fft: int = 256
@@ -220,8 +221,9 @@ class AudioEncoder(Encoder):
         spec, _ = self.spectrogram(inp)
         return patchify(spec, self.patch)  # (B, N, pf*pt)
 
-    def read_options(self) -> dict[str, Any]:
-        return {"sample_rate": int(self.cfg.sample_rate)}
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
+        return {"sample_rate": int(cfg.sample_rate)}
 
     def target_dim(self) -> int:
         return int(self.cfg.patch_freq * self.cfg.patch_time)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.base import ENCODERS, Encoder, Unmaskable
 from omnivec.types import EncoderInput, Modality, Tokens
@@ -28,7 +29,7 @@ MEL_FLOOR = 1.192092955078125e-07
 
 
 @dataclass
-class ASTEncoderConfig:
+class ASTEncoderConfig(EncoderConfig):
     sample_rate: int = 16000
     """Model sample rate; (waveform, rate) inputs at another rate are resampled to it."""
     num_mel_bins: int = 128
@@ -137,8 +138,9 @@ class ASTEncoder(Unmaskable, Encoder):
         x = x.flatten(2).transpose(1, 2)  # (B, N, D), row-major over (mel patch, time patch)
         return Tokens(x + self.pos_table, None, self.grid)
 
-    def read_options(self) -> dict[str, Any]:
-        return {"sample_rate": int(self.cfg.sample_rate)}
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
+        return {"sample_rate": int(cfg.sample_rate)}
 
     def example_samples(self, shape: Sequence[int] | None, g: torch.Generator) -> list[Any] | None:
         """Waveforms of three lengths (the features are padded to a fixed frame count either way)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.nn.encoders.audio import AudioEncoder, mel_filterbank
 from omnivec.nn.encoders.base import ENCODERS, Unmaskable, padding_or_none
 from omnivec.nn.layers.pos import sincos_nd
@@ -17,7 +18,7 @@ from omnivec.types import EncoderInput, Tokens
 
 
 @dataclass
-class AudioCNN14Config:
+class AudioCNN14Config(EncoderConfig):
     sample_rate: int = 8000
     """Model sample rate; (waveform, rate) inputs are resampled to it."""
     n_fft: int = 256

@@ -6,13 +6,13 @@ the model never needs an edit to gain a modality.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from omnivec.config import from_dict
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.layers.pos import sincos_nd
 from omnivec.nn.masking import Masked, random_masking
@@ -31,7 +31,8 @@ class Encoder(nn.Module):
 
     modality: ClassVar[str]
     """The modality key (a built-in :class:`Modality` or any new name): config ``encoders.<modality>``."""
-    Config: ClassVar[type]
+    Config: ClassVar[type[EncoderConfig]]
+    """Its config dataclass (a subclass of :class:`EncoderConfig`, one per registered encoder)."""
     default_pool: ClassVar[str] = "max"
     """How the vectorizer pools this encoder's tokens when the model's vectorizer is ``auto``."""
     maskable: ClassVar[bool] = True
@@ -59,9 +60,13 @@ class Encoder(nn.Module):
         """Stack raw samples of this modality into a batch (pad variable-length ones)."""
         raise NotImplementedError
 
-    def read_options(self) -> dict[str, Any]:
-        """How a file must be decoded to fit this encoder (fields of ``omnivec.data.readers.ReadOptions``,
-        e.g. the sample rate); the file readers and ``model.embed``/``predict`` on file paths use it."""
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
+        """How a file must be decoded to fit an encoder of config ``cfg`` (fields of
+        ``omnivec.data.readers.ReadOptions``, e.g. the sample rate), and to fit a task whose training samples had
+        ``shape`` (``TaskConfig.input_shape``, e.g. [C, H, W]; empty: no fixed size). The file readers and
+        ``model.embed``/``predict`` on file paths use it; a class method, so the data layer can ask before a
+        model exists."""
         return {}
 
     @classmethod
@@ -151,7 +156,26 @@ def padding_or_none(pad: Tensor) -> Tensor | None:
     return pad if bool(pad.any()) else None
 
 
-ENCODERS: Registry[type[Encoder]] = Registry("encoder")
+class EncoderRegistry(Registry[type[Encoder]]):
+    """Registered name -> encoder class; registering also names the encoder's config dataclass, so a config
+    object knows which encoder it builds and is written as ``{name: ..., fields}``."""
+
+    def register(self, name: str) -> Callable[[type[Encoder]], type[Encoder]]:
+        add = super().register(name)
+
+        def deco(cls: type[Encoder]) -> type[Encoder]:
+            config = cls.__dict__.get("Config")
+            if not (isinstance(config, type) and issubclass(config, EncoderConfig)):
+                raise TypeError(f"encoder {name!r}: {cls.__name__}.Config must be its own EncoderConfig dataclass")
+            if config.name and config.name != name and config.name in self:
+                raise TypeError(f"encoder {name!r}: {config.__name__} already configures {config.name!r}")
+            config.name = name
+            return add(cls)
+
+        return deco
+
+
+ENCODERS = EncoderRegistry("encoder")
 
 
 def modalities() -> list[str]:
@@ -168,15 +192,6 @@ def default_mask_ratio(modality: str) -> float:
     raise OmnivecError(f"no registered encoder reads {modality!r}; have {modalities()}")
 
 
-def build_encoder(spec: dict[str, Any], embed_dim: int, where: str = "encoder") -> Encoder:
-    """``spec`` is ``{"name": registered name, **config fields}``."""
-    spec = dict(spec)
-    name = spec.pop("name", None)
-    if not name:
-        raise OmnivecError(f"{where}: missing 'name'; expected one of {ENCODERS.names()}")
-    try:
-        cls = ENCODERS.get(name)
-    except KeyError as e:
-        raise OmnivecError(f"{where}: {e.args[0]}") from None
-    cfg: Any = from_dict(cls.Config, spec, where=where)
-    return cls(cfg, embed_dim)
+def build_encoder(cfg: EncoderConfig, embed_dim: int) -> Encoder:
+    """The registered encoder that ``cfg`` configures (``cfg.name``), at width ``embed_dim``."""
+    return ENCODERS.get(cfg.name)(cfg, embed_dim)

@@ -4,11 +4,13 @@ without resizing a position table (sides are padded up to whole tokens)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.base import ENCODERS
 from omnivec.nn.encoders.patch_base import PatchEncoder, match_channels
@@ -16,7 +18,7 @@ from omnivec.types import EncoderInput, Modality
 
 
 @dataclass
-class ImageEncoderConfig:
+class ImageEncoderConfig(EncoderConfig):
     in_chans: int = 3
     """Input channels; 1-channel images are repeated when the encoder expects 3, RGB images become gray (luma
     weights) when it expects 1."""
@@ -62,12 +64,15 @@ class ImageEncoder(PatchEncoder):
         self.stem_entry = (cfg.stem_entry, cfg.stem_entry) if cfg.stem_entry > 1 else ()
         self.build_stem()
 
-    def read_options(self) -> dict[str, Any]:
-        """Files are decoded to the channels this encoder takes, and with learned positions to the image size
-        they were learned at (a ViT's 224 x 224)."""
-        opts = super().read_options()
-        if getattr(self.cfg, "pos_embed", "sincos") == "learned" and len(set(self.cfg.pos_grid)) == 1:
-            opts["image_size"] = self.cfg.pos_grid[0] * self.cfg.patch_size
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
+        """Files are decoded to the channels this encoder takes, with learned positions to the image size they
+        were learned at (a ViT's 224 x 224), and for a task trained on square [C, H, H] images to that size."""
+        opts = super().read_options(cfg)
+        if getattr(cfg, "pos_embed", "sincos") == "learned" and len(set(cfg.pos_grid)) == 1:
+            opts["image_size"] = cfg.pos_grid[0] * cfg.patch_size
+        if len(shape) == 3 and shape[1] == shape[2]:
+            opts.update(image_size=shape[1], channels=shape[0])
         return opts
 
     def collate(self, samples: list[Any]) -> EncoderInput:

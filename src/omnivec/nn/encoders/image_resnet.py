@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.nn.encoders.base import ENCODERS, Unmaskable
 from omnivec.nn.encoders.image import ImageEncoder
 from omnivec.types import EncoderInput, Tokens
 
 
 @dataclass
-class ImageResNetConfig:
+class ImageResNetConfig(EncoderConfig):
     in_chans: int = 3
     """Input channels; 1-channel images are repeated when the encoder expects 3."""
     width: int = 32

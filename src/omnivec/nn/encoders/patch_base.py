@@ -119,9 +119,10 @@ class PatchEncoder(Encoder):
     def example_samples(self, shape: Sequence[int] | None, g: torch.Generator) -> list[Any] | None:
         return None if shape is None else [torch.rand(*shape, generator=g) for _ in range(3)]
 
-    def read_options(self) -> dict[str, Any]:
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
         """Files are decoded to the channels this encoder takes (gray or RGB)."""
-        return {"channels": int(self.cfg.in_chans)} if self.cfg.in_chans in (1, 3) else {}
+        return {"channels": int(cfg.in_chans)} if cfg.in_chans in (1, 3) else {}
 
     def _input(self, inp: EncoderInput, expand: bool = True) -> Tensor:
         """The validated (B, C, *S) float input; 1-channel input is repeated to ``in_chans`` when ``expand``

@@ -16,13 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.base import ENCODERS, Encoder
 from omnivec.types import EncoderInput, Modality, Tokens
 
 
 @dataclass
-class PointsEncoderConfig:
+class PointsEncoderConfig(EncoderConfig):
     num_points: int = 256
     """Points per cloud after collate (clouds with more or fewer are resampled deterministically)."""
     num_groups: int = 16
@@ -132,8 +133,9 @@ class PointsEncoder(Encoder):
         _, local = group_points(self._xyz(inp), self.cfg.num_groups, self.cfg.group_size)
         return local.flatten(2)  # (B, G, k*3), compared as sets by a Chamfer loss
 
-    def read_options(self) -> dict[str, Any]:
-        return {"num_points": int(self.cfg.num_points)}
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
+        return {"num_points": int(cfg.num_points)}
 
     def target_dim(self) -> int:
         return int(self.cfg.group_size * 3)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.base import ENCODERS, Encoder, padding_or_none
 from omnivec.nn.tokenizer import TextTokenizer
@@ -23,7 +24,7 @@ from omnivec.types import EncoderInput, Modality, Tokens
 
 
 @dataclass
-class TextEncoderConfig:
+class TextEncoderConfig(EncoderConfig):
     vocab_size: int = 8192
     """Size of the subword vocabulary (the tokenizer is trained to at most this size)."""
     max_length: int = 64

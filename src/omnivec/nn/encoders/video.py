@@ -3,11 +3,13 @@ token per tubelet, with fixed space-time sine-cosine positions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.base import ENCODERS
 from omnivec.nn.encoders.patch_base import PatchEncoder, match_channels
@@ -15,7 +17,7 @@ from omnivec.types import EncoderInput, Modality
 
 
 @dataclass
-class VideoEncoderConfig:
+class VideoEncoderConfig(EncoderConfig):
     in_chans: int = 3
     """Input channels; 1-channel clips are repeated when the encoder expects 3, RGB clips become gray (luma
     weights) when it expects 1."""
@@ -56,6 +58,15 @@ class VideoEncoder(PatchEncoder):
         self.patch = (cfg.tubelet_size, cfg.patch_size, cfg.patch_size)
         self.stem_entry = (1, cfg.stem_entry, cfg.stem_entry) if cfg.stem_entry > 1 else ()
         self.build_stem()
+
+    @classmethod
+    def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
+        """Files are decoded to the channels this encoder takes, and for a task trained on [C, T, H, H] clips
+        to T frames of that size."""
+        opts = super().read_options(cfg)
+        if len(shape) == 4 and shape[2] == shape[3]:
+            opts.update(num_frames=shape[1], video_size=shape[2])
+        return opts
 
     def collate(self, samples: list[Any]) -> EncoderInput:
         xs = [torch.as_tensor(s, dtype=torch.float32) for s in samples]

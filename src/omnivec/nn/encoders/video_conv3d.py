@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from omnivec.config.encoder import EncoderConfig
 from omnivec.nn.encoders.base import ENCODERS, Unmaskable
 from omnivec.nn.encoders.image_resnet import BasicBlock
 from omnivec.nn.encoders.video import VideoEncoder
@@ -15,7 +16,7 @@ from omnivec.types import EncoderInput, Tokens
 
 
 @dataclass
-class VideoConv3dConfig:
+class VideoConv3dConfig(EncoderConfig):
     in_chans: int = 3
     """Input channels; 1-channel clips are repeated."""
     width: int = 16
