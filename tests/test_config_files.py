@@ -11,7 +11,7 @@ import yaml
 from omnivec.cli import main
 from omnivec.config import RunConfig, load_config_file, preset, to_dict
 from omnivec.errors import OmnivecError
-from omnivec.unival.config import UnivalRunConfig, unival_preset
+from omnivec.families.unival.config import UnivalRunConfig, unival_preset
 
 
 def test_a_minimal_config_is_its_preset_plus_what_it_names(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_config_show_is_complete_commented_and_reads_back(family: str, name: str
 
 
 def test_the_unival_commands_take_a_config(tmp_path: Path, monkeypatch) -> None:
-    import omnivec.unival.train as ut
+    import omnivec.families.unival.train as ut
 
     seen = {}
 

@@ -23,8 +23,8 @@ from omnivec.nn.model import OmniModel
 from omnivec.runs import load_config, read_family
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.device import resolve_device
-from omnivec.unival.config import unival_preset
-from omnivec.unival.model import UnivalModel, save_unival
+from omnivec.families.unival.config import unival_preset
+from omnivec.families.unival.model import UnivalModel, save_unival
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 

@@ -3,7 +3,7 @@
 Every run folder says what it is in ``config.yaml: family``:
 
 - ``omnivec``: encoders -> trunk -> vectorizer -> task heads (:class:`omnivec.nn.model.OmniModel`, ``RunConfig``);
-- ``unival``: the encoder-decoder answering in text (:class:`omnivec.unival.model.UnivalModel`,
+- ``unival``: the encoder-decoder answering in text (:class:`omnivec.families.unival.model.UnivalModel`,
   ``UnivalRunConfig``; older folders say ``kind: unival``).
 
 :func:`omnivec.api.load.load` returns the right model for either; both have ``embed``, ``predict`` and
@@ -72,7 +72,7 @@ def load_config(run_dir: str | Path, family: str | None = None) -> Any:
     data.pop("kind", None)
     data["family"] = got
     if got == "unival":
-        from omnivec.unival.config import UnivalRunConfig
+        from omnivec.families.unival.config import UnivalRunConfig
 
         return from_dict(UnivalRunConfig, data, where=str(run_dir / ckpt.CONFIG))
     return from_dict(RunConfig, data, where=str(run_dir / ckpt.CONFIG))

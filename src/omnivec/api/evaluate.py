@@ -29,7 +29,7 @@ def evaluate_run(
     """Results per task (default: every task the run was trained on). ``data``: an OmniVec classification task
     scored on your own folder/manifest; ``beam`` and ``limit`` (samples per task): UnIVAL generation."""
     from omnivec.api.load import load
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.unival.model import UnivalModel
 
     model = load(run, device, weights)
     cfg: Any = model.run_config
@@ -42,8 +42,8 @@ def evaluate_run(
                 f"--data scores a classification head on your files; {run} is a UnIVAL run: give its training "
                 "TSV schemas' test files instead (omnivec unival finetune --tsv SCHEMA=TRAIN,TEST)"
             )
-        from omnivec.unival.scoring import evaluate
-        from omnivec.unival.train import build_data
+        from omnivec.families.unival.scoring import evaluate
+        from omnivec.families.unival.train import build_data
 
         names = list(tasks or cfg.tasks)
         splits = build_data(cfg, names)

@@ -13,7 +13,7 @@ from omnivec.training import checkpoint as ckpt
 def run_info(run: str | Path) -> dict[str, Any]:
     from omnivec.api.load import load_any
     from omnivec.nn.layers.attention import count_parameters
-    from omnivec.unival.config import UnivalRunConfig
+    from omnivec.families.unival.config import UnivalRunConfig
 
     model, cfg = load_any(run)
     backbone = cfg.model.backbone if isinstance(cfg, UnivalRunConfig) else cfg.model
@@ -55,7 +55,7 @@ def run_info(run: str | Path) -> dict[str, Any]:
 
 
 def _seq2seq_kind(task: str) -> str:
-    from omnivec.unival.tasks import get_seq2seq_task
+    from omnivec.families.unival.tasks import get_seq2seq_task
 
     try:
         return get_seq2seq_task(task).kind

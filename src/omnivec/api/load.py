@@ -15,8 +15,8 @@ from omnivec.training import checkpoint as ckpt
 if TYPE_CHECKING:
     import torch
 
-    from omnivec.unival.config import UnivalRunConfig
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.unival.config import UnivalRunConfig
+    from omnivec.families.unival.model import UnivalModel
 
 
 def load_any(
@@ -32,7 +32,7 @@ def load_any(
         model = load_hf(run_dir)
         return model, model.run_config  # type: ignore[return-value]
     if read_family(run_dir) == "unival":
-        from omnivec.unival.model import load_unival
+        from omnivec.families.unival.model import load_unival
 
         return load_unival(run_dir, weights)
     return load_run(run_dir, weights)

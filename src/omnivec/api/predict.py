@@ -30,7 +30,7 @@ def predict_files(
     from omnivec.runs import read_family
 
     if read_family(run) == "unival":
-        from omnivec.unival.generate import generate_files
+        from omnivec.families.unival.generate import generate_files
 
         return generate_files(run, task, paths, text, batch_size=batch_size, device=device)
     if text:

@@ -39,7 +39,7 @@ def list_tasks(family: str | None = None) -> list[TaskRow]:
             e = get_task(name)
             rows.append(TaskRow(name, "omnivec", e.kind, e.modality, e.description, e.source, e.group))
     if family in (None, "unival"):
-        from omnivec.unival.task_registry import SEQ2SEQ_TASKS
+        from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 
         for name in SEQ2SEQ_TASKS.names():
             t = SEQ2SEQ_TASKS.get(name)

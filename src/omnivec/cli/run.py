@@ -101,7 +101,7 @@ def cmd_config_show(a: argparse.Namespace) -> int:
     from omnivec.config.doc import commented_yaml
 
     if a.family == "unival":
-        from omnivec.unival.config import unival_preset
+        from omnivec.families.unival.config import unival_preset
 
         print(commented_yaml(unival_preset(a.preset)), end="")
     else:

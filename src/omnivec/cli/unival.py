@@ -16,7 +16,7 @@ from omnivec.errors import OmnivecError
 
 def _generate(args: argparse.Namespace) -> int:
     from omnivec.data.readers import KNOWN_EXTS
-    from omnivec.unival.generate import generate_files
+    from omnivec.families.unival.generate import generate_files
 
     paths = [Path(p) for p in args.input or []]
     if args.folder:
@@ -41,7 +41,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from omnivec.unival.merging import merge_grid, parse_alphas
+    from omnivec.families.unival.merging import merge_grid, parse_alphas
 
     skip = comma_list(args.skip or "")
     tasks = comma_list(args.eval or "")
@@ -60,7 +60,7 @@ def _merge(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     if tasks:
-        from omnivec.unival.merging import markdown_table
+        from omnivec.families.unival.merging import markdown_table
 
         print(markdown_table(table), end="")
     print(f"merged {len(table['rows'])} run folder(s) under {args.out}")
@@ -86,11 +86,11 @@ def _task_batch(text: str) -> dict[str, int]:
 def _config(args: argparse.Namespace) -> Any:
     """The shared builder (:func:`omnivec.cli.common.build_run_config`), then what only UnIVAL has: --cnn
     encoders and --tsv files."""
-    from omnivec.unival.tsv_tasks import parse_source
+    from omnivec.families.unival.tsv_tasks import parse_source
 
     cfg = build_run_config(args, "unival")
     if args.cnn:
-        from omnivec.unival.config import CNN_ENCODERS
+        from omnivec.families.unival.config import CNN_ENCODERS
 
         cfg.model.backbone.encoders.update({k: dict(v) for k, v in CNN_ENCODERS.items()})
     for spec in args.tsv or []:
@@ -150,7 +150,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
 
 def _resume(args: argparse.Namespace) -> int:
     """The run folder's config decides everything; only --steps can extend the run (other flags must match)."""
-    from omnivec.unival.train import resume_run
+    from omnivec.families.unival.train import resume_run
 
     refuse_changed_flags(args, ("set", "train_limit", "test_limit"), ("steps",))  # new flags: no saved twin
     _check_resume_flags(args)
@@ -159,7 +159,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from omnivec.unival.train import pretrain
+    from omnivec.families.unival.train import pretrain
 
     if args.resume:
         return _resume(args)
@@ -170,7 +170,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from omnivec.unival.train import finetune
+    from omnivec.families.unival.train import finetune
 
     if args.resume:
         return _resume(args)

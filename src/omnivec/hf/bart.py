@@ -34,7 +34,7 @@ from omnivec.hf.base import (
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
 from omnivec.nn.tokenizer import TextTokenizer
-from omnivec.unival.locations import special_tokens
+from omnivec.families.unival.locations import special_tokens
 
 OFFSET = 2
 """BART looks positions up at index position + 2."""
@@ -93,8 +93,8 @@ class BartConverter(Converter):
     model_type = "bart"
 
     def to_omnivec(self, folder: HFFolder, options: ImportOptions) -> Imported:
-        from omnivec.unival.config import UnivalModelConfig, UnivalRunConfig, unival_preset
-        from omnivec.unival.model import UnivalModel
+        from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig, unival_preset
+        from omnivec.families.unival.model import UnivalModel
 
         D, nh, ratio = head_dims(folder, "d_model", "encoder_attention_heads", "encoder_ffn_dim")
         V, P = int(folder.cfg("vocab_size")), int(folder.cfg("max_position_embeddings"))
@@ -137,7 +137,7 @@ class BartConverter(Converter):
         return Imported("unival", cfg, state, tokenizer, notes)
 
     def to_hf(self, model: nn.Module) -> HFExport | None:
-        from omnivec.unival.model import UnivalModel
+        from omnivec.families.unival.model import UnivalModel
 
         if not isinstance(model, UnivalModel):
             return None

@@ -55,7 +55,7 @@ def convert(path: str | Path, options: ImportOptions | None = None) -> tuple[nn.
 
 def build(imported: Imported) -> nn.Module:
     if imported.family == "unival":
-        from omnivec.unival.model import UnivalModel
+        from omnivec.families.unival.model import UnivalModel
 
         assert imported.tokenizer is not None
         return UnivalModel(imported.config.model, imported.tokenizer, imported.config.image_size)
@@ -66,7 +66,7 @@ def build(imported: Imported) -> nn.Module:
 
 def save(model: nn.Module, imported: Imported, out: Path) -> None:
     if imported.family == "unival":
-        from omnivec.unival.model import save_unival
+        from omnivec.families.unival.model import save_unival
 
         save_unival(model, imported.config, out)  # type: ignore[arg-type]
     else:

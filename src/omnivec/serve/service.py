@@ -99,8 +99,8 @@ class Service:
                 for t in self.model.tasks.values()
             ]
         from omnivec.tasks.seq2seq import seq2seq_kind
-        from omnivec.unival.generate import TASK_ALIASES
-        from omnivec.unival.task_registry import SEQ2SEQ_TASKS
+        from omnivec.families.unival.generate import TASK_ALIASES
+        from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 
         # the tasks the run was trained on; a run that names none answers the built-in prompts
         names = [t for t in self.model.run_config.tasks if t in SEQ2SEQ_TASKS]
@@ -181,7 +181,7 @@ class Service:
         if op == "predict":
             return [_jsonable(y) for y in self.model.predict(rest[0], items)]
         if op == "generate":
-            from omnivec.unival.tasks import get_seq2seq_task
+            from omnivec.families.unival.tasks import get_seq2seq_task
 
             return self.model.generate(rest[0], items, max_len=get_seq2seq_task(rest[0]).max_len)
         raise ValueError(f"unknown batch operation {op!r}")
@@ -218,8 +218,8 @@ class Service:
         return await self._call(("predict", task), x.sample)
 
     def seq2seq_task(self, task: str, modality: str) -> Any:
-        from omnivec.unival.generate import resolve_task
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.generate import resolve_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         if self.family != "unival":
             raise BadRequest(f"generation needs a UnIVAL run (an encoder-decoder); {self.run_dir.name} is OmniVec")
@@ -234,7 +234,7 @@ class Service:
     async def generate(self, task: str, x: Decoded, text: str | None) -> dict[str, Any]:
         """Generated text; for grounding also ``box`` ``[x0, y0, x1, y1]`` in pixels of the uploaded image."""
         from omnivec.tasks.seq2seq import seq2seq_kind
-        from omnivec.unival.locations import Grounding
+        from omnivec.families.unival.locations import Grounding
 
         spec = self.seq2seq_task(task, x.modality)
         asks = seq2seq_kind(spec.kind).input_text

@@ -30,8 +30,8 @@ from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import to_device
 from omnivec.types import EncoderInput, Modality
-from omnivec.unival.config import UnivalModelConfig, UnivalRunConfig
-from omnivec.unival.locations import bin_token, special_tokens
+from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig
+from omnivec.families.unival.locations import bin_token, special_tokens
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -184,7 +184,7 @@ class UnivalModel(nn.Module):
 
     def task_loss(self, task: str, batch: Seq2SeqBatch) -> Tensor:
         """The training loss of a collated batch of seq2seq task ``task``, as its kind defines it."""
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         return seq2seq_kind(spec.kind).loss(self, spec.modality, batch)
@@ -256,15 +256,15 @@ class UnivalModel(nn.Module):
     def generate(
         self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
     ) -> list[Any]:
-        """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
+        """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.families.unival.tasks` for what an input is:
         an image/clip/waveform, an (image, question) pair, a document string, …), in the format of the task's
         kind (:meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.output`).
 
         Text for every kind but grounding. A grounding task (input ``(image, phrase)``) gives one
-        :class:`~omnivec.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
+        :class:`~omnivec.families.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
         ``(x0, y0, x1, y1)`` in pixels of that input image (a file's as stored, not its resize; a tensor's last
         two axes are height, width), or None when the output is not four location tokens."""
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         kind = seq2seq_kind(spec.kind)
@@ -277,7 +277,7 @@ class UnivalModel(nn.Module):
         """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
         tokens as text); :meth:`generate` without the boxes."""
         from omnivec.api.inputs import has_paths, read_inputs
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         decoding = seq2seq_kind(spec.kind).decoding(self, beam, max_len)

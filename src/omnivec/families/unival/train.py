@@ -23,15 +23,15 @@ from omnivec.errors import OmnivecError
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
-from omnivec.unival.config import UnivalRunConfig
-from omnivec.unival.derived_tasks import STAGE1, STAGE2
-from omnivec.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
-from omnivec.unival.prompts import MODALITIES
-from omnivec.unival.scoring import evaluate
-from omnivec.unival.task_registry import TASKS
-from omnivec.unival.tasks import get_seq2seq_task
-from omnivec.unival.tsv_tasks import TsvDataset
-from omnivec.unival.tsv_tasks import task_names as tsv_task_names
+from omnivec.families.unival.config import UnivalRunConfig
+from omnivec.families.unival.derived_tasks import STAGE1, STAGE2
+from omnivec.families.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
+from omnivec.families.unival.prompts import MODALITIES
+from omnivec.families.unival.scoring import evaluate
+from omnivec.families.unival.task_registry import TASKS
+from omnivec.families.unival.tasks import get_seq2seq_task
+from omnivec.families.unival.tsv_tasks import TsvDataset
+from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 
 
 class UnivalObjective(nn.Module):

@@ -22,7 +22,7 @@ TASK_ALIASES = {
 
 def resolve_task(task: str, modality: str) -> str:
     """``caption`` -> ``caption_<modality>``; short names (vqa, grounding, …) -> the registered task."""
-    from omnivec.unival.task_registry import TASKS
+    from omnivec.families.unival.task_registry import TASKS
 
     if task in TASKS:
         return task
@@ -55,8 +55,8 @@ def generate_files(
     from omnivec.data.readers.text import read_text_prefix
     from omnivec.runs import require_family
     from omnivec.tasks import seq2seq_kind
-    from omnivec.unival.locations import Grounding
-    from omnivec.unival.tasks import get_seq2seq_task
+    from omnivec.families.unival.locations import Grounding
+    from omnivec.families.unival.tasks import get_seq2seq_task
 
     require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
     model = load(run, device)
