@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from omnivec.cli import main
-from omnivec.training import checkpoint as ckpt
 from omnivec.families.unival.config import unival_preset
 from omnivec.families.unival.model import UnivalModel, load_unival, save_unival
+from omnivec.training import checkpoint as ckpt
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 

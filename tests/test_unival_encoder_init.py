@@ -8,11 +8,11 @@ import torch
 
 from omnivec.config import preset
 from omnivec.errors import OmnivecError
-from omnivec.nn.model import OmniModel
-from omnivec.runs import load_run, save_run
 from omnivec.families.unival.config import unival_preset
 from omnivec.families.unival.model import UnivalModel
 from omnivec.families.unival.train import init_encoders
+from omnivec.nn.model import OmniModel
+from omnivec.runs import load_run, save_run
 
 
 def unival_model() -> UnivalModel:

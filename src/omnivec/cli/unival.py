@@ -15,8 +15,8 @@ from omnivec.errors import OmnivecError
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from omnivec.api.predict import generate_files
     from omnivec.data.readers import KNOWN_EXTS
-    from omnivec.families.unival.generate import generate_files
 
     paths = [Path(p) for p in args.input or []]
     if args.folder:
@@ -129,11 +129,12 @@ RESUME_FIELDS = {
 def _check_resume_flags(args: argparse.Namespace) -> None:
     """``--resume`` takes the saved run's settings: the same command plus ``--resume`` continues it (documented in
     docs/unival.md), but a flag whose value differs from the saved one is refused, never silently ignored."""
-    from omnivec.runs import load_config
+    from omnivec.families.unival.config import UnivalRunConfig
+    from omnivec.runs import read_config
 
     if not (Path(args.out) / "config.yaml").is_file():
         return  # resume_run says what is missing
-    saved = load_config(args.out, "unival")
+    saved = read_config(args.out, "unival", UnivalRunConfig)
     for flag, field in RESUME_FIELDS.items():
         given = getattr(args, flag, None)
         if given is None:

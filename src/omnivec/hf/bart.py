@@ -13,10 +13,14 @@ added freshly initialised (the reference's are not BART's either). Not converted
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from omnivec.errors import CheckpointError
+from omnivec.families.unival.locations import special_tokens
+from omnivec.families.unival.model import TIED
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -34,7 +38,6 @@ from omnivec.hf.base import (
 from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
 from omnivec.nn.tokenizer import TextTokenizer
-from omnivec.families.unival.locations import special_tokens
 
 OFFSET = 2
 """BART looks positions up at index position + 2."""
@@ -135,6 +138,20 @@ class BartConverter(Converter):
         if n < V:
             notes.append(f"embedding rows {n}..{V - 1} (no token in the tokenizer) are not converted")
         return Imported("unival", cfg, state, tokenizer, notes)
+
+    tied = TIED
+
+    def build(self, imported: Imported) -> nn.Module:
+        """The UnIVAL encoder-decoder (BART is one)."""
+        from omnivec.families.unival.model import UnivalModel
+
+        assert imported.tokenizer is not None
+        return UnivalModel(imported.config.model, imported.tokenizer, imported.config.image_size)
+
+    def save(self, model: nn.Module, imported: Imported, out: Path) -> None:
+        from omnivec.families.unival.model import save_unival
+
+        save_unival(model, imported.config, out)  # type: ignore[arg-type]
 
     def to_hf(self, model: nn.Module) -> HFExport | None:
         from omnivec.families.unival.model import UnivalModel

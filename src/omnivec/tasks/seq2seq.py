@@ -27,8 +27,6 @@ import torch
 from torch import Tensor
 
 from omnivec.errors import OmnivecError
-from omnivec.registry import Registry
-from omnivec.tasks import text_metrics as tm
 from omnivec.families.unival.locations import (
     Detection,
     Grounding,
@@ -38,6 +36,8 @@ from omnivec.families.unival.locations import (
     text_to_pixel_box,
     tokens_to_box,
 )
+from omnivec.registry import Registry
+from omnivec.tasks import text_metrics as tm
 
 
 @dataclass(frozen=True)

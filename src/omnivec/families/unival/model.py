@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnivec.config import save_yaml
 from omnivec.errors import OmnivecError
+from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig
+from omnivec.families.unival.locations import bin_token, special_tokens
 from omnivec.nn.generation import allowed_mask, beam_search, greedy
 from omnivec.nn.heads.decoder import TextDecoder
 from omnivec.nn.model import OmniModel
@@ -30,8 +31,6 @@ from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import to_device
 from omnivec.types import EncoderInput, Modality
-from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig
-from omnivec.families.unival.locations import bin_token, special_tokens
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -298,32 +297,20 @@ class UnivalModel(nn.Module):
 # ---------------------------------------------------------------------------------------- run folders
 
 
+TIED = {"decoder.embed.weight": "backbone.encoders.text.token_embed.weight"}
+"""The decoder's embedding is the text encoder's: stored once, under the text encoder's name."""
+
+
 def save_unival(model: UnivalModel, cfg: UnivalRunConfig, run_dir: str | Path) -> None:
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.model = model.cfg
-    save_yaml(cfg, run_dir / ckpt.CONFIG)
-    model.tokenizer.save(run_dir / ckpt.TOKENIZER)
-    # the tied embedding appears once in the state dict under the text encoder's name
-    state = {k: v for k, v in model.state_dict().items() if k != "decoder.embed.weight"}
-    ckpt.save_weights(state, run_dir / ckpt.WEIGHTS, metadata={"format": "omnivec-unival"})
+    from omnivec.runs import save_folder
+
+    save_folder(model, cfg, run_dir, "omnivec-unival", TIED)
 
 
 def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[UnivalModel, UnivalRunConfig]:
-    from omnivec.runs import load_config
-    from omnivec.training.state_check import check_weights
+    from omnivec.runs import load_weights_into, read_config
 
     run_dir = Path(run_dir)
-    cfg = load_config(run_dir, "unival")
-    assert isinstance(cfg, UnivalRunConfig)
+    cfg = read_config(run_dir, "unival", UnivalRunConfig)
     model = UnivalModel(cfg.model, TextTokenizer.load(run_dir / ckpt.TOKENIZER), cfg.image_size)
-    state = ckpt.load_weights(run_dir / weights)
-    ckpt.check_finite_weights(state, run_dir / weights)
-    tied = "backbone.encoders.text.token_embed.weight"
-    if tied not in state:
-        raise OmnivecError(f"{run_dir / weights}: missing the tied text embedding {tied!r}")
-    state["decoder.embed.weight"] = state[tied]
-    check_weights(state, model.state_dict(), run_dir / weights, "its config")
-    model.load_state_dict(state)
-    model.eval()
-    return model, cfg
+    return load_weights_into(model, run_dir, weights, "its config", TIED), cfg

@@ -21,8 +21,8 @@ spoken-digit captions) and SciTLDR, all under the real-data root; a task whose d
 | summarize_text | abstract | what is the summary of the text? | TLDR | summarization: ROUGE-1/2/L |
 
 The task type and registry live in :mod:`omnivec.families.unival.task_registry`, the built-in tasks in
-:mod:`omnivec.families.unival.derived_tasks`, the TSV-file tasks in :mod:`omnivec.families.unival.tsv_tasks`; this module
-imports them all (registration order: derived, then TSV) and is where tasks are looked up.
+:mod:`omnivec.families.unival.derived_tasks`, the TSV-file tasks in :mod:`omnivec.families.unival.tsv_tasks`; this
+module imports them all (registration order: derived, then TSV) and is where tasks are looked up.
 """
 
 from __future__ import annotations
