@@ -131,7 +131,7 @@ def test_generate_writes_one_jsonl_line_per_input(runs: dict[str, Path], tmp_pat
     assert all(isinstance(r["output"], str) for r in lines)
 
     # folder mode and the same from Python
-    from omnivec.families.unival.generate import generate_files
+    from omnivec.api.predict import generate_files
 
     out2 = tmp_path / "folder.jsonl"
     assert (
