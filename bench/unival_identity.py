@@ -36,10 +36,10 @@ import torch
 from omnivec.data.derived import digit_scenes
 from omnivec.data.root import require_root
 from omnivec.errors import OmnivecError
-from omnivec.unival import derived_tasks as D
-from omnivec.unival import prompts as P
-from omnivec.unival import task_registry as R
-from omnivec.unival.locations import box_to_tokens
+from omnivec.families.unival import derived_tasks as D
+from omnivec.families.unival import prompts as P
+from omnivec.families.unival import task_registry as R
+from omnivec.families.unival.locations import box_to_tokens
 
 
 def features(model: Any, scenes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,7 +66,7 @@ def probe(runs: list[str]) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from omnivec.unival.model import load_unival
+    from omnivec.families.unival.model import load_unival
 
     root = require_root()
     train = digit_scenes(300, 0, split="train", root=root)
@@ -83,8 +83,8 @@ def probe(runs: list[str]) -> None:
 
 def ground(runs: list[str], limit: int = 200) -> None:
     from omnivec.data.derived.common import answer_word
-    from omnivec.unival.locations import box_iou, tokens_to_box
-    from omnivec.unival.model import load_unival
+    from omnivec.families.unival.locations import box_iou, tokens_to_box
+    from omnivec.families.unival.model import load_unival
 
     for run in runs:
         model, cfg = load_unival(run)
@@ -137,7 +137,7 @@ def mix(
     task_batch: dict[str, int] | None = None,
 ) -> None:
     from omnivec.experiments.unival_reproduce import BUDGETS, _cfg
-    from omnivec.unival.train import pretrain
+    from omnivec.families.unival.train import pretrain
 
     if "where_image" not in R.SEQ2SEQ_TASKS:
         R.register(R.Seq2SeqTask("where_image", "grounding", "image", "one digit -> its box",

@@ -93,7 +93,7 @@ def unival_pretraining_tsv(path: Path, images: int) -> Path:
     """A UnIVAL pretraining TSV: ``images`` random 12x12 images, each as a caption, a vqa and a grounding row."""
     import torch
 
-    from omnivec.unival.tsv import encode_image
+    from omnivec.families.unival.tsv import encode_image
 
     g = torch.Generator().manual_seed(0)
     rows = []

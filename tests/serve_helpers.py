@@ -62,8 +62,8 @@ def omnivec_run(out: Path, steps: int = 4, num_train: int = 64) -> Path:
 
 def unival_run(out: Path, tmp: Path, steps: int = 2) -> Path:
     """A tiny UnIVAL run pretrained on generated caption, vqa and grounding rows."""
-    from omnivec.unival.config import unival_preset
-    from omnivec.unival.train import pretrain
+    from omnivec.families.unival.config import unival_preset
+    from omnivec.families.unival.train import pretrain
 
     cfg = unival_preset("tiny", num_bins=16)
     cfg.tsv, cfg.image_size = {"pretrain": [str(unival_pretraining_tsv(tmp / "pretrain.tsv", 6))]}, 16

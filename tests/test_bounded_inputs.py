@@ -229,7 +229,7 @@ def test_other_image_formats_named_png_are_refused_on_every_path(tmp_path: Path,
 
         read_file(path, "image", {})
 
-    from omnivec.unival.tsv import load_image
+    from omnivec.families.unival.tsv import load_image
 
     with pytest.raises(DataError, match=r"<base64 image>: not a readable image"):  # TSV base64 images
         load_image(base64.b64encode(data).decode())
@@ -360,9 +360,9 @@ def _escapes(tmp_path: Path) -> tuple[Path, Path, list[str]]:
 
 
 def test_tsv_image_paths_outside_the_folder_are_skipped_never_opened(tmp_path: Path, opened: list[str]) -> None:
-    from omnivec.unival.config import unival_preset
-    from omnivec.unival.tsv import load_image
-    from omnivec.unival.tsv_tasks import build
+    from omnivec.families.unival.config import unival_preset
+    from omnivec.families.unival.tsv import load_image
+    from omnivec.families.unival.tsv_tasks import build
 
     data, secret, escapes = _escapes(tmp_path)
     opened.clear()  # writing the files opened them
@@ -412,8 +412,8 @@ def _tree(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def unival_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from omnivec.unival.config import unival_preset
-    from omnivec.unival.model import UnivalModel, save_unival
+    from omnivec.families.unival.config import unival_preset
+    from omnivec.families.unival.model import UnivalModel, save_unival
 
     root = tmp_path_factory.mktemp("runs")
     tok = UnivalModel.train_tokenizer(["a red square", "a blue circle", "what is it?"] * 5, 300, 8)

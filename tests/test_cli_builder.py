@@ -12,8 +12,8 @@ import pytest
 from data_helpers import unival_pretraining_tsv
 from omnivec.cli import COMMAND_GROUPS, build_parser, main
 from omnivec.cli.common import FAMILY_CONFIGS, build_run_config
+from omnivec.families.unival.config import UnivalRunConfig
 from omnivec.training import checkpoint as ckpt
-from omnivec.unival.config import UnivalRunConfig
 
 TRAINING_COMMANDS = {  # command line up to the shared flags -> the family whose config it builds
     ("train", "--out", "X"): "omnivec",

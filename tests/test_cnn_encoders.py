@@ -59,8 +59,8 @@ def test_audio_cnn14_shapes_masks_and_grads() -> None:
 
 
 def test_cnn_encoders_in_a_unival_model() -> None:
-    from omnivec.unival.config import cnn_encoders, unival_preset
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.unival.config import cnn_encoders, unival_preset
+    from omnivec.families.unival.model import UnivalModel
 
     cfg = unival_preset("tiny", num_bins=8)
     cfg.model.backbone.encoders.update(cnn_encoders())

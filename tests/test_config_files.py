@@ -11,7 +11,7 @@ import yaml
 from omnivec.cli import main
 from omnivec.config import RunConfig, load_config_file, preset, to_dict
 from omnivec.errors import OmnivecError
-from omnivec.unival.config import UnivalRunConfig, unival_preset
+from omnivec.families.unival.config import UnivalRunConfig, unival_preset
 
 
 def test_a_minimal_config_is_its_preset_plus_what_it_names(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_config_show_is_complete_commented_and_reads_back(family: str, name: str
 
 
 def test_the_unival_commands_take_a_config(tmp_path: Path, monkeypatch) -> None:
-    import omnivec.unival.train as ut
+    import omnivec.families.unival.train as ut
 
     seen = {}
 
@@ -94,8 +94,9 @@ pretrain`` with and without ``--cnn``)."""
 
 @pytest.mark.parametrize("name", ["omnivec_train", "unival_pretrain", "unival_cnn"])
 def test_a_config_yaml_written_before_typed_encoders_loads_and_saves_to_the_same_bytes(name: str, tmp_path) -> None:
-    from omnivec.config import EncoderConfig, load_yaml, save_yaml
     from omnivec.unival.config import UnivalRunConfig
+
+    from omnivec.config import EncoderConfig, load_yaml, save_yaml
 
     src = FIXTURES / f"{name}.yaml"
     cls = UnivalRunConfig if name.startswith("unival") else RunConfig

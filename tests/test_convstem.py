@@ -76,7 +76,7 @@ def test_audio_kept_tokens_never_see_hidden_frames() -> None:
 
 def nf_image_encoder() -> object:
     """The UnIVAL preset's image tokenizer: a cnn stem without per-position norms (stem_norm none)."""
-    from omnivec.unival.config import unival_preset
+    from omnivec.families.unival.config import unival_preset
 
     cfg = unival_preset("tiny").model.backbone
     assert cfg.encoders["image"].stem_norm == "none"

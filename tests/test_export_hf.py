@@ -53,7 +53,7 @@ def test_bart_round_trip_after_training_changes_the_modality_embedding(tmp_path:
     run, out = tmp_path / "run", tmp_path / "exported"
     assert main(["import", str(src), "--out", str(run), "--num-bins", "8"]) == 0
     model = omnivec.load(run, device="cpu")
-    from omnivec.unival.model import save_unival
+    from omnivec.families.unival.model import save_unival
 
     with torch.no_grad():
         model.backbone.modality_embed["text"].normal_(0, 0.1)

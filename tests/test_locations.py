@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from omnivec.errors import OmnivecError
-from omnivec.unival import prompts
-from omnivec.unival.locations import (
+from omnivec.families.unival import prompts
+from omnivec.families.unival.locations import (
     box_iou,
     box_to_tokens,
     parse_bins,

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from omnivec.cli import main
+from omnivec.families.unival.config import unival_preset
+from omnivec.families.unival.model import UnivalModel, load_unival, save_unival
 from omnivec.training import checkpoint as ckpt
-from omnivec.unival.config import unival_preset
-from omnivec.unival.model import UnivalModel, load_unival, save_unival
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 
@@ -131,7 +131,7 @@ def test_generate_writes_one_jsonl_line_per_input(runs: dict[str, Path], tmp_pat
     assert all(isinstance(r["output"], str) for r in lines)
 
     # folder mode and the same from Python
-    from omnivec.unival.generate import generate_files
+    from omnivec.api.predict import generate_files
 
     out2 = tmp_path / "folder.jsonl"
     assert (

@@ -139,8 +139,8 @@ def test_task_kind_contract(kind: str, tokenizer) -> None:
 
 
 def test_constructors_leave_the_given_config_as_it_was(tokenizer) -> None:
-    from omnivec.unival.config import unival_preset
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.unival.config import unival_preset
+    from omnivec.families.unival.model import UnivalModel
 
     cfg = preset_model("tiny")
     cfg.encoders["text"].vocab_size = tokenizer.vocab_size

@@ -19,12 +19,13 @@ from omnivec.api.train import train
 from omnivec.cli import main
 from omnivec.config import preset
 from omnivec.errors import OmnivecError
+from omnivec.families.registry import load_config
+from omnivec.families.unival.config import unival_preset
+from omnivec.families.unival.model import UnivalModel, save_unival
 from omnivec.nn.model import OmniModel
-from omnivec.runs import load_config, read_family
+from omnivec.runs import read_family
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.device import resolve_device
-from omnivec.unival.config import unival_preset
-from omnivec.unival.model import UnivalModel, save_unival
 
 TEXTS = ["a 7 at the top", "the digit seven spoken by jackson", "what does the image describe?"] * 5
 

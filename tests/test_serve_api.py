@@ -226,7 +226,7 @@ def test_the_server_never_opens_a_path_a_client_names(client: Any, runs: dict[st
 def test_unival_generate_caption_vqa_and_grounding_in_pixels(unival: Any, runs: dict[str, Path]) -> None:
     from PIL import Image
 
-    from omnivec.unival.tasks import get_seq2seq_task
+    from omnivec.families.unival.tasks import get_seq2seq_task
 
     info = unival.get("/info").json()
     assert info["family"] == "unival"

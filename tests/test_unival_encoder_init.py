@@ -8,11 +8,11 @@ import torch
 
 from omnivec.config import EncoderConfig, from_dict, preset
 from omnivec.errors import OmnivecError
+from omnivec.families.unival.config import unival_preset
+from omnivec.families.unival.model import UnivalModel
+from omnivec.families.unival.train import init_encoders
 from omnivec.nn.model import OmniModel
 from omnivec.runs import load_run, save_run
-from omnivec.unival.config import unival_preset
-from omnivec.unival.model import UnivalModel
-from omnivec.unival.train import init_encoders
 
 
 def unival_model() -> UnivalModel:

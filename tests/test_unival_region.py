@@ -8,11 +8,11 @@ import torch
 
 from data_helpers import real_root
 from omnivec.errors import OmnivecError
-from omnivec.unival.config import unival_preset
-from omnivec.unival.derived_tasks import _scenes
-from omnivec.unival.locations import parse_bins
-from omnivec.unival.model import UnivalModel
-from omnivec.unival.tasks import get_seq2seq_task
+from omnivec.families.unival.config import unival_preset
+from omnivec.families.unival.derived_tasks import _scenes
+from omnivec.families.unival.locations import parse_bins
+from omnivec.families.unival.model import UnivalModel
+from omnivec.families.unival.tasks import get_seq2seq_task
 
 NUM_BINS = 64
 

@@ -9,7 +9,7 @@ import pytest
 from data_helpers import real_root
 from omnivec.errors import OmnivecError
 from omnivec.experiments.unival_reproduce import MERGES, keeps, reproduce
-from omnivec.unival.scoring import repeats_phrase
+from omnivec.families.unival.scoring import repeats_phrase
 
 
 def test_repeated_phrases_are_detected() -> None:

@@ -15,11 +15,11 @@ from data_helpers import unival_pretraining_tsv
 from omnivec.cli import main
 from omnivec.config import save_yaml
 from omnivec.errors import OmnivecError
+from omnivec.families.unival import train as unival_train
+from omnivec.families.unival.config import UnivalRunConfig, unival_preset
+from omnivec.families.unival.train import pretrain, resume_run
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import Engine
-from omnivec.unival import train as unival_train
-from omnivec.unival.config import UnivalRunConfig, unival_preset
-from omnivec.unival.train import pretrain, resume_run
 
 
 class Stop(Exception):

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from data_helpers import real_root
-from omnivec.unival import derived_tasks
-from omnivec.unival.config import unival_preset
-from omnivec.unival.tasks import get_seq2seq_task
+from omnivec.families.unival import derived_tasks
+from omnivec.families.unival.config import unival_preset
+from omnivec.families.unival.tasks import get_seq2seq_task
 
 
 def _examples(name: str, seed: int) -> list[Any]:

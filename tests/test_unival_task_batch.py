@@ -10,9 +10,9 @@ import pytest
 
 from data_helpers import unival_pretraining_tsv
 from omnivec.errors import OmnivecError
-from omnivec.unival.config import UnivalRunConfig, unival_preset
-from omnivec.unival.model import load_unival
-from omnivec.unival.train import pretrain
+from omnivec.families.unival.config import UnivalRunConfig, unival_preset
+from omnivec.families.unival.model import load_unival
+from omnivec.families.unival.train import pretrain
 
 
 def config(path: Path, task_batch: dict[str, int]) -> UnivalRunConfig:

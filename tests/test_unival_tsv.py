@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from omnivec.errors import DataError
-from omnivec.unival.tsv import (
+from omnivec.families.unival.tsv import (
     decode_image,
     encode_image,
     read_caption_tsv,

@@ -14,11 +14,11 @@ import torch
 from omnivec.cli import main
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
+from omnivec.families.unival.config import UnivalRunConfig, unival_preset
+from omnivec.families.unival.tasks import get_seq2seq_task
+from omnivec.families.unival.tsv import encode_image
+from omnivec.families.unival.tsv_tasks import build, parse_source, task_names
 from omnivec.tasks.text_metrics import mean_vqa_score, vqa_score
-from omnivec.unival.config import UnivalRunConfig, unival_preset
-from omnivec.unival.tasks import get_seq2seq_task
-from omnivec.unival.tsv import encode_image
-from omnivec.unival.tsv_tasks import build, parse_source, task_names
 
 BAD_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n not really a png").decode()
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from omnivec.families.unival.model import UnivalModel
     from omnivec.nn.model import OmniModel
-    from omnivec.unival.model import UnivalModel
 
 
 def load(path: Any, device: Any = "auto") -> OmniModel | UnivalModel:

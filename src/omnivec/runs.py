@@ -3,20 +3,21 @@
 Every run folder says what it is in ``config.yaml: family``:
 
 - ``omnivec``: encoders -> trunk -> vectorizer -> task heads (:class:`omnivec.nn.model.OmniModel`, ``RunConfig``);
-- ``unival``: the encoder-decoder answering in text (:class:`omnivec.unival.model.UnivalModel`,
+- ``unival``: the encoder-decoder answering in text (:class:`omnivec.families.unival.model.UnivalModel`,
   ``UnivalRunConfig``; older folders say ``kind: unival``).
 
-:func:`omnivec.api.load.load` returns the right model for either; both have ``embed``, ``predict`` and
-``read_options``, and the
-encoder-decoder ``generate``. Commands that need one family call :func:`require_family`, which refuses the
-other with one line naming both.
+This module reads and writes the folders of any family; which config class, model and loader a family has is
+its registration's (:mod:`omnivec.families.registry`), and :func:`omnivec.api.load.load` asks it. Commands that
+need one family call :func:`require_family`, which refuses the other with one line naming both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
+
+from torch import nn
 
 from omnivec.config import RunConfig, TaskConfig, from_dict, read_yaml, save_yaml
 from omnivec.errors import OmnivecError
@@ -25,8 +26,8 @@ from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.state_check import check_weights
 
-if TYPE_CHECKING:
-    pass
+T = TypeVar("T")
+M = TypeVar("M", bound=nn.Module)
 
 FAMILIES = {
     "omnivec": "an OmniVec run (encoders + trunk + task heads)",
@@ -61,45 +62,67 @@ def require_family(run_dir: str | Path, family: str, command: str) -> None:
         raise OmnivecError(f"{run_dir} is {FAMILIES[got]}; {command} needs {FAMILIES[family]}")
 
 
-def load_config(run_dir: str | Path, family: str | None = None) -> Any:
-    """The run folder's config: a ``RunConfig`` (omnivec) or a ``UnivalRunConfig`` (unival). With ``family``,
-    a folder of the other family is refused in one line."""
+def read_config(run_dir: str | Path, family: str, cls: type[T]) -> T:
+    """The run folder's config as ``cls``, the config class of ``family``; a folder of another family is refused
+    in one line. Older folders that say ``kind: unival`` read as ``family: unival``. (Which class a folder's
+    family reads as is the family registry's: :func:`omnivec.families.registry.load_config`.)"""
     run_dir = Path(run_dir)
     data = _read(run_dir)
     got = _family(run_dir, data)
-    if family is not None and got != family:
+    if got != family:
         raise OmnivecError(f"{run_dir} is {FAMILIES[got]}, not {FAMILIES[family]}")
     data.pop("kind", None)
     data["family"] = got
-    if got == "unival":
-        from omnivec.unival.config import UnivalRunConfig
-
-        return from_dict(UnivalRunConfig, data, where=str(run_dir / ckpt.CONFIG))
-    return from_dict(RunConfig, data, where=str(run_dir / ckpt.CONFIG))
+    return from_dict(cls, data, where=str(run_dir / ckpt.CONFIG))
 
 
-def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
+def require_model_family(model: Any, family: str, source: str | Path, hint: str = "") -> None:
+    """Refuse, in one line, a model (a Hugging Face folder converted in memory) of the other family."""
+    if model.family != family:
+        raise OmnivecError(f"{source} converts to {FAMILIES[model.family]}, not {FAMILIES[family]}{hint}")
+
+
+def save_folder(model: Any, run_cfg: Any, run_dir: str | Path, fmt: str, tied: Mapping[str, str] = {}) -> None:
+    """Write a run folder of any family: the resolved config (with the model's own config), the tokenizer when
+    the model has one, and the weights; ``tied`` (copy -> source) tensors are stored once, under the source."""
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     run_cfg.model = model.cfg
     save_yaml(run_cfg, run_dir / ckpt.CONFIG)
     if model.tokenizer is not None:
         model.tokenizer.save(run_dir / ckpt.TOKENIZER)
-    ckpt.save_weights(model.state_dict(), run_dir / ckpt.WEIGHTS, metadata={"format": "omnivec"})
+    state = {k: v for k, v in model.state_dict().items() if k not in tied}
+    ckpt.save_weights(state, run_dir / ckpt.WEIGHTS, metadata={"format": fmt})
+
+
+def load_weights_into(model: M, run_dir: str | Path, weights: str, against: str, tied: Mapping[str, str] = {}) -> M:
+    """Load a run folder's weights (or its EMA weights) into ``model``, in eval mode: every tensor finite, ``tied``
+    (copy -> source) tensors restored from their source, then keys, shapes and dtypes exactly the model's."""
+    path = Path(run_dir) / weights
+    state = ckpt.load_weights(path)
+    ckpt.check_finite_weights(state, path)
+    for copy, source in tied.items():
+        if source not in state:
+            raise OmnivecError(f"{path}: missing the tied tensor {source!r} (stored once for {copy!r})")
+        state[copy] = state[source]
+    check_weights(state, model.state_dict(), path, against)
+    model.load_state_dict(state)
+    model.eval()
+    return model
+
+
+def save_run(model: OmniModel, run_cfg: RunConfig, run_dir: str | Path) -> None:
+    save_folder(model, run_cfg, run_dir, "omnivec")
 
 
 def load_run(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[OmniModel, RunConfig]:
     """Rebuild an OmniVec model from ``config.yaml`` and ``tokenizer.json`` and load its safetensors weights (or
     the EMA weights with ``weights=ckpt.EMA_WEIGHTS``). Keys, shapes and dtypes must match exactly."""
     run_dir = Path(run_dir)
-    cfg = load_config(run_dir, "omnivec")
+    cfg = read_config(run_dir, "omnivec", RunConfig)
     tok_path = run_dir / ckpt.TOKENIZER
     tokenizer = TextTokenizer.load(tok_path) if tok_path.is_file() else None
-    model = OmniModel(cfg.model, tokenizer)
-    state = ckpt.load_weights(run_dir / weights)
-    ckpt.check_finite_weights(state, run_dir / weights)
-    check_weights(state, model.state_dict(), run_dir / weights, ckpt.CONFIG)
-    model.load_state_dict(state)
-    model.eval()
+    model = load_weights_into(OmniModel(cfg.model, tokenizer), run_dir, weights, ckpt.CONFIG)
     return model, cfg
 
 

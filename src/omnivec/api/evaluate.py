@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omnivec.errors import OmnivecError
 from omnivec.training import checkpoint as ckpt
 
 
@@ -29,39 +28,11 @@ def evaluate_run(
     """Results per task (default: every task the run was trained on). ``data``: an OmniVec classification task
     scored on your own folder/manifest; ``beam`` and ``limit`` (samples per task): UnIVAL generation."""
     from omnivec.api.load import load
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.registry import family
 
     model = load(run, device, weights)
     cfg: Any = model.run_config
     if data_root:
         cfg.data_root = data_root
     cfg.strict = strict
-    if isinstance(model, UnivalModel):
-        if data:
-            raise OmnivecError(
-                f"--data scores a classification head on your files; {run} is a UnIVAL run: give its training "
-                "TSV schemas' test files instead (omnivec unival finetune --tsv SCHEMA=TRAIN,TEST)"
-            )
-        from omnivec.unival.scoring import evaluate
-        from omnivec.unival.train import build_data
-
-        names = list(tasks or cfg.tasks)
-        splits = build_data(cfg, names)
-        return {n: evaluate(model, n, te, beam=beam, limit=limit) for n, (_, te) in splits.items()}
-
-    from omnivec.api.train import evaluate_tasks
-    from omnivec.data.task_catalog import get_task
-    from omnivec.runs import check_classes, data_of
-
-    names = list(tasks or model.tasks)
-    if data:
-        from omnivec.api.user_data import user_eval_set
-
-        datasets = user_eval_set(model, cfg, names, data)
-    else:
-        datasets = {}
-        for n in names:
-            built = get_task(n, cfg).build(cfg)
-            check_classes(run, model.task(n), built.class_names, data_of(cfg, n))
-            datasets[n] = built.test
-    return evaluate_tasks(model, datasets)
+    return family(model.family).evaluate(model, run, tasks, data, beam, limit)

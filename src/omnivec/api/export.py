@@ -156,10 +156,10 @@ def _load(run: str | Path) -> OmniModel:
     """The run's OmniVec model; for a UnIVAL run, its shared encoders + trunk (the embedding path ``omnivec
     embed`` computes for it). Exported on the CPU: the graph is device-independent."""
     from omnivec.api.load import load
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.registry import family
 
     model = load(run, device="cpu")
-    return model.backbone if isinstance(model, UnivalModel) else model
+    return family(model.family).backbone(model)
 
 
 def _modality(model: OmniModel, modality: str) -> str:

@@ -12,11 +12,12 @@ from omnivec.training import checkpoint as ckpt
 
 def run_info(run: str | Path) -> dict[str, Any]:
     from omnivec.api.load import load_any
+    from omnivec.families.registry import family
     from omnivec.nn.layers.attention import count_parameters
-    from omnivec.unival.config import UnivalRunConfig
 
     model, cfg = load_any(run)
-    backbone = cfg.model.backbone if isinstance(cfg, UnivalRunConfig) else cfg.model
+    fam = family(cfg.family)
+    backbone = fam.backbone_config(cfg)
     info: dict[str, Any] = {
         "run": str(run),
         "family": cfg.family,
@@ -31,14 +32,7 @@ def run_info(run: str | Path) -> dict[str, Any]:
         },
         "encoders": {m: spec.name for m, spec in backbone.encoders.items()},
     }
-    if isinstance(cfg, UnivalRunConfig):
-        m = cfg.model
-        info["decoder"] = {"depth": m.decoder_depth, "max_length": m.decoder_max_length, "num_bins": m.num_bins}
-        info["tasks"] = {t: {"kind": _seq2seq_kind(t)} for t in cfg.tasks}
-    else:
-        info["tasks"] = {
-            t.name: {"kind": t.kind, "modality": t.modality, "classes": t.num_classes} for t in backbone.tasks
-        }
+    info.update(fam.describe(cfg))
     if ckpt.has_state(Path(run)):
         info["step"] = _step(Path(run))
     evalf = Path(run) / "eval.json"
@@ -52,15 +46,6 @@ def run_info(run: str | Path) -> dict[str, Any]:
                 f"{evalf}: not an evaluation file ({type(e).__name__}: {e}); expected task -> {{metric, value}}"
             ) from None
     return info
-
-
-def _seq2seq_kind(task: str) -> str:
-    from omnivec.unival.tasks import get_seq2seq_task
-
-    try:
-        return get_seq2seq_task(task).kind
-    except OmnivecError:  # a task registered by code not imported here: say so instead of failing the whole info
-        return "unknown"
 
 
 def _step(run: Path) -> int:

@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING
 
 from omnivec.config import RunConfig
 from omnivec.nn.model import OmniModel
-from omnivec.runs import load_run, read_family
 from omnivec.training import checkpoint as ckpt
 
 if TYPE_CHECKING:
     import torch
 
-    from omnivec.unival.config import UnivalRunConfig
-    from omnivec.unival.model import UnivalModel
+    from omnivec.families.unival.config import UnivalRunConfig
+    from omnivec.families.unival.model import UnivalModel
 
 
 def load_any(
@@ -31,11 +30,9 @@ def load_any(
 
         model = load_hf(run_dir)
         return model, model.run_config  # type: ignore[return-value]
-    if read_family(run_dir) == "unival":
-        from omnivec.unival.model import load_unival
+    from omnivec.families.registry import family_of_run
 
-        return load_unival(run_dir, weights)
-    return load_run(run_dir, weights)
+    return family_of_run(run_dir).load(run_dir, weights)
 
 
 def load(

@@ -8,16 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from omnivec.errors import OmnivecError
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x.tolist()
-    return x
-
 
 def predict_files(
     run: str | Path,
@@ -27,24 +17,29 @@ def predict_files(
     text: str | None = None,
     batch_size: int = 32,
 ) -> list[dict[str, Any]]:
-    from omnivec.runs import read_family
-
-    if read_family(run) == "unival":
-        from omnivec.unival.generate import generate_files
-
-        return generate_files(run, task, paths, text, batch_size=batch_size, device=device)
-    if text:
-        raise OmnivecError(f"--text is a UnIVAL prompt (vqa, grounding, matching); {run} is an OmniVec run")
     from omnivec.api.load import load
+    from omnivec.families.registry import family_of_run
 
-    model = load(run, device)
-    cfg = model.task(task)  # type: ignore[operator]
-    files = [Path(p) for p in paths]
-    records: list[dict[str, Any]] = []
-    for s in range(0, len(files), batch_size):
-        chunk = files[s : s + batch_size]
-        preds = model.predict(task, chunk)
-        records += [
-            {"input": str(p), "task": task, "kind": cfg.kind, "prediction": _jsonable(y)} for p, y in zip(chunk, preds)
-        ]
-    return records
+    fam = family_of_run(run)
+    fam.check_predict(run, text)
+    return fam.predict_files(load(run, device), task, paths, text, batch_size)
+
+
+def generate_files(
+    run: str | Path,
+    task: str,
+    paths: Sequence[str | Path],
+    text: str | None = None,
+    beam: int = 1,
+    max_len: int | None = None,
+    batch_size: int = 16,
+    device: str | None = "auto",
+) -> list[dict[str, Any]]:
+    """``omnivec generate``: :func:`~omnivec.families.unival.generate.generate_records` for a UnIVAL run folder
+    (one of the other family is refused in one line)."""
+    from omnivec.api.load import load
+    from omnivec.families.unival.generate import generate_records
+    from omnivec.runs import require_family
+
+    require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
+    return generate_records(load(run, device), task, paths, text, beam, max_len, batch_size)

@@ -91,7 +91,7 @@ def _omnivec_config() -> FamilyConfig:
 
 
 def _unival_config() -> FamilyConfig:
-    from omnivec.unival.config import UnivalRunConfig, unival_preset
+    from omnivec.families.unival.config import UnivalRunConfig, unival_preset
 
     # tiny, not cpu: every UnIVAL result and command in docs/unival.md is at tiny, and a cpu default would change
     # what `omnivec unival pretrain` without --preset trains

@@ -97,15 +97,10 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 
 def cmd_config_show(a: argparse.Namespace) -> int:
-    from omnivec.config import preset
     from omnivec.config.doc import commented_yaml
+    from omnivec.families.registry import family
 
-    if a.family == "unival":
-        from omnivec.unival.config import unival_preset
-
-        print(commented_yaml(unival_preset(a.preset)), end="")
-    else:
-        print(commented_yaml(preset(a.preset)), end="")
+    print(commented_yaml(family(a.family).preset(a.preset)), end="")
     return 0
 
 

@@ -15,8 +15,8 @@ from omnivec.errors import OmnivecError
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from omnivec.api.predict import generate_files
     from omnivec.data.readers import KNOWN_EXTS
-    from omnivec.unival.generate import generate_files
 
     paths = [Path(p) for p in args.input or []]
     if args.folder:
@@ -41,7 +41,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from omnivec.unival.merging import merge_grid, parse_alphas
+    from omnivec.families.unival.merging import merge_grid, parse_alphas
 
     skip = comma_list(args.skip or "")
     tasks = comma_list(args.eval or "")
@@ -60,7 +60,7 @@ def _merge(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     if tasks:
-        from omnivec.unival.merging import markdown_table
+        from omnivec.families.unival.merging import markdown_table
 
         print(markdown_table(table), end="")
     print(f"merged {len(table['rows'])} run folder(s) under {args.out}")
@@ -86,11 +86,11 @@ def _task_batch(text: str) -> dict[str, int]:
 def _config(args: argparse.Namespace) -> Any:
     """The shared builder (:func:`omnivec.cli.common.build_run_config`), then what only UnIVAL has: --cnn
     encoders and --tsv files."""
-    from omnivec.unival.tsv_tasks import parse_source
+    from omnivec.families.unival.tsv_tasks import parse_source
 
     cfg = build_run_config(args, "unival")
     if args.cnn:
-        from omnivec.unival.config import cnn_encoders
+        from omnivec.families.unival.config import cnn_encoders
 
         cfg.model.backbone.encoders.update(cnn_encoders())
     for spec in args.tsv or []:
@@ -129,11 +129,12 @@ RESUME_FIELDS = {
 def _check_resume_flags(args: argparse.Namespace) -> None:
     """``--resume`` takes the saved run's settings: the same command plus ``--resume`` continues it (documented in
     docs/unival.md), but a flag whose value differs from the saved one is refused, never silently ignored."""
-    from omnivec.runs import load_config
+    from omnivec.families.unival.config import UnivalRunConfig
+    from omnivec.runs import read_config
 
     if not (Path(args.out) / "config.yaml").is_file():
         return  # resume_run says what is missing
-    saved = load_config(args.out, "unival")
+    saved = read_config(args.out, "unival", UnivalRunConfig)
     for flag, field in RESUME_FIELDS.items():
         given = getattr(args, flag, None)
         if given is None:
@@ -150,7 +151,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
 
 def _resume(args: argparse.Namespace) -> int:
     """The run folder's config decides everything; only --steps can extend the run (other flags must match)."""
-    from omnivec.unival.train import resume_run
+    from omnivec.families.unival.train import resume_run
 
     refuse_changed_flags(args, ("set", "train_limit", "test_limit"), ("steps",))  # new flags: no saved twin
     _check_resume_flags(args)
@@ -159,7 +160,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from omnivec.unival.train import pretrain
+    from omnivec.families.unival.train import pretrain
 
     if args.resume:
         return _resume(args)
@@ -170,7 +171,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from omnivec.unival.train import finetune
+    from omnivec.families.unival.train import finetune
 
     if args.resume:
         return _resume(args)

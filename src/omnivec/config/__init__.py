@@ -159,7 +159,7 @@ class RunConfig:
 
     family: str = "omnivec"
     """The model family of the run folder: omnivec (encoders + trunk + task heads; this config) or unival (the
-    encoder-decoder, omnivec.unival.config.UnivalRunConfig). ``omnivec.load`` reads it to build the right model."""
+    encoder-decoder, families/unival/config.py: UnivalRunConfig). ``omnivec.load`` reads it to build the right model."""
     preset: str = "tiny"
     """The preset this run started from."""
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -29,11 +29,11 @@ from omnivec.errors import OmnivecError
 from omnivec.experiments.parts import Part, Parts
 from omnivec.experiments.reproduce import write_section
 from omnivec.experiments.stats import mean_std, paired
+from omnivec.families.unival.config import UnivalRunConfig, unival_preset
+from omnivec.families.unival.derived_tasks import STAGE1, STAGE2
+from omnivec.families.unival.merging import merge_grid
+from omnivec.families.unival.train import finetune, pretrain
 from omnivec.training.checkpoint import atomic_write_text
-from omnivec.unival.config import UnivalRunConfig, unival_preset
-from omnivec.unival.derived_tasks import STAGE1, STAGE2
-from omnivec.unival.merging import merge_grid
-from omnivec.unival.train import finetune, pretrain
 
 BUDGETS: dict[str, dict[str, int]] = {
     # steps are optimizer steps; batch = samples per task per step

@@ -13,11 +13,15 @@ added freshly initialised (the reference's are not BART's either). Not converted
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from omnivec.config import EncoderConfig, from_dict
 from omnivec.errors import CheckpointError
+from omnivec.families.unival.locations import special_tokens
+from omnivec.families.unival.model import TIED
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -36,7 +40,6 @@ from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.tokenizer import TextTokenizer
-from omnivec.unival.locations import special_tokens
 
 OFFSET = 2
 """BART looks positions up at index position + 2."""
@@ -95,8 +98,8 @@ class BartConverter(Converter):
     model_type = "bart"
 
     def to_omnivec(self, folder: HFFolder, options: ImportOptions) -> Imported:
-        from omnivec.unival.config import UnivalModelConfig, UnivalRunConfig, unival_preset
-        from omnivec.unival.model import UnivalModel
+        from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig, unival_preset
+        from omnivec.families.unival.model import UnivalModel
 
         D, nh, ratio = head_dims(folder, "d_model", "encoder_attention_heads", "encoder_ffn_dim")
         V, P = int(folder.cfg("vocab_size")), int(folder.cfg("max_position_embeddings"))
@@ -139,8 +142,22 @@ class BartConverter(Converter):
             notes.append(f"embedding rows {n}..{V - 1} (no token in the tokenizer) are not converted")
         return Imported("unival", cfg, state, tokenizer, notes)
 
+    tied = TIED
+
+    def build(self, imported: Imported) -> nn.Module:
+        """The UnIVAL encoder-decoder (BART is one)."""
+        from omnivec.families.unival.model import UnivalModel
+
+        assert imported.tokenizer is not None
+        return UnivalModel(imported.config.model, imported.tokenizer, imported.config.image_size)
+
+    def save(self, model: nn.Module, imported: Imported, out: Path) -> None:
+        from omnivec.families.unival.model import save_unival
+
+        save_unival(model, imported.config, out)  # type: ignore[arg-type]
+
     def to_hf(self, model: nn.Module) -> HFExport | None:
-        from omnivec.unival.model import UnivalModel
+        from omnivec.families.unival.model import UnivalModel
 
         if not isinstance(model, UnivalModel):
             return None

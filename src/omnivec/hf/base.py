@@ -13,6 +13,7 @@ moves are written once, as :data:`Rule` tables that both directions read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -67,6 +68,21 @@ class Converter:
     def to_hf(self, model: nn.Module) -> HFExport | None:
         """This model as the HF class's folder, or None when it does not fit that class."""
         return None
+
+    tied: ClassVar[dict[str, str]] = {}
+    """Tensors the model's run folder stores once (copy -> source): not converted on their own."""
+
+    def build(self, imported: Imported) -> nn.Module:
+        """A fresh model of the family the converter imports into (here OmniVec: encoders + trunk, no heads)."""
+        from omnivec.nn.model import OmniModel
+
+        return OmniModel(imported.config.model, imported.tokenizer)
+
+    def save(self, model: nn.Module, imported: Imported, out: Path) -> None:
+        """Write ``model`` as a run folder of the converter's family."""
+        from omnivec.runs import save_run
+
+        save_run(model, imported.config, out)  # type: ignore[arg-type]
 
 
 CONVERTERS: Registry[type[Converter]] = Registry("Hugging Face model_type")

@@ -42,7 +42,7 @@ def convert(path: str | Path, options: ImportOptions | None = None) -> tuple[nn.
     """The converted model (eval mode), what the converter returned, and the folder it read."""
     folder = HFFolder.read(path)
     imported = converter(folder).to_omnivec(folder, options or ImportOptions())
-    model = build(imported)
+    model = converter(folder).build(imported)
     own = model.state_dict()
     for key, value in imported.state.items():
         if key not in own or tuple(own[key].shape) != tuple(value.shape):  # a converter bug, not a user error
@@ -53,36 +53,12 @@ def convert(path: str | Path, options: ImportOptions | None = None) -> tuple[nn.
     return model, imported, folder
 
 
-def build(imported: Imported) -> nn.Module:
-    if imported.family == "unival":
-        from omnivec.unival.model import UnivalModel
-
-        assert imported.tokenizer is not None
-        return UnivalModel(imported.config.model, imported.tokenizer, imported.config.image_size)
-    from omnivec.nn.model import OmniModel
-
-    return OmniModel(imported.config.model, imported.tokenizer)
-
-
-def save(model: nn.Module, imported: Imported, out: Path) -> None:
-    if imported.family == "unival":
-        from omnivec.unival.model import save_unival
-
-        save_unival(model, imported.config, out)  # type: ignore[arg-type]
-    else:
-        from omnivec.runs import save_run
-
-        save_run(model, imported.config, out)  # type: ignore[arg-type]
-
-
 def import_hf(path: str | Path, out: str | Path, options: ImportOptions | None = None) -> ImportReport:
     """Convert the folder ``path`` into the run folder ``out`` (which must not exist, or be empty)."""
     out = Path(out)
     require_new_folder(out)  # before the conversion, which may take a while
     model, imported, folder = convert(path, options)
-    own = set(model.state_dict())
-    if imported.family == "unival":
-        own.discard("decoder.embed.weight")  # tied to the text encoder's embedding
+    own = set(model.state_dict()) - set(converter(folder).tied)  # a tied copy is not a tensor of its own
     report = ImportReport(
         out, imported.family, folder.model_type, len(imported.state), sorted(own - set(imported.state)),
         folder.left_over(), imported.notes,
@@ -96,7 +72,7 @@ def import_hf(path: str | Path, out: str | Path, options: ImportOptions | None =
     }
 
     def write(tmp: Path) -> None:
-        save(model, imported, tmp)
+        converter(folder).save(model, imported, tmp)
         (tmp / REPORT).write_text(json.dumps(meta, indent=2))
 
     atomic_folder(out, write)

@@ -111,7 +111,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "family": svc.family}
+        return {"status": "ok", "family": svc.family.name}
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
@@ -126,7 +126,7 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/predict/{task}", openapi_extra=_body_doc({"modality": {"type": "string"}}))
     async def predict(task: str, request: Request) -> dict[str, Any]:
-        if svc.family == "unival":
+        if svc.family.generates:  # a task is asked in text and answered by generation
             p, x = await read(request)
             return await svc.generate(task, x, p.text if x.modality != "text" else None)
         cfg = svc.omnivec_task(task)  # an unknown task is a 404 before any upload is decoded
@@ -166,5 +166,5 @@ def serve(run: str | Path, cfg: ServeConfig, host: str = "127.0.0.1", port: int 
     import uvicorn
 
     app = create_app(run, cfg)
-    print(f"serving {run} ({app.state.service.family}, on {app.state.service.device}) at http://{host}:{port}/")
+    print(f"serving {run} ({app.state.service.family.name}, on {app.state.service.device}) at http://{host}:{port}/")
     uvicorn.Server(server_config(app, cfg, host, port)).run()

@@ -67,11 +67,12 @@ class Service:
     def __init__(self, run: str | Path, cfg: ServeConfig) -> None:
         from omnivec.api.load import load
         from omnivec.api.search import Index
+        from omnivec.families.registry import family
 
         self.cfg = cfg
         self.run_dir = Path(run)
         self.model: Any = load(run, cfg.device)
-        self.family: str = self.model.family
+        self.family = family(self.model.family)
         self.device = str(next(self.model.parameters()).device)
         self.index = Index.open(cfg.index) if cfg.index else None
         if self.index is not None and self.index.emb.task is not None:
@@ -87,32 +88,7 @@ class Service:
 
     def tasks(self) -> list[dict[str, Any]]:
         """Every task of the run: for OmniVec its heads, for UnIVAL the seq2seq tasks it can be asked."""
-        if self.family == "omnivec":
-            return [
-                {
-                    "name": t.name,
-                    "kind": t.kind,
-                    "modality": t.modality,
-                    "pair_modality": t.pair_modality or None,
-                    "classes": list(t.class_names),
-                }
-                for t in self.model.tasks.values()
-            ]
-        from omnivec.tasks.seq2seq import seq2seq_kind
-        from omnivec.unival.generate import TASK_ALIASES
-        from omnivec.unival.task_registry import SEQ2SEQ_TASKS
-
-        # the tasks the run was trained on; a run that names none answers the built-in prompts
-        names = [t for t in self.model.run_config.tasks if t in SEQ2SEQ_TASKS]
-        names = names or [f"caption_{m}" for m in self.modalities if m != "text"] + list(TASK_ALIASES.values())[1:]
-        out = []
-        for name in dict.fromkeys(n for n in names if n in SEQ2SEQ_TASKS):
-            spec = SEQ2SEQ_TASKS.get(name)
-            if spec.modality is not None and spec.modality not in self.modalities:
-                continue
-            asks = seq2seq_kind(spec.kind).input_text
-            out.append({"name": name, "kind": spec.kind, "modality": spec.modality or "text", "asks": asks or None})
-        return out
+        return self.family.serve_tasks(self.model)
 
     def info(self) -> dict[str, Any]:
         from omnivec.serve.uploads import _extensions
@@ -130,7 +106,7 @@ class Service:
             }
         return {
             "run": self.run_dir.name,
-            "family": self.family,
+            "family": self.family.name,
             "device": self.device,
             "modalities": {m: sorted(_extensions(m)) for m in self.modalities},
             "tasks": self.tasks(),
@@ -181,7 +157,7 @@ class Service:
         if op == "predict":
             return [_jsonable(y) for y in self.model.predict(rest[0], items)]
         if op == "generate":
-            from omnivec.unival.tasks import get_seq2seq_task
+            from omnivec.families.unival.tasks import get_seq2seq_task
 
             return self.model.generate(rest[0], items, max_len=get_seq2seq_task(rest[0]).max_len)
         raise ValueError(f"unknown batch operation {op!r}")
@@ -194,7 +170,7 @@ class Service:
 
     async def embed(self, x: Decoded, task: str | None) -> list[float]:
         if task is not None:
-            if self.family != "omnivec":
+            if self.family.generates:
                 raise BadRequest("a UnIVAL run has no retrieval task to project through; omit 'task'")
             self.retrieval_task(task, x.modality)
         v = await self._call(("embed", x.modality, task), x.sample)
@@ -218,10 +194,10 @@ class Service:
         return await self._call(("predict", task), x.sample)
 
     def seq2seq_task(self, task: str, modality: str) -> Any:
-        from omnivec.unival.generate import resolve_task
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.generate import resolve_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
-        if self.family != "unival":
+        if not self.family.generates:
             raise BadRequest(f"generation needs a UnIVAL run (an encoder-decoder); {self.run_dir.name} is OmniVec")
         try:
             spec = get_seq2seq_task(resolve_task(task, modality))
@@ -233,8 +209,8 @@ class Service:
 
     async def generate(self, task: str, x: Decoded, text: str | None) -> dict[str, Any]:
         """Generated text; for grounding also ``box`` ``[x0, y0, x1, y1]`` in pixels of the uploaded image."""
+        from omnivec.families.unival.locations import Grounding
         from omnivec.tasks.seq2seq import seq2seq_kind
-        from omnivec.unival.locations import Grounding
 
         spec = self.seq2seq_task(task, x.modality)
         asks = seq2seq_kind(spec.kind).input_text

@@ -1,8 +1,8 @@
 """Seq2seq task kinds (the UnIVAL family): what an answer in text is for each kind of task.
 
 A kind owns its loss, its metrics and primary metric, the constraints its answers are decoded under and what
-:meth:`~omnivec.unival.model.UnivalModel.generate` returns for it, as :class:`~omnivec.tasks.base.TaskKind`
-does for the OmniVec family's heads. A seq2seq task (``omnivec.unival.tasks``) names its kind and brings only
+:meth:`~omnivec.families.unival.model.UnivalModel.generate` returns for it, as :class:`~omnivec.tasks.base.TaskKind`
+does for the OmniVec family's heads. A seq2seq task (``omnivec.families.unival.tasks``) names its kind and brings only
 its data and prompt; the model and the evaluation ask the kind, so adding a kind touches this file only.
 
 | kind | answer | metrics (primary first) | decoding | output |
@@ -27,9 +27,7 @@ import torch
 from torch import Tensor
 
 from omnivec.errors import OmnivecError
-from omnivec.registry import Registry
-from omnivec.tasks import text_metrics as tm
-from omnivec.unival.locations import (
+from omnivec.families.unival.locations import (
     Detection,
     Grounding,
     box_iou,
@@ -38,6 +36,8 @@ from omnivec.unival.locations import (
     text_to_pixel_box,
     tokens_to_box,
 )
+from omnivec.registry import Registry
+from omnivec.tasks import text_metrics as tm
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Seq2SeqKind:
     """Subclasses implement one kind. Stateless: :func:`seq2seq_kind` builds one per call."""
 
     primary_metric: str = "accuracy"
-    """The metric :func:`omnivec.unival.scoring.evaluate` reports as ``value``."""
+    """The metric :func:`omnivec.families.unival.scoring.evaluate` reports as ``value``."""
     best: float = 1.0
     """The primary metric of a perfect answer (CIDEr-D is on a 0-10 scale)."""
     input_text: str = ""

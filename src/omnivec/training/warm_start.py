@@ -47,16 +47,14 @@ def source_model(path: str | Path) -> tuple[OmniModel, RunConfig]:
     """The OmniVec model and config of a run folder, or of a Hugging Face folder converted in memory; the other
     family is refused in one line, as :func:`omnivec.runs.load_run` refuses it."""
     from omnivec.hf.folder import is_hf_folder
-    from omnivec.runs import FAMILIES, load_run
+    from omnivec.runs import load_run, require_model_family
 
     if not is_hf_folder(path):
         return load_run(path)
     from omnivec.hf import load_hf
 
     model = load_hf(path)
-    if not isinstance(model, OmniModel):
-        raise OmnivecError(f"{path} converts to {FAMILIES['unival']}, not {FAMILIES['omnivec']}; "
-                           "start `omnivec unival finetune` from it")  # fmt: skip
+    require_model_family(model, "omnivec", path, "; start `omnivec unival finetune` from it")
     return model, model.run_config  # type: ignore[return-value]
 
 

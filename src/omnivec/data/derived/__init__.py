@@ -18,7 +18,7 @@ common.py          the seeded streams and source draws all of them share
 =================  ========================================================================================
 
 These build data (``TaskSplits``); the catalogue entries that train on them (``digit-scenes``, ...) are in
-:mod:`omnivec.data.real_tasks`, and UnIVAL's seq2seq tasks in :mod:`omnivec.unival.tasks`.
+:mod:`omnivec.data.real_tasks`, and UnIVAL's seq2seq tasks in :mod:`omnivec.families.unival.tasks`.
 """
 
 from omnivec.data.derived.digit_points import digit_point_clouds, digit_points_task

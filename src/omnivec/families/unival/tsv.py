@@ -4,7 +4,7 @@ One line per sample, columns in a fixed order; the image column holds either the
 path (resolved against ``image_root``, and refused when it resolves outside it). Readers yield plain records
 and leave the image undecoded, so a pass over a large file stays cheap; :func:`load_image` turns the column
 into a (C, H, W) float tensor in [0, 1]. :func:`lines` + :func:`parse_line` read one row at a time by byte
-offset, for the lazy datasets of :mod:`omnivec.unival.tsv_tasks` (which make these files training tasks).
+offset, for the lazy datasets of :mod:`omnivec.families.unival.tsv_tasks` (which make these files training tasks).
 
 =================  ==========================================================================================
 caption            uniq_id, image_id, caption (several joined by ``&&``), objects, image

@@ -20,16 +20,16 @@ spoken-digit captions) and SciTLDR, all under the real-data root; a task whose d
 | caption_audio | spoken digit | what does the audio describe? | caption | captioning: CIDEr-D |
 | summarize_text | abstract | what is the summary of the text? | TLDR | summarization: ROUGE-1/2/L |
 
-The task type and registry live in :mod:`omnivec.unival.task_registry`, the built-in tasks in
-:mod:`omnivec.unival.derived_tasks`, the TSV-file tasks in :mod:`omnivec.unival.tsv_tasks`; this module
-imports them all (registration order: derived, then TSV) and is where tasks are looked up.
+The task type and registry live in :mod:`omnivec.families.unival.task_registry`, the built-in tasks in
+:mod:`omnivec.families.unival.derived_tasks`, the TSV-file tasks in :mod:`omnivec.families.unival.tsv_tasks`; this
+module imports them all (registration order: derived, then TSV) and is where tasks are looked up.
 """
 
 from __future__ import annotations
 
 from omnivec.errors import OmnivecError
-from omnivec.unival import derived_tasks, tsv_tasks  # noqa: F401  (registration side effects)
-from omnivec.unival.task_registry import SEQ2SEQ_TASKS, Seq2SeqTask
+from omnivec.families.unival import derived_tasks, tsv_tasks  # noqa: F401  (registration side effects)
+from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS, Seq2SeqTask
 
 
 def get_seq2seq_task(name: str) -> Seq2SeqTask:

@@ -10,9 +10,9 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from omnivec.errors import OmnivecError
+from omnivec.families.unival.model import UnivalModel
+from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.tasks.seq2seq import seq2seq_kind
-from omnivec.unival.model import UnivalModel
-from omnivec.unival.tasks import get_seq2seq_task
 
 
 def _grams(text: str, n: int) -> Counter[tuple[str, ...]]:

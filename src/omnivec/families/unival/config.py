@@ -47,7 +47,7 @@ class UnivalRunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     """The optimisation schedule of the last stage."""
     tasks: list[str] = field(default_factory=list)
-    """The seq2seq tasks this run was trained on (see omnivec.unival.tasks)."""
+    """The seq2seq tasks this run was trained on (see omnivec.families.unival.tasks)."""
     data_root: str = ""
     """Where the real datasets live; empty resolves OMNIVEC_DATA / ../shared/data."""
     num_train: int = 2000
@@ -68,7 +68,7 @@ class UnivalRunConfig:
     Kinetics); here e.g. an image classifier trained on the staged MNIST (docs/unival.md, "Encoders")."""
     tsv: dict[str, list[str]] = field(default_factory=dict)
     """UnIVAL TSV files by schema (caption, vqa, refcoco, snli_ve, pretrain): [train] or [train, test];
-    their tasks are tsv_<schema> (omnivec.unival.tsv_tasks)."""
+    their tasks are tsv_<schema> (omnivec.families.unival.tsv_tasks)."""
     image_size: int = 64
     """Images read from TSV rows are resized to this square side (the derived scenes are 64 x 64)."""
     strict: bool = False

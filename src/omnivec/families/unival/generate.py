@@ -22,7 +22,7 @@ TASK_ALIASES = {
 
 def resolve_task(task: str, modality: str) -> str:
     """``caption`` -> ``caption_<modality>``; short names (vqa, grounding, …) -> the registered task."""
-    from omnivec.unival.task_registry import TASKS
+    from omnivec.families.unival.task_registry import TASKS
 
     if task in TASKS:
         return task
@@ -33,33 +33,28 @@ def resolve_task(task: str, modality: str) -> str:
     raise OmnivecError(f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}")
 
 
-def generate_files(
-    run: str | Path,
+def generate_records(
+    model: Any,
     task: str,
     paths: Sequence[str | Path],
     text: str | None = None,
     beam: int = 1,
     max_len: int | None = None,
     batch_size: int = 16,
-    device: str | None = "auto",
 ) -> list[dict[str, Any]]:
-    """Read every file with the real-data readers, generate with the run's model, one record per input.
+    """Read every file with the real-data readers, generate with ``model`` (a UnIVAL run's), one record per input.
 
     Image/video/audio/text files are told apart by extension; ``text`` is the question (vqa), the phrase
     (grounding) or the caption (matching) asked of every file. Grounding records also hold ``box``:
     ``[x0, y0, x1, y1]`` in pixels of the file's image as stored (before the resize to the run's size), or
     None when the output is not four location tokens.
     """
-    from omnivec.api.load import load
     from omnivec.data.readers import modality_of
     from omnivec.data.readers.text import read_text_prefix
-    from omnivec.runs import require_family
+    from omnivec.families.unival.locations import Grounding
+    from omnivec.families.unival.tasks import get_seq2seq_task
     from omnivec.tasks import seq2seq_kind
-    from omnivec.unival.locations import Grounding
-    from omnivec.unival.tasks import get_seq2seq_task
 
-    require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
-    model = load(run, device)
     groups: dict[str, list[tuple[int, Path, Any]]] = {}
     for i, p in enumerate(paths):
         p = Path(p)
@@ -81,7 +76,7 @@ def generate_files(
     records: list[dict[str, Any] | None] = [None] * len(paths)
     for name, items in groups.items():
         spec = get_seq2seq_task(name)
-        outs = model.generate(  # type: ignore[operator]
+        outs = model.generate(
             name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
         )
         for (i, p, _), o in zip(items, outs):

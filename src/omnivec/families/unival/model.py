@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnivec.config import save_yaml
 from omnivec.errors import OmnivecError
+from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig
+from omnivec.families.unival.locations import bin_token, special_tokens
 from omnivec.nn.encoders.image import ImageEncoderConfig
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.generation import allowed_mask, beam_search, greedy
@@ -32,8 +33,6 @@ from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import to_device
 from omnivec.types import EncoderInput, Modality
-from omnivec.unival.config import UnivalModelConfig, UnivalRunConfig
-from omnivec.unival.locations import bin_token, special_tokens
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -187,7 +186,7 @@ class UnivalModel(nn.Module):
 
     def task_loss(self, task: str, batch: Seq2SeqBatch) -> Tensor:
         """The training loss of a collated batch of seq2seq task ``task``, as its kind defines it."""
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         return seq2seq_kind(spec.kind).loss(self, spec.modality, batch)
@@ -259,15 +258,15 @@ class UnivalModel(nn.Module):
     def generate(
         self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
     ) -> list[Any]:
-        """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.unival.tasks` for what an input is:
+        """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.families.unival.tasks` for what an input is:
         an image/clip/waveform, an (image, question) pair, a document string, …), in the format of the task's
         kind (:meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.output`).
 
         Text for every kind but grounding. A grounding task (input ``(image, phrase)``) gives one
-        :class:`~omnivec.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
+        :class:`~omnivec.families.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
         ``(x0, y0, x1, y1)`` in pixels of that input image (a file's as stored, not its resize; a tensor's last
         two axes are height, width), or None when the output is not four location tokens."""
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         kind = seq2seq_kind(spec.kind)
@@ -280,7 +279,7 @@ class UnivalModel(nn.Module):
         """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
         tokens as text); :meth:`generate` without the boxes."""
         from omnivec.api.inputs import has_paths, read_inputs
-        from omnivec.unival.tasks import get_seq2seq_task
+        from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         decoding = seq2seq_kind(spec.kind).decoding(self, beam, max_len)
@@ -301,32 +300,20 @@ class UnivalModel(nn.Module):
 # ---------------------------------------------------------------------------------------- run folders
 
 
+TIED = {"decoder.embed.weight": "backbone.encoders.text.token_embed.weight"}
+"""The decoder's embedding is the text encoder's: stored once, under the text encoder's name."""
+
+
 def save_unival(model: UnivalModel, cfg: UnivalRunConfig, run_dir: str | Path) -> None:
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.model = model.cfg
-    save_yaml(cfg, run_dir / ckpt.CONFIG)
-    model.tokenizer.save(run_dir / ckpt.TOKENIZER)
-    # the tied embedding appears once in the state dict under the text encoder's name
-    state = {k: v for k, v in model.state_dict().items() if k != "decoder.embed.weight"}
-    ckpt.save_weights(state, run_dir / ckpt.WEIGHTS, metadata={"format": "omnivec-unival"})
+    from omnivec.runs import save_folder
+
+    save_folder(model, cfg, run_dir, "omnivec-unival", TIED)
 
 
 def load_unival(run_dir: str | Path, weights: str = ckpt.WEIGHTS) -> tuple[UnivalModel, UnivalRunConfig]:
-    from omnivec.runs import load_config
-    from omnivec.training.state_check import check_weights
+    from omnivec.runs import load_weights_into, read_config
 
     run_dir = Path(run_dir)
-    cfg = load_config(run_dir, "unival")
-    assert isinstance(cfg, UnivalRunConfig)
+    cfg = read_config(run_dir, "unival", UnivalRunConfig)
     model = UnivalModel(cfg.model, TextTokenizer.load(run_dir / ckpt.TOKENIZER), cfg.image_size)
-    state = ckpt.load_weights(run_dir / weights)
-    ckpt.check_finite_weights(state, run_dir / weights)
-    tied = "backbone.encoders.text.token_embed.weight"
-    if tied not in state:
-        raise OmnivecError(f"{run_dir / weights}: missing the tied text embedding {tied!r}")
-    state["decoder.embed.weight"] = state[tied]
-    check_weights(state, model.state_dict(), run_dir / weights, "its config")
-    model.load_state_dict(state)
-    model.eval()
-    return model, cfg
+    return load_weights_into(model, run_dir, weights, "its config", TIED), cfg

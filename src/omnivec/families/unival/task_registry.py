@@ -1,7 +1,7 @@
 """The seq2seq task type and its registry: what a task is (:class:`Seq2SeqTask`: its kind, modality, data
-builder and prompt) and :data:`SEQ2SEQ_TASKS`, where :mod:`omnivec.unival.derived_tasks` and
-:mod:`omnivec.unival.tsv_tasks` register theirs. Look tasks up through :mod:`omnivec.unival.tasks`, which
-imports every registering module first."""
+builder and prompt) and :data:`SEQ2SEQ_TASKS`, where :mod:`omnivec.families.unival.derived_tasks` and
+:mod:`omnivec.families.unival.tsv_tasks` register theirs. Look tasks up through
+:mod:`omnivec.families.unival.tasks`, which imports every registering module first."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from omnivec.families.unival.config import UnivalRunConfig
 from omnivec.registry import Registry
 from omnivec.tasks.seq2seq import SEQ2SEQ_KINDS
-from omnivec.unival.config import UnivalRunConfig
 
 Example = tuple[Any, str, Any]  # (raw input, answer text, reference for the metric)
 

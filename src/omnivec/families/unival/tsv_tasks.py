@@ -1,5 +1,5 @@
 """UnIVAL's TSV files as seq2seq tasks: data prepared for UnIVAL (the OFA formats read by
-:mod:`omnivec.unival.tsv`) trains and evaluates as is.
+:mod:`omnivec.families.unival.tsv`) trains and evaluates as is.
 
 Every TSV task takes the prompt, kind and metric of an existing seq2seq task (the table :data:`TSV_TASKS`, the
 one place the mapping lives), so a model trained on ``tsv_caption`` answers ``caption_image`` prompts alike:
@@ -40,17 +40,17 @@ from torch.utils.data import Dataset
 from omnivec.config import comma_list
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
-from omnivec.nn.encoders.image import ImageEncoderConfig
-from omnivec.nn.encoders.image_resnet import ImageResNetConfig
-from omnivec.unival import (
+from omnivec.families.unival import (
     derived_tasks,  # noqa: F401  (registers the built-in tasks a TSV task is like)
     tsv,
 )
-from omnivec.unival.locations import pixel_box_to_tokens
-from omnivec.unival.task_registry import SEQ2SEQ_TASKS, Example, Seq2SeqTask, register
+from omnivec.families.unival.locations import pixel_box_to_tokens
+from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS, Example, Seq2SeqTask, register
+from omnivec.nn.encoders.image import ImageEncoderConfig
+from omnivec.nn.encoders.image_resnet import ImageResNetConfig
 
 if TYPE_CHECKING:
-    from omnivec.unival.config import UnivalRunConfig
+    from omnivec.families.unival.config import UnivalRunConfig
 
 SNLI_ANSWERS = {"entailment": "yes", "contradiction": "no", "neutral": "maybe"}
 """UnIVAL/OFA's SNLI-VE targets."""
@@ -100,7 +100,7 @@ def _pretrain_grounding(rec: tsv.PretrainRecord, image: Tensor | None, size: Siz
 @dataclass(frozen=True)
 class TsvTask:
     schema: str
-    """The file's column schema (:data:`omnivec.unival.tsv.COLUMNS`)."""
+    """The file's column schema (:data:`omnivec.families.unival.tsv.COLUMNS`)."""
     like: str
     """The seq2seq task whose prompt, kind, modality, answer length and metric the rows take."""
     example: Callable[[Any, Tensor | None, Size | None, int], Example]

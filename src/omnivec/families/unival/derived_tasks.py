@@ -1,4 +1,4 @@
-"""The built-in seq2seq tasks on the derived digit data and SciTLDR (the table in :mod:`omnivec.unival.tasks`),
+"""The built-in seq2seq tasks on the derived digit data and SciTLDR (the table in :mod:`omnivec.families.unival.tasks`),
 registered on import, and the pretraining stages that mix them."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import torch
 from torch.utils.data import Dataset
 
 from omnivec.errors import OmnivecError
-from omnivec.unival import prompts as P
-from omnivec.unival.config import UnivalRunConfig
-from omnivec.unival.locations import box_to_tokens, detections_to_text
-from omnivec.unival.task_registry import Example, Seq2SeqDataset, Seq2SeqTask, register
+from omnivec.families.unival import prompts as P
+from omnivec.families.unival.config import UnivalRunConfig
+from omnivec.families.unival.locations import box_to_tokens, detections_to_text
+from omnivec.families.unival.task_registry import Example, Seq2SeqDataset, Seq2SeqTask, register
 
 
 def _root(cfg: UnivalRunConfig) -> Any:

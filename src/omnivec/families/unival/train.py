@@ -20,19 +20,19 @@ from torch.utils.data import Dataset
 
 from omnivec.data.base import Skipped, label_subset
 from omnivec.errors import OmnivecError
+from omnivec.families.unival.config import UnivalRunConfig
+from omnivec.families.unival.derived_tasks import STAGE1, STAGE2
+from omnivec.families.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
+from omnivec.families.unival.prompts import MODALITIES
+from omnivec.families.unival.scoring import evaluate
+from omnivec.families.unival.task_registry import TASKS
+from omnivec.families.unival.tasks import get_seq2seq_task
+from omnivec.families.unival.tsv_tasks import TsvDataset
+from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
-from omnivec.unival.config import UnivalRunConfig
-from omnivec.unival.derived_tasks import STAGE1, STAGE2
-from omnivec.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
-from omnivec.unival.prompts import MODALITIES
-from omnivec.unival.scoring import evaluate
-from omnivec.unival.task_registry import TASKS
-from omnivec.unival.tasks import get_seq2seq_task
-from omnivec.unival.tsv_tasks import TsvDataset
-from omnivec.unival.tsv_tasks import task_names as tsv_task_names
 
 
 class UnivalObjective(nn.Module):
@@ -265,15 +265,14 @@ def pretrain(
 def load_parent(parent: str | Path) -> tuple[UnivalModel, UnivalRunConfig]:
     """A UnIVAL run folder, or a Hugging Face BART folder converted in memory (:mod:`omnivec.hf`)."""
     from omnivec.hf.folder import is_hf_folder
-    from omnivec.runs import FAMILIES
+    from omnivec.runs import require_model_family
 
     if not is_hf_folder(parent):
         return load_unival(parent)
     from omnivec.hf import load_hf
 
     model = load_hf(parent)
-    if not isinstance(model, UnivalModel):
-        raise OmnivecError(f"{parent} converts to {FAMILIES['omnivec']}, not {FAMILIES['unival']}")
+    require_model_family(model, "unival", parent)
     return model, model.run_config  # type: ignore[return-value]
 
 

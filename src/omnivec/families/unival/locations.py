@@ -99,7 +99,7 @@ def text_to_pixel_box(
 
 @dataclass(frozen=True)
 class Grounding:
-    """A grounding answer (what :meth:`omnivec.unival.model.UnivalModel.generate` returns for a grounding
+    """A grounding answer (what :meth:`omnivec.families.unival.model.UnivalModel.generate` returns for a grounding
     task)."""
 
     text: str
