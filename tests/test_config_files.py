@@ -94,9 +94,8 @@ pretrain`` with and without ``--cnn``)."""
 
 @pytest.mark.parametrize("name", ["omnivec_train", "unival_pretrain", "unival_cnn"])
 def test_a_config_yaml_written_before_typed_encoders_loads_and_saves_to_the_same_bytes(name: str, tmp_path) -> None:
-    from omnivec.unival.config import UnivalRunConfig
-
     from omnivec.config import EncoderConfig, load_yaml, save_yaml
+    from omnivec.families.unival.config import UnivalRunConfig
 
     src = FIXTURES / f"{name}.yaml"
     cls = UnivalRunConfig if name.startswith("unival") else RunConfig
