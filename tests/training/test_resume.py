@@ -40,7 +40,7 @@ pretrain(cfg, out, resume=(mode == "resume"), progress=False)
 
 
 def _run(args: list[str], **kw: object) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, *args],
         env=env,

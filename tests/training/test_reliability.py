@@ -23,7 +23,7 @@ from omnivec.cli import main
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.locking import RunLock
 
-SRC = str(Path(__file__).parents[1] / "src")
+SRC = str(Path(__file__).parents[2] / "src")
 TINY = ["--preset", "tiny", "--batch-size", "2", "--quiet"]
 
 

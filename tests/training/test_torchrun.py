@@ -40,7 +40,7 @@ def test_two_ranks_identical(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
     out = tmp_path / "pt"
     out.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1"}
     r = subprocess.run(
         [torchrun_path(), "--standalone", "--nproc_per_node=2", str(script), str(out)],
         env=env,

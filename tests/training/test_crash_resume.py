@@ -70,7 +70,7 @@ print(json.dumps(report))
 @pytest.fixture(scope="module")
 def crashes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     root = tmp_path_factory.mktemp("crashes")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1"}
     env.pop("OMNIVEC_CRASH_AFTER_WRITE", None)
     proc = subprocess.run(
         [sys.executable, "-c", DRIVER, str(root), ARGS, json.dumps(CRASH_POINTS)],

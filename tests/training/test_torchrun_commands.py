@@ -72,7 +72,7 @@ def torchrun(tmp: Path, out: Path, argv: list[str]) -> tuple[dict[str, Any], dic
     dump.mkdir()
     env = {
         **os.environ,
-        "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
         "OMP_NUM_THREADS": "1",
         "OMNIVEC_DATA": "",  # hermetic: no real dataset enters a vocabulary or a task
     }
