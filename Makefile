@@ -29,7 +29,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# headless Chromium + its driver for the demo page's browser test (tests/test_serve_browser.py); Debian's packages,
+# headless Chromium + its driver for the demo page's browser test (tests/serve/test_serve_browser.py); Debian's packages,
 # installed once (skipped when chromedriver is already on PATH, or without root: the test then skips, saying why)
 browser:
 	@command -v chromedriver >/dev/null 2>&1 || { \
