@@ -23,6 +23,8 @@ import torch
 
 from omnivec.training import checkpoint as ckpt
 
+pytestmark = pytest.mark.slow  # a forked process per checkpoint write, each resumed (make test-slow)
+
 ARGS = "--preset tiny --tasks shapes,topics --num-train 16 --num-test 8 --batch-size 4 --max-steps 4"
 ARGS += " --checkpoint-every 2 --set train.ema_decay=0.9 --set train.log_every=1 --set train.warmup_steps=1 --quiet"
 WRITES_PER_CHECKPOINT = 12  # config, tokenizer, weights, EMA, state, manifest; the rename; 5 published files

@@ -23,6 +23,8 @@ from omnivec.cli import main
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.locking import RunLock
 
+pytestmark = pytest.mark.slow  # real processes, real runs and clocks (make test-slow)
+
 SRC = str(Path(__file__).parents[2] / "src")
 TINY = ["--preset", "tiny", "--batch-size", "2", "--quiet"]
 

@@ -11,9 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from omnivec.training import checkpoint as ckpt
+
+pytestmark = pytest.mark.slow  # a run killed with SIGKILL and resumed (make test-slow)
 
 SCRIPT = """
 import sys, time

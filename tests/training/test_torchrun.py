@@ -8,9 +8,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
 from data_helpers import torchrun_path
+
+pytestmark = pytest.mark.slow  # 2-process torchrun runs (make test-slow)
 
 SCRIPT = """
 import os, sys, torch

@@ -24,6 +24,8 @@ import torch
 from data_helpers import torchrun_path, unival_pretraining_tsv
 from omnivec.training import checkpoint as ckpt
 
+pytestmark = pytest.mark.slow  # 2-process torchrun runs of every training command (make test-slow)
+
 SCRIPT = """
 import hashlib, json, os, sys
 import torch

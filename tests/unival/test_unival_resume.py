@@ -21,6 +21,8 @@ from omnivec.unival import train as unival_train
 from omnivec.unival.config import UnivalRunConfig, unival_preset
 from omnivec.unival.train import pretrain, resume_run
 
+pytestmark = pytest.mark.slow  # a run stopped and resumed (make test-slow)
+
 
 class Stop(Exception):
     """Stands in for a kill right after a checkpoint."""
