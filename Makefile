@@ -1,13 +1,15 @@
 # The two commands a fresh machine needs (Python 3.11 + make):
 #   make quickstart   - create .venv, install omnivec, train one unified model on five modalities, write a report
-#   make test         - create .venv, install omnivec with dev tools, run ruff, mypy and the test suite
+#   make test         - create .venv, install omnivec with dev tools, run ruff, mypy and the fast tests (not slow)
+#   make test-slow    - the tests marked slow (crash-resume, torchrun, reliability, browser, the bad-input corpus,
+#                       end-to-end runs); CI (.ci/run) runs `make test && make test-slow`, i.e. everything
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= runs/quickstart
 export OMNIVEC_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install quickstart test lint typecheck clean browser
+.PHONY: install quickstart test test-slow lint typecheck clean browser
 
 $(BIN)/activate:
 	$(shell command -v $(PYTHON) >/dev/null 2>&1 && echo $(PYTHON) || echo python3) -m venv $(VENV)
@@ -29,7 +31,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# headless Chromium + its driver for the demo page's browser test (tests/test_serve_browser.py); Debian's packages,
+# headless Chromium + its driver for the demo page's browser test (tests/serve/test_serve_browser.py); Debian's packages,
 # installed once (skipped when chromedriver is already on PATH, or without root: the test then skips, saying why)
 browser:
 	@command -v chromedriver >/dev/null 2>&1 || { \
@@ -37,8 +39,13 @@ browser:
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; \
 	  else echo "make browser: no root/apt-get; the browser test will be skipped"; fi; }
 
-test: install lint typecheck browser
-	$(BIN)/python -m pytest
+# the per-test timeout (pytest-timeout) turns a hang into a failure naming the test; --durations=20 shows where
+# the time went, so a test that grows slow is seen and marked @pytest.mark.slow
+test: install lint typecheck
+	$(BIN)/python -m pytest -m "not slow" --durations=20 --timeout=300
+
+test-slow: install browser
+	$(BIN)/python -m pytest -m slow --durations=20 --timeout=900
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 """Writers of crafted input files, small on disk and costly (or wrong) once decoded: the hostile inputs of issue
-25. Shared by tests/test_bounded_inputs.py, tests/test_run_guards.py and the crafted-input benchmark
+25. Shared by tests/data/test_bounded_inputs.py, tests/test_run_guards.py and the crafted-input benchmark
 (bench/crafted_inputs.py), so the cases the tests check are the cases the benchmark measures."""
 
 from __future__ import annotations

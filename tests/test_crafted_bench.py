@@ -42,6 +42,7 @@ def test_the_corpus_covers_every_modality_and_is_small_but_for_its_texts(tmp_pat
         assert path.stat().st_size < 500_000, c.name
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not LINUX, reason="reads peak RSS through wait4 and /proc")
 def test_four_crafted_inputs_through_embed(tmp_path: Path) -> None:
     run = tmp_path / "run"

@@ -23,6 +23,7 @@ def test_readme_names_the_two_commands() -> None:
     assert "make quickstart" in text and "make test" in text
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci
+    assert "make test-slow" in ci and "make test-slow" in text  # CI runs the slow set too, and the README says so
 
 
 def _readme_commands() -> list[list[str]]:

@@ -279,6 +279,7 @@ def test_crafted_point_files_are_a_named_data_error(name: str, tmp_path: Path) -
 # -------------------------------------------------------------------------------- atomic writes, a full disk
 
 
+@pytest.mark.slow
 def test_merge_killed_at_any_write_leaves_no_half_run_folder(text_run: Path, tmp_path: Path) -> None:
     """The merged folder is filled as a hidden sibling and renamed at the end: killed after any write (the
     config, the tokenizer, the weights, merge.json), no OUT exists, and the next merge cleans the sibling."""

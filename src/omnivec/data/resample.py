@@ -16,7 +16,7 @@ tapered by a Hann window of ``zero_crossings`` lobes on each side. Two ways comp
 
 :func:`resample` takes the polyphase way when its bank has at most :data:`MAX_BANK` entries and the direct way
 otherwise; both are processed in blocks of at most :data:`BLOCK` float64 values, so memory stays a small
-multiple of the input and output sizes. The two agree to float64 rounding (tests/test_bounded_inputs.py). The
+multiple of the input and output sizes. The two agree to float64 rounding (tests/data/test_bounded_inputs.py). The
 audio encoder reuses :func:`resample`.
 """
 

@@ -71,7 +71,7 @@ def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0
     Nyquist frequency, triangles drawn in Hz between mel-spaced edges (``transformers``' ``mel_filter_bank`` with
     ``mel_scale="htk", norm=None``; librosa's ``htk=True, norm=None``). The two end points go through mel in
     float32 (``torch.tensor(f_min)``), so values differ from a float64 filterbank by up to ~3e-6; kept, since
-    changing it would change every audio model's features (tests/test_parity_audio.py)."""
+    changing it would change every audio model's features (tests/nn/test_parity_audio.py)."""
     f_max = sample_rate / 2
     freqs = torch.linspace(0, f_max, n_freqs, dtype=torch.float64)
     edges = mel_to_hz(
@@ -127,7 +127,7 @@ class AudioEncoder(Encoder):
     def log_mel(self, wave: Tensor) -> Tensor:
         """(B, L) waveforms -> log-mel power (B, n_mels, frames), before normalisation: periodic Hann window,
         frames without centre padding, |STFT|^2, the HTK filters of :func:`mel_filterbank`, then
-        ``log(mel + 1e-6)`` (natural log, additive floor). tests/test_parity_audio.py checks it against
+        ``log(mel + 1e-6)`` (natural log, additive floor). tests/nn/test_parity_audio.py checks it against
         ``transformers.audio_utils``."""
         spec = torch.stft(
             wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window, center=False, return_complex=True

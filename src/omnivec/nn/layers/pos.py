@@ -3,7 +3,7 @@ size divisible by its patch without interpolating a learned table.
 
 Channel order: each grid axis gets an equal share of the width, in axis order, so for a 2-D (H, W) grid the
 first half encodes the row and the second the column. MAE's ``get_2d_sincos_pos_embed`` has the two halves the
-other way round (its meshgrid puts w first); an importer of MAE weights swaps them (tests/test_parity_pos.py)."""
+other way round (its meshgrid puts w first); an importer of MAE weights swaps them (tests/nn/test_parity_pos.py)."""
 
 from __future__ import annotations
 

@@ -107,6 +107,7 @@ def _tiny_run_cfg():  # type: ignore[no-untyped-def]
     return cfg
 
 
+@pytest.mark.slow
 def test_evaluation_never_augments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aug_model: OmniModel) -> None:
     calls = {"n": 0}
 
@@ -140,6 +141,7 @@ class _Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_supervised_resume_with_augmentation_is_bit_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train(_tiny_run_cfg(), tmp_path / "full", progress=False)
     save = Engine.save_checkpoint

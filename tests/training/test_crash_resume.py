@@ -23,6 +23,8 @@ import torch
 
 from omnivec.training import checkpoint as ckpt
 
+pytestmark = pytest.mark.slow  # a forked process per checkpoint write, each resumed (make test-slow)
+
 ARGS = "--preset tiny --tasks shapes,topics --num-train 16 --num-test 8 --batch-size 4 --max-steps 4"
 ARGS += " --checkpoint-every 2 --set train.ema_decay=0.9 --set train.log_every=1 --set train.warmup_steps=1 --quiet"
 WRITES_PER_CHECKPOINT = 12  # config, tokenizer, weights, EMA, state, manifest; the rename; 5 published files
@@ -70,7 +72,7 @@ print(json.dumps(report))
 @pytest.fixture(scope="module")
 def crashes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     root = tmp_path_factory.mktemp("crashes")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1"}
     env.pop("OMNIVEC_CRASH_AFTER_WRITE", None)
     proc = subprocess.run(
         [sys.executable, "-c", DRIVER, str(root), ARGS, json.dumps(CRASH_POINTS)],

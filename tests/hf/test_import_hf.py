@@ -123,7 +123,7 @@ def test_every_command_of_the_pretrained_doc_parses() -> None:
 
     from omnivec.cli import build_parser
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "pretrained.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "pretrained.md").read_text()
     lines = [
         ln.split("#", 1)[0].strip() for b in re.findall(r"```bash\n(.*?)```", doc, flags=re.S) for ln in b.splitlines()
     ]

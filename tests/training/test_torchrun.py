@@ -8,9 +8,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
 from data_helpers import torchrun_path
+
+pytestmark = pytest.mark.slow  # 2-process torchrun runs (make test-slow)
 
 SCRIPT = """
 import os, sys, torch
@@ -40,7 +43,7 @@ def test_two_ranks_identical(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
     out = tmp_path / "pt"
     out.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1"}
     r = subprocess.run(
         [torchrun_path(), "--standalone", "--nproc_per_node=2", str(script), str(out)],
         env=env,

@@ -180,6 +180,7 @@ def test_a_changed_budget_marks_every_part_mismatched(tmp_path) -> None:
 TINY = ScarceBudget("tiny-test", pretrain_steps=4, steps=4, batch_size=8, train_limit=48, test_limit=16, preset="tiny")
 
 
+@pytest.mark.slow
 def test_a_real_pretraining_run_is_recreated_with_the_recorded_losses(tmp_path) -> None:
     """End to end on the tiny budget: session 1 records (b); session 2, on an empty work folder, skips (b) and
     re-creates pt-mixed for (d), whose losses must match the record (CPU training replays)."""

@@ -1,7 +1,7 @@
 """The promises of docs/reliability.md that need a real process, a real run or a clock: the run-folder lock,
 bounded bad data (no hang, no disk filling), the hang cases of issue 14 under a timeout, pruning of old
-checkpoints, a torn metrics line, file modes. The corpus of one-line errors is tests/test_bad_inputs.py; the
-kill-at-every-write test is tests/test_crash_resume.py."""
+checkpoints, a torn metrics line, file modes. The corpus of one-line errors is tests/cli/test_bad_inputs.py; the
+kill-at-every-write test is tests/training/test_crash_resume.py."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from omnivec.cli import main
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.locking import RunLock
 
-SRC = str(Path(__file__).parents[1] / "src")
+pytestmark = pytest.mark.slow  # real processes, real runs and clocks (make test-slow)
+
+SRC = str(Path(__file__).parents[2] / "src")
 TINY = ["--preset", "tiny", "--batch-size", "2", "--quiet"]
 
 

@@ -20,7 +20,9 @@ import pytest
 
 from serve_helpers import TONE_SHAPES, cached_runs
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # a server subprocess driven by headless Chromium (make test-slow)
+
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "figures" / "serve.png"
 """The README's screenshot; rewritten when OMNIVEC_SCREENSHOT=1 (otherwise only tmp_path gets one)."""
 

@@ -11,9 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from omnivec.training import checkpoint as ckpt
+
+pytestmark = pytest.mark.slow  # a run killed with SIGKILL and resumed (make test-slow)
 
 SCRIPT = """
 import sys, time
@@ -40,7 +43,7 @@ pretrain(cfg, out, resume=(mode == "resume"), progress=False)
 
 
 def _run(args: list[str], **kw: object) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, *args],
         env=env,

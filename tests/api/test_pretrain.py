@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig, pretrain
@@ -32,6 +33,7 @@ def _overfit(modality: str, samples: list, steps: int = 40) -> tuple[float, floa
     return losses[0], min(losses[-5:])
 
 
+@pytest.mark.slow
 def test_image_reconstruction_overfits() -> None:
     g = torch.Generator().manual_seed(0)
     first, last = _overfit("image", [torch.rand(3, 16, 16, generator=g) for _ in range(4)])

@@ -28,6 +28,8 @@ import torch
 from omnivec.cli import main
 from omnivec.training import checkpoint as ckpt
 
+pytestmark = pytest.mark.slow  # the bad-input corpus: ~450 CLI invocations (make test-slow)
+
 # ----------------------------------------------------------------------------------------------- generators
 
 POSITIVE_INT = ["0", "-1", "nan", "inf", "abc", "1.5"]

@@ -69,6 +69,7 @@ def onnx_outputs(path: Path, batch: EncoderInput) -> list[np.ndarray]:
     return session.run(None, feeds)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", ["image", "audio", "points"])
 def test_onnx_embeddings_equal_pytorch_on_a_new_batch(model: OmniModel, tmp_path: Path, modality: str) -> None:
     path = export.export_onnx(model, modality, tmp_path / f"{modality}.onnx")
@@ -82,6 +83,7 @@ def test_onnx_embeddings_equal_pytorch_on_a_new_batch(model: OmniModel, tmp_path
     np.testing.assert_allclose(got, want, rtol=0, atol=export.TOLERANCE)
 
 
+@pytest.mark.slow
 def test_cli_exports_text_with_logits(model: OmniModel, run_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "text.onnx"
     rc = main(["export", str(run_dir), "--modality", "text", "--out", str(out), "--task", "topics"])
@@ -99,6 +101,7 @@ def test_cli_exports_text_with_logits(model: OmniModel, run_dir: Path, tmp_path:
     np.testing.assert_allclose(logits, want_logits, rtol=0, atol=export.TOLERANCE)
 
 
+@pytest.mark.slow
 def test_a_graph_that_disagrees_with_pytorch_is_refused_and_not_written(
     model: OmniModel, tmp_path: Path, monkeypatch
 ) -> None:

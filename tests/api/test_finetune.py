@@ -49,6 +49,7 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_grouped_order_from_log(pretrained: Path, tmp_path: Path) -> None:
     cfg = preset("tiny")
     cfg.train.max_steps, cfg.train.batch_size, cfg.train.log_every = 8, 4, 1

@@ -125,6 +125,7 @@ def test_unknown_objective_is_refused() -> None:
         MaskedAutoencoder(OmniModel(preset("tiny").model), PretrainConfig(objective="contrastive"))
 
 
+@pytest.mark.slow
 def test_latent_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that dies right after its step-2 checkpoint and is resumed ends where the uninterrupted run ends,
     teacher included (the teacher's decay is a function of the step, its weights are in the checkpoint)."""

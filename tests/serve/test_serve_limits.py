@@ -173,6 +173,6 @@ def test_info_lists_the_limits(server: tuple[str, int]) -> None:
 
 
 def test_limits_are_documented() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
     for name in ("header_timeout_s", "body_timeout_s", "keep_alive_s", "max_connections", "max_text_kb", "max_decodes"):
         assert name in doc, name

@@ -57,6 +57,7 @@ def test_grouped_sequence_ends_with_a_joint_phase_and_every_task_gets_its_steps(
 TINY = ScarceBudget("tiny-test", pretrain_steps=4, steps=4, batch_size=8, train_limit=48, test_limit=16, preset="tiny")
 
 
+@pytest.mark.slow
 def test_reproduce_label_scarce_writes_the_table_and_resumes_part_by_part(tmp_path) -> None:
     logs: list[str] = []
     out, page = tmp_path / "ls", tmp_path / "results.md"

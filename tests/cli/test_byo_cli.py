@@ -74,6 +74,7 @@ def test_byo_images_train_evaluate_predict(tmp_path: Path, capsys: pytest.Captur
     assert sum(p == c for p, c in zip(preds, CLASSES)) >= 2
 
 
+@pytest.mark.slow
 def test_byo_audio_with_holdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     train = audio_folder(tmp_path / "pitch", 10, 0)
     run = tmp_path / "run"
@@ -98,6 +99,7 @@ def _corrupt(folder: Path) -> dict[str, str]:
     return {k: str(v) for k, v in bad.items()}
 
 
+@pytest.mark.slow
 def test_corrupt_files_are_skipped_and_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     train = image_folder(tmp_path / "glyphs", 6, 0)
     val = image_folder(tmp_path / "val", 2, 1)

@@ -24,6 +24,8 @@ import torch
 from data_helpers import torchrun_path, unival_pretraining_tsv
 from omnivec.training import checkpoint as ckpt
 
+pytestmark = pytest.mark.slow  # 2-process torchrun runs of every training command (make test-slow)
+
 SCRIPT = """
 import hashlib, json, os, sys
 import torch
@@ -72,7 +74,7 @@ def torchrun(tmp: Path, out: Path, argv: list[str]) -> tuple[dict[str, Any], dic
     dump.mkdir()
     env = {
         **os.environ,
-        "PYTHONPATH": str(Path(__file__).parents[1] / "src"),
+        "PYTHONPATH": str(Path(__file__).parents[2] / "src"),
         "OMP_NUM_THREADS": "1",
         "OMNIVEC_DATA": "",  # hermetic: no real dataset enters a vocabulary or a task
     }

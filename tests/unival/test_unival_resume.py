@@ -21,6 +21,8 @@ from omnivec.families.unival.train import pretrain, resume_run
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import Engine
 
+pytestmark = pytest.mark.slow  # a run stopped and resumed (make test-slow)
+
 
 class Stop(Exception):
     """Stands in for a kill right after a checkpoint."""

@@ -45,6 +45,7 @@ def _generated(names: list[str], num_train: int = 160, num_test: int = 80):  # t
     return cfg, prepare_tasks(cfg, names)
 
 
+@pytest.mark.slow
 def test_the_image_baseline_learns_and_the_text_baseline_fits() -> None:
     _, tasks = _generated(["shapes", "topics"])
     p = tasks["shapes"]

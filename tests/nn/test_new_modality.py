@@ -99,6 +99,7 @@ def _config(steps: int) -> RunConfig:
     return cfg
 
 
+@pytest.mark.slow
 def test_trains_embeds_and_exports(registered: None, tmp_path: Path, capsys) -> None:
     from omnivec.api.train import train
 

@@ -67,6 +67,7 @@ def _overfit(
     assert float(loss.detach()) < 0.1
 
 
+@pytest.mark.slow
 def test_learns_captions_and_generates_them() -> None:
     model, _ = tiny()
     imgs = [torch.zeros(1, 64, 64), torch.ones(1, 64, 64)]
@@ -76,6 +77,7 @@ def test_learns_captions_and_generates_them() -> None:
     assert model.generate("caption_image", imgs, beam=3) == answers
 
 
+@pytest.mark.slow
 def test_grounding_emits_exactly_four_location_tokens() -> None:
     model, _ = tiny(num_bins=8)
     imgs = [torch.zeros(1, 64, 64), torch.ones(1, 64, 64)]

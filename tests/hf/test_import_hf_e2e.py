@@ -13,6 +13,8 @@ from data_helpers import real_root
 from hf_helpers import TEXTS, ast_folder, bart_folder, bert_folder, vit_folder, waveforms
 from omnivec.cli import main
 
+pytestmark = pytest.mark.slow  # each imported model trains and exports end to end (make test-slow)
+
 pytest.importorskip("onnxscript")
 pytest.importorskip("onnxruntime")
 

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from data_helpers import real_root
 from omnivec.cli import main
+
+pytestmark = pytest.mark.slow  # an end-to-end pretrain -> finetune -> merge -> evaluate run (make test-slow)
 
 COMMON = [
     "--num-bins",
