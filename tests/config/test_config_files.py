@@ -86,7 +86,7 @@ def test_the_unival_commands_take_a_config(tmp_path: Path, monkeypatch) -> None:
     assert cfg.model.num_bins == unival_preset("tiny").model.num_bins
 
 
-FIXTURES = Path(__file__).parent / "fixtures" / "main_configs"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "main_configs"
 """``config.yaml`` of tiny runs written by main before the encoder configs were typed (``omnivec train`` with
 ``--set model.encoders.image.patch_size=4 --set model.encoders.audio.augment_noise=0.0``; ``omnivec unival
 pretrain`` with and without ``--cnn``)."""
