@@ -8,7 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.common import add_config_flags, add_device, build_run_config, refuse_changed_flags, write_jsonl
+from omnivec.cli.common import (
+    add_config_flags,
+    add_decoding,
+    add_device,
+    build_run_config,
+    decoding_of,
+    refuse_changed_flags,
+    write_jsonl,
+)
 from omnivec.config import comma_list
 from omnivec.config.validate import non_negative_int, positive_float, positive_int
 from omnivec.errors import OmnivecError
@@ -30,9 +38,7 @@ def _generate(args: argparse.Namespace) -> int:
         from omnivec.training.outputs import check_output_file
 
         check_output_file(Path(args.out), [Path(args.run), *paths])
-    records = generate_files(
-        args.run, args.task, paths, args.text, args.beam, args.max_len, args.batch_size, args.device
-    )
+    records = generate_files(args.run, args.task, paths, args.text, decoding_of(args), args.batch_size, args.device)
     write_jsonl(records, args.out)
     return 0
 
@@ -55,7 +61,7 @@ def _merge(args: argparse.Namespace) -> int:
         args.ema,
         tasks,
         args.eval_limit,
-        args.beam,
+        decoding_of(args),
         args.device,
         overwrite=args.overwrite,
     )
@@ -195,7 +201,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from omnivec.training.outputs import check_output_file
 
         check_output_file(Path(args.out), [Path(args.run)])
-    results = evaluate_run(args.run, _tasks(args.tasks), args.device, beam=args.beam, limit=args.eval_limit)
+    results = evaluate_run(args.run, _tasks(args.tasks), args.device, decoding=decoding_of(args), limit=args.eval_limit)
     _print(results)
     if args.out:
         from omnivec.training.checkpoint import atomic_write_text
@@ -267,8 +273,7 @@ def register(sub: Any) -> None:
     g.add_argument("--folder", help="every readable file in this folder")
     g.add_argument("--text", help="question (vqa), phrase (grounding) or caption (matching)")
     g.add_argument("--out", help="JSONL output (default stdout)")
-    g.add_argument("--beam", type=positive_int, default=1)
-    g.add_argument("--max-len", type=positive_int)
+    add_decoding(g)
     g.add_argument("--batch-size", type=positive_int, default=16)
     add_device(g)
     g.set_defaults(fn=_generate)
@@ -299,7 +304,7 @@ def register(sub: Any) -> None:
     m.add_argument("--overwrite", action="store_true", help="replace an existing --out (run or folder) whole")
     m.add_argument("--eval", help="comma-separated UnIVAL tasks to score at every α")
     m.add_argument("--eval-limit", type=non_negative_int, default=0)
-    m.add_argument("--beam", type=positive_int, default=1)
+    add_decoding(m, "--eval generation")
     add_device(m)
     m.set_defaults(fn=_merge)
 
@@ -320,7 +325,7 @@ def register(sub: Any) -> None:
     e = us.add_parser("evaluate", help="score a run on tasks")
     e.add_argument("run")
     e.add_argument("--tasks")
-    e.add_argument("--beam", type=positive_int, default=1)
+    add_decoding(e)
     e.add_argument("--eval-limit", type=non_negative_int, default=0)
     e.add_argument("--out", help="write the results JSON here")
     add_device(e)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omnivec.config import EncoderConfig, ModelConfig, TrainConfig, from_dict, preset_model, preset_train
+from omnivec.errors import OmnivecError
 
 
 @dataclass
@@ -69,10 +70,31 @@ class UnivalRunConfig:
     tsv: dict[str, list[str]] = field(default_factory=dict)
     """UnIVAL TSV files by schema (caption, vqa, refcoco, snli_ve, pretrain): [train] or [train, test];
     their tasks are tsv_<schema> (omnivec.families.unival.tsv_tasks)."""
+    manifest: dict[str, list[str]] = field(default_factory=dict)
+    """Manifests of the user's own files by kind (caption, vqa, grounding): [train] or [train, val], absolute
+    paths; their tasks are manifest_<kind>_<modality> (omnivec.families.unival.manifest_tasks)."""
     image_size: int = 64
-    """Images read from TSV rows are resized to this square side (the derived scenes are 64 x 64)."""
+    """Images read from TSV rows and manifests are resized to this square side (the derived scenes are 64 x 64)."""
     strict: bool = False
-    """Stop at the first unreadable TSV row, naming file and line, instead of skipping and reporting it."""
+    """Stop at the first unreadable TSV or manifest row, naming file and row, instead of skipping and reporting it."""
+
+
+def file_read_options(cfg: UnivalModelConfig, modality: str, image_size: int) -> dict[str, Any]:
+    """How files of ``modality`` are decoded for a model of ``cfg`` (fields of ``omnivec.data.readers.ReadOptions``):
+    its encoder's options, images at the run's ``image_size``, video 8 frames of 64 x 64 (the derived clips').
+    Training on the user's files and generating for new files read alike (a class-level question: no model
+    needed)."""
+    from omnivec.nn.encoders import ENCODERS
+
+    spec = cfg.backbone.encoders.get(modality)
+    if spec is None:
+        raise OmnivecError(f"the model has no {modality} encoder (it has {', '.join(cfg.backbone.encoders)})")
+    opts = ENCODERS.get(spec.name).read_options(spec)
+    if modality == "image":
+        opts["image_size"] = image_size
+    if modality == "video":
+        opts.update(num_frames=8, video_size=64)
+    return opts
 
 
 CNN_ENCODERS: dict[str, dict[str, Any]] = {

@@ -32,10 +32,16 @@ class UnivalFamily(Family):
         save_unival(model, cfg, run_dir)
 
     def evaluate(
-        self, model: UnivalModel, run: str | Path, tasks: Sequence[str] | None, data: str | None, beam: int, limit: int
+        self,
+        model: UnivalModel,
+        run: str | Path,
+        tasks: Sequence[str] | None,
+        data: str | None,
+        decoding: Any,
+        limit: int,
     ) -> dict[str, dict[str, Any]]:
-        """Generate for the seq2seq tasks' test splits (``limit`` samples each, ``beam`` wide) and score the text
-        (CIDEr-D, VQA accuracy, IoU@0.5, ...)."""
+        """Generate for the seq2seq tasks' test splits (``limit`` samples each, under ``decoding``) and score the
+        text (CIDEr-D, VQA accuracy, IoU@0.5, ...)."""
         from omnivec.families.unival.scoring import evaluate
         from omnivec.families.unival.train import build_data
 
@@ -46,7 +52,7 @@ class UnivalFamily(Family):
             )
         cfg: Any = model.run_config
         splits = build_data(cfg, list(tasks or cfg.tasks))
-        return {n: evaluate(model, n, te, beam=beam, limit=limit) for n, (_, te) in splits.items()}
+        return {n: evaluate(model, n, te, decoding, limit) for n, (_, te) in splits.items()}
 
     def predict_files(
         self, model: UnivalModel, task: str, paths: Sequence[str | Path], text: str | None, batch_size: int

@@ -30,6 +30,7 @@ from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.families.unival.tsv_tasks import TsvDataset
 from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
+from omnivec.tasks.seq2seq import Decoding
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
@@ -185,7 +186,6 @@ def fit(
     seed: int | None = None,
     progress: bool = True,
     eval_limit: int = 0,
-    beam: int = 1,
     device: str = "auto",
 ) -> dict[str, Any]:
     """Train on the training splits of the data ``load`` returns (after the run folder check and the seeding,
@@ -206,7 +206,7 @@ def fit(
             cfg.train,
             curriculum(cfg.tasks, cfg.stage1_steps),
             save=lambda d: save_unival(model, cfg, d),
-            evaluate=lambda _: {n: evaluate(model, n, te, beam=beam, limit=eval_limit) for n, (_, te) in data.items()},
+            evaluate=lambda _: {n: evaluate(model, n, te, limit=eval_limit) for n, (_, te) in data.items()},
             title="UnIVAL training loss",
         )
 
@@ -336,12 +336,13 @@ def finetune(
 def evaluate_run(
     run: str | Path,
     tasks: Sequence[str] | None = None,
-    beam: int = 1,
+    decoding: Decoding | None = None,
     limit: int = 0,
     weights: str = ckpt.WEIGHTS,
 ) -> dict[str, Any]:
-    """Score a UnIVAL run folder on ``tasks`` (default: the tasks it was trained on)."""
+    """Score a UnIVAL run folder on ``tasks`` (default: the tasks it was trained on), generating under
+    ``decoding`` (None: :class:`~omnivec.tasks.seq2seq.Decoding`'s defaults)."""
     model, cfg = load_unival(run, weights)
     names = list(tasks or cfg.tasks)
     data = build_data(cfg, names)
-    return {n: evaluate(model, n, te, beam=beam, limit=limit) for n, (_, te) in data.items()}
+    return {n: evaluate(model, n, te, decoding, limit) for n, (_, te) in data.items()}
