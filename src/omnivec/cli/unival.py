@@ -91,7 +91,9 @@ def _task_batch(text: str) -> dict[str, int]:
 
 def _config(args: argparse.Namespace) -> Any:
     """The shared builder (:func:`omnivec.cli.common.build_run_config`), then what only UnIVAL has: --cnn
-    encoders and --tsv files."""
+    encoders, --tsv files and --manifest files (a point-cloud manifest adds the preset's points encoder to a model
+    trained from scratch: UnIVAL's own encoders are image, video and audio)."""
+    from omnivec.families.unival import manifest_tasks
     from omnivec.families.unival.tsv_tasks import parse_source
 
     cfg = build_run_config(args, "unival")
@@ -104,6 +106,15 @@ def _config(args: argparse.Namespace) -> Any:
         if schema in cfg.tsv:
             raise OmnivecError(f"--tsv {schema}=... given twice; one training (and test) file per schema")
         cfg.tsv[schema] = files
+    for spec in args.manifest or []:
+        kind, files = manifest_tasks.parse_source(spec)
+        if kind in cfg.manifest:
+            raise OmnivecError(f"--manifest {kind}=... given twice; one training (and validation) manifest per kind")
+        cfg.manifest[kind] = files
+    if any(n.endswith("_points") for n in manifest_tasks.task_names(cfg.manifest)):
+        from omnivec.config import preset_model
+
+        cfg.model.backbone.encoders.setdefault("points", preset_model(cfg.preset).encoders["points"])
     return cfg
 
 
@@ -141,6 +152,14 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     if not (Path(args.out) / "config.yaml").is_file():
         return  # resume_run says what is missing
     saved = read_config(args.out, "unival", UnivalRunConfig)
+    if args.manifest:  # the same command plus --resume: the same manifests, or a clear refusal
+        from omnivec.families.unival.manifest_tasks import parse_source
+
+        given_manifests = dict(parse_source(spec) for spec in args.manifest)
+        if given_manifests != saved.manifest:
+            raise OmnivecError(
+                f"--resume continues {args.out} with its saved manifests {saved.manifest}; --manifest cannot change"
+            )
     for flag, field in RESUME_FIELDS.items():
         given = getattr(args, flag, None)
         if given is None:
@@ -182,8 +201,8 @@ def _finetune(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     tasks = _tasks(args.tasks) or []
-    if not tasks and not args.tsv:
-        raise OmnivecError("give --tasks, --tsv SCHEMA=TRAIN[,TEST], or both")
+    if not tasks and not args.tsv and not args.manifest:
+        raise OmnivecError("give --tasks, --tsv SCHEMA=TRAIN[,TEST], --manifest KIND=TRAIN[,VAL], or several")
     parent = None if args.run == "scratch" else args.run
     cfg = _config(args)
     _print(
@@ -251,7 +270,17 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="UnIVAL TSV files as tasks tsv_<schema>; SCHEMA: caption, vqa, refcoco, snli_ve, pretrain "
         "(repeatable; without TEST a seeded 10%% of TRAIN is held out)",
     )
-    p.add_argument("--image-size", type=positive_int, help="TSV images are resized to this square side (default 64)")
+    p.add_argument(
+        "--manifest",
+        action="append",
+        metavar="KIND=TRAIN[,VAL]",
+        help="your own files (image, video, audio, text, points) as tasks manifest_<kind>_<modality>; KIND: caption, "
+        "vqa, grounding; a JSONL/CSV/TSV manifest of path + caption | question, answer | text, box (repeatable; "
+        "without VAL a seeded 10%% of TRAIN is held out; see docs/unival.md)",
+    )
+    p.add_argument(
+        "--image-size", type=positive_int, help="TSV and manifest images are resized to this square side (default 64)"
+    )
     p.add_argument("--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps")
     p.add_argument(
         "--resume",
@@ -318,7 +347,7 @@ def register(sub: Any) -> None:
     p.set_defaults(fn=_pretrain, command="unival pretrain")
     f = us.add_parser("finetune", help="fine-tune a run (or 'scratch') on tasks")
     f.add_argument("run", help="UnIVAL run folder, or 'scratch'")
-    f.add_argument("--tasks", help="comma-separated tasks (and/or --tsv files)")
+    f.add_argument("--tasks", help="comma-separated tasks (and/or --tsv files, --manifest files)")
     f.add_argument("--out", required=True, help="run folder to write")
     _common(f)
     f.set_defaults(fn=_finetune, command="unival finetune")

@@ -4,7 +4,10 @@ Plain dataclasses, below the model and the tasks that read them."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from omnivec.config import EncoderConfig, ModelConfig, TrainConfig, from_dict, preset_model, preset_train
@@ -77,6 +80,25 @@ class UnivalRunConfig:
     """Images read from TSV rows and manifests are resized to this square side (the derived scenes are 64 x 64)."""
     strict: bool = False
     """Stop at the first unreadable TSV or manifest row, naming file and row, instead of skipping and reporting it."""
+
+
+def parse_files_flag(flag: str, spec: str, keys: Sequence[str], key: str, second: str) -> tuple[str, list[str]]:
+    """``--tsv`` / ``--manifest``: ``"KEY=TRAIN[,SECOND]"`` -> (KEY, [absolute TRAIN path, absolute SECOND path]);
+    ``key`` names KEY in the error (SCHEMA, KIND), ``second`` the optional file (TEST, VAL)."""
+    from omnivec.config import comma_list
+    from omnivec.errors import DataError
+
+    name, sep, paths = spec.partition("=")
+    name = name.strip()
+    if not sep or name not in keys:
+        raise OmnivecError(f"{flag} {spec!r}: expected {key}=TRAIN[,{second}] with {key} one of {', '.join(keys)}")
+    files = comma_list(paths)
+    if not 1 <= len(files) <= 2:
+        raise OmnivecError(f"{flag} {spec!r}: give one training file and at most one {second.lower()} file")
+    for f in files:
+        if not Path(f).is_file():
+            raise DataError(f, "no such file")
+    return name, [os.path.abspath(f) for f in files]
 
 
 def file_read_options(cfg: UnivalModelConfig, modality: str, image_size: int) -> dict[str, Any]:

@@ -35,7 +35,8 @@ SHORT_KINDS = {
 def resolve_task(task: str, modality: str, run_tasks: Sequence[str] = ()) -> str:
     """The task a ``--task`` names for an input of ``modality``: a registered task name as is; a short name
     (caption, vqa, grounding, ...) -> the first of ``run_tasks`` (the run's own, in training order) of that kind
-    and modality, else the built-in task (``caption`` -> ``caption_<modality>``)."""
+    and modality, else the built-in task (``caption`` -> ``caption_<modality>``), else the manifest task of
+    that kind and modality (``vqa`` on a .wav -> ``manifest_vqa_audio``: its prompt)."""
     from omnivec.families.unival.tasks import SEQ2SEQ_TASKS as TASKS
 
     if task in TASKS:
@@ -49,7 +50,12 @@ def resolve_task(task: str, modality: str, run_tasks: Sequence[str] = ()) -> str
         spec = TASKS.get(name) if name in TASKS else None
         if spec is not None and spec.kind == kind and (spec.modality or "text") == modality:
             return name
-    return f"caption_{modality}" if task == "caption" else TASK_ALIASES[task]
+    built_in = f"caption_{modality}" if task == "caption" else TASK_ALIASES[task]
+    if built_in in TASKS and TASKS.get(built_in).modality == modality:
+        return built_in
+    from omnivec.families.unival.manifest_tasks import manifest_task
+
+    return manifest_task(task, modality) or built_in
 
 
 def generate_records(

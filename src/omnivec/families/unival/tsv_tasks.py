@@ -25,7 +25,6 @@ naming file and line: training drops and reports it (``skipped.jsonl``), evaluat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +36,6 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from omnivec.config import comma_list
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
 from omnivec.families.unival import (
@@ -262,17 +260,9 @@ def task_names(sources: dict[str, list[str]]) -> list[str]:
 
 def parse_source(spec: str) -> tuple[str, list[str]]:
     """``"caption=train.tsv[,test.tsv]"`` -> ("caption", [absolute train path, absolute test path])."""
-    schema, sep, paths = spec.partition("=")
-    schema = schema.strip()
-    if not sep or schema not in tsv.COLUMNS:
-        raise OmnivecError(f"--tsv {spec!r}: expected SCHEMA=TRAIN[,TEST] with SCHEMA one of {', '.join(tsv.COLUMNS)}")
-    files = comma_list(paths)
-    if not 1 <= len(files) <= 2:
-        raise OmnivecError(f"--tsv {spec!r}: give one training file and at most one test file")
-    for f in files:
-        if not Path(f).is_file():
-            raise DataError(f, "no such file")
-    return schema, [os.path.abspath(f) for f in files]
+    from omnivec.families.unival.config import parse_files_flag
+
+    return parse_files_flag("--tsv", spec, list(tsv.COLUMNS), "SCHEMA", "TEST")
 
 
 def _register() -> None:
