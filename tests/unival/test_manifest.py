@@ -211,3 +211,15 @@ def digits_fixture(root: Path, per_digit: int = 4) -> tuple[Path, Path]:
             (root / name).write_bytes((data / "fsdd" / "recordings" / name).read_bytes())
             (val if i == per_digit else train).append({"path": name, "caption": f"a spoken {words[d]}"})
     return _jsonl(root / "train.jsonl", train), _jsonl(root / "val.jsonl", val)
+
+
+def test_an_audio_file_in_a_caption_tsv_points_at_the_manifest(manifests: dict[str, Path]) -> None:
+    """UnIVAL's TSV schemas hold images; a .wav in the image column is skipped saying what takes it."""
+    root = manifests["caption"].parent
+    tsv = root / "cap.tsv"
+    tsv.write_text("".join(f"{i}\tim{i}\ta tone\t\ta{i}.wav\n" for i in range(3)))
+    cfg = unival_preset("tiny", num_bins=16)
+    cfg.tsv = {"caption": [str(tsv), str(tsv)]}
+    _, test = get_seq2seq_task("tsv_caption").build(cfg)
+    skipped = test[0][0]
+    assert isinstance(skipped, Skipped) and "(audio file" in skipped.reason and "--manifest" in skipped.reason

@@ -185,7 +185,8 @@ class TsvDataset(Dataset):
                 image, size = tsv.load_image(rec.image, self.path.parent, self.image_size, self.channels)
             except DataError as e:
                 column = tsv.COLUMNS[self.task.schema].index("image")
-                raise DataError(self.path, f"line {self.rows[i][1]}, column {column + 1} (image): {e}") from None
+                hint = _not_an_image(rec.image)
+                raise DataError(self.path, f"line {self.rows[i][1]}, column {column + 1} (image): {e}{hint}") from None
             return self.task.example(rec, image, size, self.num_bins)
         except DataError as e:
             if self.strict:
@@ -203,6 +204,19 @@ class TsvDataset(Dataset):
                 if self.strict:
                     raise
         return out
+
+
+def _not_an_image(value: str) -> str:
+    """What to do about an audio/video/text/point-cloud file in an image column: a manifest takes it."""
+    from omnivec.data.byo.folder import file_modality
+
+    try:
+        mod = file_modality(value.strip()) if len(value) < 4096 else None
+    except (DataError, OSError):
+        return ""
+    if mod is None or mod.value == "image":
+        return ""
+    return f" ({mod.value} file: UnIVAL's TSV schemas hold images; --manifest KIND=TRAIN[,VAL] takes {mod.value} files)"
 
 
 def _split(path: Path, rows: list[tuple[int, int]], seed: int, fraction: float = 0.1) -> tuple[list[Any], list[Any]]:
