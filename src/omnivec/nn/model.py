@@ -25,7 +25,7 @@ from omnivec.nn.layers.attention import init_weights
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.nn.trunk import Trunk
 from omnivec.nn.vectorizer import Vectorizer
-from omnivec.types import EncoderInput, Modality, Tokens
+from omnivec.types import EncoderInput, Modality, Tokens, to_device
 
 
 class OmniModel(nn.Module):
@@ -162,10 +162,9 @@ class OmniModel(nn.Module):
         return encoder.read_options(encoder.cfg, shape)
 
     def _as_input(self, modality: str, inputs: EncoderInput | Sequence[Any], task: str | None = None) -> EncoderInput:
-        """Raw samples, file paths (:mod:`omnivec.api.inputs`), a batch tensor or a collated batch -> a collated batch
-        on the model's device; files are decoded as ``task`` was trained (:meth:`read_options`)."""
-        from omnivec.api.inputs import has_paths, read_inputs
-        from omnivec.training.engine import to_device
+        """Raw samples, file paths (:mod:`omnivec.data.readers.inputs`), a batch tensor or a collated batch -> a
+        collated batch on the model's device; files are decoded as ``task`` was trained (:meth:`read_options`)."""
+        from omnivec.data.readers.inputs import has_paths, read_inputs
 
         if isinstance(inputs, Tensor) and modality not in (Modality.TEXT, Modality.AUDIO):
             inputs = EncoderInput(inputs)
@@ -216,7 +215,5 @@ class OmniModel(nn.Module):
             out = self(task, self._as_input(cfg.modality, inputs, task))
         finally:
             self.train(was)
-        from omnivec.training.engine import to_device
-
         out = to_device(out, torch.device("cpu"))
         return task_kind(cfg.kind).predictions(out, cfg)

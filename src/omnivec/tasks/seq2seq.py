@@ -146,7 +146,7 @@ class GroundingKind(Seq2SeqKind):
 
 def _image_size(raw: Any, modality: str) -> tuple[int, int]:
     """(width, height) of an input image: a file's as stored (not its resize), a tensor's last two axes."""
-    from omnivec.api.inputs import is_path
+    from omnivec.data.readers.inputs import is_path
 
     if is_path(raw, modality):
         from omnivec.data.readers.image import open_image

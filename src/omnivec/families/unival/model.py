@@ -31,8 +31,7 @@ from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 from omnivec.training import checkpoint as ckpt
-from omnivec.training.engine import to_device
-from omnivec.types import EncoderInput, Modality
+from omnivec.types import EncoderInput, Modality, to_device
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -210,7 +209,7 @@ class UnivalModel(nn.Module):
     def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
         """(B, D) vectors of raw samples or file paths of one modality: the shared encoder and trunk, mean-pooled
         (the encoder-decoder's representation, without a prompt)."""
-        from omnivec.api.inputs import has_paths, read_inputs
+        from omnivec.data.readers.inputs import has_paths, read_inputs
 
         if not isinstance(inputs, (EncoderInput, Tensor)) and has_paths(inputs, modality):
             inputs = read_inputs(inputs, modality, self.read_options(modality))
@@ -278,7 +277,7 @@ class UnivalModel(nn.Module):
     ) -> list[str]:
         """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
         tokens as text); :meth:`generate` without the boxes."""
-        from omnivec.api.inputs import has_paths, read_inputs
+        from omnivec.data.readers.inputs import has_paths, read_inputs
         from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
