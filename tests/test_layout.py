@@ -137,3 +137,22 @@ def test_the_library_does_not_import_the_experiments() -> None:
         if not m.startswith(("omnivec.experiments", "omnivec.cli"))
     }
     assert not {m: d for m, d in users.items() if d}
+
+
+LOWER = ("omnivec.nn", "omnivec.tasks", "omnivec.training")
+"""The layers both model families are built from: modules, task kinds, the objective and the training loop."""
+UPPER = ("omnivec.families", "omnivec.api", "omnivec.cli")
+"""What is built on them: the families' registrations, the Python API and the command line."""
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_the_lower_layers_import_nothing_from_above() -> None:
+    # a family, the API or the CLI may use nn/, tasks/ and training/, never the other way round: a task kind or
+    # an objective that imports a family is no longer one both families share
+    upward = {
+        m: sorted(d for d in deps if _within(d, UPPER)) for m, deps in import_graph().items() if _within(m, LOWER)
+    }
+    assert not {m: d for m, d in upward.items() if d}

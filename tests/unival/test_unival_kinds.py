@@ -16,7 +16,6 @@ from torch.utils.data import Dataset
 
 from omnivec.api.task_list import list_tasks
 from omnivec.families.unival.config import UnivalRunConfig, unival_preset
-from omnivec.families.unival.locations import Detection, Grounding, parse_bins, parse_detections, tokens_to_pixel_box
 from omnivec.families.unival.model import UnivalModel, load_unival
 from omnivec.families.unival.prompts import caption_prompt
 from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS, Seq2SeqDataset, Seq2SeqTask, register
@@ -24,6 +23,7 @@ from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.families.unival.train import evaluate_run, finetune
 from omnivec.registry import Registry
 from omnivec.tasks import SEQ2SEQ_KINDS, TASK_KINDS, Decoding, Seq2SeqKind, seq2seq_kind
+from omnivec.tasks.locations import Detection, Grounding, parse_bins, parse_detections, tokens_to_pixel_box
 
 NUM_BINS = 8
 KINDS = SEQ2SEQ_KINDS.names()

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from omnivec.families.unival.config import unival_preset
-from omnivec.families.unival.locations import parse_bins
 from omnivec.families.unival.model import UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import caption_prompt, grounding_prompt
+from omnivec.tasks.locations import parse_bins
 from omnivec.training import checkpoint as ckpt
 
 TEXTS = ["a 7 at the top and a 3 at the bottom", "a 1 at the left", "the 7", "what does the image describe?"]

@@ -27,7 +27,9 @@ import torch
 from torch import Tensor
 
 from omnivec.errors import OmnivecError
-from omnivec.families.unival.locations import (
+from omnivec.registry import Registry
+from omnivec.tasks import text_metrics as tm
+from omnivec.tasks.locations import (
     Detection,
     Grounding,
     box_iou,
@@ -36,8 +38,6 @@ from omnivec.families.unival.locations import (
     text_to_pixel_box,
     tokens_to_box,
 )
-from omnivec.registry import Registry
-from omnivec.tasks import text_metrics as tm
 
 
 @dataclass(frozen=True)

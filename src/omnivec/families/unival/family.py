@@ -1,6 +1,6 @@
 """The UnIVAL family's registration: the encoder-decoder answering every task in text
 (:class:`~omnivec.families.unival.model.UnivalModel`, ``UnivalRunConfig``), trained by the seq2seq task kinds
-of :mod:`omnivec.tasks.seq2seq`. It also brings the location tokens those kinds parse answers with."""
+of :mod:`omnivec.tasks.seq2seq` (whose answers may hold the location tokens of :mod:`omnivec.tasks.locations`)."""
 
 from __future__ import annotations
 

@@ -22,13 +22,13 @@ from torch import Tensor, nn
 
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig
-from omnivec.families.unival.locations import bin_token, special_tokens
 from omnivec.nn.encoders.image import ImageEncoderConfig
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.generation import allowed_mask, beam_search, greedy
 from omnivec.nn.heads.decoder import TextDecoder
 from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
+from omnivec.tasks.locations import bin_token, special_tokens
 from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.types import EncoderInput, Modality, to_device
@@ -262,7 +262,7 @@ class UnivalModel(nn.Module):
         kind (:meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.output`).
 
         Text for every kind but grounding. A grounding task (input ``(image, phrase)``) gives one
-        :class:`~omnivec.families.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
+        :class:`~omnivec.tasks.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
         ``(x0, y0, x1, y1)`` in pixels of that input image (a file's as stored, not its resize; a tensor's last
         two axes are height, width), or None when the output is not four location tokens."""
         from omnivec.families.unival.tasks import get_seq2seq_task
