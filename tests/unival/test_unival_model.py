@@ -12,6 +12,7 @@ from omnivec.families.unival.config import unival_preset
 from omnivec.families.unival.model import UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import caption_prompt, grounding_prompt
 from omnivec.tasks.locations import parse_bins
+from omnivec.tasks.seq2seq import Seq2SeqKind
 from omnivec.training import checkpoint as ckpt
 
 TEXTS = ["a 7 at the top and a 3 at the bottom", "a 1 at the left", "the 7", "what does the image describe?"]
@@ -60,7 +61,7 @@ def _overfit(
     batch = model.collate(modality, prompts, samples, answers)
     model.train()
     for _ in range(steps):
-        loss = model.loss(modality, batch)
+        loss, _ = Seq2SeqKind().loss(model.teacher_forced(modality, batch), batch.target)
         opt.zero_grad()
         loss.backward()
         opt.step()

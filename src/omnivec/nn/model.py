@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +26,9 @@ from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.nn.trunk import Trunk
 from omnivec.nn.vectorizer import Vectorizer
 from omnivec.types import EncoderInput, Modality, Tokens, to_device
+
+if TYPE_CHECKING:
+    from omnivec.tasks.base import TaskKind
 
 
 class OmniModel(nn.Module):
@@ -100,6 +103,14 @@ class OmniModel(nn.Module):
         if name not in self.tasks:
             raise OmnivecError(f"unknown task {name!r}; this model has: {', '.join(self.tasks) or '(none)'}")
         return self.tasks[name]
+
+    def supervised_task(self, name: str) -> tuple[TaskConfig, TaskKind]:
+        """Task ``name``'s config and its kind: what :class:`~omnivec.training.objective.SupervisedObjective`
+        trains a batch of it with."""
+        from omnivec.tasks import task_kind
+
+        cfg = self.task(name)
+        return cfg, task_kind(cfg.kind)
 
     @property
     def num_prefix(self) -> int:

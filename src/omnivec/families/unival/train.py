@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from omnivec.data.base import Skipped, label_subset
@@ -32,24 +30,8 @@ from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
+from omnivec.training.objective import SupervisedObjective
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
-
-
-class UnivalObjective(nn.Module):
-    """Every task's batch -> the decoder's label-smoothed cross-entropy, summed over the step's tasks."""
-
-    def __init__(self, model: UnivalModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, batches: dict[str, Seq2SeqBatch]) -> tuple[Tensor, dict[str, float]]:
-        total = torch.zeros((), device=next(self.model.parameters()).device)
-        logs: dict[str, float] = {}
-        for name, batch in batches.items():
-            loss = self.model.task_loss(name, batch)  # the task's kind owns its loss
-            total = total + loss
-            logs[f"{name}/loss"] = float(loss.detach())
-        return total, logs
 
 
 def build_data(cfg: UnivalRunConfig, names: Sequence[str]) -> dict[str, tuple[Dataset, Dataset]]:
@@ -198,7 +180,7 @@ def fit(
         cfg.tasks = list(data)
         check_task_batch(cfg, cfg.tasks)
         return Job(
-            UnivalObjective(model),
+            SupervisedObjective(model),
             {
                 n: StreamSpec(tr, make_collate(model, n), batch_size=cfg.task_batch.get(n, 0))
                 for n, (tr, _) in data.items()
