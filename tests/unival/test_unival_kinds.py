@@ -14,13 +14,14 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from omnivec.api.evaluate import evaluate_run
 from omnivec.api.task_list import list_tasks
 from omnivec.families.unival.config import UnivalRunConfig, unival_preset
 from omnivec.families.unival.model import UnivalModel, load_unival
 from omnivec.families.unival.prompts import caption_prompt
 from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS, Seq2SeqDataset, Seq2SeqTask, register
 from omnivec.families.unival.tasks import get_seq2seq_task
-from omnivec.families.unival.train import evaluate_run, finetune
+from omnivec.families.unival.train import finetune
 from omnivec.registry import Registry
 from omnivec.tasks import SEQ2SEQ_KINDS, TASK_KINDS, Decoding, Seq2SeqKind, seq2seq_kind
 from omnivec.tasks.base import Kind
@@ -268,7 +269,7 @@ def test_a_task_registered_in_one_place_trains_evaluates_and_generates(
     assert saved.tasks == ["count_digits"]
     answers = model.generate("count_digits", ["1 2 3", "7"])
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
-    again = evaluate_run(out)  # the run folder names the task; the registry resolves it
+    again = evaluate_run(out, device="cpu")  # the run folder names the task; the registry resolves it
     assert again["count_digits"]["value"] == r["value"]
 
 

@@ -36,7 +36,7 @@ class UnivalFamily(Family):
     ) -> dict[str, dict[str, Any]]:
         """Generate for the seq2seq tasks' test splits (``limit`` samples each, ``beam`` wide) and score the text
         (CIDEr-D, VQA accuracy, IoU@0.5, ...)."""
-        from omnivec.families.unival.scoring import evaluate
+        from omnivec.families.unival.scoring import evaluate_splits
         from omnivec.families.unival.train import build_data
 
         if data:
@@ -45,8 +45,7 @@ class UnivalFamily(Family):
                 "TSV schemas' test files instead (omnivec unival finetune --tsv SCHEMA=TRAIN,TEST)"
             )
         cfg: Any = model.run_config
-        splits = build_data(cfg, list(tasks or cfg.tasks))
-        return {n: evaluate(model, n, te, beam=beam, limit=limit) for n, (_, te) in splits.items()}
+        return evaluate_splits(model, build_data(cfg, list(tasks or cfg.tasks)), beam, limit)
 
     def predict_files(
         self, model: UnivalModel, task: str, paths: Sequence[str | Path], text: str | None, batch_size: int
