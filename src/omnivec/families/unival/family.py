@@ -89,7 +89,8 @@ class UnivalFamily(Family):
         return out
 
     def task_rows(self) -> list[TaskRow]:
-        """The seq2seq tasks, by name."""
+        """The seq2seq tasks, by name (the built-in and TSV ones registered: ``tasks`` imports them)."""
+        from omnivec.families.unival import tasks  # noqa: F401  (registration side effects)
         from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 
         rows = []
