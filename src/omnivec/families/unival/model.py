@@ -198,13 +198,11 @@ class UnivalModel(nn.Module):
         return self.backbone.encoders
 
     def read_options(self, modality: str) -> dict[str, Any]:
-        """How files of ``modality`` are decoded for this model: the encoder's options, images and video frames
-        at the run's size, 8 frames per clip."""
+        """How files of ``modality`` are decoded for this model: the encoder's options (a video encoder's clip
+        length and frame size among them), images at the run's size."""
         opts = self.backbone.read_options(modality)
         if modality == Modality.IMAGE:
             opts["image_size"] = self.image_size
-        if modality == Modality.VIDEO:
-            opts.update(num_frames=8, video_size=64)
         return opts
 
     def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
