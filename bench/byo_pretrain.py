@@ -129,7 +129,8 @@ def main() -> None:
     print(f"  gain {ft - sc:+.4f}; bar (>= +0.05, pretraining <= 1200 s): {'met' if met else 'NOT met'}")
     out = Path(a.results)
     out.mkdir(parents=True, exist_ok=True)
-    tag = f"{a.dataset}-seed{a.seed}" + ("-study" if a.pretrain_args else "")
+    slug = "".join(c if c.isalnum() else "-" for c in a.pretrain_args.replace("--", "")).strip("-")
+    tag = f"{a.dataset}-seed{a.seed}" + (f"-study-{slug}" if slug else "")  # one record per study
     (out / f"{tag}.json").write_text(json.dumps(rec, indent=2) + "\n")
 
 

@@ -39,7 +39,7 @@ from omnivec.errors import OmnivecError
 from omnivec.families.unival import derived_tasks as D
 from omnivec.families.unival import prompts as P
 from omnivec.families.unival import task_registry as R
-from omnivec.families.unival.locations import box_to_tokens
+from omnivec.tasks.locations import box_to_tokens
 
 
 def features(model: Any, scenes: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,8 +83,8 @@ def probe(runs: list[str]) -> None:
 
 def ground(runs: list[str], limit: int = 200) -> None:
     from omnivec.data.derived.common import answer_word
-    from omnivec.families.unival.locations import box_iou, tokens_to_box
     from omnivec.families.unival.model import load_unival
+    from omnivec.tasks.locations import box_iou, tokens_to_box
 
     for run in runs:
         model, cfg = load_unival(run)

@@ -78,7 +78,7 @@ def test_load_returns_the_right_model_with_one_api(runs: dict[str, Path]) -> Non
 
 
 def test_path_inputs_match_decoded_samples(runs: dict[str, Path]) -> None:
-    from omnivec.api.inputs import read_file
+    from omnivec.data.readers.inputs import read_file
 
     omni = omnivec.load(runs["omni"])
     sample = read_file(runs["gray"], "image", omni.read_options("image", "shapes"))

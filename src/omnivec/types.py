@@ -1,4 +1,5 @@
-"""Shared contracts: the modality keys and what every encoder hands to the trunk.
+"""Shared contracts: the modality keys, what every encoder hands to the trunk, and moving a batch of them to a
+device (:func:`to_device`).
 
 Every encoder maps its raw input to :class:`Tokens` — ``x`` of shape (B, N, D) in the one shared width, a padding
 mask, and the grid its tokens came from (so dense heads and masked-reconstruction targets can undo the patching).
@@ -7,8 +8,9 @@ mask, and the grid its tokens came from (so dense heads and masked-reconstructio
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import torch
 from torch import Tensor
 
 
@@ -46,3 +48,16 @@ class EncoderInput(NamedTuple):
 
     data: Tensor
     lengths: Tensor | None = None
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a batch (tensors, named tuples, tuples, lists, dicts of them) to ``device``."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(to_device(b, device) for b in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch

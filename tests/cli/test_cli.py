@@ -125,3 +125,23 @@ def test_set_overrides_reach_the_saved_config(tmp_path: Path) -> None:
     assert main(argv) == 0
     cfg = load_yaml(RunConfig, run / "config.yaml")
     assert cfg.model.encoders["image"].stem == "hmlp" and cfg.train.lr == 3e-3 and cfg.model.augment is False
+
+
+def test_tasks_of_a_family_from_a_fresh_process() -> None:
+    # a fresh interpreter: no other test has imported (and so registered) the UnIVAL tasks
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "omnivec", "tasks", "--family", "unival", "--json"]
+    rows = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    assert {"caption_image", "grounding_image", "summarize_text"} <= {r["name"] for r in rows}
+    assert {r["family"] for r in rows} == {"unival"}
+
+
+def test_family_choices_come_from_the_registry(capsys) -> None:
+    from omnivec.families.registry import FAMILIES
+
+    with pytest.raises(SystemExit):
+        main(["tasks", "--family", "nope"])
+    err = capsys.readouterr().err
+    assert all(repr(name) in err for name in FAMILIES.names())

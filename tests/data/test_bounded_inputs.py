@@ -225,7 +225,7 @@ def test_other_image_formats_named_png_are_refused_on_every_path(tmp_path: Path,
     with pytest.raises(DataError, match=expected):  # CLI inputs and training folders
         read_sample(path)
     with pytest.raises(OmnivecError, match=expected):  # the Python API / predict / embed
-        from omnivec.api.inputs import read_file
+        from omnivec.data.readers.inputs import read_file
 
         read_file(path, "image", {})
 

@@ -9,9 +9,9 @@ import torch
 from data_helpers import real_root
 from omnivec.families.unival.config import unival_preset
 from omnivec.families.unival.derived_tasks import _scenes
-from omnivec.families.unival.locations import detections_to_text, parse_detections
 from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.tasks import seq2seq_kind
+from omnivec.tasks.locations import detections_to_text, parse_detections
 
 NUM_BINS = 32
 

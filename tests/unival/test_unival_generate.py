@@ -18,9 +18,9 @@ from omnivec.data.readers import read_image
 from omnivec.data.readers.video import read_video
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.config import unival_preset
-from omnivec.families.unival.locations import Grounding, tokens_to_pixel_box
 from omnivec.families.unival.model import UnivalModel, load_unival, save_unival
 from omnivec.nn.encoders.base import build_encoder
+from omnivec.tasks.locations import Grounding, tokens_to_pixel_box
 
 TEXTS = ["a 7 at the top", "the 7", "what does the video describe?", "what does the image describe?"] * 5
 LUMA = torch.tensor([0.299, 0.587, 0.114])

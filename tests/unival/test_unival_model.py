@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from omnivec.families.unival.config import unival_preset
-from omnivec.families.unival.locations import parse_bins
 from omnivec.families.unival.model import UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import caption_prompt, grounding_prompt
+from omnivec.tasks.locations import parse_bins
+from omnivec.tasks.seq2seq import Seq2SeqKind
 from omnivec.training import checkpoint as ckpt
 
 TEXTS = ["a 7 at the top and a 3 at the bottom", "a 1 at the left", "the 7", "what does the image describe?"]
@@ -60,7 +61,7 @@ def _overfit(
     batch = model.collate(modality, prompts, samples, answers)
     model.train()
     for _ in range(steps):
-        loss = model.loss(modality, batch)
+        loss, _ = Seq2SeqKind().loss(model.teacher_forced(modality, batch), batch.target)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -104,3 +105,14 @@ def test_run_folder_round_trip(tmp_path: Path) -> None:
         assert torch.equal(v, loaded.state_dict()[k]), k
     img = [torch.rand(1, 64, 64)]
     assert loaded.generate("caption_image", img) == model.generate("caption_image", img)
+
+
+def test_video_files_are_read_as_the_video_encoder_config_says() -> None:
+    model, cfg = tiny()
+    # a config that names neither field (every run folder written before they existed) reads 8 frames of 64 x 64
+    assert {"num_frames": 8, "video_size": 64}.items() <= model.read_options("video").items()
+    video = cfg.model.backbone.encoders["video"]
+    video.num_frames, video.frame_size = 4, 32
+    wider = UnivalModel(cfg.model, model.tokenizer)
+    assert {"num_frames": 4, "video_size": 32}.items() <= wider.read_options("video").items()
+    assert "num_frames" in video.to_dict()  # a field set is written to the run's config.yaml

@@ -10,9 +10,9 @@ from data_helpers import real_root
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.config import unival_preset
 from omnivec.families.unival.derived_tasks import _scenes
-from omnivec.families.unival.locations import parse_bins
 from omnivec.families.unival.model import UnivalModel
 from omnivec.families.unival.tasks import get_seq2seq_task
+from omnivec.tasks.locations import parse_bins
 
 NUM_BINS = 64
 

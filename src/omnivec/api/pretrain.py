@@ -49,6 +49,7 @@ from omnivec.runs import load_run, save_run
 from omnivec.tasks import task_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo, Engine, read_log
+from omnivec.training.objective import Objective
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.training.warm_start import adopt, copy_matching, new_model
 from omnivec.types import EncoderInput, Tokens
@@ -186,27 +187,24 @@ class MaskedAutoencoder(nn.Module):
         return loss, report
 
 
-class PretrainObjective(nn.Module):
-    """Engine objective: each stream's batch (one modality) -> its masked-reconstruction loss; summed."""
+class PretrainObjective(Objective):
+    """Engine objective: each stream's batch (one modality) -> its masked-reconstruction loss; summed (the
+    supervised objective's ``forward``, :class:`omnivec.training.objective.Objective`)."""
+
+    model: MaskedAutoencoder
 
     def __init__(self, mae: MaskedAutoencoder, modalities: dict[str, str]) -> None:
-        super().__init__()
-        self.model = mae
+        super().__init__(mae)
         self.modalities = modalities
 
     def after_step(self, step: int, total: int) -> None:
         """Called by the engine after each optimizer step: the latent objective's teacher follows the model."""
         self.model.update_teacher(step, total)
 
-    def forward(self, batches: dict[str, EncoderInput]) -> tuple[Tensor, dict[str, float]]:
-        total = torch.zeros((), device=next(self.model.parameters()).device)
-        logs: dict[str, float] = {}
-        for name, inp in batches.items():
-            mod = self.modalities[name]
-            loss, report = self.model.loss(mod, inp, self.model.pcfg.ratio(mod))
-            total = total + loss
-            logs.update({f"{name}/{k}": v for k, v in report.items()})
-        return total, logs
+    def stream_loss(self, name: str, batch: EncoderInput) -> tuple[Tensor, dict[str, float], float]:
+        mod = self.modalities[name]
+        loss, report = self.model.loss(mod, batch, self.model.pcfg.ratio(mod))
+        return loss, report, 1.0
 
 
 def pretrain_tasks(tasks: dict[str, PreparedTask]) -> dict[str, PreparedTask]:

@@ -25,12 +25,12 @@ from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.runs import check_classes, data_of, load_run, save_run
 from omnivec.tasks import task_kind
-from omnivec.training.engine import DistInfo, to_device
+from omnivec.training.engine import DistInfo
 from omnivec.training.objective import SupervisedObjective
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
 from omnivec.training.runner import seed_everything as seed_everything  # re-exported: callers import it from here
 from omnivec.training.warm_start import adopt, copy_matching, new_model
-from omnivec.types import Modality
+from omnivec.types import Modality, to_device
 
 
 @dataclass

@@ -47,6 +47,13 @@ def modality_names() -> list[str]:
     return sorted({str(ENCODERS.get(n).modality) for n in ENCODERS.names()})
 
 
+def family_names() -> list[str]:
+    """Every registered model family (CLI choices come from the registry)."""
+    from omnivec.families.registry import FAMILIES
+
+    return FAMILIES.names()
+
+
 def add_device(p: argparse.ArgumentParser) -> None:
     from omnivec.training.device import DEVICE_HELP
 

@@ -17,6 +17,7 @@ from omnivec.cli.common import (
     add_run_and_inputs,
     build_run_config,
     decoding_of,
+    family_names,
     format_info,
     modality_names,
     print_results,
@@ -200,7 +201,7 @@ def register(sub: Any) -> None:
     cs = c.add_subparsers(dest="config_command", required=True)
     show = cs.add_parser("show", help="a preset as commented YAML (every field documented)")
     show.add_argument("--preset", default="cpu", help="cpu | tiny | small | base")
-    show.add_argument("--family", default="omnivec", choices=["omnivec", "unival"])
+    show.add_argument("--family", default="omnivec", choices=family_names())
     show.set_defaults(fn=cmd_config_show, command="config show")
 
     i = sub.add_parser("info", help="describe a run folder (either family)")
@@ -217,6 +218,6 @@ def register(sub: Any) -> None:
     q.set_defaults(fn=cmd_quickstart)
 
     k = sub.add_parser("tasks", help="every task of both families (OmniVec heads, UnIVAL seq2seq)")
-    k.add_argument("--family", choices=["omnivec", "unival"], help="only this family's tasks")
+    k.add_argument("--family", choices=family_names(), help="only this family's tasks")
     k.add_argument("--json", action="store_true")
     k.set_defaults(fn=cmd_tasks)

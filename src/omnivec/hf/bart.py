@@ -20,7 +20,6 @@ from torch import nn
 
 from omnivec.config import EncoderConfig, from_dict
 from omnivec.errors import CheckpointError
-from omnivec.families.unival.locations import special_tokens
 from omnivec.families.unival.model import TIED
 from omnivec.hf.base import (
     CONVERTERS,
@@ -40,6 +39,7 @@ from omnivec.hf.folder import HFFolder, require
 from omnivec.hf.tokenizer_files import read_tokenizer
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.tokenizer import TextTokenizer
+from omnivec.tasks.locations import special_tokens
 
 OFFSET = 2
 """BART looks positions up at index position + 2."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +25,10 @@ from omnivec.nn.layers.attention import init_weights
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.nn.trunk import Trunk
 from omnivec.nn.vectorizer import Vectorizer
-from omnivec.types import EncoderInput, Modality, Tokens
+from omnivec.types import EncoderInput, Modality, Tokens, to_device
+
+if TYPE_CHECKING:
+    from omnivec.tasks.base import TaskKind
 
 
 class OmniModel(nn.Module):
@@ -101,6 +104,14 @@ class OmniModel(nn.Module):
             raise OmnivecError(f"unknown task {name!r}; this model has: {', '.join(self.tasks) or '(none)'}")
         return self.tasks[name]
 
+    def supervised_task(self, name: str) -> tuple[TaskConfig, TaskKind]:
+        """Task ``name``'s config and its kind: what :class:`~omnivec.training.objective.SupervisedObjective`
+        trains a batch of it with."""
+        from omnivec.tasks import task_kind
+
+        cfg = self.task(name)
+        return cfg, task_kind(cfg.kind)
+
     @property
     def num_prefix(self) -> int:
         return (self.cls_token is not None) + self.cfg.num_meta_tokens
@@ -162,10 +173,9 @@ class OmniModel(nn.Module):
         return encoder.read_options(encoder.cfg, shape)
 
     def _as_input(self, modality: str, inputs: EncoderInput | Sequence[Any], task: str | None = None) -> EncoderInput:
-        """Raw samples, file paths (:mod:`omnivec.api.inputs`), a batch tensor or a collated batch -> a collated batch
-        on the model's device; files are decoded as ``task`` was trained (:meth:`read_options`)."""
-        from omnivec.api.inputs import has_paths, read_inputs
-        from omnivec.training.engine import to_device
+        """Raw samples, file paths (:mod:`omnivec.data.readers.inputs`), a batch tensor or a collated batch -> a
+        collated batch on the model's device; files are decoded as ``task`` was trained (:meth:`read_options`)."""
+        from omnivec.data.readers.inputs import has_paths, read_inputs
 
         if isinstance(inputs, Tensor) and modality not in (Modality.TEXT, Modality.AUDIO):
             inputs = EncoderInput(inputs)
@@ -216,7 +226,5 @@ class OmniModel(nn.Module):
             out = self(task, self._as_input(cfg.modality, inputs, task))
         finally:
             self.train(was)
-        from omnivec.training.engine import to_device
-
         out = to_device(out, torch.device("cpu"))
         return task_kind(cfg.kind).predictions(out, cfg)

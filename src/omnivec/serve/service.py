@@ -235,7 +235,7 @@ class Service:
     async def generate(self, task: str, x: Decoded, text: str | None, decoding: Any = None) -> dict[str, Any]:
         """Generated text under ``decoding`` (None: the server's defaults); for grounding also ``box``
         ``[x0, y0, x1, y1]`` in pixels of the uploaded image."""
-        from omnivec.families.unival.locations import Grounding
+        from omnivec.tasks.locations import Grounding
         from omnivec.tasks.seq2seq import seq2seq_kind
 
         spec = self.seq2seq_task(task, x.modality)

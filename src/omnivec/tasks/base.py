@@ -1,5 +1,7 @@
 """How a batch becomes a loss, a metric and predictions, per task kind. Models own predictions' tensors;
-tasks own losses and metrics."""
+tasks own losses and metrics. :class:`Kind` is what training asks of a kind of either family (the OmniVec heads'
+:class:`TaskKind`, the seq2seq kinds of :mod:`omnivec.tasks.seq2seq`), so one supervised objective
+(:mod:`omnivec.training.objective`) trains both."""
 
 from __future__ import annotations
 
@@ -18,16 +20,34 @@ class Metric(Protocol):
     def compute(self) -> dict[str, float]: ...
 
 
-class TaskKind:
-    """Subclasses implement one kind (classification, segmentation, retrieval)."""
+class Kind:
+    """What the supervised objective asks of a task kind of any family: a collated batch -> the model's output
+    (:meth:`forward`) -> the loss and its logged values (:meth:`loss`, against :meth:`targets`)."""
+
+    default_loss_weight: float = 1.0
+    """The weight a task of this kind gets in a shared step unless its config says otherwise."""
+
+    def forward(self, model: Any, task: Any, batch: Any) -> Any:  # pragma: no cover - abstract
+        """The model's training output for ``batch`` of ``task`` (the task's config or spec: its name, modality)."""
+        raise NotImplementedError
+
+    def targets(self, batch: Any) -> Any:
+        """The part of a collated batch the loss is taken against: ``(inputs, targets)`` batches' second."""
+        return batch[1]
+
+    def loss(self, out: Any, targets: Any) -> tuple[Tensor, dict[str, float]]:  # pragma: no cover - abstract
+        """The training loss and what to log of it (keys become ``{task}/{key}``)."""
+        raise NotImplementedError
+
+
+class TaskKind(Kind):
+    """Subclasses implement one kind of the OmniVec heads (classification, segmentation, retrieval)."""
 
     primary_metric: str = "accuracy"
     paired: bool = False
     """A sample is a pair of inputs of two modalities (``modality``, ``pair_modality``) trained to meet in one
     embedding space: such a task has no classes, gives masked pretraining no single-modality stream, and its
     head is a space to embed and search in."""
-    default_loss_weight: float = 1.0
-    """The weight a task of this kind gets in a shared step unless its config says otherwise."""
 
     def collate(self, model: Any, task: TaskConfig, items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
         """Items whose sample is :class:`Skipped` must already be filtered out by the caller."""
@@ -44,10 +64,8 @@ class TaskKind:
         return inp, batch[1]
 
     def forward(self, model: Any, task: TaskConfig, batch: tuple[Any, Any]) -> Any:
+        """The task's head output on the batch's inputs."""
         return model(task.name, batch[0])
-
-    def loss(self, out: Any, targets: Any) -> tuple[Tensor, dict[str, float]]:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def metric(self, task: TaskConfig) -> Metric:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -2,8 +2,10 @@
 
 A kind owns its loss, its metrics and primary metric, the constraints its answers are decoded under and what
 :meth:`~omnivec.families.unival.model.UnivalModel.generate` returns for it, as :class:`~omnivec.tasks.base.TaskKind`
-does for the OmniVec family's heads. A seq2seq task (``omnivec.families.unival.tasks``) names its kind and brings only
-its data and prompt; the model and the evaluation ask the kind, so adding a kind touches this file only.
+does for the OmniVec family's heads; training asks both through the same :class:`~omnivec.tasks.base.Kind`
+interface (``forward`` the model teacher-forced, ``loss`` on its logits). A seq2seq task
+(``omnivec.families.unival.tasks``) names its kind and brings only its data and prompt; the model and the
+evaluation ask the kind, so adding a kind touches this file only.
 
 | kind | answer | metrics (primary first) | decoding | output |
 |---|---|---|---|---|
@@ -25,13 +27,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from omnivec.errors import OmnivecError
-from omnivec.families.unival.locations import (
+from omnivec.registry import Registry
+from omnivec.tasks import text_metrics as tm
+from omnivec.tasks.base import Kind
+from omnivec.tasks.locations import (
     Detection,
     Grounding,
     box_iou,
@@ -40,8 +46,6 @@ from omnivec.families.unival.locations import (
     text_to_pixel_box,
     tokens_to_box,
 )
-from omnivec.registry import Registry
-from omnivec.tasks import text_metrics as tm
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,19 @@ class Decoding:
             raise OmnivecError(f"generation option length_penalty: expected a finite number, got {self.length_penalty}")
 
 
-class Seq2SeqKind:
+class TeacherForced(NamedTuple):
+    """A seq2seq model's teacher-forced pass over a batch (:meth:`Seq2SeqKind.forward`): the decoder's scores for
+    each next answer token, and what only the model knows of how they are scored."""
+
+    logits: Tensor
+    """(B, T-1, V): at position t, the scores of target token t + 1 given the target's first t + 1 tokens."""
+    pad_id: int
+    """The padding id: those target positions are not scored."""
+    label_smoothing: float
+    """The model's label smoothing of the cross-entropy."""
+
+
+class Seq2SeqKind(Kind):
     """Subclasses implement one kind. Stateless: :func:`seq2seq_kind` builds one per call."""
 
     primary_metric: str = "accuracy"
@@ -84,10 +100,22 @@ class Seq2SeqKind:
     """What the text of a ``(sample, text)`` input is (question, phrase, caption); empty: the input is the sample
     alone (or, for text tasks, the document)."""
 
-    def loss(self, model: Any, modality: str | None, batch: Any) -> Tensor:
-        """The training loss of a collated batch: the model's shared teacher-forced, label-smoothed
-        cross-entropy on the answer tokens."""
-        return model.loss(modality, batch)
+    def forward(self, model: Any, task: Any, batch: Any) -> TeacherForced:
+        """The model's decoder run on the batch's target (bos, answer, eos) given its prompt and sample."""
+        return model.teacher_forced(task.modality, batch)
+
+    def targets(self, batch: Any) -> Tensor:
+        """The (B, T) target ids of a collated seq2seq batch (``Seq2SeqBatch.target``)."""
+        return batch.target
+
+    def loss(self, out: TeacherForced, targets: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Every built-in kind's: the label-smoothed cross-entropy on the answer tokens (eos included, pad not)."""
+        logits, nxt = out.logits, targets[:, 1:]
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), nxt.reshape(-1),
+            ignore_index=out.pad_id, label_smoothing=out.label_smoothing,
+        )  # fmt: skip
+        return loss, {"loss": float(loss.detach())}
 
     def decoding(self, model: Any, asked: Decoding, max_len: int) -> Decoding:
         """The decoding of this kind's answers: the caller's options ``asked``, ``max_len`` (the task's default)
@@ -165,7 +193,7 @@ class GroundingKind(Seq2SeqKind):
 
 def _image_size(raw: Any, modality: str) -> tuple[int, int]:
     """(width, height) of an input image: a file's as stored (not its resize), a tensor's last two axes."""
-    from omnivec.api.inputs import is_path
+    from omnivec.data.readers.inputs import is_path
 
     if is_path(raw, modality):
         from omnivec.data.readers.image import open_image
@@ -258,6 +286,7 @@ __all__ = [
     "Matching",
     "Seq2SeqKind",
     "Summarization",
+    "TeacherForced",
     "TextClassification",
     "seq2seq_kind",
 ]

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from omnivec.errors import OmnivecError
-from omnivec.families.unival.locations import box_iou
+from omnivec.tasks.locations import box_iou
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")

@@ -33,6 +33,7 @@ from omnivec.training.logs import read_log as read_log
 from omnivec.training.logs import truncate_log
 from omnivec.training.optim import lr_at, make_optimizer
 from omnivec.training.state_check import check_weights
+from omnivec.types import to_device
 
 
 @dataclass
@@ -328,19 +329,6 @@ class Engine:
         if self.dist.is_main:
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move the tensors of a batch (tensors, named tuples, tuples, lists, dicts of them) to ``device``."""
-    if isinstance(batch, Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-        return type(batch)(*(to_device(b, device) for b in batch))
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
 
 
 def _batch_size(batch: Any) -> int:

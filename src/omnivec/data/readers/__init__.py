@@ -11,6 +11,7 @@ video.py       MP4/AVI/WebM/MKV/MOV (PyAV) and frame arrays -> (C, T, H, W)
 points.py      OFF/PLY/XYZ meshes and clouds, .npy/.npz -> (P, 3)
 idx.py         IDX (the MNIST format), gzipped or raw
 validate.py    the checks every reader runs first (non-empty file, sane counts, finite values)
+inputs.py      the Python API's raw inputs: file paths among them read as samples (``model.embed(m, paths)``)
 =============  ============================================================================================
 
 The names below are this package's public interface; the video and point-cloud readers are imported from their

@@ -103,9 +103,9 @@ def parse_files_flag(flag: str, spec: str, keys: Sequence[str], key: str, second
 
 def file_read_options(cfg: UnivalModelConfig, modality: str, image_size: int) -> dict[str, Any]:
     """How files of ``modality`` are decoded for a model of ``cfg`` (fields of ``omnivec.data.readers.ReadOptions``):
-    its encoder's options, images at the run's ``image_size``, video 8 frames of 64 x 64 (the derived clips').
-    Training on the user's files and generating for new files read alike (a class-level question: no model
-    needed)."""
+    its encoder's options (a video encoder's ``num_frames`` and ``frame_size`` among them), images at the run's
+    ``image_size``. Training on the user's files and generating for new files read alike (a class-level question:
+    no model needed)."""
     from omnivec.nn.encoders import ENCODERS
 
     spec = cfg.backbone.encoders.get(modality)
@@ -114,8 +114,6 @@ def file_read_options(cfg: UnivalModelConfig, modality: str, image_size: int) ->
     opts = ENCODERS.get(spec.name).read_options(spec)
     if modality == "image":
         opts["image_size"] = image_size
-    if modality == "video":
-        opts.update(num_frames=8, video_size=64)
     return opts
 
 

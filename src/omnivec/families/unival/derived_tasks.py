@@ -13,8 +13,8 @@ from torch.utils.data import Dataset
 from omnivec.errors import OmnivecError
 from omnivec.families.unival import prompts as P
 from omnivec.families.unival.config import UnivalRunConfig
-from omnivec.families.unival.locations import box_to_tokens, detections_to_text
 from omnivec.families.unival.task_registry import Example, Seq2SeqDataset, Seq2SeqTask, register
+from omnivec.tasks.locations import box_to_tokens, detections_to_text
 
 
 def _root(cfg: UnivalRunConfig) -> Any:

@@ -1,6 +1,6 @@
 """The UnIVAL family's registration: the encoder-decoder answering every task in text
 (:class:`~omnivec.families.unival.model.UnivalModel`, ``UnivalRunConfig``), trained by the seq2seq task kinds
-of :mod:`omnivec.tasks.seq2seq`. It also brings the location tokens those kinds parse answers with."""
+of :mod:`omnivec.tasks.seq2seq` (whose answers may hold the location tokens of :mod:`omnivec.tasks.locations`)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class UnivalFamily(Family):
     ) -> dict[str, dict[str, Any]]:
         """Generate for the seq2seq tasks' test splits (``limit`` samples each, under ``decoding``) and score the
         text (CIDEr-D, VQA accuracy, IoU@0.5, ...)."""
-        from omnivec.families.unival.scoring import evaluate
+        from omnivec.families.unival.scoring import evaluate_splits
         from omnivec.families.unival.train import build_data
 
         if data:
@@ -51,8 +51,7 @@ class UnivalFamily(Family):
                 "TSV schemas' test files instead (omnivec unival finetune --tsv SCHEMA=TRAIN,TEST)"
             )
         cfg: Any = model.run_config
-        splits = build_data(cfg, list(tasks or cfg.tasks))
-        return {n: evaluate(model, n, te, decoding, limit) for n, (_, te) in splits.items()}
+        return evaluate_splits(model, build_data(cfg, list(tasks or cfg.tasks)), decoding, limit)
 
     def predict_files(
         self, model: UnivalModel, task: str, paths: Sequence[str | Path], text: str | None, batch_size: int
@@ -96,7 +95,8 @@ class UnivalFamily(Family):
         return out
 
     def task_rows(self) -> list[TaskRow]:
-        """The seq2seq tasks, by name."""
+        """The seq2seq tasks, by name (the built-in and TSV ones registered: ``tasks`` imports them)."""
+        from omnivec.families.unival import tasks  # noqa: F401  (registration side effects)
         from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 
         rows = []

@@ -78,9 +78,9 @@ def generate_records(
     """
     from omnivec.data.byo.folder import file_modality
     from omnivec.data.readers.text import read_text_prefix
-    from omnivec.families.unival.locations import Grounding
     from omnivec.families.unival.tasks import get_seq2seq_task
     from omnivec.tasks import seq2seq_kind
+    from omnivec.tasks.locations import Grounding
 
     groups: dict[str, list[tuple[int, Path, Any]]] = {}
     run_tasks = getattr(getattr(model, "run_config", None), "tasks", [])

@@ -38,7 +38,6 @@ from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
 from omnivec.families.unival import prompts as P
 from omnivec.families.unival.config import UnivalRunConfig, file_read_options, parse_files_flag
-from omnivec.families.unival.locations import pixel_box_to_tokens
 from omnivec.families.unival.manifest import (
     MANIFEST_KINDS,
     Entry,
@@ -49,6 +48,7 @@ from omnivec.families.unival.manifest import (
     vqa_reference,
 )
 from omnivec.families.unival.task_registry import Example, Seq2SeqTask, register
+from omnivec.tasks.locations import pixel_box_to_tokens
 
 MAX_LEN = {"caption": 30, "vqa": 8, "grounding": 4}
 """Default answer length at generation, by manifest kind."""

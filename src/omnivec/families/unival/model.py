@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -22,17 +22,19 @@ from torch import Tensor, nn
 
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig, file_read_options
-from omnivec.families.unival.locations import bin_token, special_tokens
 from omnivec.nn.encoders.image import ImageEncoderConfig
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.generation import allowed_mask, beam_search, greedy
 from omnivec.nn.heads.decoder import TextDecoder
 from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
-from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
+from omnivec.tasks.locations import bin_token, special_tokens
+from omnivec.tasks.seq2seq import Decoding, Seq2SeqKind, TeacherForced, seq2seq_kind
 from omnivec.training import checkpoint as ckpt
-from omnivec.training.engine import to_device
-from omnivec.types import EncoderInput, Modality
+from omnivec.types import EncoderInput, Modality, to_device
+
+if TYPE_CHECKING:
+    from omnivec.families.unival.task_registry import Seq2SeqTask
 
 
 class Seq2SeqBatch(NamedTuple):
@@ -171,25 +173,23 @@ class UnivalModel(nn.Module):
                  for mk, p in zip(masks, parts)], dim=1)  # fmt: skip
         return self.backbone.trunk(x, pad), pad
 
-    def loss(self, modality: str | None, batch: Seq2SeqBatch) -> Tensor:
-        """Teacher-forced, label-smoothed cross-entropy on the answer tokens (eos included): every built-in
-        kind's loss (:meth:`task_loss` asks the task's kind)."""
+    def teacher_forced(self, modality: str | None, batch: Seq2SeqBatch) -> TeacherForced:
+        """The decoder's logits for every next target token, fed the target (teacher forcing), with the pad id
+        and label smoothing the loss needs: what a seq2seq kind's
+        :meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.forward` returns and its ``loss`` scores."""
         memory, pad = self.encode(modality, batch)
-        tgt = batch.target
-        inp, out = tgt[:, :-1], tgt[:, 1:]
+        inp = batch.target[:, :-1]
         pad_id = self.tokenizer.pad_id
         logits = self.decoder(inp, memory, pad, inp == pad_id)  # (B, T-1, V)
-        return F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(), out.reshape(-1),
-            ignore_index=pad_id, label_smoothing=self.cfg.label_smoothing,
-        )  # fmt: skip
+        return TeacherForced(logits, pad_id, self.cfg.label_smoothing)
 
-    def task_loss(self, task: str, batch: Seq2SeqBatch) -> Tensor:
-        """The training loss of a collated batch of seq2seq task ``task``, as its kind defines it."""
+    def supervised_task(self, name: str) -> tuple[Seq2SeqTask, Seq2SeqKind]:
+        """Seq2seq task ``name`` and its kind: what :class:`~omnivec.training.objective.SupervisedObjective` trains
+        a batch of it with."""
         from omnivec.families.unival.tasks import get_seq2seq_task
 
-        spec = get_seq2seq_task(task)
-        return seq2seq_kind(spec.kind).loss(self, spec.modality, batch)
+        spec = get_seq2seq_task(name)
+        return spec, seq2seq_kind(spec.kind)
 
     # ------------------------------------------------------------------ the user API shared with OmniModel
 
@@ -198,13 +198,14 @@ class UnivalModel(nn.Module):
         return self.backbone.encoders
 
     def read_options(self, modality: str) -> dict[str, Any]:
-        """How files of ``modality`` are decoded for this model (:func:`file_read_options`)."""
+        """How files of ``modality`` are decoded for this model (:func:`file_read_options`: the encoder's options,
+        a video encoder's clip length and frame size among them; images at the run's size)."""
         return file_read_options(self.cfg, modality, self.image_size)
 
     def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
         """(B, D) vectors of raw samples or file paths of one modality: the shared encoder and trunk, mean-pooled
         (the encoder-decoder's representation, without a prompt)."""
-        from omnivec.api.inputs import has_paths, read_inputs
+        from omnivec.data.readers.inputs import has_paths, read_inputs
 
         if not isinstance(inputs, (EncoderInput, Tensor)) and has_paths(inputs, modality):
             inputs = read_inputs(inputs, modality, self.read_options(modality))
@@ -260,7 +261,7 @@ class UnivalModel(nn.Module):
         ``no_repeat_ngram`` (no n-gram twice in an answer; 0: off), ``length_penalty`` (beam search).
 
         Text for every kind but grounding. A grounding task (input ``(image, phrase)``) gives one
-        :class:`~omnivec.families.unival.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
+        :class:`~omnivec.tasks.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
         ``(x0, y0, x1, y1)`` in pixels of that input image (a file's as stored, not its resize; a tensor's last
         two axes are height, width), ordered and inside the image, or None when the output is not four
         location tokens."""
@@ -278,7 +279,7 @@ class UnivalModel(nn.Module):
         """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
         tokens as text); :meth:`generate` without the boxes. ``decoding``: the caller's options (default:
         :class:`~omnivec.tasks.seq2seq.Decoding`'s), which the task's kind completes."""
-        from omnivec.api.inputs import has_paths, read_inputs
+        from omnivec.data.readers.inputs import has_paths, read_inputs
         from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)

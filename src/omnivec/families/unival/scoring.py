@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -81,3 +81,14 @@ def evaluate(
         **values,
         "examples": examples,
     }
+
+
+def evaluate_splits(
+    model: UnivalModel,
+    splits: Mapping[str, tuple[Dataset, Dataset]],
+    decoding: Decoding | None = None,
+    limit: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Every task's test split (the second of its ``(train, test)``) scored by :func:`evaluate` under ``decoding``:
+    what a training run reports at its end and ``omnivec evaluate`` reports of a run folder."""
+    return {n: evaluate(model, n, test, decoding, limit) for n, (_, test) in splits.items()}

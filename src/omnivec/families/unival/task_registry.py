@@ -49,6 +49,8 @@ class Seq2SeqTask:
     """Default answer length at generation."""
     source: str = "derived"
     """Where the data come from: derived (from a real dataset), real or tsv (UnIVAL's files)."""
+    loss_weight: float = 1.0
+    """The task's weight in a training step's summed loss (UnIVAL's: every task alike)."""
 
     def __post_init__(self) -> None:
         if self.kind not in SEQ2SEQ_KINDS:

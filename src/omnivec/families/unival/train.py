@@ -1,4 +1,4 @@
-"""UnIVAL training: multitask pretraining with a curriculum, fine-tuning, evaluation. Runs through the shared
+"""UnIVAL training: multitask pretraining with a curriculum, fine-tuning. Runs through the shared
 run skeleton (:func:`omnivec.training.runner.run_job`), so ``torchrun`` shards the data and one rank writes the folder.
 
 Curriculum (UnIVAL §4): stage 1 trains the image-text tasks; from ``stage1_steps`` on, stage 2 adds the
@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from omnivec.data.base import Skipped, label_subset
@@ -25,32 +23,14 @@ from omnivec.families.unival.derived_tasks import STAGE1, STAGE2
 from omnivec.families.unival.manifest_tasks import task_names as manifest_task_names
 from omnivec.families.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import MODALITIES
-from omnivec.families.unival.scoring import evaluate
+from omnivec.families.unival.scoring import evaluate_splits
 from omnivec.families.unival.task_registry import TASKS
 from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
-from omnivec.tasks.seq2seq import Decoding
-from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
+from omnivec.training.objective import SupervisedObjective
 from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
-
-
-class UnivalObjective(nn.Module):
-    """Every task's batch -> the decoder's label-smoothed cross-entropy, summed over the step's tasks."""
-
-    def __init__(self, model: UnivalModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, batches: dict[str, Seq2SeqBatch]) -> tuple[Tensor, dict[str, float]]:
-        total = torch.zeros((), device=next(self.model.parameters()).device)
-        logs: dict[str, float] = {}
-        for name, batch in batches.items():
-            loss = self.model.task_loss(name, batch)  # the task's kind owns its loss
-            total = total + loss
-            logs[f"{name}/loss"] = float(loss.detach())
-        return total, logs
 
 
 def build_data(cfg: UnivalRunConfig, names: Sequence[str]) -> dict[str, tuple[Dataset, Dataset]]:
@@ -199,7 +179,7 @@ def fit(
         cfg.tasks = list(data)
         check_task_batch(cfg, cfg.tasks)
         return Job(
-            UnivalObjective(model),
+            SupervisedObjective(model),
             {
                 n: StreamSpec(tr, make_collate(model, n), batch_size=cfg.task_batch.get(n, 0))
                 for n, (tr, _) in data.items()
@@ -207,7 +187,7 @@ def fit(
             cfg.train,
             curriculum(cfg.tasks, cfg.stage1_steps),
             save=lambda d: save_unival(model, cfg, d),
-            evaluate=lambda _: {n: evaluate(model, n, te, limit=eval_limit) for n, (_, te) in data.items()},
+            evaluate=lambda _: evaluate_splits(model, data, limit=eval_limit),
             title="UnIVAL training loss",
         )
 
@@ -336,18 +316,3 @@ def finetune(
         return model, run_cfg, data
 
     return fit(out, load, seed=run_cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
-
-
-def evaluate_run(
-    run: str | Path,
-    tasks: Sequence[str] | None = None,
-    decoding: Decoding | None = None,
-    limit: int = 0,
-    weights: str = ckpt.WEIGHTS,
-) -> dict[str, Any]:
-    """Score a UnIVAL run folder on ``tasks`` (default: the tasks it was trained on), generating under
-    ``decoding`` (None: :class:`~omnivec.tasks.seq2seq.Decoding`'s defaults)."""
-    model, cfg = load_unival(run, weights)
-    names = list(tasks or cfg.tasks)
-    data = build_data(cfg, names)
-    return {n: evaluate(model, n, te, decoding, limit) for n, (_, te) in data.items()}

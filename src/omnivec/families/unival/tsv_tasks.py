@@ -42,10 +42,10 @@ from omnivec.families.unival import (
     derived_tasks,  # noqa: F401  (registers the built-in tasks a TSV task is like)
     tsv,
 )
-from omnivec.families.unival.locations import pixel_box_to_tokens
 from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS, Example, Seq2SeqTask, register
 from omnivec.nn.encoders.image import ImageEncoderConfig
 from omnivec.nn.encoders.image_resnet import ImageResNetConfig
+from omnivec.tasks.locations import pixel_box_to_tokens
 
 if TYPE_CHECKING:
     from omnivec.families.unival.config import UnivalRunConfig

@@ -17,7 +17,17 @@ from omnivec.types import EncoderInput, Modality
 
 
 @dataclass
-class VideoEncoderConfig(EncoderConfig):
+class ClipFilesConfig(EncoderConfig):
+    """How a video encoder's files are decoded when no task fixes it: every video encoder's config extends it."""
+
+    num_frames: int = 8
+    """Video files are read as this many frames (a task trained on fixed-size clips reads its own number)."""
+    frame_size: int = 64
+    """... each resized to this square side (a task trained on fixed-size clips: its own)."""
+
+
+@dataclass
+class VideoEncoderConfig(ClipFilesConfig):
     in_chans: int = 3
     """Input channels; 1-channel clips are repeated when the encoder expects 3, RGB clips become gray (luma
     weights) when it expects 1."""
@@ -62,8 +72,9 @@ class VideoEncoder(PatchEncoder):
     @classmethod
     def read_options(cls, cfg: Any, shape: Sequence[int] = ()) -> dict[str, Any]:
         """Files are decoded to the channels this encoder takes, and for a task trained on [C, T, H, H] clips
-        to T frames of that size."""
+        to T frames of that size (else to the config's ``num_frames`` of ``frame_size``)."""
         opts = super().read_options(cfg)
+        opts.update(num_frames=int(cfg.num_frames), video_size=int(cfg.frame_size))
         if len(shape) == 4 and shape[2] == shape[3]:
             opts.update(num_frames=shape[1], video_size=shape[2])
         return opts

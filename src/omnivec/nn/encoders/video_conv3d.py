@@ -8,15 +8,14 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from omnivec.config.encoder import EncoderConfig
 from omnivec.nn.encoders.base import ENCODERS, Unmaskable
 from omnivec.nn.encoders.image_resnet import BasicBlock
-from omnivec.nn.encoders.video import VideoEncoder
+from omnivec.nn.encoders.video import ClipFilesConfig, VideoEncoder
 from omnivec.types import EncoderInput, Tokens
 
 
 @dataclass
-class VideoConv3dConfig(EncoderConfig):
+class VideoConv3dConfig(ClipFilesConfig):
     in_chans: int = 3
     """Input channels; 1-channel clips are repeated."""
     width: int = 16

@@ -7,7 +7,7 @@ import torch
 
 from omnivec.errors import OmnivecError
 from omnivec.families.unival import prompts
-from omnivec.families.unival.locations import (
+from omnivec.tasks.locations import (
     box_iou,
     box_to_tokens,
     ordered_box,
