@@ -99,9 +99,23 @@ FLAGS: list[tuple[str, list[str], dict[str, list[str]]]] = [
         UNIVAL_FT,
         {"--num-train": POSITIVE_INT, "--eval-limit": NON_NEGATIVE_INT, "--checkpoint-every": NON_NEGATIVE_INT},
     ),
-    ("generate", GENERATE, {"--beam": POSITIVE_INT, "--max-len": POSITIVE_INT, "--batch-size": POSITIVE_INT}),
+    (
+        "generate",
+        GENERATE,
+        {
+            "--beam": POSITIVE_INT,
+            "--max-len": NON_NEGATIVE_INT,
+            "--no-repeat-ngram": NON_NEGATIVE_INT,
+            "--length-penalty": ["nan", "inf", "abc"],
+            "--batch-size": POSITIVE_INT,
+        },
+    ),
     ("merge", MERGE, {"--beam": POSITIVE_INT, "--eval-limit": NON_NEGATIVE_INT}),
-    ("evaluate", EVALUATE, {"--beam": POSITIVE_INT, "--limit": NON_NEGATIVE_INT}),
+    (
+        "evaluate",
+        EVALUATE,
+        {"--beam": POSITIVE_INT, "--no-repeat-ngram": NON_NEGATIVE_INT, "--limit": NON_NEGATIVE_INT},
+    ),
 ]
 
 SET_FIELDS = {  # --set KEY=VALUE -> the field the error must name

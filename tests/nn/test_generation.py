@@ -110,3 +110,18 @@ def test_banned_ngrams_by_hand() -> None:
     assert banned[0].nonzero().flatten().tolist() == [6, 7]  # "5 6" and "5 7" seen; row ends in 5
     assert not banned[1].any()
     assert _banned_ngrams(history, 1, 10)[1].nonzero().flatten().tolist() == [1, 2, 3, 4, 5]
+
+
+def test_greedy_respects_no_repeat_ngram() -> None:
+    """The ban holds in greedy decoding too (it held only in beam search), and greedy with the ban is still beam
+    search of width 1 with it."""
+    dec, memory, pad = setup(B=6, seed=1)
+    with torch.no_grad():  # a model that loves one token: without blocking it repeats itself
+        dec.embed.weight[7] *= 3.0
+    plain = greedy(dec, memory, pad, BOS, EOS, max_len=15, min_len=15)
+    assert any(has_repeated_ngram(s, 3) for s in plain)
+    blocked = greedy(dec, memory, pad, BOS, EOS, max_len=15, min_len=15, no_repeat_ngram_size=3)
+    assert not any(has_repeated_ngram(s, 3) for s in blocked) and all(len(s) == 15 for s in blocked)
+    assert blocked == beam_search(dec, memory, pad, BOS, EOS, 1, 15, 15, no_repeat_ngram_size=3)
+    # the first tokens before any repeat are the unconstrained ones
+    assert all(b[:3] == p[:3] for b, p in zip(blocked, plain))

@@ -264,3 +264,21 @@ def test_unival_generate_caption_vqa_and_grounding_in_pixels(unival: Any, runs: 
     assert unival.get("/health").json()["status"] == "ok"
     r = unival.post("/search", files={"file": ("w.png", data)})
     assert r.status_code == 404 and "no index" in r.json()["error"]
+
+
+def test_unival_generation_options_per_request(unival: Any, runs: dict[str, Path]) -> None:
+    """A request's beam / no_repeat_ngram / length_penalty / max_len reach generation (the answer is the library's
+    under the same options); out-of-range ones are a 400 naming the field."""
+    from PIL import Image
+
+    p = runs["images"].parent / "opts.png"
+    Image.new("RGB", (16, 16), (30, 200, 30)).save(p)
+    data = p.read_bytes()
+    model = omnivec.load(runs["unival"], "cpu")
+    options = {"beam": 2, "no_repeat_ngram": 0, "length_penalty": 0.5, "max_len": 3}
+    r = unival.post("/generate", files={"file": ("o.png", data)}, data={"task": "caption", **options})
+    assert r.status_code == 200
+    assert r.json()["output"] == model.generate("tsv_pretrain_caption", [p], 2, 3, 0, 0.5)[0]
+    for field, value in (("beam", "0"), ("beam", "1000"), ("no_repeat_ngram", "-1"), ("length_penalty", "nan")):
+        r = unival.post("/generate", files={"file": ("o.png", data)}, data={"task": "caption", field: value})
+        assert r.status_code == 400 and field in r.json()["error"], (field, r.json())

@@ -10,6 +10,7 @@ from omnivec.families.unival import prompts
 from omnivec.tasks.locations import (
     box_iou,
     box_to_tokens,
+    ordered_box,
     parse_bins,
     pixel_box_to_tokens,
     special_tokens,
@@ -36,13 +37,26 @@ def test_box_to_tokens_by_hand() -> None:
         "<bin_10>",
         "<bin_10>",
     ]
-    assert tokens_to_box("<bin_0><bin_5> <bin_10><bin_2>", num_bins=11) == (0.0, 0.5, 1.0, 0.2)
+    assert tokens_to_box("<bin_0><bin_2> <bin_10><bin_5>", num_bins=11) == (0.0, 0.2, 1.0, 0.5)
+
+
+def test_boxes_read_back_are_ordered_and_inside_the_image() -> None:
+    """A generated answer may give its corners in any order (y1 < y0 was seen): the box returned is the rectangle
+    they span, ordered, and a box in pixels never leaves the image."""
+    assert tokens_to_box("<bin_10><bin_5><bin_0><bin_2>", num_bins=11) == (0.0, 0.2, 1.0, 0.5)
+    assert tokens_to_pixel_box("<bin_1><bin_8><bin_8><bin_3>", 70, 35, num_bins=11) == pytest.approx(
+        (7.0, 10.5, 56.0, 28.0)
+    )
+    assert ordered_box((2.06, 51.61, 51.61, 26.84)) == (1.0, 1.0, 1.0, 1.0)  # normalised: clipped to [0, 1]
+    assert ordered_box((2.06, 51.61, 51.61, 26.84), 64, 64) == (2.06, 26.84, 51.61, 51.61)
+    assert ordered_box((-5, 80, 90, -1), 64, 48) == (0.0, 0.0, 64.0, 48.0)
 
 
 @pytest.mark.parametrize("num_bins", [10, 100, 1000])
 def test_round_trip_within_one_bin(num_bins: int) -> None:
     g = torch.Generator().manual_seed(0)
     for box in torch.rand(200, 4, generator=g, dtype=torch.float64).tolist():
+        box = ordered_box(box)  # a box as data hold it: x0 <= x1, y0 <= y1
         back = tokens_to_box(box_to_tokens(box, num_bins), num_bins)
         assert max(abs(x - y) for x, y in zip(box, back)) <= 0.5 / (num_bins - 1) + 1e-12
 

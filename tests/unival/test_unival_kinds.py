@@ -119,27 +119,29 @@ def test_kind_decoding_constraints_reach_generation(
     name: str, beam: int, model: UnivalModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kind, task = seq2seq_kind(name), task_of(name)
-    expected = kind.decoding(model, beam, 5)
-    if name == "grounding":  # exactly four location tokens, whatever the caller asks
-        assert expected == Decoding(4, 4, tuple(model.bin_ids))
-    elif name == "captioning":
-        assert expected == Decoding(5, no_repeat_ngram=3 if beam > 1 else 0)
-    else:
-        assert expected == Decoding(5)
+    asked = Decoding(0, beam, 3, 0.5)
+    expected = kind.decoding(model, asked, 5)
+    if name == "grounding":  # exactly four location tokens, whatever the caller asks; a box may repeat a bin
+        assert expected == Decoding(4, beam, 0, 0.5, min_len=4, allowed_ids=tuple(model.bin_ids))
+    elif name == "detection":  # two objects of one name legitimately repeat a phrase
+        assert expected == Decoding(5, beam, 0, 0.5)
+    else:  # every free-text kind: the caller's options, the n-gram ban greedy or beam, the task's length
+        assert expected == Decoding(5, beam, 3, 0.5)
+    assert kind.decoding(model, Decoding(7, beam), 5).max_len == (4 if name == "grounding" else 7)
 
     seen: list[Decoding | None] = []
     ids: list[list[int]] = []
     real = model.generate_ids
 
-    def spy(modality: str | None, batch: Any, b: int = 1, decoding: Decoding | None = None) -> list[list[int]]:
+    def spy(modality: str | None, batch: Any, decoding: Decoding | None = None) -> list[list[int]]:
         seen.append(decoding)
-        ids.extend(real(modality, batch, b, decoding))
+        ids.extend(real(modality, batch, decoding))
         return ids[-len(batch.target) :]
 
     monkeypatch.setattr(model, "generate_ids", spy)
     image = torch.rand(1, 35, 70)  # height 35, width 70
     inputs = [raw_input(task, image), raw_input(task, torch.rand(1, 35, 70))]
-    out = model.generate(task.name, inputs, beam=beam, max_len=5)
+    out = model.generate(task.name, inputs, beam=beam, max_len=5, length_penalty=0.5)
     assert seen == [expected]
     assert len(out) == len(ids) == 2
     eos = model.tokenizer.eos_id

@@ -21,12 +21,13 @@ def evaluate_run(
     data: str | None = None,
     data_root: str | None = None,
     strict: bool = False,
-    beam: int = 1,
+    decoding: Any = None,
     limit: int = 0,
     weights: str = ckpt.WEIGHTS,
 ) -> dict[str, dict[str, Any]]:
     """Results per task (default: every task the run was trained on). ``data``: an OmniVec classification task
-    scored on your own folder/manifest; ``beam`` and ``limit`` (samples per task): UnIVAL generation."""
+    scored on your own folder/manifest; ``decoding`` (a :class:`~omnivec.tasks.seq2seq.Decoding`: beam, n-gram
+    ban, length penalty, max length; None: its defaults) and ``limit`` (samples per task): UnIVAL generation."""
     from omnivec.api.load import load
     from omnivec.families.registry import family
 
@@ -35,4 +36,4 @@ def evaluate_run(
     if data_root:
         cfg.data_root = data_root
     cfg.strict = strict
-    return family(model.family).evaluate(model, run, tasks, data, beam, limit)
+    return family(model.family).evaluate(model, run, tasks, data, decoding, limit)

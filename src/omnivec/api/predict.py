@@ -30,16 +30,16 @@ def generate_files(
     task: str,
     paths: Sequence[str | Path],
     text: str | None = None,
-    beam: int = 1,
-    max_len: int | None = None,
+    decoding: Any = None,
     batch_size: int = 16,
     device: str | None = "auto",
 ) -> list[dict[str, Any]]:
     """``omnivec generate``: :func:`~omnivec.families.unival.generate.generate_records` for a UnIVAL run folder
-    (one of the other family is refused in one line)."""
+    (one of the other family is refused in one line), under ``decoding`` (a :class:`~omnivec.tasks.seq2seq.
+    Decoding`: beam, n-gram ban, length penalty, max length; None: its defaults)."""
     from omnivec.api.load import load
     from omnivec.families.unival.generate import generate_records
     from omnivec.runs import require_family
 
     require_family(run, "unival", "generate (text from an encoder-decoder; `omnivec predict` takes either family)")
-    return generate_records(load(run, device), task, paths, text, beam, max_len, batch_size)
+    return generate_records(load(run, device), task, paths, text, decoding, batch_size)

@@ -60,6 +60,32 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
+def add_decoding(p: argparse.ArgumentParser, what: str = "generation (UnIVAL)") -> None:
+    """--beam, --no-repeat-ngram, --length-penalty, --max-len: how answers are generated, the same flags on every
+    command that generates (:class:`~omnivec.tasks.seq2seq.Decoding`; read back with :func:`decoding_of`)."""
+    from omnivec.config.validate import finite_float, non_negative_int, positive_int
+
+    p.add_argument("--beam", type=positive_int, default=1, help=f"beam size of the {what}; 1: greedy")
+    p.add_argument(
+        "--no-repeat-ngram",
+        type=non_negative_int,
+        default=3,
+        metavar="N",
+        help="never repeat an N-token phrase in an answer, greedy or beam (default 3, as UnIVAL; 0: off)",
+    )
+    p.add_argument(
+        "--length-penalty", type=finite_float, default=1.0, help="beam search: score / length ** this (default 1.0)"
+    )
+    p.add_argument("--max-len", type=non_negative_int, default=0, help="longest answer in tokens (0: the task's)")
+
+
+def decoding_of(a: argparse.Namespace) -> Any:
+    """The :class:`~omnivec.tasks.seq2seq.Decoding` the flags of :func:`add_decoding` describe."""
+    from omnivec.tasks.seq2seq import Decoding
+
+    return Decoding(a.max_len, a.beam, a.no_repeat_ngram, a.length_penalty)
+
+
 def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
     """RUN, --modality and --input: what embed and index both read."""
     p.add_argument("run")

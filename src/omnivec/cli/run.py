@@ -11,10 +11,12 @@ from typing import Any
 
 from omnivec.cli.common import (
     add_config_flags,
+    add_decoding,
     add_device,
     add_init,
     add_run_and_inputs,
     build_run_config,
+    decoding_of,
     family_names,
     format_info,
     modality_names,
@@ -54,7 +56,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from omnivec.api.evaluate import evaluate_run
 
-    results = evaluate_run(a.run, a.tasks, a.device, a.data, a.data_root, a.strict, a.beam, a.limit)
+    results = evaluate_run(a.run, a.tasks, a.device, a.data, a.data_root, a.strict, decoding_of(a), a.limit)
     if a.json:
         print(json.dumps(results, indent=2))
     else:
@@ -164,7 +166,7 @@ def register(sub: Any) -> None:
     e.add_argument("--data-root")
     e.add_argument("--data", help="score on this folder/manifest instead of the tasks' test splits (OmniVec)")
     e.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
-    e.add_argument("--beam", type=positive_int, default=1, help="beam size of the generation (UnIVAL)")
+    add_decoding(e)
     e.add_argument(
         "--limit", type=non_negative_int, default=0, help="score at most this many test samples per task (UnIVAL)"
     )

@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from omnivec.cli.common import add_device, add_run_and_inputs, modality_names
+from omnivec.cli.common import add_decoding, add_device, add_run_and_inputs, modality_names
 from omnivec.config.validate import non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -59,6 +59,10 @@ def cmd_serve(a: argparse.Namespace) -> int:
             body_timeout_s=a.body_timeout,
             max_connections=a.max_connections,
             max_decodes=a.max_decodes,
+            beam=a.beam,
+            no_repeat_ngram=a.no_repeat_ngram,
+            length_penalty=a.length_penalty,
+            max_len=a.max_len,
         ),
         host=a.host,
         port=a.port,
@@ -114,5 +118,6 @@ def register(sub: Any) -> None:
         default=2,
         help="uploads decoded at the same time (each up to its reader limit in memory); more wait their turn",
     )
+    add_decoding(v, "generation (UnIVAL; a request's own fields override these)")
     add_device(v)
     v.set_defaults(fn=cmd_serve)

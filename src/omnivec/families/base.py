@@ -61,9 +61,10 @@ class Family:
         raise NotImplementedError  # pragma: no cover - abstract
 
     def evaluate(
-        self, model: Any, run: str | Path, tasks: Sequence[str] | None, data: str | None, beam: int, limit: int
+        self, model: Any, run: str | Path, tasks: Sequence[str] | None, data: str | None, decoding: Any, limit: int
     ) -> dict[str, dict[str, Any]]:
-        """``{task: {"metric", "value", ...}}`` on the tasks' test splits (``model.run_config`` says where)."""
+        """``{task: {"metric", "value", ...}}`` on the tasks' test splits (``model.run_config`` says where);
+        ``decoding`` (a :class:`~omnivec.tasks.seq2seq.Decoding` or None) is a generating family's."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def check_predict(self, run: str | Path, text: str | None) -> None:

@@ -30,10 +30,16 @@ class OmnivecFamily(Family):
         save_run(model, cfg, run_dir)
 
     def evaluate(
-        self, model: OmniModel, run: str | Path, tasks: Sequence[str] | None, data: str | None, beam: int, limit: int
+        self,
+        model: OmniModel,
+        run: str | Path,
+        tasks: Sequence[str] | None,
+        data: str | None,
+        decoding: Any,
+        limit: int,
     ) -> dict[str, dict[str, Any]]:
         """Each task kind's metric (accuracy, mIoU, recall@k) on the catalogue task's test split, or on a user
-        folder/manifest (``data``); ``beam`` and ``limit`` are generation's and unused here."""
+        folder/manifest (``data``); ``decoding`` and ``limit`` are generation's and unused here."""
         from omnivec.api.train import evaluate_tasks
         from omnivec.data.task_catalog import get_task
         from omnivec.runs import check_classes, data_of

@@ -8,7 +8,9 @@ as they are.
 
 Constrained decoding: ``allowed_tokens`` is a boolean mask (V,) or (B, V) of the tokens that may be produced,
 e.g. only the ``<bin_i>`` location tokens for grounding (with ``max_len=4``). ``eos`` is never produced before
-``min_len`` tokens. Results are token-id lists per sample without bos and eos.
+``min_len`` tokens. ``no_repeat_ngram_size`` n bans, in greedy decoding as in beam search, every token that
+would complete an n-gram the answer already holds (fairseq's ``NGramRepeatBlock``; UnIVAL decodes with n = 3).
+Results are token-id lists per sample without bos and eos.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ def greedy(
     max_len: int,
     min_len: int = 0,
     allowed_tokens: Tensor | None = None,
+    no_repeat_ngram_size: int = 0,
 ) -> list[list[int]]:
-    """Most likely token at every step. memory (B, N, D) -> B lists of at most ``max_len`` token ids."""
+    """Most likely token at every step (never one completing an n-gram already generated, n =
+    ``no_repeat_ngram_size``; 0: no ban). memory (B, N, D) -> B lists of at most ``max_len`` token ids."""
     _check(decoder, max_len)
     B = memory.shape[0]
     cache = decoder.init_cache(memory, memory_pad_mask, max_len)
@@ -75,6 +79,8 @@ def greedy(
         logits = decoder.step(token, cache)[:, -1]  # (B, V)
         if allowed_tokens is not None or t < min_len:
             _constrain(logits, t, eos, min_len, allowed_tokens)
+        if no_repeat_ngram_size > 0 and t >= no_repeat_ngram_size:
+            logits.masked_fill_(_banned_ngrams(out[:, :t], no_repeat_ngram_size, logits.shape[-1]), float("-inf"))
         token = logits.max(-1, keepdim=True).indices  # (B, 1); max is faster than argmax on CPU
         out[:, t : t + 1] = token
         # checking for the end costs a host sync per step; only worth it once eos can appear

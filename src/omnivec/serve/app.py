@@ -6,6 +6,7 @@ demo page at ``/`` (plain HTML + JavaScript shipped in this package, nothing fet
     POST /embed                  an input -> its vector (``task``: through a retrieval task's projection)
     POST /predict/{task}         an input -> the task's prediction (UnIVAL: the task's generated answer)
     POST /generate               UnIVAL: caption / vqa / grounding ... -> text, and a box in pixels for grounding
+                                 (options: beam, no_repeat_ngram, length_penalty, max_len)
     POST /search                 an input -> its ``k`` nearest neighbours in the index (cross-modal through a task)
     GET  /index/thumbnail/{row}  an index row's thumbnail (PNG, stored in the index file)
 
@@ -48,6 +49,15 @@ def _body_doc(extra: dict[str, Any]) -> dict[str, Any]:
             }
         }
     }
+
+
+DECODING = {
+    "beam": {"type": "integer", "default": 1},
+    "no_repeat_ngram": {"type": "integer", "default": 3},
+    "length_penalty": {"type": "number", "default": 1.0},
+    "max_len": {"type": "integer", "default": 0},
+}
+"""UnIVAL generation options a request may send (the server's ``--beam`` ... are the defaults)."""
 
 
 def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
@@ -124,23 +134,24 @@ def create_app(run: str | Path, cfg: ServeConfig | None = None) -> FastAPI:
         v = await svc.embed(x, task)
         return {"modality": x.modality, "space": f"task:{task}" if task else "trunk", "dim": len(v), "vector": v}
 
-    @app.post("/predict/{task}", openapi_extra=_body_doc({"modality": {"type": "string"}}))
+    @app.post("/predict/{task}", openapi_extra=_body_doc({"modality": {"type": "string"}, **DECODING}))
     async def predict(task: str, request: Request) -> dict[str, Any]:
         if svc.family.generates:  # a task is asked in text and answered by generation
             p, x = await read(request)
-            return await svc.generate(task, x, p.text if x.modality != "text" else None)
-        cfg = svc.omnivec_task(task)  # an unknown task is a 404 before any upload is decoded
-        _, x = await read(request, cfg.modality)
-        return {"task": task, "kind": cfg.kind, "prediction": await svc.predict(task, x)}
+            return await svc.generate(task, x, p.text if x.modality != "text" else None, cfg.decoding(p))
+        head = svc.omnivec_task(task)  # an unknown task is a 404 before any upload is decoded
+        _, x = await read(request, head.modality)
+        return {"task": task, "kind": head.kind, "prediction": await svc.predict(task, x)}
 
-    @app.post("/generate", openapi_extra=_body_doc({"task": {"type": "string", "default": "caption"}}))
+    @app.post("/generate", openapi_extra=_body_doc({"task": {"type": "string", "default": "caption"}, **DECODING}))
     async def generate(request: Request) -> dict[str, Any]:
         p = await read_payload(request, max_text_bytes(cfg))
         modality = modality_of_payload(p, svc.modalities)
         task = p.field("task", "caption") or "caption"
         svc.seq2seq_task(task, modality)  # 404 / 400 before the upload is decoded
+        d = cfg.decoding(p)  # a bad option is a 400 before the upload is decoded
         x = await decoded(p, modality)
-        return await svc.generate(task, x, p.text if modality != "text" else None)
+        return await svc.generate(task, x, p.text if modality != "text" else None, d)
 
     @app.post("/search", openapi_extra=_body_doc({"k": {"type": "integer", "default": 10}}))
     async def search(request: Request) -> dict[str, Any]:

@@ -3,7 +3,8 @@ every model call. Routes (:mod:`omnivec.serve.app`) decode requests and await th
 knows about HTTP except :class:`~omnivec.serve.uploads.BadRequest` for a client's mistake.
 
 Batch keys say what may run together: ``("embed", modality, task)``, ``("predict", task)`` and
-``("generate", task)`` -- the same operation on the same modality, so one collate and one forward serve them.
+``("generate", task, decoding)`` -- the same operation on the same modality (and, for generation, the same
+decoding options), so one collate and one forward serve them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,31 @@ class ServeConfig:
     max_decodes: int = 2
     """Uploads decoded at the same time; more wait their turn. Each decode may take up to its reader limit
     (a 2^25-pixel image: ~128 MiB, plus the decoder's own buffers), so this bounds the server's memory."""
+    beam: int = 1
+    """UnIVAL generation: the beam size of a request that names none (its ``beam`` field, up to ``max_beam``)."""
+    max_beam: int = 8
+    """The widest beam a request may ask for (a beam of k costs about k times a greedy answer)."""
+    no_repeat_ngram: int = 3
+    """UnIVAL generation: no phrase of this many tokens twice in an answer (0: off), unless the request says."""
+    length_penalty: float = 1.0
+    """UnIVAL beam search: score / length ** this, unless the request says."""
+    max_len: int = 0
+    """UnIVAL generation: the longest answer in tokens (0: the task's), unless the request says."""
+
+    def decoding(self, fields: Any = None) -> Any:
+        """A request's :class:`~omnivec.tasks.seq2seq.Decoding`: its fields ``max_len``, ``beam`` (up to
+        ``max_beam``), ``no_repeat_ngram``, ``length_penalty`` (a :class:`~omnivec.serve.uploads.Payload`), else
+        these defaults."""
+        from omnivec.tasks.seq2seq import Decoding
+
+        if fields is None:
+            return Decoding(self.max_len, self.beam, self.no_repeat_ngram, self.length_penalty)
+        return Decoding(
+            fields.int_field("max_len", self.max_len, 0, 1024),
+            fields.int_field("beam", self.beam, 1, max(self.max_beam, self.beam)),
+            fields.int_field("no_repeat_ngram", self.no_repeat_ngram, 0, 64),
+            fields.float_field("length_penalty", self.length_penalty, -10.0, 10.0),
+        )
 
 
 def _jsonable(x: Any) -> Any:
@@ -157,9 +183,8 @@ class Service:
         if op == "predict":
             return [_jsonable(y) for y in self.model.predict(rest[0], items)]
         if op == "generate":
-            from omnivec.families.unival.tasks import get_seq2seq_task
-
-            return self.model.generate(rest[0], items, max_len=get_seq2seq_task(rest[0]).max_len)
+            task, d = rest
+            return self.model.generate(task, items, d.beam, d.max_len, d.no_repeat_ngram, d.length_penalty)
         raise ValueError(f"unknown batch operation {op!r}")
 
     async def _call(self, key: Hashable, item: Any) -> Any:
@@ -200,15 +225,16 @@ class Service:
         if not self.family.generates:
             raise BadRequest(f"generation needs a UnIVAL run (an encoder-decoder); {self.run_dir.name} is OmniVec")
         try:
-            spec = get_seq2seq_task(resolve_task(task, modality))
+            spec = get_seq2seq_task(resolve_task(task, modality, self.model.run_config.tasks))
         except OmnivecError as e:
             raise BadRequest(str(e), 404) from None
         if (spec.modality or "text") != modality:
             raise BadRequest(f"task {spec.name!r} takes {spec.modality or 'text'} input, not {modality}")
         return spec
 
-    async def generate(self, task: str, x: Decoded, text: str | None) -> dict[str, Any]:
-        """Generated text; for grounding also ``box`` ``[x0, y0, x1, y1]`` in pixels of the uploaded image."""
+    async def generate(self, task: str, x: Decoded, text: str | None, decoding: Any = None) -> dict[str, Any]:
+        """Generated text under ``decoding`` (None: the server's defaults); for grounding also ``box``
+        ``[x0, y0, x1, y1]`` in pixels of the uploaded image."""
         from omnivec.tasks.locations import Grounding
         from omnivec.tasks.seq2seq import seq2seq_kind
 
@@ -219,7 +245,7 @@ class Service:
             if not text or not text.strip():
                 raise BadRequest(f"task {spec.name} needs a 'text' field: the {asks}")
             item = (x.sample, text)
-        out = await self._call(("generate", spec.name), item)
+        out = await self._call(("generate", spec.name, decoding or self.cfg.decoding()), item)
         rec: dict[str, Any] = {"task": spec.name, "kind": spec.kind, "output": out}
         if isinstance(out, Grounding):
             rec["output"] = out.text

@@ -47,14 +47,20 @@ class Payload:
         return v if v not in (None, "") else default
 
     def int_field(self, name: str, default: int, lo: int, hi: int) -> int:
+        return int(self._number(name, default, lo, hi, int, "an integer"))
+
+    def float_field(self, name: str, default: float, lo: float, hi: float) -> float:
+        return float(self._number(name, default, lo, hi, float, "a number"))
+
+    def _number(self, name: str, default: float, lo: float, hi: float, parse: Any, what: str) -> float:
         raw = self.field(name)
         if raw is None:
             return default
         try:
-            v = int(raw)
+            v = parse(raw)
         except ValueError:
-            raise BadRequest(f"field {name!r}: expected an integer, got {raw!r}") from None
-        if not lo <= v <= hi:
+            raise BadRequest(f"field {name!r}: expected {what}, got {raw!r}") from None
+        if not lo <= v <= hi:  # NaN fails too
             raise BadRequest(f"field {name!r}: {v} is outside {lo}..{hi}")
         return v
 

@@ -3,6 +3,10 @@
 A box is ``x0 y0 x1 y1`` normalised to [0, 1] (after the image transform); each coordinate becomes
 ``<bin_{round(x * (N - 1))}>`` and a bin maps back to ``i / (N - 1)``, so a round trip moves a coordinate
 by at most half a bin. Coordinates slightly outside [0, 1] (boxes clipped by augmentation) are clamped.
+
+A generated answer may put its corners in any order (``<bin_80><bin_50><bin_20><bin_40>``: x1 < x0): a box read
+back from tokens is the rectangle its two corners span, ordered (x0 <= x1, y0 <= y1), and a box in pixels lies
+inside the image (:func:`ordered_box`), so every box ``generate`` returns and every predicted box scored is one.
 """
 
 from __future__ import annotations
@@ -62,12 +66,21 @@ def parse_bins(tokens: str | Sequence[str]) -> list[int]:
     return [int(m) for m in _BIN.findall(text)]
 
 
-def tokens_to_box(tokens: str | Sequence[str], num_bins: int = DEFAULT_NUM_BINS) -> tuple[float, ...]:
-    """Four bin tokens -> normalised ``(x0, y0, x1, y1)``."""
+def ordered_box(box: Sequence[float], width: float = 1.0, height: float = 1.0) -> tuple[float, float, float, float]:
+    """The rectangle ``box``'s two corners span, ordered (x0 <= x1, y0 <= y1) and clipped to a ``width`` x
+    ``height`` image (default: normalised coordinates, [0, 1])."""
+    _check_box(box)
+    x0, x1 = sorted((min(max(float(box[0]), 0.0), width), min(max(float(box[2]), 0.0), width)))
+    y0, y1 = sorted((min(max(float(box[1]), 0.0), height), min(max(float(box[3]), 0.0), height)))
+    return x0, y0, x1, y1
+
+
+def tokens_to_box(tokens: str | Sequence[str], num_bins: int = DEFAULT_NUM_BINS) -> tuple[float, float, float, float]:
+    """Four bin tokens -> normalised ``(x0, y0, x1, y1)``, ordered (:func:`ordered_box`)."""
     bins = parse_bins(tokens)
     if len(bins) != 4:
         raise OmnivecError(f"a box needs exactly four <bin_i> tokens, got {len(bins)} in {tokens!r}")
-    return tuple(bin_to_coord(i, num_bins) for i in bins)
+    return ordered_box([bin_to_coord(i, num_bins) for i in bins])
 
 
 def pixel_box_to_tokens(
@@ -83,7 +96,7 @@ def tokens_to_pixel_box(
     tokens: str | Sequence[str], width: float, height: float, num_bins: int = DEFAULT_NUM_BINS
 ) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = tokens_to_box(tokens, num_bins)
-    return x0 * width, y0 * height, x1 * width, y1 * height
+    return ordered_box((x0 * width, y0 * height, x1 * width, y1 * height), width, height)
 
 
 def text_to_pixel_box(
@@ -126,7 +139,10 @@ def detections_to_text(objects: Sequence[tuple[Sequence[float], str]], num_bins:
     return " ".join("".join(box_to_tokens(box, num_bins)) + " " + name.strip() for box, name in objects)
 
 
-def parse_detections(text: str, num_bins: int = DEFAULT_NUM_BINS) -> list[tuple[str, tuple[float, ...]]]:
+Box = tuple[float, float, float, float]
+
+
+def parse_detections(text: str, num_bins: int = DEFAULT_NUM_BINS) -> list[tuple[str, Box]]:
     """The ``(name, normalised box)`` pairs of a detection answer; a malformed piece (fewer than four location
     tokens, an out-of-range bin, no name) is dropped, not an error: a generated answer may be anything."""
     out = []

@@ -9,20 +9,24 @@ evaluation ask the kind, so adding a kind touches this file only.
 
 | kind | answer | metrics (primary first) | decoding | output |
 |---|---|---|---|---|
-| captioning | caption | CIDEr-D, BLEU-4, ROUGE-L | beam: no repeated 3-gram | text |
-| vqa | word | VQA accuracy | free | text |
-| grounding | 4 ``<bin_i>`` | acc@IoU≥0.5 | exactly four location tokens | :class:`Grounding` (pixels) |
-| matching | yes / no (/ maybe) | accuracy | free | text |
-| classification | class name | accuracy | free | text |
-| grounded_captioning | the region's name | accuracy | free | text |
-| detection | per object: 4 ``<bin_i>`` + name | F1@IoU≥0.5, precision, recall | free | list of :class:`Detection` |
-| summarization | summary | ROUGE-L, ROUGE-1, ROUGE-2 | free | text |
+| captioning | caption | CIDEr-D, BLEU-4, ROUGE-L | free text | text |
+| vqa | word | VQA accuracy | free text | text |
+| grounding | 4 ``<bin_i>`` | acc@IoU≥0.5 | exactly four location tokens, no n-gram ban | :class:`Grounding` (pixels) |
+| matching | yes / no (/ maybe) | accuracy | free text | text |
+| classification | class name | accuracy | free text | text |
+| grounded_captioning | the region's name | accuracy | free text | text |
+| detection | per object: 4 ``<bin_i>`` + name | F1@IoU≥0.5, precision, recall | no n-gram ban | Detection list |
+| summarization | summary | ROUGE-L, ROUGE-1, ROUGE-2 | free text | text |
+
+Free text is decoded as the caller asks (:class:`Decoding`: beam, ``no_repeat_ngram`` -- 3 by default, as UnIVAL,
+greedy or beam --, length penalty, max length), the same for every text task.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -46,16 +50,31 @@ from omnivec.tasks.locations import (
 
 @dataclass(frozen=True)
 class Decoding:
-    """The constraints one generation runs under (:meth:`UnivalModel.generate_ids`)."""
+    """How answers are generated (:meth:`UnivalModel.generate_ids`): the caller's options -- ``max_len``, ``beam``,
+    ``no_repeat_ngram``, ``length_penalty``, the same for every task -- and the constraints a kind adds to them
+    (:meth:`Seq2SeqKind.decoding`: ``min_len``, ``allowed_ids``; grounding's four location tokens)."""
 
-    max_len: int
-    """Longest answer in tokens (clipped to the decoder's maximum)."""
+    max_len: int = 0
+    """Longest answer in tokens (clipped to the decoder's maximum); 0: the task's default."""
+    beam: int = 1
+    """Beam size; 1 is greedy decoding."""
+    no_repeat_ngram: int = 3
+    """No n-gram of this size twice in an answer, greedy or beam (UnIVAL's 3); 0: off. Structured answers
+    (location tokens) are decoded without it."""
+    length_penalty: float = 1.0
+    """Beam search ranks finished answers by sum log p / length ** length_penalty (greedy: unused)."""
     min_len: int = 0
     """Shortest answer: eos is not allowed before it."""
     allowed_ids: tuple[int, ...] | None = None
     """Only these token ids may be generated (None: any)."""
-    no_repeat_ngram: int = 0
-    """Beam search: no n-gram of this size twice in a hypothesis (0: off)."""
+
+    def __post_init__(self) -> None:
+        for name, low in (("max_len", 0), ("beam", 1), ("no_repeat_ngram", 0), ("min_len", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise OmnivecError(f"generation option {name}: expected a whole number >= {low}, got {value!r}")
+        if not math.isfinite(self.length_penalty):
+            raise OmnivecError(f"generation option length_penalty: expected a finite number, got {self.length_penalty}")
 
 
 class TeacherForced(NamedTuple):
@@ -98,9 +117,10 @@ class Seq2SeqKind(Kind):
         )  # fmt: skip
         return loss, {"loss": float(loss.detach())}
 
-    def decoding(self, model: Any, beam: int, max_len: int) -> Decoding:
-        """The constraints of this kind's answers; ``max_len`` is the caller's (the task's default)."""
-        return Decoding(max_len)
+    def decoding(self, model: Any, asked: Decoding, max_len: int) -> Decoding:
+        """The decoding of this kind's answers: the caller's options ``asked``, ``max_len`` (the task's default)
+        where they leave it 0. Free text takes them as they are (the n-gram ban included)."""
+        return replace(asked, max_len=asked.max_len or max_len)
 
     def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
         """The metrics of a whole split (``primary_metric`` among them). ``num_bins``: the model's location
@@ -125,9 +145,6 @@ class Captioning(Seq2SeqKind):
     primary_metric = "cider_d"
     best = 10.0
 
-    def decoding(self, model: Any, beam: int, max_len: int) -> Decoding:
-        return Decoding(max_len, no_repeat_ngram=3 if beam > 1 else 0)
-
     def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
         return tm.caption_metrics(predictions, references)
 
@@ -151,8 +168,10 @@ class GroundingKind(Seq2SeqKind):
     primary_metric = "acc_iou50"
     input_text = "phrase"
 
-    def decoding(self, model: Any, beam: int, max_len: int) -> Decoding:
-        return Decoding(4, 4, tuple(model.bin_ids))
+    def decoding(self, model: Any, asked: Decoding, max_len: int) -> Decoding:
+        """Exactly four location tokens, whatever the caller asks of the length; no n-gram ban (a box may
+        repeat a coordinate); the beam and its length penalty as asked."""
+        return replace(asked, max_len=4, min_len=4, allowed_ids=tuple(model.bin_ids), no_repeat_ngram=0)
 
     def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
         boxes = []
@@ -220,6 +239,10 @@ class DetectionKind(Seq2SeqKind):
     reference matched once, greedily in the order predicted)."""
 
     primary_metric = "f1_iou50"
+
+    def decoding(self, model: Any, asked: Decoding, max_len: int) -> Decoding:
+        """No n-gram ban: two objects of one name in one row legitimately repeat a name and a coordinate."""
+        return replace(super().decoding(model, asked, max_len), no_repeat_ngram=0)
 
     def score(self, predictions: Sequence[str], references: Sequence[Any], num_bins: int) -> dict[str, float]:
         hits = n_pred = n_ref = 0

@@ -110,21 +110,28 @@ def _data_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if _is_data_file(p))
 
 
+def file_modality(path: StrPath) -> Modality | None:
+    """The modality of a file from its extension: .txt is text, a .npy/.npz array video or points by its shape
+    (its header is read; a corrupt one is a DataError), an unknown extension None."""
+    ext = extension(path)
+    mod = modality_of(path)
+    if mod is None and ext in ARRAY_EXTS:
+        return guess_array_modality(path)
+    if mod is None and ext in TEXT_EXTS:
+        return Modality.TEXT
+    return mod
+
+
 def _folder_modality(files: list[Path], root: Path, modality: Modality | str | None) -> Modality:
     if modality is not None:
         return Modality(modality)
     found: Counter[Modality] = Counter()
     examples: dict[Modality, Path] = {}
     for p in files:
-        ext = extension(p)
-        mod = modality_of(p)
-        if mod is None and ext in ARRAY_EXTS:
-            try:
-                mod = guess_array_modality(p)
-            except DataError:
-                continue  # a corrupt array says nothing about the folder; it is skipped when read
-        elif mod is None and ext in TEXT_EXTS:
-            mod = Modality.TEXT
+        try:
+            mod = file_modality(p)
+        except DataError:
+            continue  # a corrupt array says nothing about the folder; it is skipped when read
         if mod is not None:
             found[mod] += 1
             examples.setdefault(mod, p)

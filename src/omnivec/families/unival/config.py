@@ -4,10 +4,14 @@ Plain dataclasses, below the model and the tasks that read them."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from omnivec.config import EncoderConfig, ModelConfig, TrainConfig, from_dict, preset_model, preset_train
+from omnivec.errors import OmnivecError
 
 
 @dataclass
@@ -69,10 +73,48 @@ class UnivalRunConfig:
     tsv: dict[str, list[str]] = field(default_factory=dict)
     """UnIVAL TSV files by schema (caption, vqa, refcoco, snli_ve, pretrain): [train] or [train, test];
     their tasks are tsv_<schema> (omnivec.families.unival.tsv_tasks)."""
+    manifest: dict[str, list[str]] = field(default_factory=dict)
+    """Manifests of the user's own files by kind (caption, vqa, grounding): [train] or [train, val], absolute
+    paths; their tasks are manifest_<kind>_<modality> (omnivec.families.unival.manifest_tasks)."""
     image_size: int = 64
-    """Images read from TSV rows are resized to this square side (the derived scenes are 64 x 64)."""
+    """Images read from TSV rows and manifests are resized to this square side (the derived scenes are 64 x 64)."""
     strict: bool = False
-    """Stop at the first unreadable TSV row, naming file and line, instead of skipping and reporting it."""
+    """Stop at the first unreadable TSV or manifest row, naming file and row, instead of skipping and reporting it."""
+
+
+def parse_files_flag(flag: str, spec: str, keys: Sequence[str], key: str, second: str) -> tuple[str, list[str]]:
+    """``--tsv`` / ``--manifest``: ``"KEY=TRAIN[,SECOND]"`` -> (KEY, [absolute TRAIN path, absolute SECOND path]);
+    ``key`` names KEY in the error (SCHEMA, KIND), ``second`` the optional file (TEST, VAL)."""
+    from omnivec.config import comma_list
+    from omnivec.errors import DataError
+
+    name, sep, paths = spec.partition("=")
+    name = name.strip()
+    if not sep or name not in keys:
+        raise OmnivecError(f"{flag} {spec!r}: expected {key}=TRAIN[,{second}] with {key} one of {', '.join(keys)}")
+    files = comma_list(paths)
+    if not 1 <= len(files) <= 2:
+        raise OmnivecError(f"{flag} {spec!r}: give one training file and at most one {second.lower()} file")
+    for f in files:
+        if not Path(f).is_file():
+            raise DataError(f, "no such file")
+    return name, [os.path.abspath(f) for f in files]
+
+
+def file_read_options(cfg: UnivalModelConfig, modality: str, image_size: int) -> dict[str, Any]:
+    """How files of ``modality`` are decoded for a model of ``cfg`` (fields of ``omnivec.data.readers.ReadOptions``):
+    its encoder's options (a video encoder's ``num_frames`` and ``frame_size`` among them), images at the run's
+    ``image_size``. Training on the user's files and generating for new files read alike (a class-level question:
+    no model needed)."""
+    from omnivec.nn.encoders import ENCODERS
+
+    spec = cfg.backbone.encoders.get(modality)
+    if spec is None:
+        raise OmnivecError(f"the model has no {modality} encoder (it has {', '.join(cfg.backbone.encoders)})")
+    opts = ENCODERS.get(spec.name).read_options(spec)
+    if modality == "image":
+        opts["image_size"] = image_size
+    return opts
 
 
 CNN_ENCODERS: dict[str, dict[str, Any]] = {

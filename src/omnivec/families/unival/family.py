@@ -32,10 +32,16 @@ class UnivalFamily(Family):
         save_unival(model, cfg, run_dir)
 
     def evaluate(
-        self, model: UnivalModel, run: str | Path, tasks: Sequence[str] | None, data: str | None, beam: int, limit: int
+        self,
+        model: UnivalModel,
+        run: str | Path,
+        tasks: Sequence[str] | None,
+        data: str | None,
+        decoding: Any,
+        limit: int,
     ) -> dict[str, dict[str, Any]]:
-        """Generate for the seq2seq tasks' test splits (``limit`` samples each, ``beam`` wide) and score the text
-        (CIDEr-D, VQA accuracy, IoU@0.5, ...)."""
+        """Generate for the seq2seq tasks' test splits (``limit`` samples each, under ``decoding``) and score the
+        text (CIDEr-D, VQA accuracy, IoU@0.5, ...)."""
         from omnivec.families.unival.scoring import evaluate_splits
         from omnivec.families.unival.train import build_data
 
@@ -45,7 +51,7 @@ class UnivalFamily(Family):
                 "TSV schemas' test files instead (omnivec unival finetune --tsv SCHEMA=TRAIN,TEST)"
             )
         cfg: Any = model.run_config
-        return evaluate_splits(model, build_data(cfg, list(tasks or cfg.tasks)), beam, limit)
+        return evaluate_splits(model, build_data(cfg, list(tasks or cfg.tasks)), decoding, limit)
 
     def predict_files(
         self, model: UnivalModel, task: str, paths: Sequence[str | Path], text: str | None, batch_size: int

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.errors import OmnivecError
+from omnivec.tasks.seq2seq import Decoding
 
 TASK_ALIASES = {
     "caption": "caption",
@@ -18,19 +19,43 @@ TASK_ALIASES = {
     "classify": "classify_image",
     "summarize": "summarize_text",
 }
+"""Short task names -> the built-in task (``caption`` -> ``caption_<modality>``)."""
+
+SHORT_KINDS = {
+    "caption": "captioning",
+    "vqa": "vqa",
+    "grounding": "grounding",
+    "matching": "matching",
+    "classify": "classification",
+    "summarize": "summarization",
+}
+"""Short task names -> the seq2seq kind they ask for."""
 
 
-def resolve_task(task: str, modality: str) -> str:
-    """``caption`` -> ``caption_<modality>``; short names (vqa, grounding, …) -> the registered task."""
-    from omnivec.families.unival.task_registry import TASKS
+def resolve_task(task: str, modality: str, run_tasks: Sequence[str] = ()) -> str:
+    """The task a ``--task`` names for an input of ``modality``: a registered task name as is; a short name
+    (caption, vqa, grounding, ...) -> the first of ``run_tasks`` (the run's own, in training order) of that kind
+    and modality, else the built-in task (``caption`` -> ``caption_<modality>``), else the manifest task of
+    that kind and modality (``vqa`` on a .wav -> ``manifest_vqa_audio``: its prompt)."""
+    from omnivec.families.unival.tasks import SEQ2SEQ_TASKS as TASKS
 
     if task in TASKS:
         return task
-    if task == "caption":
-        return f"caption_{modality}"
-    if task in TASK_ALIASES:
-        return TASK_ALIASES[task]
-    raise OmnivecError(f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}")
+    if task not in TASK_ALIASES:
+        raise OmnivecError(
+            f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}"
+        )
+    kind = SHORT_KINDS[task]
+    for name in run_tasks:
+        spec = TASKS.get(name) if name in TASKS else None
+        if spec is not None and spec.kind == kind and (spec.modality or "text") == modality:
+            return name
+    built_in = f"caption_{modality}" if task == "caption" else TASK_ALIASES[task]
+    if built_in in TASKS and TASKS.get(built_in).modality == modality:
+        return built_in
+    from omnivec.families.unival.manifest_tasks import manifest_task
+
+    return manifest_task(task, modality) or built_in
 
 
 def generate_records(
@@ -38,31 +63,34 @@ def generate_records(
     task: str,
     paths: Sequence[str | Path],
     text: str | None = None,
-    beam: int = 1,
-    max_len: int | None = None,
+    decoding: Decoding | None = None,
     batch_size: int = 16,
 ) -> list[dict[str, Any]]:
-    """Read every file with the real-data readers, generate with ``model`` (a UnIVAL run's), one record per input.
+    """Read every file with the real-data readers, generate with ``model`` (a UnIVAL run's) under ``decoding``
+    (None: :class:`~omnivec.tasks.seq2seq.Decoding`'s defaults), one record per input; a short ``task`` resolves
+    per file (:func:`resolve_task`, the run's own tasks first).
 
     Image/video/audio/text files are told apart by extension; ``text`` is the question (vqa), the phrase
     (grounding) or the caption (matching) asked of every file. Grounding records also hold ``box``:
     ``[x0, y0, x1, y1]`` in pixels of the file's image as stored (before the resize to the run's size), or
-    None when the output is not four location tokens.
+    None when the output is not four location tokens; the box is ordered (x0 <= x1, y0 <= y1) and inside the
+    image.
     """
-    from omnivec.data.readers import modality_of
+    from omnivec.data.byo.folder import file_modality
     from omnivec.data.readers.text import read_text_prefix
     from omnivec.families.unival.tasks import get_seq2seq_task
     from omnivec.tasks import seq2seq_kind
     from omnivec.tasks.locations import Grounding
 
     groups: dict[str, list[tuple[int, Path, Any]]] = {}
+    run_tasks = getattr(getattr(model, "run_config", None), "tasks", [])
     for i, p in enumerate(paths):
         p = Path(p)
         if not p.is_file():
             raise OmnivecError(f"input {p} is not a file")
-        mod = modality_of(p)
+        mod = file_modality(p)  # .npy/.npz: video or points by the array's shape
         modality = mod.value if mod is not None else "text"
-        name = resolve_task(task, modality)
+        name = resolve_task(task, modality, run_tasks)
         spec = get_seq2seq_task(name)
         if spec.modality != modality:
             raise OmnivecError(f"{p}: task {name} takes {spec.modality} input, not {modality}")
@@ -75,9 +103,9 @@ def generate_records(
         groups.setdefault(name, []).append((i, p, item))
     records: list[dict[str, Any] | None] = [None] * len(paths)
     for name, items in groups.items():
-        spec = get_seq2seq_task(name)
+        d = decoding or Decoding()
         outs = model.generate(
-            name, [s for _, _, s in items], beam=beam, max_len=max_len or spec.max_len, batch_size=batch_size
+            name, [s for _, _, s in items], d.beam, d.max_len, d.no_repeat_ngram, d.length_penalty, batch_size
         )
         for (i, p, _), o in zip(items, outs):
             rec: dict[str, Any] = {"input": str(p), "task": name, "output": o, **({"text": text} if text else {})}

@@ -107,13 +107,14 @@ def merge_grid(
     ema: bool = False,
     eval_tasks: Sequence[str] = (),
     eval_limit: int = 0,
-    beam: int = 1,
+    decoding: Any = None,
     device: str | None = "auto",
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Merge ``runs`` (two or more) at every α of the grid (:func:`check_grid`; None: the default grid); with one
     α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of either family merge (same
-    architecture); ``eval_tasks`` are scored with :func:`omnivec.api.evaluate.evaluate_run`.
+    architecture); ``eval_tasks`` are scored with :func:`omnivec.api.evaluate.evaluate_run`, generating under
+    ``decoding`` (a :class:`~omnivec.tasks.seq2seq.Decoding`; None: its defaults).
     ``out`` must not be an input, inside one, or an existing run or non-empty folder (unless ``overwrite``,
     which replaces it whole)."""
     from omnivec.api.evaluate import evaluate_run
@@ -128,7 +129,7 @@ def merge_grid(
         merge_one(ins, folder, method, alpha, pre, skip, ema, overwrite=replace)
         row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(grid) == 1 else o / folder.name)}
         if eval_tasks:
-            res = evaluate_run(folder, eval_tasks, device, beam=beam, limit=eval_limit)
+            res = evaluate_run(folder, eval_tasks, device, decoding=decoding, limit=eval_limit)
             ckpt.atomic_write_text(folder / "eval.json", json.dumps(res, indent=2))
             row.update({t: r["value"] for t, r in res.items()})
             row["metrics"] = {t: r["metric"] for t, r in res.items()}

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnivec.errors import OmnivecError
-from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig
+from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig, file_read_options
 from omnivec.nn.encoders.image import ImageEncoderConfig
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.nn.generation import allowed_mask, beam_search, greedy
@@ -198,12 +198,9 @@ class UnivalModel(nn.Module):
         return self.backbone.encoders
 
     def read_options(self, modality: str) -> dict[str, Any]:
-        """How files of ``modality`` are decoded for this model: the encoder's options (a video encoder's clip
-        length and frame size among them), images at the run's size."""
-        opts = self.backbone.read_options(modality)
-        if modality == Modality.IMAGE:
-            opts["image_size"] = self.image_size
-        return opts
+        """How files of ``modality`` are decoded for this model (:func:`file_read_options`: the encoder's options,
+        a video encoder's clip length and frame size among them; images at the run's size)."""
+        return file_read_options(self.cfg, modality, self.image_size)
 
     def embed(self, modality: str, inputs: EncoderInput | Sequence[Any]) -> Tensor:
         """(B, D) vectors of raw samples or file paths of one modality: the shared encoder and trunk, mean-pooled
@@ -222,10 +219,10 @@ class UnivalModel(nn.Module):
 
     @torch.no_grad()
     def generate_ids(
-        self, modality: str | None, batch: Seq2SeqBatch, beam: int = 1, decoding: Decoding | None = None
+        self, modality: str | None, batch: Seq2SeqBatch, decoding: Decoding | None = None
     ) -> list[list[int]]:
-        """Answer ids of a collated batch, greedy or with a beam, under ``decoding``'s constraints (a task
-        kind's :meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.decoding`; default: free text of up to 20 tokens)."""
+        """Answer ids of a collated batch, greedy (``beam`` 1) or with a beam, under ``decoding`` (a task kind's
+        :meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.decoding`; default: free text of up to 20 tokens)."""
         d = decoding or Decoding(20)
         was = self.training
         self.eval()
@@ -235,52 +232,58 @@ class UnivalModel(nn.Module):
             allowed = None
             if d.allowed_ids is not None:
                 allowed = allowed_mask(d.allowed_ids, self.decoder.vocab_size, memory.device)
-            max_len = min(d.max_len, self.decoder.max_length)
-            if beam > 1:
+            max_len = min(d.max_len or 20, self.decoder.max_length)
+            if d.beam > 1:
                 return beam_search(
-                    self.decoder,
-                    memory,
-                    pad,
-                    tk.bos_id,
-                    tk.eos_id,
-                    beam,
-                    max_len,
-                    d.min_len,
-                    no_repeat_ngram_size=d.no_repeat_ngram,
-                    allowed_tokens=allowed,
-                )
-            return greedy(self.decoder, memory, pad, tk.bos_id, tk.eos_id, max_len, d.min_len, allowed)
+                    self.decoder, memory, pad, tk.bos_id, tk.eos_id, d.beam, max_len, d.min_len,
+                    d.length_penalty, d.no_repeat_ngram, allowed,
+                )  # fmt: skip
+            return greedy(
+                self.decoder, memory, pad, tk.bos_id, tk.eos_id, max_len, d.min_len, allowed, d.no_repeat_ngram
+            )
         finally:
             self.train(was)
 
     def generate(
-        self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
+        self,
+        task: str,
+        inputs: Sequence[Any],
+        beam: int = 1,
+        max_len: int = 0,
+        no_repeat_ngram: int = 3,
+        length_penalty: float = 1.0,
+        batch_size: int = 32,
     ) -> list[Any]:
         """Answers for raw inputs of a seq2seq task (see :mod:`omnivec.families.unival.tasks` for what an input is:
         an image/clip/waveform, an (image, question) pair, a document string, …), in the format of the task's
-        kind (:meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.output`).
+        kind (:meth:`~omnivec.tasks.seq2seq.Seq2SeqKind.output`). Decoding options (:class:`~omnivec.tasks.seq2seq.
+        Decoding`), the same for every text task: ``beam`` (1: greedy), ``max_len`` (0: the task's default),
+        ``no_repeat_ngram`` (no n-gram twice in an answer; 0: off), ``length_penalty`` (beam search).
 
         Text for every kind but grounding. A grounding task (input ``(image, phrase)``) gives one
         :class:`~omnivec.tasks.locations.Grounding` per input: ``.text`` the raw ``<bin_i>`` tokens, ``.box``
         ``(x0, y0, x1, y1)`` in pixels of that input image (a file's as stored, not its resize; a tensor's last
-        two axes are height, width), or None when the output is not four location tokens."""
+        two axes are height, width), ordered and inside the image, or None when the output is not four
+        location tokens."""
         from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
         kind = seq2seq_kind(spec.kind)
-        texts = self.generate_text(task, inputs, beam, max_len, batch_size)
+        decoding = Decoding(max_len, beam, no_repeat_ngram, length_penalty)
+        texts = self.generate_text(task, inputs, decoding, batch_size)
         return [kind.output(text, raw, spec.modality, self.cfg.num_bins) for text, raw in zip(texts, inputs)]
 
     def generate_text(
-        self, task: str, inputs: Sequence[Any], beam: int = 1, max_len: int = 20, batch_size: int = 32
+        self, task: str, inputs: Sequence[Any], decoding: Decoding | None = None, batch_size: int = 32
     ) -> list[str]:
         """The decoded answer text for raw inputs of a seq2seq task, grounding included (its ``<bin_i>``
-        tokens as text); :meth:`generate` without the boxes."""
+        tokens as text); :meth:`generate` without the boxes. ``decoding``: the caller's options (default:
+        :class:`~omnivec.tasks.seq2seq.Decoding`'s), which the task's kind completes."""
         from omnivec.data.readers.inputs import has_paths, read_inputs
         from omnivec.families.unival.tasks import get_seq2seq_task
 
         spec = get_seq2seq_task(task)
-        decoding = seq2seq_kind(spec.kind).decoding(self, beam, max_len)
+        decoding = seq2seq_kind(spec.kind).decoding(self, decoding or Decoding(), spec.max_len)
         out: list[str] = []
         device = next(self.parameters()).device
         if spec.modality is not None and has_paths(inputs, spec.modality):
@@ -290,7 +293,7 @@ class UnivalModel(nn.Module):
             prompts, samples = zip(*(spec.prompt_and_sample(x) for x in chunk))
             batch = self.collate(spec.modality, prompts, samples)
             batch = to_device(batch, device)
-            ids = self.generate_ids(spec.modality, batch, beam, decoding)
+            ids = self.generate_ids(spec.modality, batch, decoding)
             out.extend(self.decode(r) for r in ids)
         return out
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MODALITIES = ("image", "video", "audio")
+"""The modalities UnIVAL's encoders read beside the prompt (the paper's)."""
+NOUNS = {"image": "image", "video": "video", "audio": "audio", "points": "point cloud", "text": "text"}
+"""How a prompt names an input of each modality (point clouds and text documents: the user's manifests)."""
 
 
 def _modality(modality: str) -> str:
-    if modality not in MODALITIES:
-        raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
-    return modality
+    if modality not in NOUNS:
+        raise ValueError(f"unknown modality {modality!r}; expected one of {tuple(NOUNS)}")
+    return NOUNS[modality]
 
 
 def caption_prompt(modality: str = "image") -> str:
-    """Captioning: `` what does the image describe?`` (video and audio likewise)."""
+    """Captioning: `` what does the image describe?`` (video, audio, point cloud and text likewise)."""
     return f" what does the {_modality(modality)} describe?"
 
 

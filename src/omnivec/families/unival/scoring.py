@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.model import UnivalModel
 from omnivec.families.unival.tasks import get_seq2seq_task
-from omnivec.tasks.seq2seq import seq2seq_kind
+from omnivec.tasks.seq2seq import Decoding, seq2seq_kind
 
 
 def _grams(text: str, n: int) -> Counter[tuple[str, ...]]:
@@ -42,11 +42,16 @@ def _texts(reference: Any) -> list[str]:
 
 
 def evaluate(
-    model: UnivalModel, name: str, dataset: Dataset, beam: int = 1, limit: int = 0, batch_size: int = 64
+    model: UnivalModel,
+    name: str,
+    dataset: Dataset,
+    decoding: Decoding | None = None,
+    limit: int = 0,
+    batch_size: int = 64,
 ) -> dict[str, Any]:
-    """Generate for (up to ``limit`` of) ``dataset`` and score it with the task's kind: its metrics, its primary
-    metric as ``value``, examples. Unreadable samples (:class:`~omnivec.data.base.Skipped`) are left out and
-    counted."""
+    """Generate for (up to ``limit`` of) ``dataset`` under ``decoding`` (default: :class:`Decoding`'s) and score it
+    with the task's kind: its metrics, its primary metric as ``value``, examples. Unreadable samples
+    (:class:`~omnivec.data.base.Skipped`) are left out and counted."""
     from omnivec.data.base import drop_skipped
 
     spec = get_seq2seq_task(name)
@@ -57,7 +62,7 @@ def evaluate(
     skipped = len(bad)
     if not items:
         raise OmnivecError(f"{name}: none of the {n} test sample(s) could be read")
-    preds = model.generate_text(name, [x for x, _, _ in items], beam=beam, max_len=spec.max_len, batch_size=batch_size)
+    preds = model.generate_text(name, [x for x, _, _ in items], decoding, batch_size)
     refs = [r for _, _, r in items]
     kind = seq2seq_kind(spec.kind)
     values = kind.score(preds, refs, model.cfg.num_bins)
@@ -79,8 +84,11 @@ def evaluate(
 
 
 def evaluate_splits(
-    model: UnivalModel, splits: Mapping[str, tuple[Dataset, Dataset]], beam: int = 1, limit: int = 0
+    model: UnivalModel,
+    splits: Mapping[str, tuple[Dataset, Dataset]],
+    decoding: Decoding | None = None,
+    limit: int = 0,
 ) -> dict[str, dict[str, Any]]:
-    """Every task's test split (the second of its ``(train, test)``) scored by :func:`evaluate`: what a training
-    run reports at its end and ``omnivec evaluate`` reports of a run folder."""
-    return {n: evaluate(model, n, test, beam=beam, limit=limit) for n, (_, test) in splits.items()}
+    """Every task's test split (the second of its ``(train, test)``) scored by :func:`evaluate` under ``decoding``:
+    what a training run reports at its end and ``omnivec evaluate`` reports of a run folder."""
+    return {n: evaluate(model, n, test, decoding, limit) for n, (_, test) in splits.items()}

@@ -21,14 +21,19 @@ spoken-digit captions) and SciTLDR, all under the real-data root; a task whose d
 | summarize_text | abstract | what is the summary of the text? | TLDR | summarization: ROUGE-1/2/L |
 
 The task type and registry live in :mod:`omnivec.families.unival.task_registry`, the built-in tasks in
-:mod:`omnivec.families.unival.derived_tasks`, the TSV-file tasks in :mod:`omnivec.families.unival.tsv_tasks`; this
-module imports them all (registration order: derived, then TSV) and is where tasks are looked up.
+:mod:`omnivec.families.unival.derived_tasks`, the TSV-file tasks in :mod:`omnivec.families.unival.tsv_tasks`, the
+tasks of the user's own files (``manifest_<kind>_<modality>``) in :mod:`omnivec.families.unival.manifest_tasks`;
+this module imports them all (registration order: derived, manifest, TSV) and is where tasks are looked up.
 """
 
 from __future__ import annotations
 
 from omnivec.errors import OmnivecError
-from omnivec.families.unival import derived_tasks, tsv_tasks  # noqa: F401  (registration side effects)
+from omnivec.families.unival import (  # noqa: F401  (registration side effects)
+    derived_tasks,
+    manifest_tasks,
+    tsv_tasks,
+)
 from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS, Seq2SeqTask
 
 

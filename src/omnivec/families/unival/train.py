@@ -20,12 +20,12 @@ from omnivec.data.base import Skipped, label_subset
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.config import UnivalRunConfig
 from omnivec.families.unival.derived_tasks import STAGE1, STAGE2
+from omnivec.families.unival.manifest_tasks import task_names as manifest_task_names
 from omnivec.families.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import MODALITIES
 from omnivec.families.unival.scoring import evaluate_splits
 from omnivec.families.unival.task_registry import TASKS
 from omnivec.families.unival.tasks import get_seq2seq_task
-from omnivec.families.unival.tsv_tasks import TsvDataset
 from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.training.engine import DistInfo
@@ -43,11 +43,12 @@ def build_data(cfg: UnivalRunConfig, names: Sequence[str]) -> dict[str, tuple[Da
 
 
 def corpus(data: dict[str, tuple[Dataset, Dataset]], limit: int = 3000) -> list[str]:
-    """Prompt and answer texts of the training splits, for the tokenizer (TSV splits without decoding images)."""
+    """Prompt and answer texts of the training splits, for the tokenizer (TSV and manifest splits without decoding
+    their files)."""
     texts: list[str] = []
     for name, (train, _) in data.items():
         spec = get_seq2seq_task(name)
-        if isinstance(train, TsvDataset):
+        if hasattr(train, "text_examples"):  # a TSV or a manifest: no file decoded
             examples = train.text_examples(limit)
         else:
             examples = [train[i] for i in range(min(len(train), limit))]  # type: ignore[arg-type]
@@ -68,7 +69,7 @@ def vocabulary_corpus(cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Datas
     (docs/unival.md). Only text enters the vocabulary; no audio signal is seen before fine-tuning."""
     texts = corpus(data)
     for name, task in TASKS.items():
-        if name in data or name.startswith("tsv_"):
+        if name in data or task.source in ("tsv", "manifest"):
             continue
         try:
             texts += corpus({name: task.build(cfg)}, limit)
@@ -166,7 +167,6 @@ def fit(
     seed: int | None = None,
     progress: bool = True,
     eval_limit: int = 0,
-    beam: int = 1,
     device: str = "auto",
 ) -> dict[str, Any]:
     """Train on the training splits of the data ``load`` returns (after the run folder check and the seeding,
@@ -187,7 +187,7 @@ def fit(
             cfg.train,
             curriculum(cfg.tasks, cfg.stage1_steps),
             save=lambda d: save_unival(model, cfg, d),
-            evaluate=lambda _: evaluate_splits(model, data, beam, eval_limit),
+            evaluate=lambda _: evaluate_splits(model, data, limit=eval_limit),
             title="UnIVAL training loss",
         )
 
@@ -209,8 +209,9 @@ def resume_run(
 
 
 def _with_tsv(names: Sequence[str], cfg: UnivalRunConfig) -> list[str]:
-    """``names`` plus the tasks of the run's TSV files."""
-    return [*names, *(n for n in tsv_task_names(cfg.tsv) if n not in names)]
+    """``names`` plus the tasks of the run's TSV files and manifests."""
+    files = [*tsv_task_names(cfg.tsv), *manifest_task_names(cfg.manifest)]
+    return [*names, *(n for n in files if n not in names)]
 
 
 def pretrain(
@@ -223,15 +224,18 @@ def pretrain(
     device: str = "auto",
 ) -> dict[str, Any]:
     """Multitask pretraining with the curriculum (``cfg.stage1_steps`` image-text steps first) on ``tasks``
-    (default: the derived stage 1 and 2 tasks, or only the TSV files' tasks when ``cfg.tsv`` has files).
-    ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg`` only extends its steps).
-    ``device``: see :func:`omnivec.training.runner.run_job`."""
+    (default: the derived stage 1 and 2 tasks, or only the tasks of the TSV files and manifests when ``cfg.tsv``
+    or ``cfg.manifest`` has files). ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg``
+    only extends its steps). ``device``: see :func:`omnivec.training.runner.run_job`."""
     if resume:
         return resume_run(out, cfg.train.max_steps, progress, eval_limit, device)
 
     def load(info: DistInfo) -> Loaded:
-        names = _with_tsv(tasks or ([] if cfg.tsv else [*STAGE1, *STAGE2]), cfg)
-        audio = [n for n in names if get_seq2seq_task(n).modality == "audio"]
+        names = _with_tsv(tasks or ([] if cfg.tsv or cfg.manifest else [*STAGE1, *STAGE2]), cfg)
+        # the built-in audio task is the unseen modality; a user's own audio manifest may be pretrained on
+        audio = [
+            n for n in names if get_seq2seq_task(n).modality == "audio" and get_seq2seq_task(n).source != "manifest"
+        ]
         if audio:
             raise OmnivecError(f"audio is never in pretraining (UnIVAL's unseen-modality setting): drop {audio}")
         data = build_data(cfg, names)
@@ -269,10 +273,10 @@ def finetune(
     resume: bool = False,
     device: str = "auto",
 ) -> dict[str, Any]:
-    """Fine-tune ``parent`` (a UnIVAL run folder) on ``tasks`` and the tasks of ``cfg.tsv``'s files;
-    ``parent=None`` trains from scratch with ``cfg``'s architecture (the baseline of the unseen-modality
-    comparison). ``resume`` continues the run in ``out`` (see :func:`resume_run`). ``device``: see
-    :func:`omnivec.training.runner.run_job`."""
+    """Fine-tune ``parent`` (a UnIVAL run folder) on ``tasks`` and the tasks of ``cfg.tsv``'s files and
+    ``cfg.manifest``'s manifests; ``parent=None`` trains from scratch with ``cfg``'s architecture (the baseline
+    of the unseen-modality comparison). ``resume`` continues the run in ``out`` (see :func:`resume_run`).
+    ``device``: see :func:`omnivec.training.runner.run_job`."""
     if resume:
         return resume_run(out, steps or (cfg.train.max_steps if cfg else 0), progress, eval_limit, device)
     # the parent and the config are inputs, resolved before the run's seeding
@@ -282,7 +286,7 @@ def finetune(
         if cfg is not None:  # schedule, data sizes and files from the caller, architecture from the parent
             pcfg.train, pcfg.num_train, pcfg.num_test = cfg.train, cfg.num_train, cfg.num_test
             pcfg.data_root = cfg.data_root or pcfg.data_root
-            pcfg.tsv, pcfg.strict = cfg.tsv, cfg.strict
+            pcfg.tsv, pcfg.manifest, pcfg.strict = cfg.tsv, cfg.manifest, cfg.strict
         cfg = pcfg
         cfg.parent = str(parent)
     elif cfg is None:
@@ -297,7 +301,7 @@ def finetune(
     def load(info: DistInfo) -> Loaded:
         names = _with_tsv(tasks, run_cfg)
         if not names:
-            raise OmnivecError("nothing to fine-tune on: give tasks or TSV files")
+            raise OmnivecError("nothing to fine-tune on: give tasks, TSV files or manifests")
         data = build_data(run_cfg, names)
         # from scratch: the same vocabulary a pretrained run would have, so only the weights differ
         model = pretrained
@@ -307,7 +311,7 @@ def finetune(
                 init_encoders(model, run_cfg.encoder_init, print if progress and info.is_main else lambda _: None)
         for n in names:
             m = get_seq2seq_task(n).modality
-            if m in MODALITIES and m not in model.backbone.encoders:
+            if m not in (None, "text") and m not in model.backbone.encoders:
                 raise OmnivecError(f"the model has no {m} encoder for task {n}")
         return model, run_cfg, data
 

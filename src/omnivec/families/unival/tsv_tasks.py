@@ -25,7 +25,6 @@ naming file and line: training drops and reports it (``skipped.jsonl``), evaluat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +36,6 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from omnivec.config import comma_list
 from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
 from omnivec.families.unival import (
@@ -187,7 +185,8 @@ class TsvDataset(Dataset):
                 image, size = tsv.load_image(rec.image, self.path.parent, self.image_size, self.channels)
             except DataError as e:
                 column = tsv.COLUMNS[self.task.schema].index("image")
-                raise DataError(self.path, f"line {self.rows[i][1]}, column {column + 1} (image): {e}") from None
+                hint = _not_an_image(rec.image)
+                raise DataError(self.path, f"line {self.rows[i][1]}, column {column + 1} (image): {e}{hint}") from None
             return self.task.example(rec, image, size, self.num_bins)
         except DataError as e:
             if self.strict:
@@ -205,6 +204,19 @@ class TsvDataset(Dataset):
                 if self.strict:
                     raise
         return out
+
+
+def _not_an_image(value: str) -> str:
+    """What to do about an audio/video/text/point-cloud file in an image column: a manifest takes it."""
+    from omnivec.data.byo.folder import file_modality
+
+    try:
+        mod = file_modality(value.strip()) if len(value) < 4096 else None
+    except (DataError, OSError):
+        return ""
+    if mod is None or mod.value == "image":
+        return ""
+    return f" ({mod.value} file: UnIVAL's TSV schemas hold images; --manifest KIND=TRAIN[,VAL] takes {mod.value} files)"
 
 
 def _split(path: Path, rows: list[tuple[int, int]], seed: int, fraction: float = 0.1) -> tuple[list[Any], list[Any]]:
@@ -262,17 +274,9 @@ def task_names(sources: dict[str, list[str]]) -> list[str]:
 
 def parse_source(spec: str) -> tuple[str, list[str]]:
     """``"caption=train.tsv[,test.tsv]"`` -> ("caption", [absolute train path, absolute test path])."""
-    schema, sep, paths = spec.partition("=")
-    schema = schema.strip()
-    if not sep or schema not in tsv.COLUMNS:
-        raise OmnivecError(f"--tsv {spec!r}: expected SCHEMA=TRAIN[,TEST] with SCHEMA one of {', '.join(tsv.COLUMNS)}")
-    files = comma_list(paths)
-    if not 1 <= len(files) <= 2:
-        raise OmnivecError(f"--tsv {spec!r}: give one training file and at most one test file")
-    for f in files:
-        if not Path(f).is_file():
-            raise DataError(f, "no such file")
-    return schema, [os.path.abspath(f) for f in files]
+    from omnivec.families.unival.config import parse_files_flag
+
+    return parse_files_flag("--tsv", spec, list(tsv.COLUMNS), "SCHEMA", "TEST")
 
 
 def _register() -> None:
