@@ -1,7 +1,7 @@
 """A study beside the user's pretraining path (bench/byo_pretrain.py): fine-tuning with the masked objective
 kept on the unlabelled folder, from the pretrained start and from random weights.
 
-    OMNIVEC_DATA=../shared/data python bench/byo_semisup.py START|scratch WORK [--weight 1.0] [--steps N]
+    OMNIVEC_DATA=../shared/data python bench/byo_semisup.py START|scratch WORK [--weight 1.0] [--steps N] [--set K=V]
 
 ``WORK`` is a folder ``bench/byo_pretrain.py`` left (``labelled/``, ``val/``, ``unlabelled/``, ``pt/``); START is a
 pretrained run folder (e.g. ``WORK/pt``) or ``scratch``. Each step draws one batch of the labelled task (its
@@ -31,7 +31,7 @@ from omnivec.api.pretrain import (
 )
 from omnivec.api.train import evaluate_tasks, prepare_tasks, task_streams, train_tokenizer
 from omnivec.api.user_data import add_byo, add_pretraining_data
-from omnivec.config import load_yaml, preset
+from omnivec.config import apply_override, load_yaml, preset
 from omnivec.experiments.ledger import provenance
 from omnivec.nn.model import OmniModel
 from omnivec.runs import save_run
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=0, help="0: the cpu preset's")
     ap.add_argument("--results", default="results/byo-pretrain")
     ap.add_argument("--tag", default="fashion-mnist-seed0")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, as the CLI's")
     ap.add_argument("--note", default="")
     a = ap.parse_args()
     work, prov, load_start = Path(a.work), provenance(), os.getloadavg()[0]
@@ -79,6 +80,8 @@ def main() -> None:
         cfg.byo, cfg.train = {}, schedule
     if a.steps:
         cfg.train.max_steps = a.steps
+    for assignment in a.set:
+        cfg = apply_override(cfg, assignment)
     cfg.tasks = []
     labelled = add_byo(cfg, str(work / "labelled"), str(work / "val"))
     unlabelled = add_pretraining_data(cfg, str(work / "unlabelled"))
@@ -114,12 +117,14 @@ def main() -> None:
         "start": a.start,
         "weight": a.weight,
         "steps": cfg.train.max_steps,
+        "set": a.set,
         "accuracy": score,
         "load_avg_1min": {"start": load_start, "end": os.getloadavg()[0]},
         "note": a.note,
         **prov,
     }
-    path = Path(a.results) / f"{a.tag}-semisup-{'pretrained' if pretrained else 'scratch'}-w{a.weight}.json"
+    sets = "".join("-" + k.split(".")[-1] + v for k, _, v in (s.partition("=") for s in a.set))  # own record
+    path = Path(a.results) / f"{a.tag}-semisup-{'pretrained' if pretrained else 'scratch'}-w{a.weight}{sets}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rec, indent=2) + "\n")
 

@@ -71,6 +71,32 @@ RECIPE_SETTINGS: tuple[str, ...] = (
 """Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
 
 
+PRETRAIN_SCHEDULE = (("max_steps", "train.max_steps", 6000), ("batch_size", "train.batch_size", 64))
+"""``omnivec pretrain``'s schedule with the cpu preset when neither a flag, ``--set`` nor ``--config`` names it:
+6,000 steps of 64 samples (48 passes over 8,000 images, ~15-20 minutes on 2 cores). The preset's 1,500 x 32
+(6 passes) made features that fine-tuned *worse* than random weights; 48 passes made the first start that beats
+training from scratch (docs/recipe.md, "The user's path, measured")."""
+
+
+def names_setting(a: argparse.Namespace, flag: str, key: str) -> bool:
+    """Whether the command line sets config field ``key``: its flag, a ``--set key=...``, or a ``--config`` file
+    naming it."""
+    if getattr(a, flag, None) is not None:
+        return True
+    if any(s.partition("=")[0].strip() == key for s in a.set or []):
+        return True
+    if getattr(a, "config", None):
+        from omnivec.config import read_yaml
+
+        node: object = read_yaml(a.config)
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+    return False
+
+
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from omnivec.api.pretrain import PretrainConfig, pretrain
     from omnivec.api.user_data import add_pretraining_data
@@ -85,6 +111,11 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     elif not a.tasks and not a.train:
         raise OmnivecError("pretrain: pass --tasks NAME[,NAME...] and/or --train DIR")
     cfg = build_run_config(a)
+    if not a.resume and cfg.preset == "cpu":  # a schedule long enough to pay, unless one is given
+        for flag, key, value in PRETRAIN_SCHEDULE:
+            if not names_setting(a, flag, key):
+                *_, field = key.split(".")
+                setattr(cfg.train, field, value)
     if a.tasks:
         cfg.tasks = a.tasks
     for folder in a.train:  # each folder one stream, its modality detected (or --modality)
@@ -126,6 +157,10 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     if a.run != "scratch" and any(s.strip().startswith("model.") for s in a.set or []):
         raise OmnivecError(f"--set model.*: finetune {a.run} takes its model from {a.run}; use `finetune scratch`")
     cfg = build_run_config(a)
+    if a.run != "scratch" and not a.resume and not names_setting(a, "layer_decay", "train.layer_decay"):
+        from omnivec.api.finetune import PRETRAINED_LAYER_DECAY
+
+        cfg.train.layer_decay = PRETRAINED_LAYER_DECAY  # pretrained weights keep what they learnt
     holder = RunConfig(tasks=list(tasks))  # collects the --train task, if any
     if a.train:  # a dataset of the user's own, e.g. one the pretrained trunk never saw
         from omnivec.api.user_data import add_byo
