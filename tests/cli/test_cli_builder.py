@@ -11,7 +11,8 @@ import pytest
 
 from data_helpers import unival_pretraining_tsv
 from omnivec.cli import COMMAND_GROUPS, build_parser, main
-from omnivec.cli.common import FAMILY_CONFIGS, build_run_config
+from omnivec.cli.common import build_run_config
+from omnivec.families.registry import family as family_named
 from omnivec.families.unival.config import UnivalRunConfig
 from omnivec.training import checkpoint as ckpt
 
@@ -55,7 +56,7 @@ def test_the_builder_applies_one_policy(command: tuple[str, ...]) -> None:
 def test_the_default_preset_lives_in_one_place(command: tuple[str, ...]) -> None:
     family = TRAINING_COMMANDS[command]
     cfg = build_run_config(parse(list(command)), family)
-    assert cfg.preset == FAMILY_CONFIGS[family]().default_preset == {"omnivec": "cpu", "unival": "tiny"}[family]
+    assert cfg.preset == family_named(family).default_preset == {"omnivec": "cpu", "unival": "tiny"}[family]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
