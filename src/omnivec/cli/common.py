@@ -17,7 +17,7 @@ from omnivec.errors import OmnivecError
 def refuse_changed_flags(
     a: argparse.Namespace,
     settings: Sequence[str],
-    changeable: Sequence[str] = ("max_steps",),
+    changeable: Sequence[str] = ("steps",),
     defaults: dict[str, Any] | None = None,
 ) -> None:
     """``--resume`` continues the saved run with its own settings: refuse, naming them, every setting in
@@ -132,6 +132,31 @@ def add_config_flags(p: argparse.ArgumentParser, family: str = "omnivec") -> Non
     p.add_argument("--test-limit", type=non_negative_int, help="cap on test samples per real dataset (0 = no cap)")
     p.add_argument("--data-root", help="real datasets (default: $OMNIVEC_DATA)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
+
+
+def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", derived: str = "generated") -> None:
+    """The flags every training command of both families takes, with one spelling and one help text: --out,
+    --steps (also spelt --max-steps), --batch-size, --lr, --seed, --checkpoint-every, --num-train, --num-test, the
+    config and data flags (:func:`add_config_flags`), --resume, --quiet and --device. ``derived``: how the
+    family's built-in tasks come to be (generated, derived from a dataset), for --num-train / --num-test."""
+    from omnivec.config.validate import non_negative_int, positive_float, positive_int
+
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--steps", "--max-steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (AdamW)")
+    p.add_argument("--seed", type=non_negative_int, help="seed for the weights, data order and augmentation")
+    p.add_argument(
+        "--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps (0: at the end)"
+    )
+    p.add_argument("--num-train", type=positive_int, help=f"training samples per {derived} task")
+    p.add_argument("--num-test", type=positive_int, help=f"test samples per {derived} task")
+    add_config_flags(p, family)
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out where it stopped, with its saved settings"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
 
 
 def build_run_config(a: argparse.Namespace, family: str = "omnivec") -> Any:
