@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from omnivec.runs import FAMILIES
+from omnivec.runs import FAMILY_DESCRIPTIONS
 
 if TYPE_CHECKING:
     from omnivec.config import ModelConfig
@@ -36,7 +36,7 @@ class Family:
     """Subclasses implement one family. Stateless: the registry holds one instance of each."""
 
     name: str = ""
-    """What ``config.yaml: family`` says (:data:`omnivec.runs.FAMILIES`)."""
+    """What ``config.yaml: family`` says (:data:`omnivec.runs.FAMILY_DESCRIPTIONS`)."""
     config_class: type = object
     """The dataclass a run folder's ``config.yaml`` reads as."""
     generates: bool = False
@@ -61,7 +61,7 @@ class Family:
     @property
     def description(self) -> str:
         """The family in a sentence, for messages (``an OmniVec run (...)``)."""
-        return FAMILIES[self.name]
+        return FAMILY_DESCRIPTIONS[self.name]
 
     def preset(self, name: str) -> Any:
         """A complete config of the named size (``omnivec config show``)."""

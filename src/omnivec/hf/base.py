@@ -62,8 +62,8 @@ class HFExport:
 class Converter:
     model_type: ClassVar[str]
     family: ClassVar[str] = "omnivec"
-    """The model family the converter imports into and exports from (:data:`omnivec.runs.FAMILIES`): ``to_hf``
-    is only asked about models of this family."""
+    """The model family the converter imports into and exports from (:data:`omnivec.runs.FAMILY_DESCRIPTIONS`):
+    ``to_hf`` is only asked about models of this family."""
 
     def to_omnivec(self, folder: HFFolder, options: ImportOptions) -> Imported:  # pragma: no cover - abstract
         raise NotImplementedError
