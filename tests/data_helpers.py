@@ -93,12 +93,12 @@ def unival_pretraining_tsv(path: Path, images: int) -> Path:
     """A UnIVAL pretraining TSV: ``images`` random 12x12 images, each as a caption, a vqa and a grounding row."""
     import torch
 
-    from omnivec.families.unival.tsv import encode_image
+    from omnivec.families.unival.tsv import encode_tsv_image
 
     g = torch.Generator().manual_seed(0)
     rows = []
     for i in range(images):
-        img = encode_image(torch.rand(3, 12, 12, generator=g))
+        img = encode_tsv_image(torch.rand(3, 12, 12, generator=g))
         rows.append([f"c{i}", img, f"a shape number {i}", "", "", "", "coco", "caption"])
         rows.append([f"q{i}", img, "", "what is it?", f"1.0|!+shape {i}", "", "vqa", "qa"])
         rows.append([f"g{i}", img, "the shape", "", f"{i},1,9,11", "", "refcoco", "visual_grounding"])

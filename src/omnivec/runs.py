@@ -29,10 +29,12 @@ from omnivec.training.state_check import check_weights
 T = TypeVar("T")
 M = TypeVar("M", bound=nn.Module)
 
-FAMILIES = {
+FAMILY_DESCRIPTIONS = {
     "omnivec": "an OmniVec run (encoders + trunk + task heads)",
     "unival": "a UnIVAL run (an encoder-decoder answering in text)",
 }
+"""Every family a run folder may declare (``config.yaml: family``), in a phrase for messages; the families'
+behaviour is their registration's (:data:`omnivec.families.registry.FAMILIES`)."""
 
 
 def read_family(run_dir: str | Path) -> str:
@@ -50,8 +52,10 @@ def _read(run_dir: Path) -> dict[str, Any]:
 
 def _family(run_dir: Path, data: dict[str, Any]) -> str:
     family = data.get("family", data.get("kind", "omnivec"))
-    if family not in FAMILIES:
-        raise OmnivecError(f"{run_dir / ckpt.CONFIG}: family {family!r} is unknown; expected {', '.join(FAMILIES)}")
+    if family not in FAMILY_DESCRIPTIONS:
+        raise OmnivecError(
+            f"{run_dir / ckpt.CONFIG}: family {family!r} is unknown; expected {', '.join(FAMILY_DESCRIPTIONS)}"
+        )
     return str(family)
 
 
@@ -59,7 +63,7 @@ def require_family(run_dir: str | Path, family: str, command: str) -> None:
     """Refuse, in one line, a run folder of the other family: ``command`` needs ``family``."""
     got = read_family(run_dir)
     if got != family:
-        raise OmnivecError(f"{run_dir} is {FAMILIES[got]}; {command} needs {FAMILIES[family]}")
+        raise OmnivecError(f"{run_dir} is {FAMILY_DESCRIPTIONS[got]}; {command} needs {FAMILY_DESCRIPTIONS[family]}")
 
 
 def read_config(run_dir: str | Path, family: str, cls: type[T]) -> T:
@@ -70,7 +74,7 @@ def read_config(run_dir: str | Path, family: str, cls: type[T]) -> T:
     data = _read(run_dir)
     got = _family(run_dir, data)
     if got != family:
-        raise OmnivecError(f"{run_dir} is {FAMILIES[got]}, not {FAMILIES[family]}")
+        raise OmnivecError(f"{run_dir} is {FAMILY_DESCRIPTIONS[got]}, not {FAMILY_DESCRIPTIONS[family]}")
     data.pop("kind", None)
     data["family"] = got
     return from_dict(cls, data, where=str(run_dir / ckpt.CONFIG))
@@ -79,7 +83,9 @@ def read_config(run_dir: str | Path, family: str, cls: type[T]) -> T:
 def require_model_family(model: Any, family: str, source: str | Path, hint: str = "") -> None:
     """Refuse, in one line, a model (a Hugging Face folder converted in memory) of the other family."""
     if model.family != family:
-        raise OmnivecError(f"{source} converts to {FAMILIES[model.family]}, not {FAMILIES[family]}{hint}")
+        raise OmnivecError(
+            f"{source} converts to {FAMILY_DESCRIPTIONS[model.family]}, not {FAMILY_DESCRIPTIONS[family]}{hint}"
+        )
 
 
 def save_folder(model: Any, run_cfg: Any, run_dir: str | Path, fmt: str, tied: Mapping[str, str] = {}) -> None:

@@ -21,7 +21,7 @@ from omnivec.errors import OmnivecError
 from omnivec.families.registry import FAMILIES, family, family_of_run, load_config
 from omnivec.families.unival.config import unival_preset
 from omnivec.families.unival.train import finetune
-from omnivec.runs import FAMILIES as DESCRIPTIONS
+from omnivec.runs import FAMILY_DESCRIPTIONS as DESCRIPTIONS
 from omnivec.training import checkpoint as ckpt
 
 LIMIT = 4

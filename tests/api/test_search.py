@@ -11,7 +11,7 @@ import torch
 
 import omnivec
 from omnivec.api.embed import Embeddings, embed_inputs
-from omnivec.api.search import ExactSearch, Index, default_task, recall_at_k, search
+from omnivec.api.search import ExactSearch, Index, default_task, hits_recall_at_k, search
 from omnivec.cli import main
 from omnivec.errors import OmnivecError
 from serve_helpers import TONE_SHAPES, cached_runs
@@ -75,8 +75,8 @@ def test_exact_search_by_hand() -> None:
 
 def test_recall_by_hand() -> None:
     hits = [[{"label": "a"}, {"label": "b"}], [{"label": "a"}, {"label": "b"}], [{"label": "c"}, {"label": "c"}]]
-    assert recall_at_k(["a", "b", "a"], hits, 1) == pytest.approx(1 / 3)
-    assert recall_at_k(["a", "b", "a"], hits, 2) == pytest.approx(2 / 3)
+    assert hits_recall_at_k(["a", "b", "a"], hits, 1) == pytest.approx(1 / 3)
+    assert hits_recall_at_k(["a", "b", "a"], hits, 2) == pytest.approx(2 / 3)
 
 
 def test_faiss_agrees_with_exact_search() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from data_helpers import unival_pretraining_tsv
 from omnivec.cli import COMMAND_GROUPS, build_parser, main
-from omnivec.cli.common import FAMILY_CONFIGS, build_run_config
+from omnivec.cli.common import build_run_config
+from omnivec.families.registry import family as family_named
 from omnivec.families.unival.config import UnivalRunConfig
 from omnivec.training import checkpoint as ckpt
 
@@ -38,6 +39,41 @@ def test_every_training_command_takes_the_shared_flags(command: tuple[str, ...])
     assert (a.train_limit, a.test_limit, a.data_root, a.strict) == (5, 6, "/data", True)
 
 
+SHARED_FLAGS = ["--out", "--steps", "--max-steps", "--batch-size", "--lr", "--seed", "--checkpoint-every"]
+SHARED_FLAGS += ["--num-train", "--num-test", "--preset", "--config", "--set", "--train-limit", "--test-limit"]
+SHARED_FLAGS += ["--data-root", "--strict", "--resume", "--quiet", "--device"]
+
+
+def _subparser(command: tuple[str, ...]) -> argparse.ArgumentParser:
+    p = build_parser()
+    for word in command[: 2 if command[0] == "unival" else 1]:
+        p = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
+    return p
+
+
+def test_every_training_command_spells_and_explains_the_shared_flags_alike() -> None:
+    """One builder (:func:`omnivec.cli.common.add_training_flags`): the same flags, dests and help on all five
+    (the help names the family's default preset, config family and task source where those differ)."""
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for command in COMMANDS:
+        actions = {s: a for a in _subparser(command)._actions for s in a.option_strings}
+        for flag in SHARED_FLAGS:
+            a = actions[flag]
+            assert a.help, f"{' '.join(command[:2])} {flag} has a help text"
+            seen.setdefault(flag, set()).add((a.dest, a.help.replace("unival", "F").replace("omnivec", "F")))
+    varying = {"--preset", "--config", "--num-train", "--num-test"}  # default preset; `config show`; task source
+    assert {f: len(v) for f, v in seen.items() if len(v) > 1 and f not in varying} == {}
+    assert all(len({dest for dest, _ in seen[f]}) == 1 for f in varying)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_steps_and_seed_reach_the_config(command: tuple[str, ...]) -> None:
+    family = TRAINING_COMMANDS[command]
+    for steps in ("--steps", "--max-steps"):
+        cfg = build_run_config(parse([*command, steps, "7", "--seed", "4"]), family)
+        assert (cfg.train.max_steps, cfg.train.seed) == (7, 4)
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_the_builder_applies_one_policy(command: tuple[str, ...]) -> None:
     family = TRAINING_COMMANDS[command]
@@ -55,7 +91,7 @@ def test_the_builder_applies_one_policy(command: tuple[str, ...]) -> None:
 def test_the_default_preset_lives_in_one_place(command: tuple[str, ...]) -> None:
     family = TRAINING_COMMANDS[command]
     cfg = build_run_config(parse(list(command)), family)
-    assert cfg.preset == FAMILY_CONFIGS[family]().default_preset == {"omnivec": "cpu", "unival": "tiny"}[family]
+    assert cfg.preset == family_named(family).default_preset == {"omnivec": "cpu", "unival": "tiny"}[family]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

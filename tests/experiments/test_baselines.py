@@ -12,7 +12,7 @@ import torch
 
 from omnivec.api.train import prepare_tasks, train
 from omnivec.config import TaskConfig, preset
-from omnivec.experiments.baselines import Budget, _Featurizer, build_network, train_baseline
+from omnivec.experiments.baselines import Budget, build_network, featurizer, train_baseline
 from omnivec.training import checkpoint as ckpt
 
 CASES = {
@@ -27,7 +27,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_baseline_network_gives_the_task_shape(case: str) -> None:
     task, samples = CASES[case]
-    x = _Featurizer(task.modality)(samples)
+    x = featurizer(task.modality)(samples)
     name, net = build_network(task, x)
     out = net(*x)
     if task.kind == "segmentation":

@@ -83,3 +83,21 @@ def test_a_run_without_an_hf_equivalent_is_written_as_a_run_folder(tmp_path: Pat
     assert main(["export", str(run), "--format", "hf", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "model.safetensors"]
     assert omnivec.load(out, device="cpu").embed("image", [torch.rand(3, 16, 16)]).shape == (1, 64)
+
+
+def test_only_the_converters_of_the_model_family_are_asked(monkeypatch) -> None:
+    """``as_hf`` picks converters by the model's family (no converter tests the model's class)."""
+    from omnivec.hf.base import CONVERTERS
+    from omnivec.hf.export import as_hf
+
+    asked: list[str] = []
+    for name in CONVERTERS.names():
+        monkeypatch.setattr(CONVERTERS.get(name), "to_hf", lambda self, model, n=name: asked.append(n))
+
+    class Stub(torch.nn.Module):
+        family = "unival"
+
+    assert as_hf(Stub()) is None and asked == ["bart"]
+    asked.clear()
+    Stub.family = "omnivec"
+    assert as_hf(Stub()) is None and sorted(asked) == sorted(set(CONVERTERS.names()) - {"bart"})

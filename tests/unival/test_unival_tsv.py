@@ -10,8 +10,8 @@ import torch
 
 from omnivec.errors import DataError
 from omnivec.families.unival.tsv import (
-    decode_image,
-    encode_image,
+    decode_tsv_image,
+    encode_tsv_image,
     read_caption_tsv,
     read_pretrain_tsv,
     read_refcoco_tsv,
@@ -35,35 +35,35 @@ def write(tmp_path: Path, rows: list[list[str]]) -> Path:
 
 
 def test_base64_and_path_images(tmp_path: Path, image: torch.Tensor) -> None:
-    b64 = encode_image(image)
-    decoded = decode_image(b64)
+    b64 = encode_tsv_image(image)
+    decoded = decode_tsv_image(b64)
     assert decoded.shape == (3, 4, 5) and decoded.dtype == torch.float32
     torch.testing.assert_close(decoded, image)  # PNG is lossless; values are multiples of 1/255
     (tmp_path / "img.png").write_bytes(base64.b64decode(b64))
-    torch.testing.assert_close(decode_image("img.png", image_root=tmp_path), image)
+    torch.testing.assert_close(decode_tsv_image("img.png", image_root=tmp_path), image)
     with pytest.raises(DataError, match="neither a file nor base64"):
-        decode_image("missing.png", image_root=tmp_path)
+        decode_tsv_image("missing.png", image_root=tmp_path)
     with pytest.raises(DataError, match="not a readable image"):
-        decode_image("aGVsbG8=")  # base64 of "hello"
+        decode_tsv_image("aGVsbG8=")  # base64 of "hello"
 
 
 def test_url_safe_base64_longer_than_a_file_name(tmp_path: Path) -> None:
     image = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0)).mul(255).round().div(255)
-    b64 = encode_image(image)
+    b64 = encode_tsv_image(image)
     url = base64.urlsafe_b64encode(base64.b64decode(b64)).decode()  # as OFA's scripts write them
     assert url != b64 and len(url) > 255  # has - or _, and is too long to be a file name under image_root
-    torch.testing.assert_close(decode_image(url, image_root=tmp_path), image)
+    torch.testing.assert_close(decode_tsv_image(url, image_root=tmp_path), image)
 
 
 def test_caption(tmp_path: Path, image: torch.Tensor) -> None:
-    path = write(tmp_path, [["1", "img1", "a dog&&a brown dog", "dog", encode_image(image)]])
+    path = write(tmp_path, [["1", "img1", "a dog&&a brown dog", "dog", encode_tsv_image(image)]])
     (rec,) = read_caption_tsv(path)
     assert rec.uniq_id == "1" and rec.image_id == "img1" and rec.captions == ["a dog", "a brown dog"]
-    torch.testing.assert_close(decode_image(rec.image), image)
+    torch.testing.assert_close(decode_tsv_image(rec.image), image)
 
 
 def test_vqa(tmp_path: Path, image: torch.Tensor) -> None:
-    path = write(tmp_path, [["7", "img", "what color?", "1.0|!+red&&0.3|!+dark red", "", encode_image(image)]])
+    path = write(tmp_path, [["7", "img", "what color?", "1.0|!+red&&0.3|!+dark red", "", encode_tsv_image(image)]])
     (rec,) = read_vqa_tsv(path)
     assert rec.question == "what color?" and rec.answers == {"red": 1.0, "dark red": 0.3}
     bad = write(tmp_path, [["7", "img", "q", "1.0|!+red", "", "x"], ["8", "img", "q", "high|!+red", "", "x"]])

@@ -16,7 +16,7 @@ from omnivec.data.base import Skipped
 from omnivec.errors import DataError, OmnivecError
 from omnivec.families.unival.config import UnivalRunConfig, unival_preset
 from omnivec.families.unival.tasks import get_seq2seq_task
-from omnivec.families.unival.tsv import encode_image
+from omnivec.families.unival.tsv import encode_tsv_image
 from omnivec.families.unival.tsv_tasks import build, parse_source, task_names
 from omnivec.tasks.text_metrics import mean_vqa_score, vqa_score
 
@@ -24,7 +24,7 @@ BAD_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n not really a png").decode()
 
 
 def image(seed: int, width: int = 30, height: int = 20) -> str:
-    return encode_image(torch.rand(3, height, width, generator=torch.Generator().manual_seed(seed)))
+    return encode_tsv_image(torch.rand(3, height, width, generator=torch.Generator().manual_seed(seed)))
 
 
 def write(path: Path, rows: list[list[str]]) -> Path:

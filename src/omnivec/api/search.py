@@ -171,7 +171,7 @@ class Index:
             raise OmnivecError(f"the index's task {task} pairs {cfg.modality} with {cfg.pair_modality}, not {modality}")
 
 
-def recall_at_k(labels_q: Sequence[str], hits: list[list[dict[str, Any]]], k: int) -> float:
+def hits_recall_at_k(labels_q: Sequence[str], hits: list[list[dict[str, Any]]], k: int) -> float:
     """Fraction of labelled queries with a neighbour of the same label among their first ``k``."""
     scored = [(q, h) for q, h in zip(labels_q, hits) if q]
     if not scored:
@@ -238,7 +238,7 @@ def search(
     hits = index.neighbours(vectors, k)
     recall: dict[str, float] = {}
     if any(labels) and any(index.emb.labels):
-        recall = {f"r@{n}": recall_at_k(labels, hits, n) for n in (1, 5, 10)}
+        recall = {f"r@{n}": hits_recall_at_k(labels, hits, n) for n in (1, 5, 10)}
     return SearchResult(ids, labels, hits, recall)
 
 
@@ -251,8 +251,8 @@ __all__ = [
     "build_index",
     "collect_sources",
     "default_task",
+    "hits_recall_at_k",
     "make_backend",
-    "recall_at_k",
     "search",
     "thumbnails",
 ]

@@ -7,8 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from omnivec.errors import OmnivecError
 def refuse_changed_flags(
     a: argparse.Namespace,
     settings: Sequence[str],
-    changeable: Sequence[str] = ("max_steps",),
+    changeable: Sequence[str] = ("steps",),
     defaults: dict[str, Any] | None = None,
 ) -> None:
     """``--resume`` continues the saved run with its own settings: refuse, naming them, every setting in
@@ -93,49 +92,6 @@ def add_run_and_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, help="files, or folders (their class subfolders = labels)")
 
 
-@dataclass(frozen=True)
-class FamilyConfig:
-    """What differs between the families when flags become a run config; everything else in
-    :func:`build_run_config` is one policy for every training command."""
-
-    default_preset: str
-    """The preset without --preset (or a config file's ``preset:``)."""
-    preset: Callable[[str], Any]
-    """Preset name -> a complete run config of this family."""
-    config_class: type
-    """The run-config dataclass a --config file is read into."""
-    data_root_from_env: bool
-    """True: an unset --data-root saves ``$OMNIVEC_DATA`` into the run's config (OmniVec); False: the config's
-    own ``data_root`` stays and the readers resolve ``$OMNIVEC_DATA`` when they run (UnIVAL)."""
-    short_run_schedule: bool
-    """True: warmup and the log interval shrink to a tenth of a short run's steps (UnIVAL's runs of a few
-    hundred steps). OmniVec's presets set both for their own budgets, so its saved configs stay as they were."""
-    limits_cap_sizes: bool
-    """True: the config has no cap fields, --train-limit / --test-limit cap ``num_train`` / ``num_test``
-    (UnIVAL derives every task from its dataset at those sizes); False: they set ``train_limit`` / ``test_limit``."""
-
-
-def _omnivec_config() -> FamilyConfig:
-    from omnivec.config import RunConfig, preset
-
-    return FamilyConfig(
-        "cpu", preset, RunConfig, data_root_from_env=True, short_run_schedule=False, limits_cap_sizes=False
-    )
-
-
-def _unival_config() -> FamilyConfig:
-    from omnivec.families.unival.config import UnivalRunConfig, unival_preset
-
-    # tiny, not cpu: every UnIVAL result and command in docs/unival.md is at tiny, and a cpu default would change
-    # what `omnivec unival pretrain` without --preset trains
-    return FamilyConfig(
-        "tiny", unival_preset, UnivalRunConfig, data_root_from_env=False, short_run_schedule=True, limits_cap_sizes=True
-    )
-
-
-FAMILY_CONFIGS: dict[str, Callable[[], FamilyConfig]] = {"omnivec": _omnivec_config, "unival": _unival_config}
-"""Per family, the only flag-to-config policy that differs (imported lazily: ``omnivec --help`` loads no model)."""
-
 FLAG_FIELDS: dict[str, str] = {
     **{k: f"train.{k}" for k in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "keep_checkpoints")},
     **{k: f"train.{k}" for k in ("num_workers", "grad_accum", "ema_decay", "log_every", "label_fraction")},
@@ -152,8 +108,9 @@ def add_config_flags(p: argparse.ArgumentParser, family: str = "omnivec") -> Non
     --preset, --config, --set, --train-limit, --test-limit, --data-root and --strict."""
     from omnivec.config import PRESETS
     from omnivec.config.validate import non_negative_int
+    from omnivec.families.registry import family as family_named
 
-    default = FAMILY_CONFIGS[family]().default_preset
+    default = family_named(family).default_preset
     p.add_argument(
         "--preset",
         help=f"model size and schedule: {' | '.join(PRESETS)} (default {default}; tiny: seconds, for tests; "
@@ -177,13 +134,40 @@ def add_config_flags(p: argparse.ArgumentParser, family: str = "omnivec") -> Non
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable file, naming it")
 
 
+def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", derived: str = "generated") -> None:
+    """The flags every training command of both families takes, with one spelling and one help text: --out,
+    --steps (also spelt --max-steps), --batch-size, --lr, --seed, --checkpoint-every, --num-train, --num-test, the
+    config and data flags (:func:`add_config_flags`), --resume, --quiet and --device. ``derived``: how the
+    family's built-in tasks come to be (generated, derived from a dataset), for --num-train / --num-test."""
+    from omnivec.config.validate import non_negative_int, positive_float, positive_int
+
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--steps", "--max-steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (AdamW)")
+    p.add_argument("--seed", type=non_negative_int, help="seed for the weights, data order and augmentation")
+    p.add_argument(
+        "--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps (0: at the end)"
+    )
+    p.add_argument("--num-train", type=positive_int, help=f"training samples per {derived} task")
+    p.add_argument("--num-test", type=positive_int, help=f"test samples per {derived} task")
+    add_config_flags(p, family)
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out where it stopped, with its saved settings"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p)
+
+
 def build_run_config(a: argparse.Namespace, family: str = "omnivec") -> Any:
     """The run config a training command's flags describe, in one order for every command: the preset (--preset,
     else the family's default) or a --config file on it, then --set, then the flags given (flags win over
-    --set), then the schedule and data policy. A flag a command lacks, or leaves unset, changes nothing."""
+    --set), then the schedule and data policy (the family's: :class:`omnivec.families.base.Family`). A flag a
+    command lacks, or leaves unset, changes nothing."""
     from omnivec.config import apply_override, load_config_file
+    from omnivec.families.registry import family as family_named
 
-    fam = FAMILY_CONFIGS[family]()
+    fam = family_named(family)  # its defaults and policy: the registration's class attributes
     name = a.preset or fam.default_preset
     cfg = load_config_file(a.config, fam.config_class, fam.preset, name) if a.config else fam.preset(name)
     for assignment in a.set or []:

@@ -6,9 +6,8 @@ import argparse
 from typing import Any
 
 from omnivec.cli.common import (
-    add_config_flags,
-    add_device,
     add_init,
+    add_training_flags,
     build_run_config,
     modality_names,
     refuse_changed_flags,
@@ -19,7 +18,6 @@ from omnivec.config.validate import (
     fraction_float,
     non_negative_float,
     non_negative_int,
-    positive_float,
     positive_int,
 )
 from omnivec.errors import OmnivecError
@@ -36,15 +34,10 @@ def _ratios(value: str) -> dict[str, float]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--lr", type=positive_float)
-    p.add_argument("--seed", type=non_negative_int)
-    p.add_argument("--checkpoint-every", type=non_negative_int, help="write a checkpoint every N steps (resume point)")
+    add_training_flags(p)
     p.add_argument("--grad-accum", type=positive_int, help="micro-batches per optimizer step")
     p.add_argument("--ema", dest="ema_decay", type=below_one_float, help="keep an EMA of the weights with this decay")
-    p.add_argument("--log-every", type=positive_int)
+    p.add_argument("--log-every", type=positive_int, help="write a metrics line every N steps")
     p.add_argument(
         "--label-fraction",
         type=fraction_float,
@@ -55,12 +48,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=fraction_float,
         help="layer-wise lr decay: trunk block i of L learns at lr * d^(L - i), encoders at lr * d^(L + 1)",
     )
-    p.add_argument("--num-train", type=positive_int, help="samples per generated task")
-    p.add_argument("--num-test", type=positive_int)
-    add_config_flags(p)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
-    p.add_argument("--quiet", action="store_true")
-    add_device(p)
 
 
 RECIPE_SETTINGS: tuple[str, ...] = (

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.cli.common import (
-    add_config_flags,
     add_decoding,
     add_device,
     add_init,
     add_run_and_inputs,
+    add_training_flags,
     build_run_config,
     decoding_of,
     family_names,
@@ -25,7 +25,7 @@ from omnivec.cli.common import (
     write_jsonl,
 )
 from omnivec.config import comma_list
-from omnivec.config.validate import non_negative_int, positive_float, positive_int
+from omnivec.config.validate import non_negative_int, positive_int
 from omnivec.errors import OmnivecError
 
 TRAIN_FLAGS: tuple[str, ...] = (
@@ -135,18 +135,10 @@ def register(sub: Any) -> None:
 
     t = sub.add_parser("train", help="supervised multitask training of an OmniVec model into a run folder")
     t.add_argument("--tasks", type=comma_list, help="comma-separated task names (see `omnivec tasks`)")
-    t.add_argument("--out", required=True, help="run folder to write")
-    t.add_argument("--max-steps", type=positive_int, help="optimizer steps (the one flag --resume may change)")
-    t.add_argument("--batch-size", type=positive_int)
-    t.add_argument("--lr", type=positive_float)
-    t.add_argument("--seed", type=non_negative_int)
-    t.add_argument("--checkpoint-every", type=non_negative_int, help="write a checkpoint every N steps (0: at the end)")
+    add_training_flags(t)
     t.add_argument("--keep-checkpoints", type=positive_int, help="complete checkpoints kept (the newest N; default 2)")
-    t.add_argument("--num-workers", type=non_negative_int)
-    t.add_argument("--grad-accum", type=positive_int)
-    t.add_argument("--num-train", type=positive_int, help="samples per generated task")
-    t.add_argument("--num-test", type=positive_int)
-    add_config_flags(t)
+    t.add_argument("--num-workers", type=non_negative_int, help="data-loading worker processes")
+    t.add_argument("--grad-accum", type=positive_int, help="micro-batches per optimizer step")
     t.add_argument("--train", help="your own data: a folder of class subfolders or a CSV/JSONL manifest")
     t.add_argument("--val", help="held-out data for --train (default: a seeded 10%% holdout of --train)")
     t.add_argument(
@@ -154,10 +146,7 @@ def register(sub: Any) -> None:
         choices=modality_names(),
         help="modality of --train (default: detected from the file extensions)",
     )
-    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     add_init(t)
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_device(t)
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a run (either family) on its tasks' test splits")

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.cli.common import (
-    add_config_flags,
     add_decoding,
     add_device,
+    add_training_flags,
     build_run_config,
     decoding_of,
     refuse_changed_flags,
     write_jsonl,
 )
 from omnivec.config import comma_list
-from omnivec.config.validate import non_negative_int, positive_float, positive_int
+from omnivec.config.validate import non_negative_int, positive_int
 from omnivec.errors import OmnivecError
 
 
@@ -143,6 +143,7 @@ RESUME_FIELDS = {
     "batch_size": "train.batch_size",
     "task_batch": "task_batch",
     "lr": "train.lr",
+    "seed": "train.seed",
     "image_size": "image_size",
     "checkpoint_every": "train.checkpoint_every",
     "stage1_steps": "stage1_steps",
@@ -248,7 +249,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    add_config_flags(p, "unival")
+    add_training_flags(p, "unival", "derived")
     p.add_argument("--num-bins", type=positive_int, help="location tokens <bin_0>..<bin_{N-1}> (default 1000)")
     p.add_argument("--cnn", action="store_true", help="ResNet/3D-conv/CNN14 encoders instead of patch encoders")
     p.add_argument(
@@ -256,21 +257,15 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="an OmniVec run folder whose image/video/audio encoders start the model (UnIVAL's pretrained "
         "encoders); with a parent run, only a from-scratch start uses it",
     )
-    p.add_argument("--num-train", type=positive_int, help="training samples per derived task")
-    p.add_argument("--num-test", type=positive_int, help="test samples per derived task")
-    p.add_argument("--steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
-    p.add_argument("--batch-size", type=positive_int, help="samples per task per step")
     p.add_argument(
         "--task-batch",
         type=_task_batch,
         metavar="TASK=N[,TASK=N]",
         help="these tasks' own samples per step (e.g. grounding_image=32,detect_image=32)",
     )
-    p.add_argument("--lr", type=positive_float)
     p.add_argument(
         "--eval-limit", type=non_negative_int, default=0, help="score at most this many test samples per task"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--tsv",
         action="append",
@@ -289,13 +284,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--image-size", type=positive_int, help="TSV and manifest images are resized to this square side (default 64)"
     )
-    p.add_argument("--checkpoint-every", type=non_negative_int, help="write a resumable checkpoint every N steps")
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out where it stopped (its config decides; --steps may extend it)",
-    )
-    add_device(p)
 
 
 def register(sub: Any) -> None:
@@ -347,19 +335,22 @@ def register(sub: Any) -> None:
 
     u = sub.add_parser("unival", help="the UnIVAL encoder-decoder: `unival pretrain | finetune | evaluate`")
     us = u.add_subparsers(dest="unival_command", required=True)
-    p = us.add_parser("pretrain", help="multitask pretraining with the image -> image+video curriculum")
-    p.add_argument("--out", required=True, help="run folder to write")
+    helps = {
+        "pretrain": "multitask pretraining of a UnIVAL model with the image -> image+video curriculum",
+        "finetune": "fine-tune a UnIVAL run (or 'scratch') on tasks",
+        "evaluate": "score a UnIVAL run on tasks",
+    }
+    p = us.add_parser("pretrain", help=helps["pretrain"], description=helps["pretrain"])
     p.add_argument("--tasks", help="comma-separated tasks (default: stage 1 image-text + stage 2 video-text)")
     p.add_argument("--stage1-steps", type=non_negative_int, help="image-text-only steps (default half)")
     _common(p)
     p.set_defaults(fn=_pretrain, command="unival pretrain")
-    f = us.add_parser("finetune", help="fine-tune a run (or 'scratch') on tasks")
+    f = us.add_parser("finetune", help=helps["finetune"], description=helps["finetune"])
     f.add_argument("run", help="UnIVAL run folder, or 'scratch'")
     f.add_argument("--tasks", help="comma-separated tasks (and/or --tsv files, --manifest files)")
-    f.add_argument("--out", required=True, help="run folder to write")
     _common(f)
     f.set_defaults(fn=_finetune, command="unival finetune")
-    e = us.add_parser("evaluate", help="score a run on tasks")
+    e = us.add_parser("evaluate", help=helps["evaluate"], description=helps["evaluate"])
     e.add_argument("run")
     e.add_argument("--tasks")
     add_decoding(e)

@@ -184,28 +184,41 @@ def _stack(samples: list[Any]) -> Tensor:
     return torch.stack([x[None] if x.ndim == 2 else x for x in xs])
 
 
-class _Featurizer:
-    """Raw samples -> the tensor a baseline network takes. Audio reuses omnivec's log-mel front end (a fixed
-    transform, no learned weights), so both sides see the same spectrogram."""
+Featurize = Callable[[list[Any]], tuple[Tensor, ...]]
+"""Raw samples -> the tensors a baseline network takes."""
 
-    def __init__(self, modality: str, audio_cfg: EncoderConfig | None = None) -> None:
-        self.modality = modality
-        self.audio: Any = None
-        if modality == Modality.AUDIO:
-            from omnivec.nn.encoders import build_encoder
+FEATURIZERS: Registry[Callable[[EncoderConfig | None], Featurize]] = Registry("baseline featurizer")
+"""Modality -> (the run's audio encoder config, if any) -> its :data:`Featurize`; a modality not registered stacks
+its arrays as they are (image, video)."""
 
-            fields = {k: v for k, v in (audio_cfg.to_dict() if audio_cfg else {}).items() if k != "name"}
-            self.audio = build_encoder(from_dict(EncoderConfig, {"name": "audio_spectrogram", **fields}), 8)
 
-    def __call__(self, samples: list[Any]) -> tuple[Tensor, ...]:
-        if self.modality == Modality.AUDIO:
-            inp = self.audio.collate(samples)
-            spec, patches = self.audio.spectrogram(inp)
-            frames = patches * self.audio.cfg.patch_time
-            return spec, frames
-        if self.modality == Modality.POINTS:
-            return (torch.stack([torch.as_tensor(s, dtype=torch.float32)[:, :3] for s in samples]),)
-        return (_stack(samples),)
+@FEATURIZERS.register(Modality.AUDIO)
+def _log_mel(audio_cfg: EncoderConfig | None) -> Featurize:
+    """omnivec's log-mel front end (a fixed transform, no learned weights), so both sides see the same
+    spectrogram: (spectrogram, valid frames per clip)."""
+    from omnivec.nn.encoders import build_encoder
+
+    fields = {k: v for k, v in (audio_cfg.to_dict() if audio_cfg else {}).items() if k != "name"}
+    audio: Any = build_encoder(from_dict(EncoderConfig, {"name": "audio_spectrogram", **fields}), 8)
+
+    def featurize(samples: list[Any]) -> tuple[Tensor, ...]:
+        spec, patches = audio.spectrogram(audio.collate(samples))
+        return spec, patches * audio.cfg.patch_time
+
+    return featurize
+
+
+@FEATURIZERS.register(Modality.POINTS)
+def _xyz(audio_cfg: EncoderConfig | None) -> Featurize:
+    """Each cloud's coordinates (PointNet reads x, y, z only)."""
+    return lambda samples: (torch.stack([torch.as_tensor(s, dtype=torch.float32)[:, :3] for s in samples]),)
+
+
+def featurizer(modality: str, audio_cfg: EncoderConfig | None = None) -> Featurize:
+    """The modality's registered featurizer, or stacking."""
+    if modality in FEATURIZERS:
+        return FEATURIZERS.get(modality)(audio_cfg)
+    return lambda samples: (_stack(samples),)
 
 
 Classifier = Callable[[int, tuple[Tensor, ...], int], tuple[str, nn.Module]]
@@ -217,8 +230,8 @@ def _wide(x2: int) -> str:
 
 
 CLASSIFIERS: Registry[Classifier] = Registry("classification baseline")
-"""Modality -> the neural baseline of its classification tasks (text's is TF-IDF + a linear SVM, :func:`train_text`);
-a new modality registers its own here."""
+"""Modality -> the neural baseline of its classification tasks (text's is fitted: :data:`FITTED`); a new modality
+registers its own here (and, if its samples are not arrays to stack, its :data:`FEATURIZERS` entry)."""
 
 
 @CLASSIFIERS.register(Modality.IMAGE)
@@ -278,7 +291,7 @@ def train_neural(
     audio_cfg: EncoderConfig | None = None,
 ) -> dict[str, Any]:
     torch.manual_seed(seed)
-    feat = _Featurizer(task.modality, audio_cfg)
+    feat = featurizer(task.modality, audio_cfg)
     kind = task_kind(task.kind)
     train_items = _items(train_ds)
     n = len(train_items)
@@ -347,6 +360,12 @@ def train_text(train_ds: Any, test_ds: Any) -> dict[str, Any]:
     return {"baseline": "TF-IDF + linear SVM", "value": acc, "seconds": train_s, "steps": 0, "params": X.shape[1]}
 
 
+FITTED: Registry[Callable[[Any, Any], dict[str, Any]]] = Registry("fitted classification baseline")
+"""Modality -> a classification baseline with no steps, fitted on the training samples (train, test) -> its
+result; a modality registered here uses it instead of a network from :data:`CLASSIFIERS`."""
+FITTED.register(Modality.TEXT)(train_text)
+
+
 def train_baseline(
     task: TaskConfig,
     train_ds: Any,
@@ -356,8 +375,8 @@ def train_baseline(
     audio_cfg: EncoderConfig | None = None,
 ) -> dict[str, Any]:
     """Train the task's baseline on ``train_ds`` for ``budget``; its primary metric on ``test_ds``."""
-    if task.modality == Modality.TEXT and task.kind == "classification":
-        return train_text(train_ds, test_ds)
+    if task.kind == "classification" and task.modality in FITTED:
+        return FITTED.get(task.modality)(train_ds, test_ds)
     return train_neural(task, train_ds, test_ds, budget, seed, audio_cfg)
 
 
@@ -378,4 +397,4 @@ def train_baselines(
     return out
 
 
-__all__ = ["DEFAULT_LR", "Budget", "build_network", "default_lr", "train_baseline", "train_baselines"]
+__all__ = ["DEFAULT_LR", "Budget", "build_network", "default_lr", "featurizer", "train_baseline", "train_baselines"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from omnivec.runs import FAMILIES
+from omnivec.runs import FAMILY_DESCRIPTIONS
 
 if TYPE_CHECKING:
     from omnivec.config import ModelConfig
@@ -36,7 +36,7 @@ class Family:
     """Subclasses implement one family. Stateless: the registry holds one instance of each."""
 
     name: str = ""
-    """What ``config.yaml: family`` says (:data:`omnivec.runs.FAMILIES`)."""
+    """What ``config.yaml: family`` says (:data:`omnivec.runs.FAMILY_DESCRIPTIONS`)."""
     config_class: type = object
     """The dataclass a run folder's ``config.yaml`` reads as."""
     generates: bool = False
@@ -44,10 +44,24 @@ class Family:
     tied: ClassVar[dict[str, str]] = {}
     """Weights stored once in a run folder: copy -> source (the state dict has both)."""
 
+    # How a training command's flags become this family's run config (:func:`omnivec.cli.common.build_run_config`;
+    # everything else there is one policy for both families):
+    default_preset: str = "cpu"
+    """The preset without --preset (or a config file's ``preset:``)."""
+    data_root_from_env: bool = True
+    """True: an unset --data-root saves ``$OMNIVEC_DATA`` into the run's config; False: the config's own
+    ``data_root`` stays and the readers resolve ``$OMNIVEC_DATA`` when they run."""
+    short_run_schedule: bool = False
+    """True: warmup and the log interval shrink to a tenth of a short run's steps. False: the presets set both
+    for their own budgets (and saved configs stay as they were)."""
+    limits_cap_sizes: bool = False
+    """True: the config has no cap fields, --train-limit / --test-limit cap ``num_train`` / ``num_test`` (a family
+    that derives every task from its dataset at those sizes); False: they set ``train_limit`` / ``test_limit``."""
+
     @property
     def description(self) -> str:
         """The family in a sentence, for messages (``an OmniVec run (...)``)."""
-        return FAMILIES[self.name]
+        return FAMILY_DESCRIPTIONS[self.name]
 
     def preset(self, name: str) -> Any:
         """A complete config of the named size (``omnivec config show``)."""

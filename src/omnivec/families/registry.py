@@ -12,7 +12,7 @@ from omnivec.families.base import Family
 from omnivec.families.omnivec import OmnivecFamily
 from omnivec.families.unival.family import UnivalFamily
 from omnivec.registry import Registry
-from omnivec.runs import FAMILIES as DESCRIPTIONS
+from omnivec.runs import FAMILY_DESCRIPTIONS as DESCRIPTIONS
 from omnivec.runs import read_config, read_family
 
 FAMILIES: Registry[Family] = Registry("model family")

@@ -14,13 +14,14 @@ added freshly initialised (the reference's are not BART's either). Not converted
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
 
 from omnivec.config import EncoderConfig, from_dict
 from omnivec.errors import CheckpointError
-from omnivec.families.unival.model import TIED
+from omnivec.families.unival.model import TIED, UnivalModel
 from omnivec.hf.base import (
     CONVERTERS,
     Converter,
@@ -96,10 +97,10 @@ def _shared_embedding(folder: HFFolder, V: int, D: int) -> torch.Tensor:
 @CONVERTERS.register("bart")
 class BartConverter(Converter):
     model_type = "bart"
+    family = "unival"
 
     def to_omnivec(self, folder: HFFolder, options: ImportOptions) -> Imported:
         from omnivec.families.unival.config import UnivalModelConfig, UnivalRunConfig, unival_preset
-        from omnivec.families.unival.model import UnivalModel
 
         D, nh, ratio = head_dims(folder, "d_model", "encoder_attention_heads", "encoder_ffn_dim")
         V, P = int(folder.cfg("vocab_size")), int(folder.cfg("max_position_embeddings"))
@@ -146,8 +147,6 @@ class BartConverter(Converter):
 
     def build(self, imported: Imported) -> nn.Module:
         """The UnIVAL encoder-decoder (BART is one)."""
-        from omnivec.families.unival.model import UnivalModel
-
         assert imported.tokenizer is not None
         return UnivalModel(imported.config.model, imported.tokenizer, imported.config.image_size)
 
@@ -157,10 +156,7 @@ class BartConverter(Converter):
         save_unival(model, imported.config, out)  # type: ignore[arg-type]
 
     def to_hf(self, model: nn.Module) -> HFExport | None:
-        from omnivec.families.unival.model import UnivalModel
-
-        if not isinstance(model, UnivalModel):
-            return None
+        model = cast(UnivalModel, model)  # as_hf asks this converter about UnIVAL models only
         c, b = model.cfg, model.cfg.backbone
         spec = b.encoders["text"]
         if not isinstance(spec, TextEncoderConfig):

@@ -61,12 +61,16 @@ class HFExport:
 
 class Converter:
     model_type: ClassVar[str]
+    family: ClassVar[str] = "omnivec"
+    """The model family the converter imports into and exports from (:data:`omnivec.runs.FAMILY_DESCRIPTIONS`):
+    ``to_hf`` is only asked about models of this family."""
 
     def to_omnivec(self, folder: HFFolder, options: ImportOptions) -> Imported:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def to_hf(self, model: nn.Module) -> HFExport | None:
-        """This model as the HF class's folder, or None when it does not fit that class."""
+        """This model (one of the converter's ``family``) as the HF class's folder, or None when it does not fit
+        that class."""
         return None
 
     tied: ClassVar[dict[str, str]] = {}

@@ -9,6 +9,8 @@ token-type rows.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -84,8 +86,7 @@ class BertConverter(Converter):
         return Imported("omnivec", cfg, state, tokenizer, notes)
 
     def to_hf(self, model: nn.Module) -> HFExport | None:
-        if not isinstance(model, OmniModel):
-            return None
+        model = cast(OmniModel, model)  # as_hf asks this converter about OmniVec models only
         c = model.cfg
         spec = c.encoders.get("text")
         fits = (

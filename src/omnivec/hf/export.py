@@ -34,9 +34,10 @@ class HFExportReport:
 
 
 def as_hf(model: nn.Module) -> HFExport | None:
-    """The first converter whose HF class holds ``model``."""
+    """The first converter of the model's family whose HF class holds ``model``."""
     for name in CONVERTERS.names():
-        export = CONVERTERS.get(name)().to_hf(model)
+        conv = CONVERTERS.get(name)
+        export = conv().to_hf(model) if conv.family == getattr(model, "family", None) else None
         if export is not None:
             return export
     return None

@@ -13,6 +13,8 @@ MAE decoder, classification heads.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -94,8 +96,7 @@ class ViTConverter(Converter):
         return Imported("omnivec", cfg, state, None, notes)
 
     def to_hf(self, model: nn.Module) -> HFExport | None:
-        if not isinstance(model, OmniModel):
-            return None
+        model = cast(OmniModel, model)  # as_hf asks this converter about OmniVec models only
         c = model.cfg
         spec = c.encoders.get("image")
         fits = (

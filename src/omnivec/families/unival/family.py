@@ -21,6 +21,12 @@ class UnivalFamily(Family):
     config_class = UnivalRunConfig
     generates = True
     tied = TIED
+    # tiny, not cpu: every UnIVAL result and command in docs/unival.md is at tiny, and a cpu default would change
+    # what `omnivec unival pretrain` without --preset trains
+    default_preset = "tiny"
+    data_root_from_env = False  # the readers resolve $OMNIVEC_DATA when they run
+    short_run_schedule = True  # UnIVAL's runs of a few hundred steps
+    limits_cap_sizes = True  # every task is derived from its dataset at num_train / num_test
 
     def preset(self, name: str) -> UnivalRunConfig:
         return unival_preset(name)

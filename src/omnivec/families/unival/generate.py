@@ -37,21 +37,21 @@ def resolve_task(task: str, modality: str, run_tasks: Sequence[str] = ()) -> str
     (caption, vqa, grounding, ...) -> the first of ``run_tasks`` (the run's own, in training order) of that kind
     and modality, else the built-in task (``caption`` -> ``caption_<modality>``), else the manifest task of
     that kind and modality (``vqa`` on a .wav -> ``manifest_vqa_audio``: its prompt)."""
-    from omnivec.families.unival.tasks import SEQ2SEQ_TASKS as TASKS
+    from omnivec.families.unival.tasks import SEQ2SEQ_TASKS
 
-    if task in TASKS:
+    if task in SEQ2SEQ_TASKS:
         return task
     if task not in TASK_ALIASES:
         raise OmnivecError(
-            f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(TASKS)}"
+            f"unknown --task {task!r}; expected caption, {', '.join(TASK_ALIASES)} or {', '.join(SEQ2SEQ_TASKS)}"
         )
     kind = SHORT_KINDS[task]
     for name in run_tasks:
-        spec = TASKS.get(name) if name in TASKS else None
+        spec = SEQ2SEQ_TASKS.get(name) if name in SEQ2SEQ_TASKS else None
         if spec is not None and spec.kind == kind and (spec.modality or "text") == modality:
             return name
     built_in = f"caption_{modality}" if task == "caption" else TASK_ALIASES[task]
-    if built_in in TASKS and TASKS.get(built_in).modality == modality:
+    if built_in in SEQ2SEQ_TASKS and SEQ2SEQ_TASKS.get(built_in).modality == modality:
         return built_in
     from omnivec.families.unival.manifest_tasks import manifest_task
 

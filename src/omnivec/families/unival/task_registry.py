@@ -63,8 +63,7 @@ class Seq2SeqTask:
 
 
 SEQ2SEQ_TASKS: Registry[Seq2SeqTask] = Registry("seq2seq task")
-TASKS = SEQ2SEQ_TASKS
-"""The registry under its earlier name (``in``, iteration, ``items()`` in registration order)."""
+"""Every UnIVAL task by name (one name, so it is never read as the OmniVec catalogue's ``TASKS``)."""
 
 
 def register(task: Seq2SeqTask) -> Seq2SeqTask:

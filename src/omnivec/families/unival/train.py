@@ -24,7 +24,7 @@ from omnivec.families.unival.manifest_tasks import task_names as manifest_task_n
 from omnivec.families.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import MODALITIES
 from omnivec.families.unival.scoring import evaluate_splits
-from omnivec.families.unival.task_registry import TASKS
+from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
@@ -68,7 +68,7 @@ def vocabulary_corpus(cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Datas
     from the pretrained run then lost to training from scratch (whose vocabulary was its own) by 3 CIDEr-D
     (docs/unival.md). Only text enters the vocabulary; no audio signal is seen before fine-tuning."""
     texts = corpus(data)
-    for name, task in TASKS.items():
+    for name, task in SEQ2SEQ_TASKS.items():
         if name in data or task.source in ("tsv", "manifest"):
             continue
         try:
@@ -78,7 +78,7 @@ def vocabulary_corpus(cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Datas
     return texts
 
 
-def new_model(
+def new_unival_model(
     cfg: UnivalRunConfig,
     data: dict[str, tuple[Dataset, Dataset]],
     texts: list[str] | None = None,
@@ -129,7 +129,7 @@ def init_encoders(model: UnivalModel, source: str | Path, log: Callable[[str], N
     return sorted(loaded)
 
 
-def make_collate(model: UnivalModel, name: str) -> Callable[[list[Any]], Seq2SeqBatch]:
+def seq2seq_collate(model: UnivalModel, name: str) -> Callable[[list[Any]], Seq2SeqBatch]:
     spec = get_seq2seq_task(name)
 
     def collate(items: list[Any]) -> Seq2SeqBatch:
@@ -150,7 +150,7 @@ def check_task_batch(cfg: UnivalRunConfig, names: Sequence[str]) -> None:
     """Every ``cfg.task_batch`` entry names a task (of this run or the registry: a misspelt name would change
     nothing, silently) and a whole number of samples >= 1."""
     for name, n in cfg.task_batch.items():
-        if name not in names and name not in TASKS:
+        if name not in names and name not in SEQ2SEQ_TASKS:
             raise OmnivecError(f"task_batch: unknown task {name!r}; this run's tasks: {', '.join(names)}")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise OmnivecError(f"task_batch.{name}: expected a whole number of samples >= 1, got {n!r}")
@@ -181,7 +181,7 @@ def fit(
         return Job(
             SupervisedObjective(model),
             {
-                n: StreamSpec(tr, make_collate(model, n), batch_size=cfg.task_batch.get(n, 0))
+                n: StreamSpec(tr, seq2seq_collate(model, n), batch_size=cfg.task_batch.get(n, 0))
                 for n, (tr, _) in data.items()
             },
             cfg.train,
@@ -239,7 +239,7 @@ def pretrain(
         if audio:
             raise OmnivecError(f"audio is never in pretraining (UnIVAL's unseen-modality setting): drop {audio}")
         data = build_data(cfg, names)
-        model = new_model(cfg, data, vocabulary_corpus(cfg, data), info)
+        model = new_unival_model(cfg, data, vocabulary_corpus(cfg, data), info)
         if cfg.encoder_init:
             init_encoders(model, cfg.encoder_init, print if progress and info.is_main else lambda _: None)
         return model, cfg, data
@@ -306,7 +306,7 @@ def finetune(
         # from scratch: the same vocabulary a pretrained run would have, so only the weights differ
         model = pretrained
         if model is None:
-            model = new_model(run_cfg, data, vocabulary_corpus(run_cfg, data), info)
+            model = new_unival_model(run_cfg, data, vocabulary_corpus(run_cfg, data), info)
             if run_cfg.encoder_init:  # the from-scratch arm starts where the pretraining run started
                 init_encoders(model, run_cfg.encoder_init, print if progress and info.is_main else lambda _: None)
         for n in names:

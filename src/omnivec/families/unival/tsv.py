@@ -280,13 +280,13 @@ def load_image(
     return decode(io.BytesIO(data), "<base64 image>", size, channels)
 
 
-def decode_image(value: str, image_root: str | Path | None = None) -> Tensor:
+def decode_tsv_image(value: str, image_root: str | Path | None = None) -> Tensor:
     """An image column (a path, relative to ``image_root``, or base64) -> (3, H, W) floats in [0, 1]."""
     return load_image(value, image_root)[0]
 
 
-def encode_image(image: Tensor) -> str:
-    """(3, H, W) float in [0, 1] -> base64 PNG, the inverse of :func:`decode_image` (for writing TSVs)."""
+def encode_tsv_image(image: Tensor) -> str:
+    """(3, H, W) float in [0, 1] -> base64 PNG, the inverse of :func:`decode_tsv_image` (for writing TSVs)."""
     from PIL import Image
 
     array = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
