@@ -141,6 +141,7 @@ def test_the_other_family_is_refused_in_one_line(
     assert re.search(says, err), err
 
 
+@pytest.mark.device
 def test_device_is_checked() -> None:
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == torch.device("cpu")

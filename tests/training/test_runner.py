@@ -91,6 +91,7 @@ def test_resume_continues_from_the_train_state(tmp_path: Path, monkeypatch: pyte
     assert loaded == [2] and saved == []  # resumed at its end: its step-2 checkpoint is already on disk
 
 
+@pytest.mark.device
 def test_device_argument(tmp_path: Path) -> None:
     """``auto`` or a device string (checked by :func:`omnivec.training.device.resolve_device`); an index-less CUDA
     device becomes the rank's own GPU."""

@@ -27,7 +27,7 @@ from omnivec.nn.model import OmniModel
 from omnivec.runs import load_run
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo
-from omnivec.training.runner import Job, run_job, same_tokenizer
+from omnivec.training.runner import Job, elastic_restart, run_job, same_tokenizer
 
 SCHEDULE = "schedule.json"
 GROUP_ORDER = ("simple", "dense")
@@ -143,6 +143,7 @@ def finetune(
     ``run_cfg`` with a ``start``: its schedule and data settings apply, its model is the start's.
     ``device``: see :func:`omnivec.training.runner.run_job`."""
     out = Path(out)
+    resume = resume or elastic_restart(out)  # torchrun --max-restarts relaunched the fresh command
     # the starting point and the config of a fresh run are inputs, resolved before the run's seeding
     fresh = None if resume else _start_point(start, tasks, train_cfg, run_cfg, byo)
 

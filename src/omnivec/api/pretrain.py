@@ -50,7 +50,7 @@ from omnivec.tasks import task_kind
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.engine import DistInfo, Engine, read_log
 from omnivec.training.objective import Objective
-from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
+from omnivec.training.runner import Job, StreamSpec, elastic_restart, run_job, same_tokenizer
 from omnivec.training.warm_start import adopt, copy_matching, new_model
 from omnivec.types import EncoderInput, Tokens
 
@@ -252,6 +252,7 @@ def pretrain(
     frozen features on every labelled classification task, beside random weights (:mod:`omnivec.api.probe`), in the
     results under ``"probe"``."""
     out = Path(out)
+    resume = resume or elastic_restart(out)  # torchrun --max-restarts relaunched the fresh command
     if not resume and not run_cfg.tasks:
         raise OmnivecError("pretrain: no data given; pass --tasks NAME[,NAME...] and/or --train DIR")
     source = None if resume else adopt(init, run_cfg)

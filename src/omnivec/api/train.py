@@ -27,7 +27,7 @@ from omnivec.runs import check_classes, data_of, load_run, save_run
 from omnivec.tasks import task_kind
 from omnivec.training.engine import DistInfo
 from omnivec.training.objective import SupervisedObjective
-from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
+from omnivec.training.runner import Job, StreamSpec, elastic_restart, run_job, same_tokenizer
 from omnivec.training.runner import seed_everything as seed_everything  # re-exported: callers import it from here
 from omnivec.training.warm_start import adopt, copy_matching, new_model
 from omnivec.types import Modality, to_device
@@ -203,6 +203,7 @@ def train(
     folder or Hugging Face folder whose encoders, trunk, tokenizer and weights the run starts from
     (:mod:`omnivec.training.warm_start`; ``run_cfg.model`` is replaced by its architecture)."""
     out = Path(out)
+    resume = resume or elastic_restart(out)  # torchrun --max-restarts relaunched the fresh command
     source = None if resume else adopt(init, run_cfg)
 
     def build(info: DistInfo) -> Job:

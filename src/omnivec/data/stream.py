@@ -2,7 +2,8 @@
 
 The order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone, so a stream's whole state is
 ``(epoch, position)``: resuming rebuilds the same order and skips to the position, without replaying data.
-Under data parallelism each rank takes every ``world_size``-th index of the same permutation.
+Under data parallelism each rank takes every ``world_size``-th index of the same permutation, so the ranks
+together take a prefix of it, which lets a run resume on another number of ranks where it stopped.
 Unreadable samples (:class:`Skipped`) are dropped from the batch, counted and kept for the epoch report; a
 whole epoch without one readable sample is an error naming the files and why (it used to loop forever).
 Training augmentation, when given, draws from a generator seeded by ``(seed, epoch, position)`` alone, so a
@@ -123,7 +124,15 @@ class BatchStream:
         )
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "position": self.position}
+        return {"epoch": self.epoch, "position": self.position, "world_size": self.world_size}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.position, self._it = int(state["epoch"]), int(state["position"]), None
+        """Continue at ``state``'s place. A state saved under another world size (a run checkpointed on 2 ranks
+        resumed on 1, or back) names a position in batches *per rank*; it is converted so the epoch continues at
+        the first sample no rank has taken yet: ``position`` batches on each of ``W`` ranks took the first
+        ``position * W * batch_size`` samples of the epoch's permutation (rank r every W-th), and the new ranks
+        together take the same prefix in ``position * W / W'`` batches. Where that is not whole (1 rank -> 2 at
+        an odd position) it rounds down: up to one global batch of this epoch is seen twice."""
+        saved_world = int(state.get("world_size", self.world_size))  # older states: the same world size
+        position = int(state["position"]) * saved_world // self.world_size
+        self.epoch, self.position, self._it = int(state["epoch"]), position, None

@@ -17,6 +17,7 @@ schedule, how to save the folder, how to evaluate, the plot's title.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +121,14 @@ def same_tokenizer(tokenizer: TextTokenizer | None, info: DistInfo) -> TextToken
     return TextTokenizer(Tokenizer.from_str(box[0]))
 
 
+def elastic_restart(out: str | Path) -> bool:
+    """Whether ``torchrun`` restarted this worker group after a failure (``--max-restarts``; it counts the
+    restarts in ``TORCHELASTIC_RESTART_COUNT``) and ``out`` holds a checkpoint to continue from. The relaunched
+    command is the fresh run's; every training function then resumes instead (docs/scale.md, "Elastic
+    restarts"), so the run ends with the weights of an uninterrupted one."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT") or 0) > 0 and ckpt.has_state(Path(out))
+
+
 def run_job(
     out: str | Path,
     build: Callable[[DistInfo], Job],
@@ -207,4 +216,4 @@ def _run_locked(
     return results
 
 
-__all__ = ["Job", "StreamSpec", "make_streams", "run_job", "same_tokenizer", "seed_everything"]
+__all__ = ["Job", "StreamSpec", "elastic_restart", "make_streams", "run_job", "same_tokenizer", "seed_everything"]

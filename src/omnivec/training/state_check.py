@@ -79,6 +79,10 @@ def _check_streams(saved: Any, streams: Mapping[str, Any], path: Path) -> None:
             raise _fail(path, f"streams.{name}", "{epoch, position}", _describe(pos))
         for key in ("epoch", "position"):
             _count(pos, key, path, prefix=f"streams.{name}.")
+        if "world_size" in pos:  # absent from states written before runs could change their number of ranks
+            _count(pos, "world_size", path, prefix=f"streams.{name}.")
+            if pos["world_size"] < 1:
+                raise _fail(path, f"streams.{name}.world_size", "at least 1", pos["world_size"])
 
 
 def _check_optimizer(saved: Any, optimizer: torch.optim.Optimizer, path: Path) -> None:

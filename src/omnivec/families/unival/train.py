@@ -30,7 +30,7 @@ from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
 from omnivec.training.engine import DistInfo
 from omnivec.training.objective import SupervisedObjective
-from omnivec.training.runner import Job, StreamSpec, run_job, same_tokenizer
+from omnivec.training.runner import Job, StreamSpec, elastic_restart, run_job, same_tokenizer
 
 
 def build_data(cfg: UnivalRunConfig, names: Sequence[str]) -> dict[str, tuple[Dataset, Dataset]]:
@@ -227,7 +227,7 @@ def pretrain(
     (default: the derived stage 1 and 2 tasks, or only the tasks of the TSV files and manifests when ``cfg.tsv``
     or ``cfg.manifest`` has files). ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg``
     only extends its steps). ``device``: see :func:`omnivec.training.runner.run_job`."""
-    if resume:
+    if resume or elastic_restart(out):  # torchrun --max-restarts relaunched the fresh command
         return resume_run(out, cfg.train.max_steps, progress, eval_limit, device)
 
     def load(info: DistInfo) -> Loaded:
@@ -277,7 +277,7 @@ def finetune(
     ``cfg.manifest``'s manifests; ``parent=None`` trains from scratch with ``cfg``'s architecture (the baseline
     of the unseen-modality comparison). ``resume`` continues the run in ``out`` (see :func:`resume_run`).
     ``device``: see :func:`omnivec.training.runner.run_job`."""
-    if resume:
+    if resume or elastic_restart(out):  # torchrun --max-restarts relaunched the fresh command
         return resume_run(out, steps or (cfg.train.max_steps if cfg else 0), progress, eval_limit, device)
     # the parent and the config are inputs, resolved before the run's seeding
     pretrained: UnivalModel | None = None
