@@ -363,7 +363,7 @@ def register(sub: Any) -> None:
     e.set_defaults(fn=_evaluate, command="unival evaluate")
 
     r = sub.add_parser(
-        "reproduce-unival", help="regenerate the UnIVAL results table, docs/results_unival.md (small CPU budget)"
+        "reproduce-unival", help="regenerate the UnIVAL results page, docs/results_unival.md, in ledger parts"
     )
     r.add_argument("--work", default="runs/reproduce-unival", help="folder for the runs")
     r.add_argument("--out", default="docs/results_unival.md")

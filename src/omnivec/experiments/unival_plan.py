@@ -41,8 +41,8 @@ BUDGETS: dict[str, dict[str, int]] = {
     ),
     # twice the steps and 4x the samples for the tasks that ask which digit is where (BINDING_TASKS): in the
     # 8-task mix at 2000 steps, one seed, VQA 0.50 -> 0.65, grounding 0.28 -> 0.43 against batch 8 for every
-    # task (docs/unival.md). 2000 steps took ~23 min alone on 2 cores: two stages of 1000 keep every part near
-    # 12 min alone (under 40 on a shared or one-thread machine)
+    # task (docs/unival.md). 2000 steps took ~23 min alone on 2 cores and would take ~44 on one shared thread
+    # (1.3 s a step): two stages of 1000 keep every part near 22 min there
     "full": dict(
         num_train=2000,
         num_test=100,
