@@ -91,6 +91,30 @@ def test_resume_continues_from_the_train_state(tmp_path: Path, monkeypatch: pyte
     assert loaded == [2] and saved == []  # resumed at its end: its step-2 checkpoint is already on disk
 
 
+def test_a_run_stopped_early_resumes_into_the_uninterrupted_run(tmp_path: Path) -> None:
+    """``stop_at``: a checkpoint at that step under the full schedule; resuming it logs what one run logs."""
+
+    def make(out: Path) -> Any:
+        def job(info: DistInfo) -> Job:
+            j = build([])(info)
+            if (out / "toy.pt").is_file():  # a resumed run starts from the folder's weights
+                j.objective.model.load_state_dict(torch.load(out / "toy.pt"))  # type: ignore[operator]
+            j.save = lambda d: torch.save(j.objective.model.state_dict(), d / "toy.pt")  # type: ignore[operator]
+            return j
+
+        return job
+
+    one, staged = tmp_path / "one", tmp_path / "staged"
+    run_job(one, make(one), seed=0, progress=False)
+    assert run_job(staged, make(staged), seed=0, progress=False, stop_at=1) == {"steps": 1}
+    assert run_job(staged, make(staged), resume=True, progress=False) == {"steps": 2}
+    log = [json.loads(line) for line in (one / ckpt.METRICS).read_text().splitlines()]
+    again = [json.loads(line) for line in (staged / ckpt.METRICS).read_text().splitlines()]
+    assert len(log) == 2 and [(r["step"], r["lr"], r["loss"]) for r in again] == [
+        (r["step"], r["lr"], r["loss"]) for r in log
+    ]
+
+
 @pytest.mark.device
 def test_device_argument(tmp_path: Path) -> None:
     """``auto`` or a device string (checked by :func:`omnivec.training.device.resolve_device`); an index-less CUDA

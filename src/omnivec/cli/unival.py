@@ -244,7 +244,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     fractions = tuple(float(x) for x in args.audio_fractions)
     if any(not 0 < x <= 100 for x in fractions):
         raise OmnivecError(f"--audio-fractions are percentages in (0, 100], got {args.audio_fractions}")
-    reproduce(args.work, args.out, args.budget, args.data_root or "", args.seeds, args.seed, fractions)
+    run = (args.work, args.out, args.budget, args.data_root or "", args.seeds, args.seed, fractions)
+    only = {"parts": args.parts or None, "max_parts": args.max_parts}
+    s = reproduce(*run, ledger=args.ledger or None, render_only=args.render, strict=args.strict, **only)
+    print(f"{s['ran']} part(s) ran; {len(s['runs'])} complete seed(s) on {args.out}; {len(s['pending'])} pending")
     return 0
 
 
@@ -360,7 +363,7 @@ def register(sub: Any) -> None:
     e.set_defaults(fn=_evaluate, command="unival evaluate")
 
     r = sub.add_parser(
-        "reproduce-unival", help="regenerate the UnIVAL results table, docs/results_unival.md (small CPU budget)"
+        "reproduce-unival", help="regenerate the UnIVAL results page, docs/results_unival.md, in ledger parts"
     )
     r.add_argument("--work", default="runs/reproduce-unival", help="folder for the runs")
     r.add_argument("--out", default="docs/results_unival.md")
@@ -368,6 +371,16 @@ def register(sub: Any) -> None:
     r.add_argument("--data-root")
     r.add_argument("--seeds", type=int, default=3, help="seeds from --seed (mean ± std, paired 95%% CIs)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--ledger",
+        default="results/unival",
+        help="folder of committed part records (<ledger>/<budget>/seed-<k>/<part>.json, results/README.md): recorded "
+        "parts are skipped; '' keeps records in --work only",
+    )
+    r.add_argument("--render", action="store_true", help="train nothing: write the page from the ledger alone")
+    r.add_argument("--strict", action="store_true", help="refuse a page with a pending or mismatched part")
+    r.add_argument("--parts", type=comma_list, default=[], help="run only these parts (names or patterns: 'audio-*')")
+    r.add_argument("--max-parts", type=non_negative_int, default=0, help="run at most N unrecorded parts (0: all)")
     r.add_argument(
         "--audio-fractions",
         type=comma_list,

@@ -17,6 +17,7 @@ import math
 import statistics
 import subprocess
 import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,18 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def machines_text(machines: Iterable[Sequence[float]]) -> str:
+    """The machines of some records, from their ``(threads, matmul_gflops)``: ``2 CPU threads, fp32 matmul 50
+    GFLOP/s`` (a range when they differ), to read wall times against; ``CPU`` when there are none."""
+    found = sorted({(int(m[0]), float(m[1])) for m in machines})
+    if not found:
+        return "CPU"
+    threads = sorted({t for t, _ in found})
+    low, high = min(g for _, g in found), max(g for _, g in found)
+    speed = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+    return f"{'/'.join(map(str, threads))} CPU threads, fp32 matmul {speed} GFLOP/s"
+
+
 def loss_trajectory(run_dir: Path, points: int = LOSS_POINTS) -> list[list[float]]:
     """``[[step, loss], ...]`` from the run folder's metrics log, at most ``points`` of them evenly spread (the
     last step always kept); empty when the folder has no log."""
@@ -142,6 +155,7 @@ __all__ = [
     "config_hash",
     "git_commit",
     "loss_trajectory",
+    "machines_text",
     "matmul_gflops",
     "provenance",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from omnivec.errors import OmnivecError
 from omnivec.experiments.ablations import run_ablations
+from omnivec.experiments.ledger import machines_text
 from omnivec.experiments.stats import Paired, mean_std, paired
 from omnivec.training import checkpoint as ckpt
 
@@ -293,11 +294,7 @@ def _scarce_walls(runs: list[dict[str, Any]]) -> str:
     """Mean wall time per seed, and the machines the parts ran on (threads, measured fp32 matmul speed)."""
     pt = [sum(r["pretrain_wall_s"].values()) for r in runs if r["pretrain_wall_s"]]
     ft = [sum(r["wall_s"].values()) for r in runs]
-    machines = sorted({tuple(m) for r in runs for m in r["machines"]})
-    threads = sorted({m[0] for m in machines})
-    low, high = min((m[1] for m in machines), default=0), max((m[1] for m in machines), default=0)
-    speed = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
-    where = f"{'/'.join(map(str, threads))} CPU threads, fp32 matmul {speed} GFLOP/s" if machines else "CPU"
+    where = machines_text(m for r in runs for m in r["machines"])
     pre = f"pretraining {sum(pt) / len(pt) / 60:.1f} min, " if pt else ""
     return f"Wall time per seed on {where}: {pre}fine-tuning rows {sum(ft) / len(ft) / 60:.1f} min (all fractions)."
 

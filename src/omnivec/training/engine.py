@@ -252,8 +252,12 @@ class Engine:
             (loss / self.cfg.grad_accum).backward()
         return loss.item(), logs, n_samples
 
-    def fit(self) -> TrainState:
+    def fit(self, stop_at: int = 0) -> TrainState:
+        """Train to ``cfg.max_steps``, or stop after step ``stop_at`` (> 0) with a checkpoint there: the schedule is
+        still the full run's, so resuming the folder later continues it as if it had never stopped (a long run
+        trained in pieces, e.g. the ledger parts of ``reproduce-unival``)."""
         cfg = self.cfg
+        end = min(cfg.max_steps, stop_at) if stop_at > 0 else cfg.max_steps
         self.objective.train()
         bar = tqdm(
             total=cfg.max_steps,
@@ -263,7 +267,7 @@ class Engine:
             desc="train",
         )
         window_t, window_n = time.perf_counter(), 0
-        while self.state.step < cfg.max_steps and not (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds):
+        while self.state.step < end and not (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds):
             step = self.state.step
             t0 = time.perf_counter()
             lr = lr_at(step, cfg, self.state.elapsed)
@@ -298,7 +302,7 @@ class Engine:
             loss_mean = sum(losses) / len(losses)
             if not math.isfinite(loss_mean):
                 raise FloatingPointError(f"loss became {loss_mean} at step {step}; lower --lr or check the data")
-            last = self.state.step == cfg.max_steps or (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds)
+            last = self.state.step == end or (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds)
             if self.state.step % cfg.log_every == 0 or last:
                 dt = time.perf_counter() - window_t
                 rec = {

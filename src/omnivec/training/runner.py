@@ -137,6 +137,7 @@ def run_job(
     seed: int | None = None,
     progress: bool = True,
     device: str | torch.device | None = "auto",
+    stop_at: int = 0,
 ) -> dict[str, Any]:
     """Run the job ``build`` makes into the run folder ``out`` and return its results (``{}`` off the main rank).
 
@@ -144,7 +145,8 @@ def run_job(
     loads from ``out``) the model and returns the :class:`Job`. ``seed`` seeds Python, NumPy and torch first
     (None: not seeded, e.g. on resume, where the train state restores the random state). ``device``: ``"auto"``
     (this rank's CUDA device when present, else the CPU) or a torch device string (see
-    :func:`omnivec.training.engine.rank_device`)."""
+    :func:`omnivec.training.engine.rank_device`). ``stop_at`` > 0: stop after that step, resumable
+    (:meth:`omnivec.training.engine.Engine.fit`)."""
     out = Path(out)
     info = init_distributed(device)
     target = rank_device(device, info.local_rank)  # a device that is not there fails before any work
@@ -154,7 +156,7 @@ def run_job(
     if lock is not None:
         lock.acquire()
     try:
-        return _run_locked(out, build, info, target, resume, seed, progress)
+        return _run_locked(out, build, info, target, resume, seed, progress, stop_at)
     finally:
         if lock is not None:
             if created and [p.name for p in out.iterdir()] == [lock.path.name]:
@@ -171,6 +173,7 @@ def _run_locked(
     resume: bool,
     seed: int | None,
     progress: bool,
+    stop_at: int = 0,
 ) -> dict[str, Any]:
     state_path = out / ckpt.TRAIN_STATE
     if info.is_main:
@@ -206,7 +209,7 @@ def _run_locked(
         engine.save_checkpoint()  # the folder is loadable and resumable from the first moment
         if info.is_main and job.fresh_files is not None:
             job.fresh_files(out)
-    engine.fit()
+    engine.fit(stop_at)
     engine.report_unfinished_epochs()
     if not info.is_main:
         return {}

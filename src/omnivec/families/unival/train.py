@@ -168,11 +168,13 @@ def fit(
     progress: bool = True,
     eval_limit: int = 0,
     device: str = "auto",
+    stop_at: int = 0,
 ) -> dict[str, Any]:
     """Train on the training splits of the data ``load`` returns (after the run folder check and the seeding,
     on every rank) with the curriculum of the config's ``stage1_steps``, save the run folder, evaluate the test
     splits (:func:`omnivec.training.runner.run_job`). ``resume``: ``load`` reads the model and config from ``out``, and
-    training continues from its train state."""
+    training continues from its train state. ``stop_at`` > 0: stop after that step, resumable (a long run in
+    pieces)."""
 
     def build(info: DistInfo) -> Job:
         model, cfg, data = load(info)
@@ -191,21 +193,27 @@ def fit(
             title="UnIVAL training loss",
         )
 
-    return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device)
+    return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device, stop_at=stop_at)
 
 
 def resume_run(
-    out: str | Path, max_steps: int = 0, progress: bool = True, eval_limit: int = 0, device: str = "auto"
+    out: str | Path,
+    max_steps: int = 0,
+    progress: bool = True,
+    eval_limit: int = 0,
+    device: str = "auto",
+    stop_at: int = 0,
 ) -> dict[str, Any]:
     """Continue a stopped pretraining or fine-tuning run from the train state in ``out``, bit for bit. The
-    folder's config is authoritative (tasks, TSV files, curriculum, schedule); ``max_steps`` can only extend."""
+    folder's config is authoritative (tasks, TSV files, curriculum, schedule); ``max_steps`` can only extend.
+    ``stop_at`` > 0: stop again after that step."""
 
     def load(info: DistInfo) -> Loaded:
         model, cfg = load_unival(out)
         cfg.train.max_steps = max(cfg.train.max_steps, max_steps)
         return model, cfg, build_data(cfg, cfg.tasks)
 
-    return fit(out, load, resume=True, progress=progress, eval_limit=eval_limit, device=device)
+    return fit(out, load, resume=True, progress=progress, eval_limit=eval_limit, device=device, stop_at=stop_at)
 
 
 def _with_tsv(names: Sequence[str], cfg: UnivalRunConfig) -> list[str]:
@@ -222,13 +230,15 @@ def pretrain(
     eval_limit: int = 0,
     resume: bool = False,
     device: str = "auto",
+    stop_at: int = 0,
 ) -> dict[str, Any]:
     """Multitask pretraining with the curriculum (``cfg.stage1_steps`` image-text steps first) on ``tasks``
     (default: the derived stage 1 and 2 tasks, or only the tasks of the TSV files and manifests when ``cfg.tsv``
     or ``cfg.manifest`` has files). ``resume`` continues the run in ``out`` (see :func:`resume_run`; ``cfg``
-    only extends its steps). ``device``: see :func:`omnivec.training.runner.run_job`."""
+    only extends its steps). ``device``: see :func:`omnivec.training.runner.run_job`. ``stop_at`` > 0: stop after
+    that step with the full run's schedule, to be continued by a resume (:meth:`omnivec.training.engine.Engine.fit`)."""
     if resume or elastic_restart(out):  # torchrun --max-restarts relaunched the fresh command
-        return resume_run(out, cfg.train.max_steps, progress, eval_limit, device)
+        return resume_run(out, cfg.train.max_steps, progress, eval_limit, device, stop_at)
 
     def load(info: DistInfo) -> Loaded:
         names = _with_tsv(tasks or ([] if cfg.tsv or cfg.manifest else [*STAGE1, *STAGE2]), cfg)
@@ -244,7 +254,7 @@ def pretrain(
             init_encoders(model, cfg.encoder_init, print if progress and info.is_main else lambda _: None)
         return model, cfg, data
 
-    return fit(out, load, seed=cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device)
+    return fit(out, load, seed=cfg.train.seed, progress=progress, eval_limit=eval_limit, device=device, stop_at=stop_at)
 
 
 def load_parent(parent: str | Path) -> tuple[UnivalModel, UnivalRunConfig]:
