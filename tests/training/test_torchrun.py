@@ -23,9 +23,9 @@ from omnivec.api.pretrain import pretrain
 
 out = sys.argv[1]
 orig = Engine.fit
-def fit(self):
+def fit(self, stop_at=0):
     before = {k: v.clone() for k, v in self.model.state_dict().items()}
-    st = orig(self)
+    st = orig(self, stop_at)
     torch.save({"before": before, "after": self.model.state_dict(), "world": self.dist.world_size,
                 "ddp": type(self.wrapped).__name__}, f"{out}/rank{self.dist.rank}.pt")
     return st

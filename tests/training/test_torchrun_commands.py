@@ -46,9 +46,9 @@ def audit(event, args):
 
 sys.addaudithook(audit)
 orig = Engine.fit
-def fit(self):
+def fit(self, stop_at=0):
     before = {k: v.clone() for k, v in self.model.state_dict().items()}
-    state = orig(self)
+    state = orig(self, stop_at)
     tok = getattr(self.model, "tokenizer", None)
     torch.save({"before": before, "after": self.model.state_dict(), "world": self.dist.world_size,
                 "ddp": type(self.wrapped).__name__, "samples": state.samples,
