@@ -74,10 +74,17 @@ def main() -> None:
     ap.add_argument("--results", default="results/byo-pretrain")
     ap.add_argument("--pretrain-args", default="", help="extra `omnivec pretrain` flags (a study, not the bar)")
     ap.add_argument("--note", default="", help="a line kept in the record (e.g. what else ran beside it)")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep --work and skip each command whose run is complete (an interrupted session); its wall time is "
+        "then recorded as null and the step named under 'resumed'",
+    )
     a = ap.parse_args()
     prov, load_start = provenance(), os.getloadavg()[0]  # the code that runs, and how busy the machine was
     work = Path(a.work)
-    shutil.rmtree(work, ignore_errors=True)
+    if not a.resume:
+        shutil.rmtree(work, ignore_errors=True)
     splits = load_dataset(a.dataset, os.environ.get("OMNIVEC_DATA") or None)
     names = list(splits.class_names) or [f"class{i}" for i in range(10)]
     order = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(a.seed)).tolist()
@@ -90,19 +97,30 @@ def main() -> None:
             counts[int(y)] += 1
         if len(labelled) == a.per_class * len(names):
             break
-    export_image_folder([(s, 0) for s, _ in unlabelled], ["all"], work / "unlabelled-tmp")
-    (work / "unlabelled-tmp" / "all").rename(work / "unlabelled")  # flat: no class subfolders
-    export_image_folder(labelled, names, work / "labelled")
-    export_image_folder([splits.test[i] for i in range(a.val)], names, work / "val")
+    if not (a.resume and (work / "val").is_dir()):  # the export is the same for the same --seed
+        shutil.rmtree(work, ignore_errors=True)
+        export_image_folder([(s, 0) for s, _ in unlabelled], ["all"], work / "unlabelled-tmp")
+        (work / "unlabelled-tmp" / "all").rename(work / "unlabelled")  # flat: no class subfolders
+        export_image_folder(labelled, names, work / "labelled")
+        export_image_folder([splits.test[i] for i in range(a.val)], names, work / "val")
 
     data = ["--train", str(work / "labelled"), "--val", str(work / "val")]
-    pt_s = omnivec("pretrain", "--train", str(work / "unlabelled"), "--out", str(work / "pt"), *a.pretrain_args.split())
-    ft_s = omnivec("finetune", str(work / "pt"), *data, "--out", str(work / "ft"))
-    sc_s = omnivec("train", *data, "--out", str(work / "scratch"))
+    resumed: list[str] = []
+
+    def step(name: str, done: str, *args: str) -> float | None:
+        if a.resume and (work / name / done).is_file():
+            resumed.append(name)
+            return None
+        shutil.rmtree(work / name, ignore_errors=True)  # a half-written run starts over
+        return omnivec(*args, "--out", str(work / name))
+
+    pt_s = step("pt", "pretrain.json", "pretrain", "--train", str(work / "unlabelled"), *a.pretrain_args.split())
+    ft_s = step("ft", "eval.json", "finetune", str(work / "pt"), *data)
+    sc_s = step("scratch", "eval.json", "train", *data)
     ft, sc = score(work / "ft"), score(work / "scratch")
     runs = {"pretrained": work / "pt", "finetuned": work / "ft", "scratch": work / "scratch"}
     probe = probes(runs, labelled, [splits.test[i] for i in range(a.val)])
-    met = ft - sc >= 0.05 and pt_s <= 1200
+    met = ft - sc >= 0.05 and pt_s is not None and pt_s <= 1200
     rec = {
         "dataset": a.dataset,
         "unlabelled": a.unlabelled,
@@ -115,15 +133,17 @@ def main() -> None:
         "gain": ft - sc,
         "probe_with_labelled": probe,
         "wall_s": {"pretrain": pt_s, "finetune": ft_s, "train": sc_s},
+        "resumed": resumed,
         "load_avg_1min": {"start": load_start, "end": os.getloadavg()[0]},
         "bar_met": met,
         "note": a.note,
         **prov,
     }
     print(f"{a.dataset}: {a.unlabelled} unlabelled PNGs, {len(labelled)} labelled, {a.val} held out")
-    print(f"  omnivec pretrain (defaults): {pt_s:.0f} s wall")
-    print(f"  omnivec finetune PT (defaults): {ft:.4f}   ({ft_s:.0f} s)")
-    print(f"  omnivec train, same 80 images (defaults): {sc:.4f}   ({sc_s:.0f} s)")
+    secs = {name: "resumed" if s is None else f"{s:.0f} s" for name, s in [("pt", pt_s), ("ft", ft_s), ("sc", sc_s)]}
+    print(f"  omnivec pretrain (defaults): {secs['pt']} wall")
+    print(f"  omnivec finetune PT (defaults): {ft:.4f}   ({secs['ft']})")
+    print(f"  omnivec train, same 80 images (defaults): {sc:.4f}   ({secs['sc']})")
     for name, p in probe.items():
         print(f"  probe with the {len(labelled)} labels, {name} features: linear {p['linear']:.4f}, knn {p['knn']:.4f}")
     print(f"  gain {ft - sc:+.4f}; bar (>= +0.05, pretraining <= 1200 s): {'met' if met else 'NOT met'}")
