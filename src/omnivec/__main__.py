@@ -1,7 +1,5 @@
 """``python -m omnivec``: the same command line as ``omnivec``."""
 
-import sys
+from omnivec.cli import entry
 
-from omnivec.cli import main
-
-sys.exit(main())
+entry()

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow  # several 2-process torchrun runs (make test-slow
 
 SCRIPT = """
 import os, signal, sys
-from omnivec.cli import main
+from omnivec.cli import entry
 from omnivec.training.engine import Engine
 
 kill_at = int(os.environ.get("KILL_AT", "0"))
@@ -39,7 +39,7 @@ def micro_step(self, names, sync):
         os.kill(os.getpid(), signal.SIGKILL)
     return orig(self, names, sync)
 Engine._micro_step = micro_step
-sys.exit(main(sys.argv[1:]))
+entry(sys.argv[1:])
 """
 
 TRAIN = ["train", "--tasks", "shapes,topics", "--preset", "tiny", "--num-train", "64", "--num-test", "8"]

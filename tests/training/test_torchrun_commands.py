@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow  # 2-process torchrun runs of every training comma
 SCRIPT = """
 import hashlib, json, os, sys
 import torch
-from omnivec.cli import main
+from omnivec.cli import finish, main
 from omnivec.training.engine import Engine
 
 out, dump = os.path.abspath(sys.argv[1]), sys.argv[2]
@@ -59,7 +59,7 @@ Engine.fit = fit
 code = main(sys.argv[3:])
 with open(f"{dump}/rank{os.environ['RANK']}.writes.json", "w") as f:
     json.dump(writes, f)
-sys.exit(code)
+finish(code)
 """
 
 UNIVAL = ["--num-bins", "16", "--image-size", "16", "--batch-size", "2", "--eval-limit", "2", "--quiet"]

@@ -97,7 +97,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = DEBUG_FLAG in args_list or os.environ.get("OMNIVEC_DEBUG") == "1"
     args_list = [a for a in args_list if a != DEBUG_FLAG]  # accepted anywhere, not only before the command
     args = build_parser().parse_args(args_list)
-    where = f"omnivec {args.command}"
+    return _run(args, f"omnivec {args.command}", debug)
+
+
+def finish(code: int) -> NoReturn:
+    """Exit with ``code``; a torchrun rank that succeeded leaves without the interpreter's teardown
+    (:func:`omnivec.training.engine.end_rank`, docs/scale.md)."""
+    if code == 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from omnivec.training.engine import end_rank
+
+        end_rank(code)
+    sys.exit(code)
+
+
+def entry(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``omnivec`` executable (and ``python -m omnivec``): :func:`main`, then :func:`finish`."""
+    finish(main(argv))
+
+
+def _run(args: argparse.Namespace, where: str, debug: bool) -> int:
+    """The command's exit status; a known error is one line naming what failed (the traceback with --debug)."""
     try:
         return int(args.fn(args))
     except KeyboardInterrupt:
