@@ -2,7 +2,7 @@
 ``omnivec pretrain --train DIR`` builds it): the step's median wall time, the forward's time per module, and
 torch.profiler's table of operators.
 
-    python bench/pretrain_profile.py DIR [--batch 64]
+    python bench/pretrain_profile.py DIR [--batch 64] [--stem-context visible|own] [--no-profile]
 
 Run it alone on the machine (pin one thread with ``taskset -c 0 env OMP_NUM_THREADS=1`` for a stable figure).
 """
@@ -42,6 +42,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--stem-context", choices=["visible", "own"], default="visible")
+    ap.add_argument("--no-profile", action="store_true", help="the step and forward times only")
     a = ap.parse_args()
     torch.manual_seed(0)
     cfg = preset("cpu")
@@ -49,7 +51,9 @@ def main() -> None:
     name = add_pretraining_data(cfg, a.folder)
     tasks = pretrain_tasks(prepare_tasks(cfg, cfg.tasks))
     cfg.model.tasks = []
-    mae = MaskedAutoencoder(OmniModel(cfg.model, train_tokenizer(cfg, tasks)), PretrainConfig())
+    mae = MaskedAutoencoder(
+        OmniModel(cfg.model, train_tokenizer(cfg, tasks)), PretrainConfig(stem_context=a.stem_context)
+    )
     task = tasks[name]
     batch = mae.omni.collate(task.cfg.modality, [task.splits.train[i][0] for i in range(a.batch)])
     objective = PretrainObjective(mae, {name: task.cfg.modality})
@@ -69,7 +73,10 @@ def main() -> None:
         step()
         times.append(time.perf_counter() - t)
     ms = 1000 * statistics.median(times)
-    print(f"step {ms:.1f} ms median ({a.batch / ms * 1000:.0f} samples/s, {torch.get_num_threads()} threads)")
+    print(
+        f"stem context {a.stem_context}: step {ms:.1f} ms median ({a.batch / ms * 1000:.0f} samples/s, "
+        f"{torch.get_num_threads()} threads)"
+    )
     spent = time_modules(mae)
     t = time.perf_counter()
     for _ in range(5):
@@ -78,6 +85,8 @@ def main() -> None:
     print(f"forward {1000 * forward:.1f} ms; in modules (the rest: encoder stems via masked_tokens, losses):")
     for mod, s in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  {mod:40s} {1000 * s / 5:7.1f} ms")
+    if a.no_profile:
+        return
     with profile() as prof:
         for _ in range(3):
             step()

@@ -55,6 +55,47 @@ def test_kept_tokens_never_see_hidden_pixels(modality: str) -> None:
     assert not torch.equal(m.kept, m3.kept)
 
 
+@pytest.mark.parametrize("modality", sorted(CASES))
+def test_own_patch_tokens_are_the_masked_stem_with_each_token_alone_visible(modality: str) -> None:
+    """``stem_context: own`` embeds each kept patch by itself: the very tokens the masked stem gives when that
+    token is the only visible one (so it never reads a hidden pixel, nor a kept neighbour's)."""
+    model = tiny_cnn_model()
+    enc = model.encoder(modality)
+    x = CASES[modality]()
+    torch.manual_seed(3)
+    m, grid, _ = enc.masked_tokens(EncoderInput(x), 0.6, own_patch=True)
+    B, K = m.ids_keep.shape
+    assert m.mask.shape[1] > K
+    normalised = enc._normalised(enc._padded(EncoderInput(x), expand=False)[0])
+    pos = enc.positions(grid, x.device)
+    for b in range(B):
+        for k in range(K):
+            alone = torch.zeros(1, m.mask.shape[1], dtype=torch.bool)
+            alone[0, m.ids_keep[b, k]] = True
+            fmap, _ = enc.stem(normalised[b : b + 1], alone.view(1, *grid))
+            token = fmap.flatten(2)[0, :, m.ids_keep[b, k]] + pos[m.ids_keep[b, k]]
+            torch.testing.assert_close(m.kept[b, k], token, rtol=1e-4, atol=1e-5)
+    hidden = hidden_pixels(m.mask, grid, enc.patch).expand_as(x)
+    noisy = torch.where(hidden, torch.rand_like(x) * 5, x)
+    torch.manual_seed(3)
+    m2, _, _ = enc.masked_tokens(EncoderInput(noisy), 0.6, own_patch=True)
+    assert torch.equal(m.ids_keep, m2.ids_keep)
+    torch.testing.assert_close(m.kept, m2.kept, rtol=1e-4, atol=1e-5)
+
+
+def test_pretraining_with_own_patch_stems_runs_and_refuses_an_unknown_context() -> None:
+    from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig
+    from omnivec.errors import OmnivecError
+
+    mae = MaskedAutoencoder(tiny_cnn_model(), PretrainConfig(stem_context="own"))
+    loss, _ = mae.loss("image", EncoderInput(torch.rand(2, 3, 32, 32)), 0.75)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert mae.omni.encoder("image").stem.stages[0].weight.grad is not None
+    with pytest.raises(OmnivecError, match="stem context 'near'"):
+        MaskedAutoencoder(tiny_cnn_model(), PretrainConfig(stem_context="near"))
+
+
 def test_audio_kept_tokens_never_see_hidden_frames() -> None:
     model = tiny_cnn_model()
     enc = model.encoder("audio")

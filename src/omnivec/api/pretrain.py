@@ -57,6 +57,7 @@ from omnivec.types import EncoderInput, Tokens
 DECODER_WEIGHTS = "decoder.safetensors"
 TEACHER_WEIGHTS = "teacher.safetensors"
 OBJECTIVES = ("pixels", "latent")
+STEM_CONTEXTS = ("visible", "own")
 PRETRAIN_CONFIG = "pretrain.yaml"
 
 
@@ -89,6 +90,10 @@ class PretrainConfig:
     num_masks: int = 1
     """Masks drawn per sample per step (the batch is repeated); with ``latent`` the teacher runs once for all of
     them (data2vec 2.0 uses 8-16)."""
+    stem_context: str = "visible"
+    """cnn stems of images and video: ``visible`` masks every stage, so a kept token also reads its kept
+    neighbours (the exact sparse convolution over the visible pixels, SparK); ``own`` embeds each kept patch alone,
+    a quarter of the stem's work at mask ratio 0.75 (docs/recipe.md measures both)."""
 
     def ratio(self, modality: str) -> float:
         from omnivec.nn.encoders.base import default_mask_ratio
@@ -103,6 +108,8 @@ class MaskedAutoencoder(nn.Module):
         super().__init__()
         if pcfg.objective not in OBJECTIVES:
             raise OmnivecError(f"pretraining objective {pcfg.objective!r}: expected one of {', '.join(OBJECTIVES)}")
+        if pcfg.stem_context not in STEM_CONTEXTS:
+            raise OmnivecError(f"stem context {pcfg.stem_context!r}: expected one of {', '.join(STEM_CONTEXTS)}")
         self.omni = omni
         self.pcfg = pcfg
         D = omni.cfg.embed_dim
@@ -157,7 +164,8 @@ class MaskedAutoencoder(nn.Module):
     def mask(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         """The kept tokens (modality embedding added), the token grid and the input's padding mask; the encoder
         decides how to compute kept tokens without leaking hidden ones (:meth:`Encoder.masked_tokens`)."""
-        m, grid, pad = self.omni.encoder(modality).masked_tokens(inp, ratio)
+        own = self.pcfg.stem_context == "own"
+        m, grid, pad = self.omni.encoder(modality).masked_tokens(inp, ratio, own_patch=own)
         return m._replace(kept=m.kept + self.omni.modality_embed[modality]), grid, pad
 
     def loss(self, modality: str, inp: EncoderInput, ratio: float) -> tuple[Tensor, dict[str, float]]:

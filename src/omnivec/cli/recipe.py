@@ -91,9 +91,9 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     if a.resume:
         refuse_changed_flags(
             a,
-            (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "train", "objective", "num_masks"),
+            (*RECIPE_SETTINGS, "mask_ratio", "no_mixing", "init", "train", "objective", "num_masks", "stem_context"),
             ("steps",),
-            defaults={"objective": "pixels", "num_masks": 1},
+            defaults={"objective": "pixels", "num_masks": 1, "stem_context": "visible"},
         )
     elif not a.tasks and not a.train:
         raise OmnivecError("pretrain: pass --tasks NAME[,NAME...] and/or --train DIR")
@@ -115,6 +115,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         decoder_depth=a.decoder_depth,
         objective=a.objective,
         num_masks=a.num_masks,
+        stem_context=a.stem_context,
     )
     s = pretrain(
         cfg, a.out, pcfg, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init, probe=not a.no_probe
@@ -266,6 +267,13 @@ def register(sub: Any) -> None:
         help="pixels: reconstruct the input (MAE); latent: predict an EMA teacher's features (data2vec 2.0)",
     )
     p.add_argument("--num-masks", type=positive_int, default=1, help="masks per sample per step (multi-mask)")
+    p.add_argument(
+        "--stem-context",
+        choices=["visible", "own"],
+        default="visible",
+        help="cnn stems (image, video): a kept token reads its kept neighbours (visible), or its own patch only "
+        "(own: a quarter of the stem's work)",
+    )
     p.add_argument(
         "--no-probe", action="store_true", help="skip the closing linear-probe/k-NN check against random weights"
     )

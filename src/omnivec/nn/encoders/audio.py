@@ -206,7 +206,11 @@ class AudioEncoder(Encoder):
         valid = ~self._pad(grid, patches).view(-1, *grid)
         return self._tokens(self._embed(spec, valid), patches)
 
-    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+    def masked_tokens(
+        self, inp: EncoderInput, ratio: float, own_patch: bool = False
+    ) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+        """The cnn stem masks every stage (``own_patch`` is not taken here: a padded spectrogram's patches are
+        masked by length, not embedded alone)."""
         if self.cfg.stem != "cnn":
             return super().masked_tokens(inp, ratio)
         spec, patches = self.spectrogram(inp)

@@ -115,11 +115,14 @@ class Encoder(nn.Module):
         when the size must come from the run's data."""
         return None
 
-    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+    def masked_tokens(
+        self, inp: EncoderInput, ratio: float, own_patch: bool = False
+    ) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         """Masked pretraining's view of a batch: the kept tokens of a random mask (no positions-only leak of a
         hidden input into a kept token), the token grid and the padding mask. This default embeds every token
         and keeps a random subset, which is leak-free when each token depends on its own input only; encoders
-        whose tokens mix neighbours (convolutions) override it."""
+        whose tokens mix neighbours (convolutions) override it. ``own_patch``: a stem that mixes neighbours
+        embeds each kept token from its own input alone, where the encoder can (image and video cnn stems)."""
         tokens = self(inp)
         return random_masking(tokens.x, ratio, tokens.pad_mask), tokens.grid, tokens.pad_mask
 
@@ -140,7 +143,9 @@ class Unmaskable:
 
     maskable: ClassVar[bool] = False
 
-    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+    def masked_tokens(
+        self, inp: EncoderInput, ratio: float, own_patch: bool = False
+    ) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         raise OmnivecError(
             f"{type(self).__name__} cannot be used in masked pretraining: its tokens mix neighbouring inputs, so "
             "kept tokens would see hidden ones; pretrain with the patch/cnn-stem encoders instead"

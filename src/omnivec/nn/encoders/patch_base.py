@@ -206,13 +206,17 @@ class PatchEncoder(Encoder):
     def token_grid(self, inp: EncoderInput) -> tuple[int, ...]:
         return tuple(math.ceil(s / p) for s, p in zip(self._input(inp).shape[2:], self.patch))
 
-    def masked_tokens(self, inp: EncoderInput, ratio: float) -> tuple[Masked, tuple[int, ...], Tensor | None]:
+    def masked_tokens(
+        self, inp: EncoderInput, ratio: float, own_patch: bool = False
+    ) -> tuple[Masked, tuple[int, ...], Tensor | None]:
         """The kept tokens of a random mask, computed so that no kept token depends on a hidden pixel: per-patch
-        stems embed only the kept patches; the cnn stem masks every stage; the overlapping ``conv`` stem is not
-        leak-free and gathers after embedding everything (documented)."""
+        stems embed only the kept patches; the cnn stem masks every stage, so a kept token also reads its kept
+        neighbours, or with ``own_patch`` embeds each kept patch alone (its neighbours read as hidden: a quarter
+        of the stem's work at mask ratio 0.75, docs/recipe.md); the overlapping ``conv`` stem is not leak-free
+        and gathers after embedding everything (documented)."""
         grid = self.token_grid(inp)
         B = inp.data.shape[0]
-        if self.cfg.stem in PER_PATCH_STEMS:
+        if self.cfg.stem in PER_PATCH_STEMS or (own_patch and self.cfg.stem == "cnn"):
             m = sample_mask(B, math.prod(grid), ratio, None, inp.data.device)
             return m._replace(kept=self.embed_kept(inp, m.ids_keep)), grid, None
         if self.cfg.stem == "cnn":
@@ -225,15 +229,18 @@ class PatchEncoder(Encoder):
         return random_masking(tokens.x, ratio, tokens.pad_mask), tokens.grid, tokens.pad_mask
 
     def embed_kept(self, inp: EncoderInput, ids_keep: Tensor) -> Tensor:
-        """(B, K, D) tokens of the patches at ``ids_keep`` (B, K): equal to ``forward(inp).x`` gathered there
-        (per-patch stems only)."""
-        x = self._normalised(self._padded(inp)[0])
+        """(B, K, D) tokens of the patches at ``ids_keep`` (B, K), each patch embedded as a tiny input of its own.
+        For per-patch stems this equals ``forward(inp).x`` gathered there; for the cnn stem it equals the masked
+        stem's tokens when each kept token's neighbours are hidden (the stem's convolutions read zeros past the
+        patch, as they read a hidden neighbour)."""
+        cnn = self.cfg.stem == "cnn"
+        x = self._normalised(self._padded(inp, expand=not cnn)[0])
         C = x.shape[1]
         grid = tuple(s // p for s, p in zip(x.shape[2:], self.patch))
         patches = patchify(x, self.patch)  # (B, N, prod(patch) * C), values ordered (patch axes..., C)
         B, K = ids_keep.shape
         kept = patches.gather(1, ids_keep[..., None].expand(-1, -1, patches.shape[-1]))
         kept = kept.reshape(B * K, *self.patch, C).movedim(-1, 1)  # each kept patch as a tiny input
-        y = self.proj(kept).reshape(B, K, self.embed_dim)
+        y = (self.stem(kept)[0] if cnn else self.proj(kept)).reshape(B, K, self.embed_dim)
         pos = self.positions(grid, x.device)  # (N, D)
         return y + pos[ids_keep]
