@@ -9,7 +9,15 @@ import pytest
 import torch
 import yaml
 
-from omnivec.api.merge import average, interpolate, interpolation_grid, merge_runs, task_arithmetic, ties_merge
+from omnivec.api.merge import (
+    average,
+    dare_merge,
+    interpolate,
+    interpolation_grid,
+    merge_runs,
+    task_arithmetic,
+    ties_merge,
+)
 from omnivec.errors import OmnivecError
 from omnivec.training.checkpoint import load_weights, save_weights
 
@@ -158,3 +166,52 @@ def test_merge_runs_refuses_different_architectures(tmp_path: Path) -> None:
         merge_runs([ra], tmp_path / "t", method="ties")
     with pytest.raises(OmnivecError, match="exactly 2"):
         merge_runs([ra], tmp_path / "t")
+
+
+# ------------------------------------------------------------------------------------------------------- DARE
+
+
+def test_dare_at_density_one_is_task_arithmetic_or_ties() -> None:
+    pre, fts = state(0), [state(1), state(2)]
+    assert all(bits_equal(dare_merge(pre, fts, 1.0)[k], task_arithmetic(pre, fts)[k]) for k in pre)
+    electing = dare_merge(pre, fts, 1.0, elect_sign=True)
+    assert all(bits_equal(electing[k], ties_merge(pre, fts, 1.0)[k]) for k in pre)
+
+
+def test_dare_drops_a_share_and_rescales_the_rest_unbiased() -> None:
+    """Each entry of the task vector is 0 or tau / density; about 1 - density of them are 0, and over seeds the
+    merge averages to the task vector itself (DARE's expectation argument)."""
+    pre = {"w": torch.zeros(200, 50)}
+    ft = {"w": torch.randn(200, 50, generator=torch.Generator().manual_seed(3))}
+    out = dare_merge(pre, [ft], density=0.3, seed=7)["w"]
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.3) < 0.02
+    torch.testing.assert_close(out[kept], ft["w"][kept] / 0.3)
+    assert torch.equal(out, dare_merge(pre, [ft], density=0.3, seed=7)["w"])  # seeded
+    assert not torch.equal(out, dare_merge(pre, [ft], density=0.3, seed=8)["w"])
+    mean = torch.stack([dare_merge(pre, [ft], density=0.3, seed=s)["w"] for s in range(200)]).mean(0)
+    assert (mean - ft["w"]).abs().mean() < 0.1 * ft["w"].abs().mean()
+
+
+def test_dare_keeps_integer_buffers_and_refuses_a_bad_density() -> None:
+    pre, fts = state(0), [state(1)]
+    out = dare_merge(pre, fts, 0.5)
+    assert torch.equal(out["steps"], pre["steps"]) and torch.equal(out["mask"], pre["mask"])
+    with pytest.raises(OmnivecError, match="DARE density"):
+        dare_merge(pre, fts, 0.0)
+
+
+def test_dare_run_folders_record_density_and_seed(tmp_path: Path) -> None:
+    runs = {}
+    for name, seed in (("pre", 0), ("a", 1), ("b", 2)):
+        runs[name] = tmp_path / name
+        runs[name].mkdir()
+        save_weights({k: v for k, v in state(seed).items()}, runs[name] / "model.safetensors")
+        (runs[name] / "config.yaml").write_text(yaml.safe_dump({"model": {"embed_dim": 4}}))
+    out = merge_runs([runs["a"], runs["b"]], tmp_path / "m", "dare_ties", pretrained=runs["pre"], seed=3)
+    info = json.loads((out / "merge.json").read_text())
+    assert info["method"] == "dare_ties" and info["params"] == {"density": 0.5, "scale": 1.0, "seed": 3}
+    expected = dare_merge(state(0), [state(1), state(2)], 0.5, seed=3, elect_sign=True)
+    assert torch.equal(load_weights(out / "model.safetensors")["w"], expected["w"])
+    with pytest.raises(OmnivecError, match="density is for ties, dare, dare_ties"):
+        merge_runs([runs["a"], runs["b"]], tmp_path / "avg", "average", density=0.5)

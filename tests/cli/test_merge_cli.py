@@ -206,6 +206,8 @@ def test_task_arithmetic_of_three_runs_over_a_lambda_grid(runs: dict[str, Path],
         ("abc", ["--method", "average", "--alpha", "0.5"], "--alpha weighs two runs"),
         ("a", [], "merge takes two or more run folders, got 1"),
         ("ab", ["--alpha", "2"], "expected values in [0, 1]"),
+        ("ab", ["--density", "0.5"], "--density is for ties, dare and dare-ties, not --method linear"),
+        ("ab", ["--method", "dare"], "dare needs the pretrained run folder"),
     ],
 )
 def test_a_refused_merge_writes_nothing(
@@ -221,3 +223,40 @@ def test_a_refused_merge_writes_nothing(
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert sorted(tmp_path.iterdir()) == [], "a refused merge leaves no folder"
+
+
+# ------------------------------------------------------------------------------------- methods as they are named
+
+
+def test_average_of_two_runs_is_one_soup_not_a_grid(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "soup"
+    assert main(["merge", str(runs["a"]), str(runs["b"]), "--method", "average", "--out", str(out)]) == 0
+    assert (out / ckpt.WEIGHTS).is_file() and not list(out.glob("alpha_*"))
+    a, b, m = _weights(runs["a"]), _weights(runs["b"]), _weights(out)
+    k = "decoder.blocks.0.mlp.fc1.weight"
+    assert torch.allclose(m[k], (a[k] + b[k]) / 2, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["ties", "dare", "dare-ties"])
+def test_density_and_seed_reach_the_merge(runs: dict[str, Path], tmp_path: Path, method: str) -> None:
+    from omnivec.api.merge import dare_merge, ties_merge
+
+    three = [str(runs[n]) for n in "ab"]
+    out = tmp_path / "m"
+    argv = ["merge", *three, "--method", method, "--pretrained", str(runs["pre"]), "--alpha", "1"]
+    assert main([*argv, "--density", "0.3", "--seed", "5", "--out", str(out)]) == 0
+    pre, a, b = (_weights(runs[n]) for n in ("pre", "a", "b"))
+    expected = (
+        ties_merge(pre, [a, b], 0.3)
+        if method == "ties"
+        else dare_merge(pre, [a, b], 0.3, seed=5, elect_sign=method == "dare-ties")
+    )
+    m = _weights(out)
+    assert all(torch.equal(m[k], expected[k]) for k in expected)
+
+
+def test_the_cli_offers_every_merge_method() -> None:
+    from omnivec.cli.unival import MERGE_METHODS
+    from omnivec.families.unival.merging import METHOD_NAMES
+
+    assert list(METHOD_NAMES) == MERGE_METHODS

@@ -3,6 +3,9 @@ padded batch equals its samples one by one; the API (embed, predict) and clear e
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +107,24 @@ def test_meta_tokens_and_modality_embedding_are_per_modality(tokenizer) -> None:
     assert set(model.meta_tokens) == {"image", "video", "audio", "text", "points"}
     feats = model.forward_features("image", model.collate("image", sample_inputs()["image"]))
     assert feats.x.shape[1] == 4 + 4  # cls + 3 meta + (16/8)^2 tokens
+
+
+def test_a_class_map_comes_back_at_its_input_s_size(model: OmniModel, tmp_path: Path) -> None:
+    """A file read at the run's size (resized) gets its class map at the file's own size: the logits resized
+    bilinearly, then the argmax; ``sizes`` names another size, None keeps the model's."""
+    import torch.nn.functional as F
+    from PIL import Image
+
+    model.task("seg").input_shape = [3, 16, 16]  # trained on 16 x 16 samples: files are read at that size
+    path = tmp_path / "tall.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 24, 3)) * 255).astype(np.uint8)).save(path)
+    (native,) = model.predict("seg", [path], sizes=[None])
+    (mask,) = model.predict("seg", [path])
+    assert native.shape != (40, 24) and mask.shape == (40, 24) and mask.dtype == torch.long
+    model.eval()
+    with torch.no_grad():
+        logits = model("seg", model._as_input("image", [path], "seg")).logits
+    expected = F.interpolate(logits, size=(40, 24), mode="bilinear", align_corners=False).argmax(1)[0]
+    assert torch.equal(mask, expected)
+    (other,) = model.predict("seg", [path], sizes=[(8, 12)])
+    assert other.shape == (8, 12)

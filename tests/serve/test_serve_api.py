@@ -282,3 +282,26 @@ def test_unival_generation_options_per_request(unival: Any, runs: dict[str, Path
     for field, value in (("beam", "0"), ("beam", "1000"), ("no_repeat_ngram", "-1"), ("length_penalty", "nan")):
         r = unival.post("/generate", files={"file": ("o.png", data)}, data={"task": "caption", field: value})
         assert r.status_code == 400 and field in r.json()["error"], (field, r.json())
+
+
+def test_a_segmentation_upload_gets_its_class_map_at_the_upload_s_size(tmp_path: Path) -> None:
+    """The server reads an upload at the run's size, as files are; the class map comes back at the upload's size,
+    the same map ``model.predict`` gives for the file."""
+    from PIL import Image
+
+    from omnivec.cli import main
+
+    run = tmp_path / "run"
+    argv = ["train", "--tasks", "scenes", "--preset", "tiny", "--steps", "1", "--num-train", "8", "--num-test", "4"]
+    assert main([*argv, "--log-formats", "none", "--quiet", "--out", str(run)]) == 0
+    model = omnivec.load(run, "cpu")
+    read_at = model.task("scenes").input_shape[-2:]
+    path = tmp_path / "wide.png"
+    Image.fromarray((np.random.default_rng(1).random((24, 56, 3)) * 255).astype(np.uint8)).save(path)
+    assert list(read_at) != [24, 56]
+    with TestClient(create_app(run, ServeConfig(device="cpu"))) as c:
+        r = c.post("/predict/scenes", files={"file": ("wide.png", path.read_bytes())})
+    assert r.status_code == 200, r.text
+    mask = r.json()["prediction"]
+    assert (len(mask), len(mask[0])) == (24, 56)
+    assert mask == model.predict("scenes", [path])[0].tolist()

@@ -64,7 +64,16 @@ finish(code)
 
 UNIVAL = ["--num-bins", "16", "--image-size", "16", "--batch-size", "2", "--eval-limit", "2", "--quiet"]
 OMNIVEC = ["--num-train", "16", "--num-test", "8", "--batch-size", "4", "--quiet"]
-UNIVAL_FILES = {"config.yaml", "eval.json", "loss.png", "metrics.jsonl", "model.safetensors", "tokenizer.json"}
+UNIVAL_FILES = {
+    "config.yaml",
+    "eval.json",
+    "loss.png",
+    "metrics.jsonl",
+    "metrics.csv",
+    "model.safetensors",
+    "tokenizer.json",
+}
+UNIVAL_FILES |= {"tensorboard"}  # train.log_formats: both by default
 
 
 def torchrun(tmp: Path, out: Path, argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -7,6 +7,10 @@
 - :func:`task_arithmetic` — θ = θ_pre + scale · Σ_i (θ_i − θ_pre) (Ilharco et al., 2023).
 - :func:`ties_merge` — TIES-merging (Yadav et al., 2023): trim every task vector to its top ``density``
   fraction by magnitude, elect a sign per parameter by summed mass, average the values that agree with it.
+- :func:`dare_merge` — DARE (Yu et al., 2024, "Language Models are Super Mario"): drop each entry of every task
+  vector with probability 1 − ``density`` and rescale the kept ones by 1 / ``density`` (so each task vector is
+  unchanged in expectation), then add them as task arithmetic does (mergekit's ``dare_linear``) or, with
+  ``elect_sign``, elect signs and take the disjoint mean as TIES does (``dare_ties``). The drops are seeded.
 
 Rules shared by all of them, and where they differ from UnIVAL's averaging script:
 - every state must have the same keys, shapes and dtypes, else :class:`OmnivecError` names the offending keys;
@@ -24,7 +28,8 @@ import fnmatch
 import json
 import math
 import shutil
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +51,12 @@ from omnivec.training.checkpoint import (
 )
 
 State = Mapping[str, Tensor]
-METHODS = ("interpolate", "average", "task_arithmetic", "ties")
+METHODS = ("interpolate", "average", "task_arithmetic", "ties", "dare", "dare_ties")
+TASK_VECTOR_METHODS = ("task_arithmetic", "ties", "dare", "dare_ties")
+"""Methods that merge task vectors (fine-tuned − pretrained), so they need the pretrained run."""
+DEFAULT_DENSITY = {"ties": 0.2, "dare": 0.5, "dare_ties": 0.5}
+"""The share of each task vector kept when none is given: TIES's top 20 % by magnitude (the paper's k = 20),
+DARE's random half (mergekit's examples; the DARE paper drops up to 90 % of a large language model's deltas)."""
 MERGE_INFO = "merge.json"
 
 
@@ -123,14 +133,26 @@ def task_arithmetic(
     pretrained: State, finetuned: Sequence[State], scale: float = 1.0, skip: Sequence[str] = ()
 ) -> dict[str, Tensor]:
     """θ_pre + scale · Σ_i (θ_i − θ_pre). Scale 0 returns the pretrained values exactly."""
+    return _task_vectors(pretrained, finetuned, scale, skip, lambda _k, taus: taus.sum(0))
+
+
+def _task_vectors(
+    pretrained: State,
+    finetuned: Sequence[State],
+    scale: float,
+    skip: Sequence[str],
+    combine: Callable[[str, Tensor], Tensor],
+) -> dict[str, Tensor]:
+    """θ_pre + scale · combine(name, τ) per mergeable tensor, τ the (M, ...) stack of its task vectors θ_i − θ_pre in
+    float64; the rest (and everything at scale 0) keeps the pretrained values exactly."""
     check_compatible([pretrained, *finetuned], ["pretrained"] + [f"finetuned {i}" for i in range(len(finetuned))])
     out: dict[str, Tensor] = {}
     for k, p in pretrained.items():
         if not _mergeable(k, p, skip) or scale == 0.0:
             out[k] = p.clone()
             continue
-        delta = sum(f[k].double() - p.double() for f in finetuned)
-        out[k] = (p.double() + scale * torch.as_tensor(delta)).to(p.dtype)
+        taus = torch.stack([f[k].double() - p.double() for f in finetuned])
+        out[k] = (p.double() + scale * combine(k, taus)).to(p.dtype)
     return out
 
 
@@ -146,6 +168,19 @@ def _trim(tau: Tensor, density: float) -> Tensor:
     return kept.view_as(tau)
 
 
+def _elect_and_mean(taus: Tensor) -> Tensor:
+    """TIES's merge of (M, ...) sparsified task vectors: the sign with more total mass per entry, then the mean
+    of the non-zero values that agree with it (disjoint mean)."""
+    sign = taus.sum(0).sign()
+    agree = (taus.sign() == sign) & (taus != 0)
+    return (taus * agree).sum(0) / agree.sum(0).clamp(min=1)
+
+
+def _check_density(method: str, density: float) -> None:
+    if not 0.0 < density <= 1.0:
+        raise OmnivecError(f"{method} density is the fraction of each task vector kept, in (0, 1]; got {density}")
+
+
 def ties_merge(
     pretrained: State,
     finetuned: Sequence[State],
@@ -158,21 +193,46 @@ def ties_merge(
     Trimming is per tensor (as mergekit does), not over the whole flattened model as in the paper, so no
     model-sized vector is ever built; the two agree for a model with a single tensor.
     """
-    if not 0.0 < density <= 1.0:
-        raise OmnivecError(f"TIES density is the fraction of each task vector kept, in (0, 1]; got {density}")
-    check_compatible([pretrained, *finetuned], ["pretrained"] + [f"finetuned {i}" for i in range(len(finetuned))])
-    out: dict[str, Tensor] = {}
-    for k, p in pretrained.items():
-        if not _mergeable(k, p, skip) or scale == 0.0:
-            out[k] = p.clone()
-            continue
-        taus = torch.stack([_trim(f[k].double() - p.double(), density) for f in finetuned])  # (M, ...)
-        sign = taus.sum(0).sign()  # elected sign: the side with more total mass
-        agree = (taus.sign() == sign) & (taus != 0)
-        count = agree.sum(0).clamp(min=1)
-        merged = (taus * agree).sum(0) / count  # disjoint mean: only the agreeing, non-trimmed values
-        out[k] = (p.double() + scale * merged).to(p.dtype)
-    return out
+    _check_density("TIES", density)
+    return _task_vectors(
+        pretrained,
+        finetuned,
+        scale,
+        skip,
+        lambda _k, taus: _elect_and_mean(torch.stack([_trim(t, density) for t in taus])),
+    )
+
+
+def _drop_and_rescale(tau: Tensor, density: float, g: torch.Generator) -> Tensor:
+    """DARE on one task-vector tensor: each entry kept with probability ``density``, divided by it."""
+    if density == 1.0:
+        return tau
+    keep = torch.rand(tau.shape, generator=g, dtype=torch.float64) < density
+    return torch.where(keep, tau / density, torch.zeros((), dtype=tau.dtype))
+
+
+def dare_merge(
+    pretrained: State,
+    finetuned: Sequence[State],
+    density: float = 0.5,
+    scale: float = 1.0,
+    skip: Sequence[str] = (),
+    seed: int = 0,
+    elect_sign: bool = False,
+) -> dict[str, Tensor]:
+    """DARE: every task vector's entries dropped with probability 1 − ``density`` and the rest rescaled by
+    1 / ``density``, then θ_pre + scale · Σ_i τ̃_i, or with ``elect_sign`` θ_pre + scale · TIES's sign election and
+    disjoint mean of the τ̃_i. A tensor's drop masks depend only on ``seed`` and its name (a generator per name,
+    drawn task vector by task vector), not on the order a file lists the tensors in: the same inputs and seed
+    give the same merge however they were saved."""
+    _check_density("DARE", density)
+
+    def combine(k: str, taus: Tensor) -> Tensor:
+        g = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{k}".encode()))  # torch seeds mt19937 with 32 bits
+        kept = torch.stack([_drop_and_rescale(t, density, g) for t in taus])
+        return _elect_and_mean(kept) if elect_sign else kept.sum(0)
+
+    return _task_vectors(pretrained, finetuned, scale, skip, combine)
 
 
 # --------------------------------------------------------------------------------------------- run folders
@@ -257,16 +317,18 @@ def merge_runs(
     weights: Sequence[float] | None = None,
     pretrained: str | Path | None = None,
     scale: float = 1.0,
-    density: float = 0.2,
+    density: float | None = None,
     skip: Sequence[str] = (),
     use_ema: bool = False,
     overwrite: bool = False,
+    seed: int = 0,
 ) -> Path:
     """Merge run folders into ``out_dir``: a normal run folder (config, tokenizer, weights) + ``merge.json``.
 
     ``interpolate`` takes two runs and ``alpha``; ``average`` N runs and optional ``weights``;
-    ``task_arithmetic`` (``scale``) and ``ties`` (``density``, ``scale``) take the fine-tuned runs plus the
-    ``pretrained`` run folder they all started from. Config and tokenizer are copied from the first run.
+    ``task_arithmetic`` (``scale``), ``ties`` (``density``, ``scale``) and ``dare`` / ``dare_ties`` (``density``,
+    ``scale``, ``seed``) take the fine-tuned runs plus the ``pretrained`` run folder they all started from
+    (``density`` None: :data:`DEFAULT_DENSITY`). Config and tokenizer are copied from the first run.
     ``out_dir`` must be new or empty; with ``overwrite`` an existing folder is replaced once the merged one is
     complete (:func:`omnivec.training.checkpoint.atomic_folder`).
     """
@@ -274,17 +336,15 @@ def merge_runs(
     out = Path(out_dir)
     if method not in METHODS:
         raise OmnivecError(f"unknown merge method {method!r}; expected one of {', '.join(METHODS)}")
-    needs = {
-        "interpolate": "exactly 2",
-        "average": "at least 1",
-        "task_arithmetic": "at least 1",
-        "ties": "at least 1",
-    }
     if (method == "interpolate" and len(runs) != 2) or not runs:
-        raise OmnivecError(f"{method} needs {needs[method]} run folders, got {len(runs)}")
-    if method in ("task_arithmetic", "ties") and pretrained is None:
+        needs = "exactly 2" if method == "interpolate" else "at least 1"
+        raise OmnivecError(f"{method} needs {needs} run folders, got {len(runs)}")
+    if method in TASK_VECTOR_METHODS and pretrained is None:
         raise OmnivecError(f"{method} needs the pretrained run folder the fine-tunes started from (pretrained=...)")
-    base = [Path(pretrained)] if pretrained is not None and method in ("task_arithmetic", "ties") else []
+    if density is not None and method not in DEFAULT_DENSITY:
+        raise OmnivecError(f"{method} keeps every entry: density is for {', '.join(DEFAULT_DENSITY)}")
+    density = DEFAULT_DENSITY.get(method, 1.0) if density is None else density
+    base = [Path(pretrained)] if pretrained is not None and method in TASK_VECTOR_METHODS else []
     every = base + runs
     if out.resolve() in {r.resolve() for r in every}:
         raise OmnivecError(f"output folder {out} is one of the inputs; choose a new folder")
@@ -311,9 +371,12 @@ def merge_runs(
         merged, params = average(states, weights, skip), {"weights": list(weights) if weights else None}
     elif method == "task_arithmetic":
         merged, params = task_arithmetic(states[0], states[1:], scale, skip), {"scale": scale}
-    else:
+    elif method == "ties":
         merged = ties_merge(states[0], states[1:], density, scale, skip)
         params = {"density": density, "scale": scale}
+    else:
+        merged = dare_merge(states[0], states[1:], density, scale, skip, seed, elect_sign=method == "dare_ties")
+        params = {"density": density, "scale": scale, "seed": seed}
 
     first = runs[0]
     info = {
@@ -350,6 +413,7 @@ __all__ = [
     "average",
     "check_compatible",
     "check_same_training",
+    "dare_merge",
     "interpolate",
     "interpolation_grid",
     "load_run_weights",

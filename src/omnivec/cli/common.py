@@ -96,6 +96,7 @@ FLAG_FIELDS: dict[str, str] = {
     **{k: f"train.{k}" for k in ("max_steps", "batch_size", "lr", "seed", "checkpoint_every", "keep_checkpoints")},
     **{k: f"train.{k}" for k in ("num_workers", "grad_accum", "ema_decay", "log_every", "label_fraction")},
     "layer_decay": "train.layer_decay",
+    "log_formats": "train.log_formats",
     **{k: k for k in ("num_train", "num_test", "train_limit", "test_limit", "task_batch", "image_size")},
     "encoder_init": "encoder_init",
     "num_bins": "model.num_bins",
@@ -155,8 +156,23 @@ def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", deri
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out where it stopped, with its saved settings"
     )
+    p.add_argument(
+        "--log-formats",
+        type=_log_formats,
+        metavar="LIST",
+        help="logs beside metrics.jsonl: tensorboard,csv (the default), one of them, or none",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p)
+
+
+def _log_formats(text: str) -> list[str]:
+    from omnivec.training.logs import LOG_FORMATS
+
+    formats = [] if text.strip() == "none" else [f.strip() for f in text.split(",") if f.strip()]
+    if unknown := [f for f in formats if f not in LOG_FORMATS]:
+        raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; expected {', '.join(LOG_FORMATS)} or none")
+    return formats
 
 
 def build_run_config(a: argparse.Namespace, family: str = "omnivec") -> Any:
@@ -172,7 +188,7 @@ def build_run_config(a: argparse.Namespace, family: str = "omnivec") -> Any:
     cfg = load_config_file(a.config, fam.config_class, fam.preset, name) if a.config else fam.preset(name)
     for assignment in a.set or []:
         cfg = apply_override(cfg, assignment)
-    given = {flag: getattr(a, flag) for flag in FLAG_FIELDS if getattr(a, flag, None) not in (None, [], "")}
+    given = {flag: getattr(a, flag) for flag in FLAG_FIELDS if getattr(a, flag, None) not in (None, "")}
     if fam.limits_cap_sizes:
         given = _limits_as_sizes(cfg, given)
     for flag, value in given.items():

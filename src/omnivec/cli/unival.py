@@ -64,6 +64,8 @@ def _merge(args: argparse.Namespace) -> int:
         decoding_of(args),
         args.device,
         overwrite=args.overwrite,
+        density=args.density,
+        seed=args.seed,
     )
     if tasks:
         from omnivec.families.unival.merging import markdown_table
@@ -74,6 +76,21 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------- unival
+
+
+MERGE_METHODS = ["linear", "average", "task-arithmetic", "ties", "dare", "dare-ties"]
+"""``merge --method`` choices: families/unival/merging.METHOD_NAMES's keys, spelt here so that parsing the command
+line imports no torch (a test keeps the two equal)."""
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
 
 
 def _task_batch(text: str) -> dict[str, int]:
@@ -317,14 +334,21 @@ def register(sub: Any) -> None:
     m.add_argument(
         "--method",
         default="linear",
-        choices=["linear", "average", "task-arithmetic", "ties"],
-        help="linear/average: (1-α)·A + α·B (more than two runs: their equal-weight average); "
-        "task-arithmetic/ties: pretrained + α·Σ task vectors",
+        choices=MERGE_METHODS,
+        help="linear: (1-α)·A + α·B over the α grid; average: the equal-weight average of the runs (one model); "
+        "task-arithmetic / ties / dare / dare-ties: pretrained + λ·Σ task vectors (TIES: top --density by "
+        "magnitude, signs elected; DARE: entries dropped at random, kept ones rescaled by 1/--density)",
     )
     m.add_argument(
         "--alpha",
-        help="comma-separated α (or λ) values (default 0,0.2,0.4,0.6,0.8,1; not for the average of more than two runs)",
+        help="comma-separated α (or λ) values (default 0,0.2,0.4,0.6,0.8,1; average: none, or α-weights of two runs)",
     )
+    m.add_argument(
+        "--density",
+        type=_unit_interval,
+        help="ties, dare, dare-ties: the share of each task vector kept (default 0.2 for ties, 0.5 for dare)",
+    )
+    m.add_argument("--seed", type=non_negative_int, default=0, help="dare, dare-ties: seed of the random drops")
     m.add_argument("--pretrained", help="the run every merged run started from (task-arithmetic, ties)")
     m.add_argument("--skip", help="comma-separated name patterns kept from the first run unmerged")
     m.add_argument("--ema", action="store_true", help="merge the EMA weights where present")

@@ -134,6 +134,10 @@ class TrainConfig:
     """Seed for parameters, data order, augmentation and dropout."""
     log_every: int = 10
     """Write a metrics line every this many steps."""
+    log_formats: list[str] = field(default_factory=lambda: ["tensorboard", "csv"])
+    """Logs written beside ``metrics.jsonl`` (always written): ``tensorboard`` event files under ``tensorboard/``
+    in the run folder (``tensorboard --logdir runs/``) and ``csv`` (``metrics.csv``, one row per metrics line,
+    rewritten from the JSONL at each checkpoint); ``[]`` writes neither."""
     eval_every: int = 0
     """Evaluate on the validation split every this many steps; 0 evaluates only at the end."""
     checkpoint_every: int = 0

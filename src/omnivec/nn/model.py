@@ -214,12 +214,22 @@ class OmniModel(nn.Module):
         return self.heads[task]
 
     @torch.no_grad()
-    def predict(self, task: str, inputs: EncoderInput | Sequence[Any]) -> list[Any]:
+    def predict(
+        self, task: str, inputs: EncoderInput | Sequence[Any], sizes: Sequence[tuple[int, ...] | None] | None = None
+    ) -> list[Any]:
         """Predictions for raw samples or file paths: class names (or indices) for classification, (H, W) class maps for
-        segmentation, unit embeddings for retrieval."""
+        segmentation, unit embeddings for retrieval. A class map has its input's size (a file's as stored, before
+        the run's reader resized it), or ``sizes[i]`` when given (e.g. an upload's, decoded elsewhere)."""
+        from omnivec.data.readers.inputs import spatial_sizes
         from omnivec.tasks import task_kind
 
         cfg = self.task(task)
+        if sizes is None:
+            sizes = (
+                [None] * int(inputs.data.shape[0])
+                if isinstance(inputs, EncoderInput)
+                else spatial_sizes(inputs, cfg.modality)
+            )
         was = self.training
         self.eval()
         try:
@@ -227,4 +237,4 @@ class OmniModel(nn.Module):
         finally:
             self.train(was)
         out = to_device(out, torch.device("cpu"))
-        return task_kind(cfg.kind).predictions(out, cfg)
+        return task_kind(cfg.kind).predictions_at(out, cfg, sizes)

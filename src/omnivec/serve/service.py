@@ -180,8 +180,9 @@ class Service:
         if op == "embed":
             modality, task = rest
             return list(embed_samples(self.model, modality, items, task).float().cpu().numpy())
-        if op == "predict":
-            return [_jsonable(y) for y in self.model.predict(rest[0], items)]
+        if op == "predict":  # items: (sample, its size as uploaded): dense predictions come back at that size
+            samples, sizes = zip(*items, strict=True)
+            return [_jsonable(y) for y in self.model.predict(rest[0], list(samples), list(sizes))]
         if op == "generate":
             task, d = rest
             return self.model.generate(task, items, d.beam, d.max_len, d.no_repeat_ngram, d.length_penalty)
@@ -216,7 +217,7 @@ class Service:
         cfg = self.omnivec_task(task)
         if x.modality != cfg.modality:
             raise BadRequest(f"task {task!r} takes {cfg.modality} input, not {x.modality}")
-        return await self._call(("predict", task), x.sample)
+        return await self._call(("predict", task), (x.sample, (x.height, x.width) if x.height else None))
 
     def seq2seq_task(self, task: str, modality: str) -> Any:
         from omnivec.families.unival.generate import resolve_task

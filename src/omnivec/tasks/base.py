@@ -5,6 +5,7 @@ tasks own losses and metrics. :class:`Kind` is what training asks of a kind of e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import torch
@@ -75,6 +76,11 @@ class TaskKind(Kind):
 
     def predictions(self, out: Any, task: TaskConfig) -> list[Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def predictions_at(self, out: Any, task: TaskConfig, sizes: Sequence[tuple[int, ...] | None]) -> list[Any]:
+        """:meth:`predictions` with dense ones at each input's own spatial size (``sizes[i]``, None: the model's);
+        a kind whose predictions have no spatial extent ignores ``sizes``."""
+        return self.predictions(out, task)
 
 
 TASK_KINDS: Registry[type[TaskKind]] = Registry("task kind")

@@ -3,6 +3,7 @@ accuracy; chance = the mIoU of predicting the most frequent class everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -72,3 +73,16 @@ class Segmentation(TaskKind):
 
     def predictions(self, out: SegmentOutput, task: TaskConfig) -> list[Any]:
         return list(out.logits.argmax(1).unbind(0))
+
+    def predictions_at(
+        self, out: SegmentOutput, task: TaskConfig, sizes: Sequence[tuple[int, ...] | None]
+    ) -> list[Any]:
+        """Class maps at each input's size: the logits resized bilinearly (as mmsegmentation and HF's
+        ``post_process_semantic_segmentation`` do), then the argmax, so a 64 x 64 upload to a model read at
+        32 x 32 gets a 64 x 64 map with smooth class borders, not blocks of 2 x 2 pixels."""
+        maps = []
+        for logits, size in zip(out.logits, sizes, strict=True):
+            if size is not None and tuple(size) != tuple(logits.shape[-2:]):
+                logits = F.interpolate(logits[None].float(), size=tuple(size), mode="bilinear", align_corners=False)[0]
+            maps.append(logits.argmax(0))
+        return maps

@@ -30,9 +30,9 @@ from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.device import resolve_device
+from omnivec.training.logs import CSV, TensorBoardLog, check_log_formats, truncate_log, write_csv
 from omnivec.training.logs import plot_losses as plot_losses  # re-exported: callers import them from here
 from omnivec.training.logs import read_log as read_log
-from omnivec.training.logs import truncate_log
 from omnivec.training.optim import lr_at, make_optimizer
 from omnivec.training.state_check import check_weights
 from omnivec.types import to_device
@@ -175,6 +175,8 @@ class Engine:
                 device_ids=[self.device] if self.device.type == "cuda" else None,
                 find_unused_parameters=True,
             )
+        check_log_formats(cfg.log_formats)
+        self.tensorboard: TensorBoardLog | None = None  # opened by fit, once the first step to log is known
         self.skip_log = self.run_dir / "skipped.jsonl"
         self._reported: set[tuple[Any, Any, Any]] | None = None
         for s in streams.values():
@@ -209,6 +211,8 @@ class Engine:
 
         ckpt.write_checkpoint(self.run_dir, self.state.step, fill, keep=self.cfg.keep_checkpoints)
         self.saved_step = self.state.step
+        if "csv" in self.cfg.log_formats:
+            write_csv(self.log_path, self.run_dir / CSV)
 
     def resume_from(self, path: Path) -> None:
         """Load the train state at ``path`` after checking every tensor and counter of it against this engine's
@@ -294,6 +298,9 @@ class Engine:
             dynamic_ncols=True,
             desc="train",
         )
+        if "tensorboard" in cfg.log_formats and self.dist.is_main and self.tensorboard is None:
+            # a resumed run hides what an interrupted one logged after its checkpoint, as the JSONL was truncated
+            self.tensorboard = TensorBoardLog(self.run_dir, purge_step=self.state.step + 1 if self.state.step else None)
         window_t, window_n = time.perf_counter(), 0
         while self.state.step < end and not (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds):
             step = self.state.step
@@ -351,7 +358,14 @@ class Engine:
                 self.save_checkpoint()
         bar.close()
         self.save_checkpoint()
+        self.close_logs()
         return self.state
+
+    def close_logs(self) -> None:
+        """Flush and close the TensorBoard writer (``fit`` does at its end; a run that stops early may too)."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def _samples_across_ranks(self, n: int) -> int:
         """This step's samples summed over the ranks (they differ when some rank dropped unreadable samples)."""
@@ -373,6 +387,8 @@ class Engine:
         if self.dist.is_main:
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+            if self.tensorboard is not None:
+                self.tensorboard.write(rec)
 
 
 def _batch_size(batch: Any) -> int:

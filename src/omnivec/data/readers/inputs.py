@@ -50,3 +50,27 @@ def read_inputs(items: Sequence[Any], modality: str, options: dict[str, Any]) ->
             x = (read_file(x[0], modality, options), *x[1:])
         out.append(x)
     return out
+
+
+def spatial_sizes(items: Sequence[Any], modality: str) -> list[tuple[int, int] | None]:
+    """Each input's own (height, width) before the run's reader resizes it: an image file's from its header (no
+    decoding), an image tensor's from its last two axes; None where there is none (other modalities, or a file
+    that cannot be opened, which reading it reports)."""
+    if modality != Modality.IMAGE:
+        return [None] * len(items)
+    from omnivec.data.readers.image import open_image
+
+    sizes: list[tuple[int, int] | None] = []
+    for x in items:
+        x = x[0] if isinstance(x, tuple) and x else x
+        if is_path(x, modality):
+            try:
+                with open_image(Path(x), x) as im:  # the header only
+                    sizes.append((im.height, im.width))
+            except (OSError, ValueError, DataError):
+                sizes.append(None)
+        elif hasattr(x, "shape") and len(x.shape) >= 2:
+            sizes.append((int(x.shape[-2]), int(x.shape[-1])))
+        else:
+            sizes.append(None)
+    return sizes

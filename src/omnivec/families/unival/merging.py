@@ -3,13 +3,14 @@ on the given tasks, a table (markdown + JSON) and the λ-curve PNG.
 
 Methods map the grid value onto merge.py's functions:
 - ``linear``: ``(1-α)·A + α·B`` (α = 0 is A, bit for bit; α = 1 is B);
-- ``average``: weighted average with weights ``(1-α, α)`` (same as linear, in float64, through ``average``);
-- ``task-arithmetic`` / ``ties``: ``pretrained + α·Σ τ_i`` with every fine-tune's task vector (needs
-  ``--pretrained``); α is the scaling λ.
+- ``average``: the equal-weight average of the runs (a model soup): one merged folder, no grid; given ``--alpha``,
+  two runs are averaged with weights ``(1-α, α)`` at each α;
+- ``task-arithmetic`` / ``ties`` / ``dare`` / ``dare-ties``: ``pretrained + λ·Σ τ_i`` with every fine-tune's
+  task vector (TIES trims each to its top ``density`` and elects signs; DARE drops entries at random with
+  probability 1 - ``density`` and rescales the rest; needs ``--pretrained``); α is the scaling λ.
 
-Two runs take every method; more take ``average`` (equal weights: α weighs two runs, so no grid) and
-``task-arithmetic`` / ``ties`` (their λ grid is the same for any number of task vectors). :func:`check_grid`
-refuses anything else before a file is written.
+Two runs take every method; more take ``average`` and the task-vector methods (their λ grid is the same for any
+number of task vectors). :func:`check_grid` refuses anything else before a file is written.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ METHOD_NAMES = {
     "average": "average",
     "task-arithmetic": "task_arithmetic",
     "ties": "ties",
+    "dare": "dare",
+    "dare-ties": "dare_ties",
 }
 
 DEFAULT_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -47,10 +50,10 @@ def check_grid(num_runs: int, method: str, alphas: Sequence[float] | None) -> li
         raise OmnivecError(
             f"--method linear interpolates two runs, got {num_runs}; for more use average, task-arithmetic or ties"
         )
-    if num_runs > 2 and method == "average":
-        if alphas is not None:
+    if method == "average":  # a soup: one model, unless --alpha asks for weighted averages of two runs
+        if alphas is not None and num_runs > 2:
             raise OmnivecError(f"--alpha weighs two runs; the average of {num_runs} runs takes equal weights")
-        return [None]
+        return [None] if alphas is None else list(alphas)
     return list(DEFAULT_ALPHAS if alphas is None else alphas)
 
 
@@ -82,12 +85,18 @@ def merge_one(
     skip: Sequence[str],
     ema: bool,
     overwrite: bool = False,
+    density: float | None = None,
+    seed: int = 0,
 ) -> Path:
     """One merged run folder: ``alpha`` None is the equal-weight average (:func:`check_grid`)."""
     if method not in METHOD_NAMES:
         raise OmnivecError(f"unknown --method {method!r}; expected one of {', '.join(METHOD_NAMES)}")
     m = METHOD_NAMES[method]
     kw: dict[str, Any] = {"skip": skip, "use_ema": ema, "overwrite": overwrite}
+    if m in ("ties", "dare", "dare_ties"):
+        kw |= {"density": density, "seed": seed}
+    elif density is not None:
+        raise OmnivecError(f"--density is for ties, dare and dare-ties, not --method {method}")
     if alpha is None:
         return merge_runs(runs, out, m, **kw)
     if m == "interpolate":
@@ -110,6 +119,8 @@ def merge_grid(
     decoding: Any = None,
     device: str | None = "auto",
     overwrite: bool = False,
+    density: float | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Merge ``runs`` (two or more) at every α of the grid (:func:`check_grid`; None: the default grid); with one
     α ``out`` itself is the merged run folder, otherwise ``out/alpha_<α>``. Runs of either family merge (same
@@ -121,12 +132,14 @@ def merge_grid(
 
     ins, o = [Path(r) for r in runs], Path(out)
     grid = check_grid(len(ins), method, alphas)
+    if density is not None and METHOD_NAMES[method] not in ("ties", "dare", "dare_ties"):
+        raise OmnivecError(f"--density is for ties, dare and dare-ties, not --method {method}")
     pre = Path(pretrained) if pretrained else None
     check_output_folder(o, [*ins, *([pre] if pre else [])], overwrite)
     rows: list[dict[str, Any]] = []
 
     def merge_into(folder: Path, alpha: float | None, replace: bool) -> None:
-        merge_one(ins, folder, method, alpha, pre, skip, ema, overwrite=replace)
+        merge_one(ins, folder, method, alpha, pre, skip, ema, overwrite=replace, density=density, seed=seed)
         row: dict[str, Any] = {"alpha": alpha, "run": str(o if len(grid) == 1 else o / folder.name)}
         if eval_tasks:
             res = evaluate_run(folder, eval_tasks, device, decoding=decoding, limit=eval_limit)
