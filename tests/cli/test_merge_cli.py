@@ -256,7 +256,7 @@ def test_density_and_seed_reach_the_merge(runs: dict[str, Path], tmp_path: Path,
 
 
 def test_the_cli_offers_every_merge_method() -> None:
-    from omnivec.cli.unival import MERGE_METHODS
+    from omnivec.cli.merge import MERGE_METHODS
     from omnivec.families.unival.merging import METHOD_NAMES
 
     assert list(METHOD_NAMES) == MERGE_METHODS

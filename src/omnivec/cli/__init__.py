@@ -3,7 +3,8 @@ function.
 
     run.py     train, evaluate, embed, predict, info, tasks, config, quickstart
     recipe.py  pretrain, finetune, reproduce                       (the OmniVec recipe)
-    unival.py  unival pretrain|finetune|evaluate, generate, merge, reproduce-unival
+    unival.py  unival pretrain|finetune|evaluate, generate, reproduce-unival
+    merge.py   merge (runs of either family)
     data.py    data list|check|prepare|download
     export.py  export (ONNX; --format hf)
     hf.py      import (Hugging Face folders)
@@ -74,7 +75,7 @@ def _listing(helps: dict[str, str]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from omnivec.cli import data, export, hf, recipe, run, serve, unival
+    from omnivec.cli import data, export, hf, merge, recipe, run, serve, unival
 
     p = Parser(
         prog="omnivec",
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, parser_class=Parser, metavar="COMMAND", help="one of the commands below"
     )
     commands = _Commands(sub)
-    for group in (run, data, recipe, unival, export, hf, serve):
+    for group in (run, data, recipe, unival, merge, export, hf, serve):
         group.register(commands)
     p.epilog = _listing(commands.helps)
     return p
