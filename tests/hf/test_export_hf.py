@@ -101,3 +101,24 @@ def test_only_the_converters_of_the_model_family_are_asked(monkeypatch) -> None:
     asked.clear()
     Stub.family = "omnivec"
     assert as_hf(Stub()) is None and sorted(asked) == sorted(set(CONVERTERS.names()) - {"bart"})
+
+
+def test_an_export_names_the_tensors_it_leaves_behind(tmp_path: Path, capsys) -> None:
+    """A BERT run with a classification head exports BertModel: the report names the head it drops (every tensor
+    the converter never read), and a run exported whole says so."""
+    from omnivec.config import TaskConfig
+    from omnivec.hf.base import dropped_note
+    from omnivec.hf.export import as_hf
+
+    _, _, src = bert_folder(tmp_path / "hf")
+    run = tmp_path / "run"
+    assert main(["import", str(src), "--out", str(run)]) == 0
+    assert main(["export", str(run), "--format", "hf", "--out", str(tmp_path / "whole")]) == 0
+    assert "every tensor of the run is in the export" in capsys.readouterr().out
+    model = omnivec.load(run, device="cpu")
+    model.add_task(TaskConfig("banking", "classification", "text", num_classes=3, class_names=["a", "b", "c"]))
+    export = as_hf(model)
+    assert export is not None and export.dropped and all(k.startswith("heads.banking.") for k in export.dropped)
+    assert dropped_note(export.dropped).startswith(
+        f"not exported: {len(export.dropped)} tensors of the run: heads.banking"
+    )

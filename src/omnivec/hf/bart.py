@@ -29,6 +29,7 @@ from omnivec.hf.base import (
     Imported,
     ImportOptions,
     Rule,
+    SourceState,
     check_plain_gelu,
     fine_tune_schedule,
     give_rules,
@@ -165,7 +166,7 @@ class BartConverter(Converter):
         same_sizes = b.norm_eps == spec.embed_norm_eps and spec.max_length == c.decoder_max_length
         if not fits or spec.type_embed or not same_sizes:  # BartConfig has one eps and one position count
             return None
-        s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+        s = SourceState(model)
         # the text modality embedding is added after the embedding LayerNorm: it folds into that norm's bias
         s[TEXT + "embed_norm.bias"] = s[TEXT + "embed_norm.bias"] + s["backbone.modality_embed.text"].view(-1)
         state = give_rules(s, bart_rules(b.depth, c.decoder_depth))
@@ -193,4 +194,4 @@ class BartConverter(Converter):
         others = sorted(m for m in b.encoders if m != "text")
         notes = [f"not exported: the {', '.join(others)} encoders (BART has none)"] if others else []
         notes.append("decoder_start_token_id is <s>, the token omnivec's decoder starts from")
-        return HFExport(config, state, {}, notes)
+        return HFExport(config, state, {}, notes, s.unread())

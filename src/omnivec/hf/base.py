@@ -57,6 +57,38 @@ class HFExport:
     preprocessor: dict[str, Any] = field(default_factory=dict)
     """``preprocessor_config.json`` ({} for none)."""
     notes: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    """The run's tensors the HF folder does not hold (task heads, other modalities' encoders, ...): every key of
+    the model's ``state_dict`` the converter never read (:class:`SourceState`)."""
+
+
+class SourceState(dict[str, Tensor]):
+    """A model's ``state_dict`` (float32, on the CPU) that remembers which keys a converter read, so an export can
+    say which tensors it leaves behind, always, instead of each converter listing what it thought of."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__({k: v.detach().float().cpu() for k, v in model.state_dict().items()})
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Tensor:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def unread(self) -> list[str]:
+        return sorted(k for k in self if k not in self.read)
+
+
+def dropped_note(dropped: list[str]) -> str:
+    """One line naming what an export left behind, grouped by the first two parts of each name
+    (``heads.banking77`` (4 tensors)), or saying that nothing was."""
+    if not dropped:
+        return "every tensor of the run is in the export"
+    groups: dict[str, int] = {}
+    for key in dropped:
+        group = ".".join(key.split(".")[:2])
+        groups[group] = groups.get(group, 0) + 1
+    listed = ", ".join(f"{g} ({n} tensor{'s' if n > 1 else ''})" for g, n in sorted(groups.items()))
+    return f"not exported: {len(dropped)} tensor{'s' if len(dropped) > 1 else ''} of the run: {listed}"
 
 
 class Converter:

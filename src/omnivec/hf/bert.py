@@ -22,6 +22,7 @@ from omnivec.hf.base import (
     Imported,
     ImportOptions,
     Rule,
+    SourceState,
     check_plain_gelu,
     fine_tune_schedule,
     give_rules,
@@ -103,7 +104,7 @@ class BertConverter(Converter):
         )  # fmt: skip  (BertConfig has one layer_norm_eps for the embeddings and the blocks)
         if not fits or not isinstance(spec, TextEncoderConfig):
             return None
-        s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+        s = SourceState(model)
         # the modality embedding is added after the embedding LayerNorm: it folds into that norm's bias
         s[TEXT + "embed_norm.bias"] = s[TEXT + "embed_norm.bias"] + s["modality_embed.text"].view(-1)
         state = give_rules(s, bert_rules(c.depth))
@@ -122,4 +123,4 @@ class BertConverter(Converter):
             "pad_token_id": model.tokenizer.pad_id if model.tokenizer is not None else 0,
         }  # fmt: skip
         notes = ["not exported: BertModel's pooler (transformers initialises it fresh)"]
-        return HFExport(config, state, {}, notes)
+        return HFExport(config, state, {}, notes, s.unread())

@@ -18,7 +18,7 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
-from omnivec.hf.base import CONVERTERS, HFExport
+from omnivec.hf.base import CONVERTERS, HFExport, dropped_note
 from omnivec.hf.folder import CONFIG_JSON, PREPROCESSOR, SAFETENSORS
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.training import checkpoint as ckpt
@@ -76,7 +76,9 @@ def export_hf(run: str | Path, out: str | Path) -> HFExportReport:
     export = as_hf(model)
     if export is not None:
         ckpt.atomic_folder(out, lambda tmp: _write(export, model, tmp))
-        return HFExportReport(out, "hf", export.config["architectures"][0], export.notes)
+        return HFExportReport(
+            out, "hf", export.config["architectures"][0], [*export.notes, dropped_note(export.dropped)]
+        )
 
     def copy_run(tmp: Path) -> None:
         for name in (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.TOKENIZER):

@@ -25,6 +25,7 @@ from omnivec.hf.base import (
     HFExport,
     Imported,
     ImportOptions,
+    SourceState,
     check_plain_gelu,
     fine_tune_schedule,
     give_rules,
@@ -106,7 +107,7 @@ class ViTConverter(Converter):
         )  # fmt: skip
         if not fits or not isinstance(spec, ImageEncoderConfig):
             return None
-        s = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+        s = SourceState(model)
         D, g, p = c.embed_dim, spec.pos_grid[0], spec.patch_size
         patches = s["encoders.image.pos_table"] + s["modality_embed.image"]  # the modality embedding folded in
         state = give_rules(s, vit_block_rules(c.depth))
@@ -131,9 +132,7 @@ class ViTConverter(Converter):
             "image_std": std if isinstance(std, list) else [std] * C,
         }  # fmt: skip
         notes = ["not exported: ViTModel's pooler (transformers initialises it fresh)"]
-        if model.tasks:
-            notes.append(f"not exported: the task heads {sorted(model.tasks)}")
-        return HFExport(config, state, pre, notes)
+        return HFExport(config, state, pre, notes, s.unread())
 
 
 CONVERTERS.register("vit")(ViTConverter)
