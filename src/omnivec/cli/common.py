@@ -97,6 +97,8 @@ FLAG_FIELDS: dict[str, str] = {
     **{k: f"train.{k}" for k in ("num_workers", "grad_accum", "ema_decay", "log_every", "label_fraction")},
     "layer_decay": "train.layer_decay",
     "log_formats": "train.log_formats",
+    "grad_checkpoint": "train.grad_checkpoint",
+    "precision": "train.precision",
     **{k: k for k in ("num_train", "num_test", "train_limit", "test_limit", "task_batch", "image_size")},
     "encoder_init": "encoder_init",
     "num_bins": "model.num_bins",
@@ -155,6 +157,17 @@ def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", deri
     add_config_flags(p, family)
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out where it stopped, with its saved settings"
+    )
+    p.add_argument(
+        "--grad-checkpoint",
+        action="store_true",
+        default=None,
+        help="recompute the trunk's and decoders' activations in the backward: less memory, ~1/3 more compute",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="autocast dtype (default auto: bf16 on CUDA, fp32 on CPU); fp16 scales the loss",
     )
     p.add_argument(
         "--log-formats",

@@ -130,6 +130,14 @@ class TrainConfig:
     """Clip the global gradient norm to this value; 0 disables."""
     grad_accum: int = 1
     """Micro-batches accumulated per optimizer step."""
+    grad_checkpoint: bool = False
+    """Activation (gradient) checkpointing of the trunk's and the decoders' blocks: each block's activations are
+    recomputed in the backward pass instead of kept, trading about a third more compute for the memory a deep
+    model's activations take (bench/memory_knobs.py measures both)."""
+    precision: str = "auto"
+    """``auto``: bf16 autocast on CUDA, fp32 elsewhere (bf16 on a CPU is slower than fp32); ``fp32``; ``bf16``
+    (autocast; refused on a GPU without bf16); ``fp16`` (autocast with loss scaling, whose state is checkpointed).
+    The weights and the optimizer stay fp32 in every case."""
     seed: int = 0
     """Seed for parameters, data order, augmentation and dropout."""
     log_every: int = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from omnivec.nn.layers.attention import Block, key_padding_to_attn_mask
+from omnivec.nn.layers.attention import Block, key_padding_to_attn_mask, run_block
 
 
 class Trunk(nn.Module):
@@ -28,10 +28,13 @@ class Trunk(nn.Module):
         # a post-norm stack already ends in a norm (BERT/BART have no final one)
         self.norm: nn.Module = nn.Identity() if post_norm else nn.LayerNorm(embed_dim, eps=norm_eps)
 
+    grad_checkpoint = False
+    """Recompute each block's activations in the backward pass (``train.grad_checkpoint``; set by the engine)."""
+
     def forward(self, x: Tensor, pad_mask: Tensor | None = None) -> Tensor:
         attn_mask = key_padding_to_attn_mask(pad_mask)
         for block in self.blocks:
-            x = block(x, attn_mask)
+            x = run_block(self, block, x, attn_mask)
         return self.norm(x)
 
     def forward_layers(self, x: Tensor, pad_mask: Tensor | None = None) -> list[Tensor]:

@@ -3,8 +3,9 @@
 An *objective* is an ``nn.Module`` holding the model whose ``forward(batches)`` turns one step's batches (a dict
 keyed by stream name) into ``(loss, logs)``; the engine owns everything else: AdamW with warmup + cosine decay,
 gradient accumulation and clipping, data parallelism under ``torchrun`` (DDP on the objective: gloo on CPU, nccl
-on CUDA), bf16 autocast on CUDA only (on CPU bf16 is slower than fp32), an optional EMA of the weights, a JSONL
-log, a progress bar, and atomic checkpoints that ``resume`` continues bit for bit.
+on CUDA), autocast per ``train.precision`` (bf16 on CUDA by default; on CPU bf16 is slower than fp32), optional
+activation checkpointing, an optional EMA of the weights, a JSONL log (and TensorBoard, CSV), a progress bar, and
+atomic checkpoints that ``resume`` continues bit for bit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tqdm import tqdm
 
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
+from omnivec.errors import OmnivecError
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.device import resolve_device
 from omnivec.training.logs import CSV, TensorBoardLog, check_log_formats, truncate_log, write_csv
@@ -112,6 +114,23 @@ def end_rank(code: int) -> None:
     os._exit(code)
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``train.precision`` on ``device`` (None: fp32, no autocast). ``auto`` is bf16 on CUDA
+    and fp32 elsewhere; bf16 on a GPU without bf16 (before Ampere) is refused, naming fp16 instead."""
+    if precision not in PRECISIONS:
+        raise OmnivecError(f"train.precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    if precision == "fp32":
+        return None
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise OmnivecError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16 or fp32")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
 def default_device(info: DistInfo) -> torch.device:
     return rank_device("auto", info.local_rank)
 
@@ -164,6 +183,11 @@ class Engine:
         self.log_path = self.run_dir / log_name
         self.progress = progress
         self.device = next(self.model.parameters()).device
+        self.autocast_dtype = autocast_dtype(cfg.precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.autocast_dtype == torch.float16 else None
+        for m in self.model.modules():  # the trunk and the decoders recompute their blocks in the backward
+            if hasattr(m, "grad_checkpoint"):
+                setattr(m, "grad_checkpoint", cfg.grad_checkpoint)  # noqa: B010 -- a plain flag, not a submodule
         self.optimizer = make_optimizer(self.model, cfg)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.state = TrainState()
@@ -193,6 +217,7 @@ class Engine:
             "streams": {k: s.state_dict() for k, s in self.streams.items()},
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            **({"grad_scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
         }
 
     def save_checkpoint(self) -> None:
@@ -236,6 +261,8 @@ class Engine:
         for k, s in self.streams.items():
             if k in state["streams"]:
                 s.load_state_dict(state["streams"][k])
+        if self.scaler is not None and "grad_scaler" in state:  # fp16's loss scale continues where it was
+            self.scaler.load_state_dict(state["grad_scaler"])
         torch.set_rng_state(state["rng_cpu"])
         if torch.cuda.is_available() and state.get("rng_cuda"):
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -272,7 +299,8 @@ class Engine:
     def _micro_step(self, names: list[str], sync: bool) -> tuple[float, dict[str, float], int]:
         batches = {n: self._to_device(next(self.streams[n])) for n in names}
         n_samples = sum(_batch_size(b) for b in batches.values())
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        dtype = self.autocast_dtype
+        autocast = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
         no_sync = (
             self.wrapped.no_sync()
             if not sync and isinstance(self.wrapped, nn.parallel.DistributedDataParallel)
@@ -281,7 +309,8 @@ class Engine:
         with no_sync:
             with autocast:
                 loss, logs = self.wrapped(batches)
-            (loss / self.cfg.grad_accum).backward()
+            scaled = loss / self.cfg.grad_accum
+            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
         return loss.item(), logs, n_samples
 
     def fit(self, stop_at: int = 0) -> TrainState:
@@ -318,12 +347,18 @@ class Engine:
                 losses.append(loss)
                 n += n_i
                 logs = {k: logs.get(k, 0.0) + v / cfg.grad_accum for k, v in logs_i.items()}
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
             grad_norm = (
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 if cfg.grad_clip > 0
                 else torch.tensor(0.0)
             )
-            self.optimizer.step()
+            if self.scaler is not None:  # skips the step when the scaled gradients overflowed, then adjusts
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             if self.ema is not None:
                 self.ema.update(self.model)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnivec.nn.layers.attention import DropPath, Mlp, init_weights, key_padding_to_attn_mask
+from omnivec.nn.layers.attention import DropPath, Mlp, init_weights, key_padding_to_attn_mask, run_block
 
 
 @dataclass
@@ -217,6 +217,7 @@ class TextDecoder(nn.Module):
                 f"shared embedding has shape {tuple(embedding.weight.shape)}, expected ({vocab_size}, {embed_dim})"
             )
         self.vocab_size, self.embed_dim, self.num_heads = vocab_size, embed_dim, num_heads
+        self.grad_checkpoint = False  # train.grad_checkpoint: blocks recomputed in the backward (set by the engine)
         self.depth, self.max_length = depth, max_length
         self.blocks = nn.ModuleList(
             DecoderBlock(embed_dim, num_heads, mlp_ratio, drop_path * i / max(depth - 1, 1), post_norm, norm_eps)
@@ -263,7 +264,7 @@ class TextDecoder(nn.Module):
             self_mask = (causal & ~tgt_pad_mask[:, None, None, :]) | diagonal  # (B, 1, T, T)
         memory_mask = key_padding_to_attn_mask(memory_pad_mask)
         for block in self.blocks:
-            x = block(x, memory, memory_mask, self_mask)
+            x = run_block(self, block, x, memory, memory_mask, self_mask)
         return self.logits(x)
 
     # -------------------------------------------------------------------------------------- cached decoding

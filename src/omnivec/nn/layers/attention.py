@@ -3,8 +3,11 @@ MAE, ours) by default, post-norm (the original Transformer, BERT, BART) when imp
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import Tensor, nn
 
 
@@ -116,3 +119,12 @@ def init_weights(module: nn.Module) -> None:
 @torch.no_grad()
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def run_block(owner: nn.Module, block: nn.Module, x: Tensor, *args: Any) -> Tensor:
+    """``block(x, *args)``, through activation checkpointing when ``owner.grad_checkpoint`` is set and a backward
+    pass will follow: the block's activations are recomputed then instead of kept (non-reentrant, with the RNG
+    state preserved, so dropout and stochastic depth draw the same values both times)."""
+    if getattr(owner, "grad_checkpoint", False) and owner.training and torch.is_grad_enabled():
+        return torch.utils.checkpoint.checkpoint(block, x, *args, use_reentrant=False)
+    return block(x, *args)
