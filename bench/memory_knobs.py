@@ -41,7 +41,7 @@ def run_arm(arm: str, batch: int, steps: int) -> dict[str, float]:
 
     from omnivec.config import TaskConfig, preset
     from omnivec.nn.model import OmniModel
-    from omnivec.training.engine import autocast_dtype
+    from omnivec.training.device import autocast_dtype
     from omnivec.training.optim import make_optimizer
 
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 SCRIPT = """
 import atexit, sys, torch.distributed as dist
-from omnivec.training.engine import end_rank
+from omnivec.training.distributed import end_rank
 
 dist.init_process_group("gloo", init_method="file://{store}", rank=0, world_size=1)
 atexit.register(lambda: open("{marker}", "w").write("exit handler ran"))
@@ -30,6 +30,6 @@ def test_a_rank_ends_with_its_status_after_its_exit_handlers_and_output(tmp_path
 
 
 def test_outside_a_process_group_end_rank_returns() -> None:
-    from omnivec.training.engine import end_rank
+    from omnivec.training.distributed import end_rank
 
     end_rank(0)  # no group: a plain process goes on (and exits normally)

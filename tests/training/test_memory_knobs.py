@@ -13,7 +13,7 @@ import torch
 from omnivec.cli import main
 from omnivec.errors import OmnivecError
 from omnivec.training import checkpoint as ckpt
-from omnivec.training.engine import autocast_dtype
+from omnivec.training.device import autocast_dtype
 
 TRAIN = ["train", "--tasks", "shapes,topics", "--preset", "tiny", "--num-train", "16", "--num-test", "8"]
 TRAIN += ["--batch-size", "4", "--log-formats", "none", "--quiet"]

@@ -26,7 +26,7 @@ from omnivec.errors import OmnivecError
 from omnivec.nn.model import OmniModel
 from omnivec.runs import load_run
 from omnivec.training import checkpoint as ckpt
-from omnivec.training.engine import DistInfo
+from omnivec.training.distributed import DistInfo
 from omnivec.training.runner import Job, elastic_restart, run_job, same_tokenizer
 
 SCHEDULE = "schedule.json"

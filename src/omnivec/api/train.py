@@ -25,7 +25,7 @@ from omnivec.nn.model import OmniModel
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.runs import check_classes, data_of, load_run, save_run
 from omnivec.tasks import task_kind
-from omnivec.training.engine import DistInfo
+from omnivec.training.distributed import DistInfo
 from omnivec.training.objective import SupervisedObjective
 from omnivec.training.runner import Job, StreamSpec, elastic_restart, run_job, same_tokenizer
 from omnivec.training.runner import seed_everything as seed_everything  # re-exported: callers import it from here

@@ -103,9 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def finish(code: int) -> NoReturn:
     """Exit with ``code``; a torchrun rank that succeeded leaves without the interpreter's teardown
-    (:func:`omnivec.training.engine.end_rank`, docs/scale.md)."""
+    (:func:`omnivec.training.distributed.end_rank`, docs/scale.md)."""
     if code == 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from omnivec.training.engine import end_rank
+        from omnivec.training.distributed import end_rank
 
         end_rank(code)
     sys.exit(code)

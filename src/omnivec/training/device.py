@@ -1,4 +1,5 @@
-"""Where a model runs: ``--device auto`` (CUDA when present, else the CPU) or an explicit torch device."""
+"""Where a model runs: ``--device auto`` (CUDA when present, else the CPU) or an explicit torch device; and in
+which precision it trains there (``train.precision``: the autocast dtype)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,20 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     elif device.type != "cpu":
         raise OmnivecError(f"--device {spec}: unsupported device type {device.type!r}; expected {DEVICE_HELP}")
     return device
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``train.precision`` on ``device`` (None: fp32, no autocast). ``auto`` is bf16 on CUDA
+    and fp32 elsewhere; bf16 on a GPU without bf16 (before Ampere) is refused, naming fp16 instead."""
+    if precision not in PRECISIONS:
+        raise OmnivecError(f"train.precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    if precision == "fp32":
+        return None
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise OmnivecError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16 or fp32")
+    return torch.bfloat16 if precision == "bf16" else torch.float16

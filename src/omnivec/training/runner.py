@@ -35,14 +35,8 @@ from omnivec.data.stream import BatchStream
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.checkpoint import check_run_folder
-from omnivec.training.engine import (
-    DistInfo,
-    Engine,
-    init_distributed,
-    plot_losses,
-    rank_device,
-    read_log,
-)
+from omnivec.training.distributed import DistInfo, init_distributed, rank_device
+from omnivec.training.engine import Engine, plot_losses, read_log
 from omnivec.training.locking import RunLock
 
 

@@ -28,7 +28,7 @@ from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
 from omnivec.nn.encoders.text import TextEncoderConfig
-from omnivec.training.engine import DistInfo
+from omnivec.training.distributed import DistInfo
 from omnivec.training.objective import SupervisedObjective
 from omnivec.training.runner import Job, StreamSpec, elastic_restart, run_job, same_tokenizer
 
