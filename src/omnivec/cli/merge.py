@@ -8,7 +8,7 @@ from typing import Any
 
 from omnivec.cli.common import add_decoding, add_device, decoding_of
 from omnivec.config import comma_list
-from omnivec.config.validate import non_negative_int
+from omnivec.config.validate import fraction_float, non_negative_int
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -48,16 +48,6 @@ MERGE_METHODS = ["linear", "average", "task-arithmetic", "ties", "dare", "dare-t
 line imports no torch (a test keeps the two equal)."""
 
 
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
-    return value
-
-
 def register(sub: Any) -> None:
     m = sub.add_parser("merge", help="merge two or more runs (of either family) over an α grid, optionally scored")
     m.add_argument(
@@ -81,7 +71,7 @@ def register(sub: Any) -> None:
     )
     m.add_argument(
         "--density",
-        type=_unit_interval,
+        type=fraction_float,
         help="ties, dare, dare-ties: the share of each task vector kept (default 0.2 for ties, 0.5 for dare)",
     )
     m.add_argument("--seed", type=non_negative_int, default=0, help="dare, dare-ties: seed of the random drops")
