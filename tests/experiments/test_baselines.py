@@ -109,3 +109,23 @@ def test_reproduce_baselines_command_writes_its_table(tmp_path: Path, capsys, mo
     rows = json.loads((out / "baselines.json").read_text())["rows"]
     assert [r["task"] for r in rows] == ["shapes", "topics"] and rows[0]["train"] == 32
     assert "| shapes |" in (out / "baselines.md").read_text() and "TF-IDF" in capsys.readouterr().out
+
+
+def test_the_full_budget_is_in_steps_and_keeps_omnivecs_best_step(tmp_path: Path) -> None:
+    """Machines of different speed run the same steps (seconds do not stop the run), and the row reports the step
+    the validation split chose, scored on the test split, beside the last step's score."""
+    from omnivec.experiments.benchmark import BenchBudget, side_by_side
+    from omnivec.experiments.full_budget import FULL_BUDGET, full_budget_config
+
+    for name, (steps, every) in FULL_BUDGET.items():
+        cfg = full_budget_config(name, "", 0, steps, every)
+        assert (cfg.train.max_steps, cfg.train.max_seconds, cfg.train.eval_every) == (steps, 0.0, every)
+    cfg = preset("tiny")
+    cfg.tasks, cfg.num_train, cfg.num_test = ["shapes"], 40, 16
+    cfg.train.eval_every, cfg.train.warmup_steps = 2, 1
+    (row,) = side_by_side(cfg, tmp_path, BenchBudget(steps=4, batch_size=8))
+    best = json.loads((tmp_path / "omnivec" / "best" / "best.json").read_text())
+    tested = json.loads((tmp_path / "omnivec" / "best" / "eval.json").read_text())
+    last = json.loads((tmp_path / "omnivec" / "eval.json").read_text())
+    assert row["selected_step"] == best["step"] and row["omnivec"] == round(tested["shapes"]["value"], 4)
+    assert row["omnivec_last"] == round(last["shapes"]["value"], 4) and row["train"] == 36  # 4 of 40 held out

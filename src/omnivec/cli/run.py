@@ -20,6 +20,7 @@ from omnivec.cli.common import (
     family_names,
     format_info,
     modality_names,
+    print_best,
     print_results,
     refuse_changed_flags,
     write_jsonl,
@@ -50,6 +51,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         add_byo(cfg, a.train, a.val or "", a.modality or "")
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     print_results(results)
+    print_best(a.out)
     return 0
 
 
