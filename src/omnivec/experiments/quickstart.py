@@ -113,6 +113,15 @@ def write_report(
         "`results.png` (chance, baseline, omnivec per task).",
         "",
     ]
+    if (out / "run" / ckpt.CONFIG).is_file():  # the run's own sections, as `omnivec report` writes them
+        from omnivec.api.load import load
+        from omnivec.api.report import run_sections
+
+        lines += [
+            "# The run in detail (`omnivec report`)",
+            "",
+            *run_sections(out / "run", out, load(out / "run", "cpu")),
+        ]
     ckpt.atomic_write_text(out / "report.md", "\n".join(lines))
     plot_results(rows, out / "results.png")
     return rows
