@@ -102,7 +102,9 @@ def test_page_uploads_a_tone_and_shows_predictions_and_neighbours(
     b.get(url + "/")
     wait = WebDriverWait(b, 60)
     wait.until(ec.text_to_be_present_in_element((By.ID, "summary"), TONE_SHAPES))
-    assert "omnivec" in b.title
+    label = f"{runs['omnivec'].parent.name}/omnivec"  # a folder named like its family is named with its parent
+    assert b.title == f"omnivec demo: {label}"
+    assert b.find_element(By.TAG_NAME, "h1").text == f"omnivec demo run {label} · omnivec family · cpu"
 
     image = sorted(runs["images"].rglob("*.png"))[0]
     b.find_element(By.ID, "file").send_keys(str(image))
