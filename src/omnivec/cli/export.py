@@ -86,7 +86,11 @@ def register(sub: Any) -> None:
     x.add_argument("--out", required=True, help="the .onnx file (onnx) or the folder (hf) to write")
     x.add_argument("--overwrite", action="store_true", help="allow --out inside a run folder")
     x.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
-    x.add_argument("--task", help="also output this classification task's logits")
+    x.add_argument(
+        "--task",
+        help="also output this task's head: classification logits, segmentation mask_logits (B, K, H, W) or a "
+        "retrieval task's projection",
+    )
     x.add_argument(
         "--shape",
         type=_shape_arg,
