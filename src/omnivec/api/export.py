@@ -207,6 +207,21 @@ def _trace(module: EmbeddingPath, inp: EncoderInput, opset: int | None) -> Any:
         args = (inp.data, inp.lengths)
         names = [name, LENGTHS]
         dynamic = ({0: "batch", 1: "length"}, {0: "batch"})
+    outputs = ["embeddings"] if module.task is None else ["embeddings", _head_output(module)]
+    return _trace_module(module, args, names, outputs, list(dynamic), opset, f"the {module.modality} path")
+
+
+def _trace_module(
+    module: nn.Module,
+    args: tuple[Tensor, ...],
+    names: list[str],
+    outputs: list[str],
+    dynamic: list[dict[int, str]],
+    opset: int | None = None,
+    what: str = "the model",
+) -> Any:
+    """``torch.onnx.export(dynamo=True)`` of ``module`` on ``args`` with named inputs/outputs and dynamic axes;
+    the exporter's pages-long errors become one line naming ``what`` (the cause chained)."""
     try:
         with _quiet():
             return torch.onnx.export(
@@ -214,16 +229,14 @@ def _trace(module: EmbeddingPath, inp: EncoderInput, opset: int | None) -> Any:
                 args,
                 dynamo=True,
                 input_names=names,
-                output_names=["embeddings"] if module.task is None else ["embeddings", _head_output(module)],
-                dynamic_shapes=dynamic,
+                output_names=outputs,
+                dynamic_shapes=tuple(dynamic),
                 opset_version=opset,
                 verbose=False,
             )
     except Exception as e:  # the exporter's errors are many kinds and pages long: one line, the cause chained
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise OmnivecError(
-            f"torch.onnx.export failed for the {module.modality} path: {type(e).__name__}: {first}"
-        ) from e
+        raise OmnivecError(f"torch.onnx.export failed for {what}: {type(e).__name__}: {first}") from e
 
 
 def _head_output(module: EmbeddingPath) -> str:
