@@ -129,3 +129,34 @@ def test_the_full_budget_is_in_steps_and_keeps_omnivecs_best_step(tmp_path: Path
     last = json.loads((tmp_path / "omnivec" / "eval.json").read_text())
     assert row["selected_step"] == best["step"] and row["omnivec"] == round(tested["shapes"]["value"], 4)
     assert row["omnivec_last"] == round(last["shapes"]["value"], 4) and row["train"] == 36  # 4 of 40 held out
+
+
+def test_the_full_budget_page_is_rendered_from_committed_rows_and_lists_the_pending(tmp_path: Path) -> None:
+    from omnivec.experiments.full_budget import full_budget_config, part_config, reproduce_full_budget
+    from omnivec.experiments.ledger import Ledger, config_hash
+
+    cfg = full_budget_config("banking77", "", 0, 1500, 100)
+    row = {"task": "banking77", "metric": "accuracy", "train": 9003, "test": 3080, "omnivec": 0.9012}
+    row |= {"omnivec_seconds": 900.0, "baseline": "TF-IDF + linear SVM", "baseline_value": 0.8877}
+    row |= {"baseline_seconds": 1.0, "ratio": 1.015, "selected_step": 1400, "omnivec_last": 0.9}
+    record = {"part": "banking77", "config_hash": config_hash(part_config(cfg)), "config": part_config(cfg)}
+    Ledger(tmp_path / "ledger" / "seed-0").write(
+        record | {"scores": row, "wall_s": 960.0, "threads": 1, "matmul_gflops": 70.0}
+    )
+    Ledger(tmp_path / "ledger" / "seed-0").write(
+        {
+            "part": "fsdd",
+            "config_hash": "stale",
+            "config": {},
+            "scores": {},
+            "wall_s": 1.0,
+            "threads": 1,
+            "matmul_gflops": 1,
+        }
+    )
+    page = tmp_path / "results.md"
+    page.write_text("<!-- full-budget:start -->\n<!-- full-budget:end -->\n")
+    rows = reproduce_full_budget(tmp_path / "out", None, "", 0, page, ledger=tmp_path / "ledger", render=True)
+    text = page.read_text()
+    assert [r["task"] for r in rows] == ["banking77"] and "**0.9012** (step 1400)" in text
+    assert "Pending (no committed part yet): mnist, fashion-mnist, fsdd." in text  # a stale record is not a row

@@ -151,6 +151,14 @@ def page(records: dict[str, dict[str, Any] | None], seed: int) -> str:
         table([r["scores"] for r in done.values()], TARGETS, PUBLISHED),
         "",
     ]
+    tuned = [f"{d}: `{'`, `'.join(SETTINGS[d])}`" for d in done if SETTINGS.get(d)]
+    if tuned:
+        lines += [
+            "Settings beyond the quickstart's (`full_budget.SETTINGS`, docs/results.md says why): "
+            + "; ".join(tuned)
+            + ".",
+            "",
+        ]
     if pending:
         lines += [f"Pending (no committed part yet): {', '.join(pending)}.", ""]
     return "\n".join(lines)
