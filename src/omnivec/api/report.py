@@ -105,7 +105,7 @@ def _curves(run: Path, out: Path) -> list[str]:
 def _plot_validation(records: list[dict[str, Any]], path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3))
-    keys = [k for k in records[0] if k not in ("step", "best_step")]
+    keys = [k for k in records[0] if k not in ("step", "best_step", "seconds")]
     for k in keys:
         ax.plot([r["step"] for r in records], [r.get(k) for r in records], label=k, linewidth=2 if k == "score" else 1)
     ax.set_xlabel("step")

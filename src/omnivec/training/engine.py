@@ -334,7 +334,9 @@ class Engine:
         ``best/`` from it (training/selection.py); every rank learns the outcome, so all stop together."""
         step = self.state.step
         rng = torch.get_rng_state()  # training continues on the random numbers it would have drawn without this
+        t0 = time.perf_counter()
         scores = self.validate() if self.dist.is_main and self.validate is not None else {}
+        seconds = round(time.perf_counter() - t0, 2)
         torch.set_rng_state(rng)
         self.objective.train()
         box: list[Any] = [scores]
@@ -344,7 +346,10 @@ class Engine:
         improved = self.selection.observe(step, float(scores["score"]))
         if self.dist.is_main:
             with open(self.run_dir / VALIDATION, "a") as f:
-                f.write(json.dumps({"step": step, **scores, "best_step": self.selection.best_step}) + "\n")
+                f.write(
+                    json.dumps({"step": step, **scores, "best_step": self.selection.best_step, "seconds": seconds})
+                    + "\n"
+                )
             if self.tensorboard is not None:
                 self.tensorboard.write({"step": step, **{f"val/{k}": v for k, v in scores.items()}})
             best = f"{self.selection.best_score:.4f} at step {self.selection.best_step}"

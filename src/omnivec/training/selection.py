@@ -127,7 +127,7 @@ def repair_best(run_dir: Path, selection: Selection, step: int) -> None:
     if info is None or info.get("step") != step:
         records = [r for r in validation_log(run_dir) if r.get("step") == step]
         scores = {k: float(v) for k, v in (records[-1] if records else {SCORE: selection.best_score}).items()}
-        for key in ("step", "best_step"):
+        for key in ("step", "best_step", "seconds"):
             scores.pop(key, None)
         write_best(run_dir, step, scores)
 
