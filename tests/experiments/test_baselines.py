@@ -160,3 +160,21 @@ def test_the_full_budget_page_is_rendered_from_committed_rows_and_lists_the_pend
     text = page.read_text()
     assert [r["task"] for r in rows] == ["banking77"] and "**0.9012** (step 1400)" in text
     assert "Pending (no committed part yet): mnist, fashion-mnist, fsdd." in text  # a stale record is not a row
+
+
+def test_a_row_just_trained_is_on_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training fills its config (tasks, heads): the row is still found under the hash of the plan it recorded."""
+    from omnivec.config import TaskConfig
+    from omnivec.experiments import full_budget
+
+    def fake_side_by_side(cfg, run, budget, progress):  # type: ignore[no-untyped-def]
+        cfg.model.tasks.append(TaskConfig("banking77", "classification", "text", num_classes=77))  # as train does
+        return [{"task": "banking77", "metric": "accuracy", "train": 9, "test": 3, "omnivec": 0.9, "omnivec_seconds": 1}
+                | {"baseline": "b", "baseline_value": 0.8, "baseline_seconds": 1, "ratio": 1.1}]  # fmt: skip
+
+    monkeypatch.setattr(full_budget, "side_by_side", fake_side_by_side)
+    monkeypatch.setattr("omnivec.data.real_tasks.present_tasks", lambda root: {"banking77": True})
+    page = tmp_path / "results.md"
+    page.write_text("<!-- full-budget:start -->\n<!-- full-budget:end -->\n")
+    full_budget.reproduce_full_budget(tmp_path / "out", ["banking77"], "", 0, page, ledger=tmp_path / "ledger")
+    assert "| banking77 |" in page.read_text() and "Pending" not in page.read_text()

@@ -11,6 +11,7 @@ run again, and the page is rendered from the recorded rows, so the four rows can
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 import time
@@ -95,13 +96,14 @@ def reproduce_full_budget(
         n, every = FULL_BUDGET.get(name, (1000, 100))
         n = (steps or {}).get(name, n)
         configs[name] = full_budget_config(name, data_root, seed, n, min(every, n))
-    todo = [d for d in datasets if book.find(d, config_hash(part_config(configs[d]))) is None]
+    hashes = {d: config_hash(part_config(c)) for d, c in configs.items()}  # before training fills the configs
+    todo = [d for d in datasets if book.find(d, hashes[d]) is None]
     present = present_tasks(data_root)
     missing = [d for d in todo if not present.get(d, False)]
     if missing and not render:
         raise OmnivecError(f"full-budget needs the staged datasets {missing} under the data root ($OMNIVEC_DATA)")
     for name in [] if render else todo:
-        cfg = configs[name]
+        cfg = copy.deepcopy(configs[name])  # training adds the tasks to its config; the record keeps the plan
         part = part_config(cfg)
         run = out / name
         shutil.rmtree(run, ignore_errors=True)
@@ -112,7 +114,7 @@ def reproduce_full_budget(
         book.write(
             {
                 "part": name,
-                "config_hash": config_hash(part),
+                "config_hash": hashes[name],
                 "config": part,
                 "scores": row,
                 "losses": loss_trajectory(run / "omnivec"),
@@ -122,7 +124,7 @@ def reproduce_full_budget(
         )
         if progress:
             print(table([row], TARGETS, PUBLISHED), flush=True)
-    records = {d: book.find(d, config_hash(part_config(configs[d]))) for d in datasets}
+    records = {d: book.find(d, hashes[d]) for d in datasets}
     rows = [r["scores"] for r in records.values() if r is not None]
     md = page(records, seed)
     if not render:
