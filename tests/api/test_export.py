@@ -152,3 +152,42 @@ def test_an_opset_the_exporter_fell_back_from_is_an_error() -> None:
     assert export._opset(Program, None) == 18 and export._opset(Program, 18) == 18
     with pytest.raises(OmnivecError, match="could not convert the graph to opset 13"):
         export._opset(Program, 13)
+
+
+@pytest.fixture(scope="module")
+def dense_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run with a segmentation task and an audio <-> image retrieval task, trained for one step."""
+    from serve_helpers import TONE_SHAPES, register_tone_shapes
+
+    register_tone_shapes()
+    cfg = preset("tiny")
+    cfg.tasks = ["scenes", TONE_SHAPES]
+    cfg.train.max_steps, cfg.train.batch_size, cfg.num_train, cfg.num_test = 1, 4, 16, 8
+    out = tmp_path_factory.mktemp("export-heads") / "run"
+    train(cfg, out, progress=False)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("modality", "task", "output"),
+    [
+        ("image", "scenes", "mask_logits"),
+        ("audio", "tone-shapes", "projection"),
+        ("image", "tone-shapes", "projection"),
+    ],
+)
+def test_segmentation_and_retrieval_heads_export_and_match_pytorch(
+    dense_run: Path, tmp_path: Path, modality: str, task: str, output: str
+) -> None:
+    out = tmp_path / f"{task}-{modality}.onnx"
+    r = export.export_run(dense_run, modality, out, task=task)
+    assert [o[0] for o in r.outputs] == ["embeddings", output] and r.checks
+    model = load(dense_run)
+    batch = model.collate(modality, new_samples(modality))
+    embeddings, head = onnx_outputs(out, batch)
+    with torch.no_grad():
+        want = model.embed(modality, batch, task=task) if output == "projection" else model(task, batch).logits
+    assert head.shape == tuple(want.shape)  # (B, K, H, W) masks at the model's resolution; (B, E) unit vectors
+    np.testing.assert_allclose(head, want.numpy(), rtol=0, atol=export.TOLERANCE)
+    np.testing.assert_allclose(embeddings, model.embed(modality, batch).numpy(), rtol=0, atol=export.TOLERANCE)

@@ -109,3 +109,72 @@ def test_reproduce_baselines_command_writes_its_table(tmp_path: Path, capsys, mo
     rows = json.loads((out / "baselines.json").read_text())["rows"]
     assert [r["task"] for r in rows] == ["shapes", "topics"] and rows[0]["train"] == 32
     assert "| shapes |" in (out / "baselines.md").read_text() and "TF-IDF" in capsys.readouterr().out
+
+
+def test_the_full_budget_is_in_steps_and_keeps_omnivecs_best_step(tmp_path: Path) -> None:
+    """Machines of different speed run the same steps (seconds do not stop the run), and the row reports the step
+    the validation split chose, scored on the test split, beside the last step's score."""
+    from omnivec.experiments.benchmark import BenchBudget, side_by_side
+    from omnivec.experiments.full_budget import FULL_BUDGET, full_budget_config
+
+    for name, (steps, every) in FULL_BUDGET.items():
+        cfg = full_budget_config(name, "", 0, steps, every)
+        assert (cfg.train.max_steps, cfg.train.max_seconds, cfg.train.eval_every) == (steps, 0.0, every)
+    cfg = preset("tiny")
+    cfg.tasks, cfg.num_train, cfg.num_test = ["shapes"], 40, 16
+    cfg.train.eval_every, cfg.train.warmup_steps = 2, 1
+    (row,) = side_by_side(cfg, tmp_path, BenchBudget(steps=4, batch_size=8))
+    best = json.loads((tmp_path / "omnivec" / "best" / "best.json").read_text())
+    tested = json.loads((tmp_path / "omnivec" / "best" / "eval.json").read_text())
+    last = json.loads((tmp_path / "omnivec" / "eval.json").read_text())
+    assert row["selected_step"] == best["step"] and row["omnivec"] == round(tested["shapes"]["value"], 4)
+    assert row["omnivec_last"] == round(last["shapes"]["value"], 4) and row["train"] == 36  # 4 of 40 held out
+
+
+def test_the_full_budget_page_is_rendered_from_committed_rows_and_lists_the_pending(tmp_path: Path) -> None:
+    from omnivec.experiments.full_budget import full_budget_config, part_config, reproduce_full_budget
+    from omnivec.experiments.ledger import Ledger, config_hash
+
+    cfg = full_budget_config("banking77", "", 0, 1500, 100)
+    row = {"task": "banking77", "metric": "accuracy", "train": 9003, "test": 3080, "omnivec": 0.9012}
+    row |= {"omnivec_seconds": 900.0, "baseline": "TF-IDF + linear SVM", "baseline_value": 0.8877}
+    row |= {"baseline_seconds": 1.0, "ratio": 1.015, "selected_step": 1400, "omnivec_last": 0.9}
+    record = {"part": "banking77", "config_hash": config_hash(part_config(cfg)), "config": part_config(cfg)}
+    Ledger(tmp_path / "ledger" / "seed-0").write(
+        record | {"scores": row, "wall_s": 960.0, "threads": 1, "matmul_gflops": 70.0}
+    )
+    Ledger(tmp_path / "ledger" / "seed-0").write(
+        {
+            "part": "fsdd",
+            "config_hash": "stale",
+            "config": {},
+            "scores": {},
+            "wall_s": 1.0,
+            "threads": 1,
+            "matmul_gflops": 1,
+        }
+    )
+    page = tmp_path / "results.md"
+    page.write_text("<!-- full-budget:start -->\n<!-- full-budget:end -->\n")
+    rows = reproduce_full_budget(tmp_path / "out", None, "", 0, page, ledger=tmp_path / "ledger", render=True)
+    text = page.read_text()
+    assert [r["task"] for r in rows] == ["banking77"] and "**0.9012** (step 1400)" in text
+    assert "Pending (no committed part yet): mnist, fashion-mnist, fsdd." in text  # a stale record is not a row
+
+
+def test_a_row_just_trained_is_on_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training fills its config (tasks, heads): the row is still found under the hash of the plan it recorded."""
+    from omnivec.config import TaskConfig
+    from omnivec.experiments import full_budget
+
+    def fake_side_by_side(cfg, run, budget, progress):  # type: ignore[no-untyped-def]
+        cfg.model.tasks.append(TaskConfig("banking77", "classification", "text", num_classes=77))  # as train does
+        return [{"task": "banking77", "metric": "accuracy", "train": 9, "test": 3, "omnivec": 0.9, "omnivec_seconds": 1}
+                | {"baseline": "b", "baseline_value": 0.8, "baseline_seconds": 1, "ratio": 1.1}]  # fmt: skip
+
+    monkeypatch.setattr(full_budget, "side_by_side", fake_side_by_side)
+    monkeypatch.setattr("omnivec.data.real_tasks.present_tasks", lambda root: {"banking77": True})
+    page = tmp_path / "results.md"
+    page.write_text("<!-- full-budget:start -->\n<!-- full-budget:end -->\n")
+    full_budget.reproduce_full_budget(tmp_path / "out", ["banking77"], "", 0, page, ledger=tmp_path / "ledger")
+    assert "| banking77 |" in page.read_text() and "Pending" not in page.read_text()

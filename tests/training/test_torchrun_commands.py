@@ -163,13 +163,17 @@ def test_unival_finetune_under_torchrun(
     }
 
 
+TRAIN_ARGS = ["train", "--tasks", "shapes,topics", "--preset", "tiny", "--max-steps", "3", "--set", "train.log_every=1"]
+
+
 @pytest.mark.parametrize(
     "command",
     [
-        ["train", "--tasks", "shapes,topics", "--preset", "tiny", "--max-steps", "3", "--set", "train.log_every=1"],
+        TRAIN_ARGS,
         ["finetune", "scratch", "--tasks=shapes,topics", "--preset=tiny", "--rounds=1", "--steps=3", "--log-every=1"],
+        [*TRAIN_ARGS, "--eval-every", "2"],  # the main rank validates, every rank learns the outcome
     ],
-    ids=["train", "finetune"],
+    ids=["train", "finetune", "train-eval-every"],
 )
 def test_omnivec_command_under_torchrun(command: list[str], tmp_path: Path) -> None:
     out = tmp_path / "run"
@@ -179,3 +183,6 @@ def test_omnivec_command_under_torchrun(command: list[str], tmp_path: Path) -> N
     assert results.keys() == {"shapes", "topics"}
     assert r0["tokenizer"] is not None  # topics is a text task: the vocabulary is shared across the ranks
     assert hashlib.sha256((out / ckpt.TOKENIZER).read_text().encode()).hexdigest() == r0["tokenizer"]
+    if "--eval-every" in command:
+        steps = [json.loads(line)["step"] for line in (out / "validation.jsonl").read_text().splitlines()]
+        assert steps == [2, 3] and (out / "best" / "best.json").is_file() and (out / "best" / "eval.json").is_file()

@@ -40,6 +40,10 @@ TOLERANCE = 1e-4
 
 LENGTHS = "lengths"
 
+HEAD_OUTPUTS = {"classification": "logits", "segmentation": "mask_logits", "retrieval": "projection"}
+"""The graph output ``--task`` adds, per task kind: class logits (B, K); per-pixel class logits (B, K, H, W) at the
+model's resolution; the retrieval task's unit projection (B, E), the space its two modalities share."""
+
 
 class EmbeddingPath(nn.Module):
     """One modality's path through ``model`` as a module of plain tensors, the form an exporter traces."""
@@ -55,7 +59,7 @@ class EmbeddingPath(nn.Module):
         pooled = self.model.pool(feats)  # (B, D)
         if self.task is None:
             return pooled
-        return pooled, self.model.heads[self.task](feats, pooled).logits  # (B, D), (B, K)
+        return pooled, self.model.heads[self.task](feats, pooled)[0]  # the head's first output: HEAD_OUTPUTS
 
 
 class Check(NamedTuple):
@@ -103,7 +107,7 @@ def export_run(
     shape: Sequence[int] | None = None,
 ) -> ExportReport:
     """``example``: a collated batch or raw samples to trace with; by default dummy samples of the run's data size
-    (or of ``shape``). ``task``: also output that classification head's logits."""
+    (or of ``shape``). ``task``: also output that task's head (:data:`HEAD_OUTPUTS`)."""
     ort = _require_onnx()
     model = model_or_run if isinstance(model_or_run, OmniModel) else _load(model_or_run)
     modality = _modality(model, modality)
@@ -169,10 +173,11 @@ def _modality(model: OmniModel, modality: str) -> str:
 
 def _check_task(model: OmniModel, modality: str, task: str) -> None:
     cfg = model.task(task)
-    if cfg.kind != "classification":
-        raise OmnivecError(f"--task exports classification logits only; {task!r} is a {cfg.kind} task")
-    if cfg.modality != modality:
-        raise OmnivecError(f"task {task!r} takes {cfg.modality}, not {modality}")
+    if cfg.kind not in HEAD_OUTPUTS:
+        raise OmnivecError(f"--task exports {', '.join(HEAD_OUTPUTS)} heads; {task!r} is a {cfg.kind} task")
+    sides = (cfg.modality, cfg.pair_modality) if cfg.pair_modality else (cfg.modality,)
+    if modality not in sides:
+        raise OmnivecError(f"task {task!r} takes {' or '.join(sides)}, not {modality}")
 
 
 @contextlib.contextmanager
@@ -202,6 +207,21 @@ def _trace(module: EmbeddingPath, inp: EncoderInput, opset: int | None) -> Any:
         args = (inp.data, inp.lengths)
         names = [name, LENGTHS]
         dynamic = ({0: "batch", 1: "length"}, {0: "batch"})
+    outputs = ["embeddings"] if module.task is None else ["embeddings", _head_output(module)]
+    return _trace_module(module, args, names, outputs, list(dynamic), opset, f"the {module.modality} path")
+
+
+def _trace_module(
+    module: nn.Module,
+    args: tuple[Tensor, ...],
+    names: list[str],
+    outputs: list[str],
+    dynamic: list[dict[int, str]],
+    opset: int | None = None,
+    what: str = "the model",
+) -> Any:
+    """``torch.onnx.export(dynamo=True)`` of ``module`` on ``args`` with named inputs/outputs and dynamic axes;
+    the exporter's pages-long errors become one line naming ``what`` (the cause chained)."""
     try:
         with _quiet():
             return torch.onnx.export(
@@ -209,16 +229,19 @@ def _trace(module: EmbeddingPath, inp: EncoderInput, opset: int | None) -> Any:
                 args,
                 dynamo=True,
                 input_names=names,
-                output_names=["embeddings"] if module.task is None else ["embeddings", "logits"],
-                dynamic_shapes=dynamic,
+                output_names=outputs,
+                dynamic_shapes=tuple(dynamic),
                 opset_version=opset,
                 verbose=False,
             )
     except Exception as e:  # the exporter's errors are many kinds and pages long: one line, the cause chained
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise OmnivecError(
-            f"torch.onnx.export failed for the {module.modality} path: {type(e).__name__}: {first}"
-        ) from e
+        raise OmnivecError(f"torch.onnx.export failed for {what}: {type(e).__name__}: {first}") from e
+
+
+def _head_output(module: EmbeddingPath) -> str:
+    assert module.task is not None
+    return HEAD_OUTPUTS[module.model.task(module.task).kind]
 
 
 def _opset(program: Any, requested: int | None) -> int:
@@ -241,8 +264,10 @@ def _check(session: Any, module: EmbeddingPath, batch: EncoderInput) -> Check:
         feeds[LENGTHS] = batch.lengths.numpy()
     got = session.run(None, feeds)
     want = [model.embed(modality, batch)]
-    if module.task is not None:
-        want.append(model(module.task, batch).logits)
+    if module.task is not None and model.task(module.task).pair_modality:  # either side of a retrieval task
+        want.append(model.embed(modality, batch, task=module.task))
+    elif module.task is not None:
+        want.append(model(module.task, batch)[0])
     diff = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
     return Check(tuple(batch.data.shape), diff)
 

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from omnivec.config import RunConfig, TaskConfig
-from omnivec.data.base import TaskSplits, drop_skipped, label_subset
+from omnivec.data.base import TaskSplits, drop_skipped, holdout, label_subset
 from omnivec.data.task_catalog import get_task
 from omnivec.errors import OmnivecError
 from omnivec.nn.encoders.text import TextEncoderConfig
@@ -37,6 +37,8 @@ from omnivec.types import Modality, to_device
 class PreparedTask:
     cfg: TaskConfig
     splits: TaskSplits
+    val: Dataset | None = None
+    """The validation split carved from the training split when ``train.eval_every`` > 0."""
 
 
 def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTask]:
@@ -50,6 +52,9 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
             raise OmnivecError(f"task {name!r} needs a {entry.modality} encoder, which this config lacks")
         splits = entry.build(run_cfg)
         splits.train = label_subset(splits.train, run_cfg.train.label_fraction, run_cfg.train.seed, name)
+        val = None
+        if run_cfg.train.eval_every > 0:  # model selection on data held out of training, never on the test split
+            splits.train, val = holdout(splits.train, run_cfg.train.val_fraction, run_cfg.train.seed, name)
         cfg = TaskConfig(
             name=name,
             kind=entry.kind,
@@ -62,7 +67,7 @@ def prepare_tasks(run_cfg: RunConfig, names: list[str]) -> dict[str, PreparedTas
             pair_modality=entry.pair_modality,
             input_shape=sample_shape(splits.train, entry.modality),
         )
-        out[name] = PreparedTask(cfg, splits)
+        out[name] = PreparedTask(cfg, splits, val)
     return out
 
 
@@ -185,7 +190,19 @@ def supervised_job(
         save=lambda d: save_run(model, run_cfg, d),
         evaluate=lambda _: evaluate_tasks(model, {n: p.splits.test for n, p in tasks.items()}),
         title=title,
+        validate=validation(model, tasks),
     )
+
+
+def validation(model: OmniModel, tasks: dict[str, PreparedTask]) -> Callable[[], dict[str, float]] | None:
+    """The periodic validation of a supervised run (training/selection.py): each task's primary metric on its
+    validation split and their mean; None when the tasks have no validation split (``train.eval_every`` 0)."""
+    from omnivec.training.selection import selection_score
+
+    held = {n: p.val for n, p in tasks.items() if p.val is not None}
+    if not held:
+        return None
+    return lambda: selection_score({n: float(r["value"]) for n, r in evaluate_tasks(model, held).items()})
 
 
 def train(

@@ -40,7 +40,7 @@ class Parser(argparse.ArgumentParser):
 
 COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
     "train a run folder": ("train", "pretrain", "finetune", "unival"),
-    "use a run folder": ("evaluate", "predict", "generate", "embed", "info"),
+    "use a run folder": ("evaluate", "predict", "generate", "embed", "info", "report"),
     "combine and ship runs": ("merge", "export", "import"),
     "search and serve": ("index", "search", "serve"),
     "tasks, data and configs": ("tasks", "data", "config"),

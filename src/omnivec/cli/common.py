@@ -99,6 +99,7 @@ FLAG_FIELDS: dict[str, str] = {
     "log_formats": "train.log_formats",
     "grad_checkpoint": "train.grad_checkpoint",
     "precision": "train.precision",
+    **{k: f"train.{k}" for k in ("eval_every", "patience", "val_fraction")},
     **{k: k for k in ("num_train", "num_test", "train_limit", "test_limit", "task_batch", "image_size")},
     "encoder_init": "encoder_init",
     "num_bins": "model.num_bins",
@@ -142,7 +143,7 @@ def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", deri
     --steps (also spelt --max-steps), --batch-size, --lr, --seed, --checkpoint-every, --num-train, --num-test, the
     config and data flags (:func:`add_config_flags`), --resume, --quiet and --device. ``derived``: how the
     family's built-in tasks come to be (generated, derived from a dataset), for --num-train / --num-test."""
-    from omnivec.config.validate import non_negative_int, positive_float, positive_int
+    from omnivec.config.validate import non_negative_int, open_fraction, positive_float, positive_int
 
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--steps", "--max-steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
@@ -157,6 +158,25 @@ def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", deri
     add_config_flags(p, family)
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out where it stopped, with its saved settings"
+    )
+    p.add_argument(
+        "--eval-every",
+        type=non_negative_int,
+        metavar="N",
+        help="score a validation split (held out of the training data) every N steps and keep the best step as "
+        "RUN/best (0: off)",
+    )
+    p.add_argument(
+        "--patience",
+        type=non_negative_int,
+        metavar="N",
+        help="with --eval-every: stop after N validations without gain",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=open_fraction,
+        metavar="F",
+        help="with --eval-every: share of each task's training data held out for validation (default 0.1)",
     )
     p.add_argument(
         "--grad-checkpoint",
@@ -263,6 +283,20 @@ def print_results(results: dict[str, Any]) -> None:
     for r in results.values():
         if r.get("skipped"):
             print(f"{r['task']}: skipped {r['skipped']} unreadable file(s) in evaluation")
+
+
+def print_best(run: str | Path) -> None:
+    """After a run with ``--eval-every``: which step was kept as ``RUN/best`` and its test scores."""
+    from omnivec.training.selection import BEST, best_info
+
+    info = best_info(Path(run))
+    if info is None:
+        return
+    print(f"best checkpoint: {Path(run) / BEST} (step {info['step']}, validation score {info['score']:.4f})")
+    scores = Path(run) / BEST / "eval.json"
+    if scores.is_file():
+        for r in json.loads(scores.read_text()).values():
+            print(f"  {r['task']:20s} {r['metric']:10s} {r['value']:.4f} on the test split")
 
 
 def format_info(info: dict[str, Any]) -> str:

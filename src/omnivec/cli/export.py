@@ -1,5 +1,6 @@
-"""``omnivec export``: one modality's embedding path of a run as an ONNX file, verified with onnxruntime; or
-(``--format hf``) the run as a Hugging Face folder."""
+"""``omnivec export``: one modality's embedding path of a run as an ONNX file, verified with onnxruntime; a UnIVAL
+task's greedy encoder-decoder as two ONNX graphs (``--task`` without ``--modality``); or (``--format hf``) the run
+as a Hugging Face folder."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ def cmd_export(a: argparse.Namespace) -> int:
 
     if a.format == "hf":
         return _export_hf(a)
+    if a.modality is None and a.task:
+        return _export_unival(a)
     if a.modality is None:
-        raise OmnivecError("--modality is required for --format onnx")
+        raise OmnivecError("--modality is required for --format onnx (or --task TASK alone for a UnIVAL run)")
     from omnivec.api.export import TOLERANCE, export_run
     from omnivec.training.outputs import check_output_file
 
@@ -46,6 +49,20 @@ def cmd_export(a: argparse.Namespace) -> int:
     print(f"verified with onnxruntime against PyTorch in {r.verify_s:.1f} s (max abs diff, tolerance {TOLERANCE:g}):")
     for c in r.checks:
         print(f"  batch of shape {tuple(c.shape)}: {c.max_diff:.2e}")
+    return 0
+
+
+def _export_unival(a: argparse.Namespace) -> int:
+    from omnivec.families.unival.onnx import export_unival
+
+    info = export_unival(a.run, a.task, a.out)
+    c = info["checked"]
+    print(f"wrote {a.out}/encoder.onnx, decoder_step.onnx, tokenizer.json and export.json ({info['task']})")
+    print(f"inputs of encoder.onnx: {', '.join(info['inputs'])}; decoding: {info['decoding']}")
+    print(
+        f"verified with onnxruntime against PyTorch on {c['samples']} inputs: first-step logits within "
+        f"{c['first_step_max_diff']:.2e}, greedy answers equal"
+    )
     return 0
 
 
@@ -83,10 +100,17 @@ def register(sub: Any) -> None:
         "docs/pretrained.md), else an omnivec run folder",
     )
     x.add_argument("--modality", choices=modality_names(), help="the modality to export (onnx)")
-    x.add_argument("--out", required=True, help="the .onnx file (onnx) or the folder (hf) to write")
+    x.add_argument(
+        "--out", required=True, help="the .onnx file (onnx), or the folder (hf; a UnIVAL run's --task) to write"
+    )
     x.add_argument("--overwrite", action="store_true", help="allow --out inside a run folder")
     x.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
-    x.add_argument("--task", help="also output this classification task's logits")
+    x.add_argument(
+        "--task",
+        help="also output this task's head: classification logits, segmentation mask_logits (B, K, H, W) or a "
+        "retrieval task's projection; for a UnIVAL run without --modality: its greedy encoder-decoder "
+        "(encoder.onnx + decoder_step.onnx)",
+    )
     x.add_argument(
         "--shape",
         type=_shape_arg,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from omnivec.cli.common import (
@@ -10,6 +11,7 @@ from omnivec.cli.common import (
     add_training_flags,
     build_run_config,
     modality_names,
+    print_best,
     refuse_changed_flags,
 )
 from omnivec.config import RunConfig, comma_list
@@ -173,6 +175,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     )
     for name, r in results.items():
         print(f"{name:20s} {r['metric']:10s} {r['value']:.4f}  (chance {r['chance']:.3f})")
+    print_best(a.out)
     return 0
 
 
@@ -186,7 +189,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
             from omnivec.data.task_catalog import GENERATED_SUITE
 
             tasks = list(GENERATED_SUITE)
-        budget = BenchBudget(steps=a.steps, batch_size=a.batch_size, seconds=a.seconds)
+        budget = BenchBudget(steps=a.steps or 300, batch_size=a.batch_size, seconds=a.seconds)
         out = a.out if a.out != "runs/omnivec-ablations" else "runs/baselines"
         rows = reproduce_baselines(
             out, tasks, budget, a.data_root, a.seed, a.train_limit, a.test_limit, progress=not a.quiet
@@ -195,14 +198,18 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
         print(f"wrote {out}/baselines.md")
         return 0
     if a.name == "full-budget":
-        from omnivec.experiments.benchmark import TARGETS, reproduce_full_budget, table
+        from omnivec.experiments.benchmark import table
+        from omnivec.experiments.full_budget import FULL_BUDGET, PUBLISHED, TARGETS, reproduce_full_budget
 
         out = a.out if a.out != "runs/omnivec-ablations" else "runs/full-budget"
-        seconds = {t: a.seconds for t in a.tasks or []} if a.seconds > 0 else None
+        if a.seconds > 0:
+            raise OmnivecError("full-budget: its budgets are steps (--steps N for every dataset), not --seconds")
+        steps = {t: a.steps for t in a.tasks or FULL_BUDGET} if a.steps else None
+        ledger = Path(a.ledger) / "full-budget" if a.ledger else None
         rows = reproduce_full_budget(
-            out, a.tasks or None, a.data_root, a.seed, a.results, progress=not a.quiet, seconds=seconds
+            out, a.tasks or None, a.data_root, a.seed, a.results, not a.quiet, steps, ledger, a.render
         )
-        print(table(rows, TARGETS))
+        print(table(rows, TARGETS, PUBLISHED))
         print(f"wrote {a.results} and {out}/full_budget.md")
         return 0
     if a.name == "omnivec-label-scarce":
@@ -311,13 +318,15 @@ def register(sub: Any) -> None:
     )
     p.add_argument("name", choices=["omnivec-ablations", "omnivec-label-scarce", "baselines", "full-budget"])
     p.add_argument("--tasks", type=comma_list, default=[], help="baselines/full-budget: tasks (default: the suite)")
-    p.add_argument("--steps", type=positive_int, default=300, help="baselines: steps per task")
+    p.add_argument(
+        "--steps", type=positive_int, help="baselines: steps per task (default 300); full-budget: for every dataset"
+    )
     p.add_argument("--batch-size", type=positive_int, default=32, help="baselines: samples per task per step")
     p.add_argument(
         "--seconds",
         type=non_negative_float,
         default=0.0,
-        help="baselines/full-budget: training seconds per task instead",
+        help="baselines: training seconds per task instead",
     )
     p.add_argument(
         "--train-limit", type=non_negative_int, default=3000, help="baselines: training samples per task (0 = all)"
@@ -343,12 +352,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--ledger",
         default="results",
-        help="omnivec-label-scarce: folder of committed part records; recorded parts are skipped (results/README.md)",
+        help="omnivec-label-scarce, full-budget: folder of committed part records; recorded parts are skipped "
+        "(results/README.md; '' keeps them in --out only)",
     )
     p.add_argument(
         "--render",
         action="store_true",
-        help="omnivec-label-scarce: train nothing, write the section from the ledger (missing parts are listed)",
+        help="omnivec-label-scarce, full-budget: train nothing, write the section from the ledger (missing parts "
+        "are listed)",
     )
     p.add_argument("--strict", action="store_true", help="with --render: refuse when a part is missing or mismatched")
     p.add_argument("--suite", default="auto", help="auto, real, generated or a comma list of tasks")

@@ -20,6 +20,7 @@ from omnivec.cli.common import (
     family_names,
     format_info,
     modality_names,
+    print_best,
     print_results,
     refuse_changed_flags,
     write_jsonl,
@@ -50,6 +51,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         add_byo(cfg, a.train, a.val or "", a.modality or "")
     results = train(cfg, a.out, resume=a.resume, progress=not a.quiet, device=a.device, init=a.init)
     print_results(results)
+    print_best(a.out)
     return 0
 
 
@@ -113,6 +115,14 @@ def cmd_quickstart(a: argparse.Namespace) -> int:
     data_root = a.data_root or os.environ.get("OMNIVEC_DATA", "")
     quickstart(a.out, seed=a.seed, data_root=data_root, progress=not a.quiet, baselines=not a.no_baselines)
     print((Path(a.out) / "report.md").read_text())
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from omnivec.api.report import report
+
+    page = report(a.run, a.out, a.limit, a.examples, a.device)
+    print(f"wrote {page} and its figures")
     return 0
 
 
@@ -197,6 +207,16 @@ def register(sub: Any) -> None:
     i.add_argument("run")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_info)
+
+    r = sub.add_parser(
+        "report", help="a markdown report with figures for a run: scores, loss curves, confusion, examples"
+    )
+    r.add_argument("run")
+    r.add_argument("--out", help="folder of report.md and its figures (default RUN/report)")
+    r.add_argument("--limit", type=non_negative_int, default=1000, help="test samples predicted per task (0: all)")
+    r.add_argument("--examples", type=non_negative_int, default=8, help="test inputs shown per task")
+    add_device(r)
+    r.set_defaults(fn=cmd_report)
 
     q = sub.add_parser("quickstart", help="train one model on six tasks in five modalities and write a report")
     q.add_argument("--out", default="runs/quickstart")

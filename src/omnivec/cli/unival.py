@@ -14,6 +14,7 @@ from omnivec.cli.common import (
     add_training_flags,
     build_run_config,
     decoding_of,
+    print_best,
     refuse_changed_flags,
     write_jsonl,
 )
@@ -157,6 +158,7 @@ def _resume(args: argparse.Namespace) -> int:
     refuse_changed_flags(args, ("set", "train_limit", "test_limit"), ("steps",))  # new flags: no saved twin
     _check_resume_flags(args)
     _print(resume_run(args.out, args.max_steps or 0, not args.quiet, args.eval_limit, args.device))
+    print_best(args.out)
     return 0
 
 
@@ -168,6 +170,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     cfg = _config(args)
     cfg.stage1_steps = args.stage1_steps if args.stage1_steps is not None else cfg.train.max_steps // 2
     _print(pretrain(cfg, args.out, _tasks(args.tasks), not args.quiet, args.eval_limit, device=args.device))
+    print_best(args.out)
     return 0
 
 
@@ -184,6 +187,7 @@ def _finetune(args: argparse.Namespace) -> int:
     _print(
         finetune(parent, tasks, args.out, cfg, progress=not args.quiet, eval_limit=args.eval_limit, device=args.device)
     )
+    print_best(args.out)
     return 0
 
 

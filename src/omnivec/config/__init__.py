@@ -147,7 +147,13 @@ class TrainConfig:
     in the run folder (``tensorboard --logdir runs/``) and ``csv`` (``metrics.csv``, one row per metrics line,
     rewritten from the JSONL at each checkpoint); ``[]`` writes neither."""
     eval_every: int = 0
-    """Evaluate on the validation split every this many steps; 0 evaluates only at the end."""
+    """Score the model on a validation split every this many steps and at the last one, keep the best-scoring
+    checkpoint as ``RUN/best`` (training/selection.py); 0: no validation, the test split is scored at the end."""
+    val_fraction: float = 0.1
+    """With ``eval_every``: the share of each task's training split held out (seeded) as its validation split. The
+    test split is never used to select."""
+    patience: int = 0
+    """With ``eval_every``: stop after this many validations in a row without a new best; 0 never stops early."""
     checkpoint_every: int = 0
     """Write an atomic checkpoint every this many steps; 0 writes only at the end."""
     keep_checkpoints: int = 2

@@ -37,6 +37,7 @@ NON_NEGATIVE: Check = (lambda x: _num(x) and x >= 0, "a finite number >= 0")
 UNIT: Check = (lambda x: _num(x) and 0 <= x <= 1, "a number in [0, 1]")
 BELOW_ONE: Check = (lambda x: _num(x) and 0 <= x < 1, "a number in [0, 1)")
 FRACTION: Check = (lambda x: _num(x) and 0 < x <= 1, "a number in (0, 1]")
+OPEN_UNIT: Check = (lambda x: _num(x) and 0 < x < 1, "a number in (0, 1)")
 
 
 def _choice(*options: str) -> Check:
@@ -54,7 +55,7 @@ RULES: dict[str, Check] = {
     **dict.fromkeys(
         (
             *("warmup_steps", "seed", "eval_every", "checkpoint_every", "num_workers", "train_limit", "test_limit"),
-            *("num_meta_tokens", "stage1_steps", "num_classes", "head_only_steps"),
+            *("num_meta_tokens", "stage1_steps", "num_classes", "head_only_steps", "patience"),
         ),
         NON_NEGATIVE_INT,
     ),
@@ -63,6 +64,7 @@ RULES: dict[str, Check] = {
     **dict.fromkeys(("min_lr_ratio", "drop_path"), UNIT),
     **dict.fromkeys(("ema_decay", "label_smoothing"), BELOW_ONE),
     "label_fraction": FRACTION,
+    "val_fraction": OPEN_UNIT,
     "layer_decay": FRACTION,
     "task_schedule": _choice("mixed", "round_robin"),
 }
@@ -147,6 +149,7 @@ non_negative_float = _flag(NON_NEGATIVE, float)
 unit_float = _flag(UNIT, float)
 below_one_float = _flag(BELOW_ONE, float)
 fraction_float = _flag(FRACTION, float)
+open_fraction = _flag(OPEN_UNIT, float)
 finite_float = _flag((_num, "a finite number"), float)
 
 
@@ -158,6 +161,7 @@ __all__ = [
     "fraction_float",
     "non_negative_float",
     "non_negative_int",
+    "open_fraction",
     "positive_float",
     "positive_int",
     "unit_float",

@@ -104,6 +104,19 @@ def label_subset(dataset: Dataset, fraction: float, seed: int, name: str) -> Dat
     return Subset(dataset, sorted(order.tolist()))
 
 
+def holdout(dataset: Dataset, fraction: float, seed: int, name: str) -> tuple[Dataset, Dataset]:
+    """``dataset`` split into (train, validation): a seeded ``fraction`` of its samples (at least one) held out
+    for model selection, the rest kept for training; fixed by the seed and the task's name, so a resumed run
+    carves the same split. A dataset of one sample cannot be split and is refused."""
+    n = len(dataset)  # type: ignore[arg-type]
+    if n < 2:
+        raise OmnivecError(f"task {name!r}: {n} training sample(s); validation needs at least 2 to hold one out")
+    held = min(n - 1, max(1, round(fraction * n)))
+    g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(f"validation:{name}".encode()))
+    order = torch.randperm(n, generator=g).tolist()
+    return Subset(dataset, sorted(order[held:])), Subset(dataset, sorted(order[:held]))
+
+
 @dataclass(frozen=True)
 class TaskEntry:
     """A named task of the catalogue (:mod:`omnivec.data.task_catalog`): how to build its splits from a run

@@ -5,9 +5,8 @@ all of the tasks and one reference specialist per task (``omnivec.experiments.ba
 training samples for the same budget -- ``steps`` x ``batch_size`` per task, or the same wall seconds per task
 (the unified model then gets ``seconds x number of tasks``, the specialists ``seconds`` each: equal compute in total).
 
-``omnivec reproduce full-budget``: every staged dataset on its full official splits, one omnivec model per dataset
-and its specialist, each given the same wall seconds; the table (with the targets of issue 9 and the published
-reference numbers of docs/data.md) is written into docs/results.md between markers.
+``omnivec reproduce full-budget`` (experiments/full_budget.py) runs the same pair per staged dataset on its full
+official splits.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ import torch
 
 from omnivec.api.train import PreparedTask, prepare_tasks, train
 from omnivec.config import RunConfig
-from omnivec.errors import OmnivecError
 from omnivec.training import checkpoint as ckpt
+from omnivec.training.selection import BEST, best_info
 
 
 @dataclass(frozen=True)
@@ -39,22 +38,6 @@ class BenchBudget:
         if self.seconds > 0:
             return f"{self.seconds:.0f} s of training per task, batch {self.batch_size}"
         return f"{self.steps} steps x {self.batch_size} samples per task"
-
-
-FULL_BUDGET_SECONDS = {"mnist": 420.0, "fashion-mnist": 420.0, "fsdd": 240.0, "banking77": 240.0}
-"""Training seconds per dataset (omnivec and its specialist get the same): with evaluation, each dataset's pair
-stays within 15 minutes on 2 cores."""
-
-TARGETS = {"mnist": 0.99, "fashion-mnist": 0.91, "fsdd": 0.97, "banking77": 0.88}
-"""Full-budget accuracy omnivec must reach from scratch (issue 9)."""
-
-PUBLISHED = {
-    "mnist": "LeNet-5 0.9905 (LeCun et al. 1998); best CNN committees ~0.997",
-    "fashion-mnist": "best scikit-learn model (SVC) 0.897 (Xiao et al. 2017); small CNNs ~0.90-0.94",
-    "fsdd": "none published for the official split (the dataset's README gives no benchmark)",
-    "banking77": "BERT fine-tuned 0.930, USE+ConveRT 0.934 (Casanueva et al. 2020, full training set)",
-}
-"""Reference numbers from the literature; docs/data.md gives the sources."""
 
 
 def machine_gflops(n: int = 1024, repeats: int = 5) -> float:
@@ -91,6 +74,9 @@ def side_by_side(
     results = train(cfg, out / "omnivec", progress=progress, tasks=tasks)
     omni_s = time.perf_counter() - t0
     steps = max((int(r.get("step", 0)) for r in read_log(out / "omnivec" / ckpt.METRICS)), default=0)
+    last, selected = results, best_info(out / "omnivec")
+    if selected is not None:  # the step its validation split chose, scored on the test split
+        results = json.loads((out / "omnivec" / BEST / "eval.json").read_text())
     b = Budget(steps=budget.steps, batch_size=budget.batch_size, seconds=budget.seconds)
     refs = train_baselines(tasks, b, cfg.train.seed, cfg.model.encoders.get("audio"), progress)
     rows = []
@@ -108,6 +94,11 @@ def side_by_side(
                 "omnivec": round(value, 4),
                 "omnivec_seconds": round(omni_s / len(tasks), 1),
                 "omnivec_steps": steps,
+                **(
+                    {"selected_step": selected["step"], "omnivec_last": round(float(last[name]["value"]), 4)}
+                    if selected is not None
+                    else {}
+                ),
                 "baseline": ref["baseline"],
                 "baseline_value": round(ref_value, 4),
                 "baseline_seconds": round(float(ref["seconds"]), 1),
@@ -118,7 +109,9 @@ def side_by_side(
     return rows
 
 
-def table(rows: list[dict[str, Any]], targets: dict[str, float] | None = None) -> str:
+def table(
+    rows: list[dict[str, Any]], targets: dict[str, float] | None = None, published: dict[str, str] | None = None
+) -> str:
     head = "| task | metric | train / test | omnivec | s | baseline | score | s | omnivec / baseline |"
     sep = "|---|---|---|---|---|---|---|---|---|"
     if targets is not None:
@@ -130,15 +123,17 @@ def table(rows: list[dict[str, Any]], targets: dict[str, float] | None = None) -
             f"{r['omnivec_seconds']:.0f} | {r['baseline']} | {r['baseline_value']:.4f} | {r['baseline_seconds']:.0f} | "
             f"{r['ratio'] if r['ratio'] is not None else '-'} |"
         )
+        if "selected_step" in r:  # the best step by validation, of the steps trained
+            line = line.replace(f"**{r['omnivec']:.4f}**", f"**{r['omnivec']:.4f}** (step {r['selected_step']})")
         if targets is not None:
             t = targets.get(r["task"])
             mark = "" if t is None else (" met" if r["omnivec"] >= t else " **missed**")
-            line += f" {t if t is not None else '-'}{mark} | {PUBLISHED.get(r['task'], '-')} |"
+            line += f" {t if t is not None else '-'}{mark} | {(published or {}).get(r['task'], '-')} |"
         lines.append(line)
     return "\n".join(lines)
 
 
-def _base_config(tasks: list[str], data_root: str, seed: int, train_limit: int, test_limit: int) -> RunConfig:
+def base_config(tasks: list[str], data_root: str, seed: int, train_limit: int, test_limit: int) -> RunConfig:
     from omnivec.experiments.quickstart import quickstart_config
 
     cfg = quickstart_config(seed, data_root, tasks)
@@ -162,7 +157,7 @@ def reproduce_baselines(
     from omnivec.training.outputs import claim_folder
 
     out = Path(out)
-    cfg = _base_config(tasks, data_root, seed, train_limit, test_limit)
+    cfg = base_config(tasks, data_root, seed, train_limit, test_limit)
     claim_folder(out, "baselines", legacy=("baselines.json", "baselines.md"))
     gflops = machine_gflops()
     rows = side_by_side(cfg, out, budget, progress)
@@ -184,73 +179,4 @@ def reproduce_baselines(
     return rows
 
 
-def full_budget_config(task: str, data_root: str, seed: int, seconds: float) -> RunConfig:
-    """One dataset on its full official splits: the quickstart's model, batch 64, a wall-seconds budget."""
-    cfg = _base_config([task], data_root, seed, 0, 0)
-    cfg.train.batch_size = 64
-    cfg.train.max_seconds, cfg.train.max_steps, cfg.train.warmup_steps = seconds, 10**9, 200
-    return cfg
-
-
-def reproduce_full_budget(
-    out: str | Path,
-    datasets: list[str] | None = None,
-    data_root: str = "",
-    seed: int = 0,
-    results: str | Path | None = "docs/results.md",
-    progress: bool = False,
-    seconds: dict[str, float] | None = None,
-) -> list[dict[str, Any]]:
-    from omnivec.data.real_tasks import present_tasks
-    from omnivec.experiments.reproduce import write_section
-
-    out = Path(out)
-    datasets = datasets or list(FULL_BUDGET_SECONDS)
-    present = present_tasks(data_root)
-    missing = [d for d in datasets if not present.get(d, False)]
-    if missing:
-        raise OmnivecError(f"full-budget needs the staged datasets {missing} under the data root ($OMNIVEC_DATA)")
-    gflops = machine_gflops()
-    rows: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    for name in datasets:
-        s = (seconds or {}).get(name, FULL_BUDGET_SECONDS.get(name, 300.0))
-        cfg = full_budget_config(name, data_root, seed, s)
-        run = out / name
-        if run.exists():
-            import shutil
-
-            shutil.rmtree(run)
-        run.mkdir(parents=True)
-        t1 = time.perf_counter()
-        (row,) = side_by_side(cfg, run, BenchBudget(batch_size=cfg.train.batch_size, seconds=s), progress)
-        row["wall_seconds"] = round(time.perf_counter() - t1, 1)
-        rows.append(row)
-        ckpt.atomic_write_text(out / "full_budget.json", json.dumps({"gflops": gflops, "rows": rows}, indent=2))
-        if progress:
-            print(table([row], TARGETS), flush=True)
-    total = time.perf_counter() - t0
-    cmd = "omnivec reproduce full-budget --out " + str(out)
-    md = "\n".join(
-        [
-            "## Full budget: every staged dataset on its full official splits",
-            "",
-            f"`{cmd}` (seed {seed}). One omnivec model per dataset (the quickstart's model: width 128, depth 4) "
-            "and its specialist, each given the same training seconds (batch 64, cosine schedule on elapsed time), "
-            "evaluated on the full official test split. Machine: "
-            f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, fp32 matmul "
-            f"{gflops:.0f} GFLOP/s; {total / 60:.0f} min in all; per dataset (both models, with evaluation): "
-            + ", ".join(f"{r['task']} {r['wall_seconds'] / 60:.1f} min" for r in rows)
-            + ".",
-            "",
-            table(rows, TARGETS),
-            "",
-        ]
-    )
-    ckpt.atomic_write_text(out / "full_budget.md", md)
-    if results:
-        write_section(Path(results), md, "full-budget")
-    return rows
-
-
-__all__ = ["BenchBudget", "reproduce_baselines", "reproduce_full_budget", "side_by_side", "table"]
+__all__ = ["BenchBudget", "base_config", "machine_gflops", "reproduce_baselines", "side_by_side", "table"]

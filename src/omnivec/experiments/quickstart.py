@@ -97,7 +97,9 @@ def write_report(
         "",
         f"Wall time: {times['total']:.0f} s (omnivec {times['omnivec']:.0f} s for all six tasks, the six "
         f"baselines {times['baselines']:.0f} s together). {passed} of {len(rows)} tasks reach at least "
-        f"{PASS_RATIO:.2f} x their baseline.",
+        f"{PASS_RATIO:.2f} x their baseline."
+        if baselines
+        else f"Wall time: {times['total']:.0f} s (omnivec alone: the baselines were not trained, --no-baselines).",
         "",
         "| task | modality | metric | chance | omnivec | baseline | baseline score | omnivec / baseline |",
         "|---|---|---|---|---|---|---|---|",
@@ -113,6 +115,15 @@ def write_report(
         "`results.png` (chance, baseline, omnivec per task).",
         "",
     ]
+    if (out / "run" / ckpt.CONFIG).is_file():  # the run's own sections, as `omnivec report` writes them
+        from omnivec.api.load import load
+        from omnivec.api.report import run_sections
+
+        lines += [
+            "# The run in detail (`omnivec report`)",
+            "",
+            *run_sections(out / "run", out, load(out / "run", "cpu")),
+        ]
     ckpt.atomic_write_text(out / "report.md", "\n".join(lines))
     plot_results(rows, out / "results.png")
     return rows

@@ -81,6 +81,18 @@ class ServeConfig:
         )
 
 
+GENERIC_RUN_NAMES = {"run", "best", "omnivec", "unival", "model", "out"}
+
+
+def run_label(run_dir: Path) -> str:
+    """How the page names the run: its folder's name, with its parent's when the name alone says nothing
+    (the quickstart's ``runs/quickstart/run`` is ``quickstart/run``, a kept best step ``b77/best``)."""
+    run_dir = Path(run_dir).resolve()
+    if run_dir.name in GENERIC_RUN_NAMES and run_dir.parent.name:
+        return f"{run_dir.parent.name}/{run_dir.name}"
+    return run_dir.name
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return x.tolist()
@@ -131,7 +143,7 @@ class Service:
                 "query_modalities": self.query_modalities(),
             }
         return {
-            "run": self.run_dir.name,
+            "run": run_label(self.run_dir),
             "family": self.family.name,
             "device": self.device,
             "modalities": {m: sorted(_extensions(m)) for m in self.modalities},

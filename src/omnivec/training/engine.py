@@ -39,6 +39,7 @@ from omnivec.training.logs import CSV, TensorBoardLog, check_log_formats, trunca
 from omnivec.training.logs import plot_losses as plot_losses  # re-exported: callers import them from here
 from omnivec.training.logs import read_log as read_log
 from omnivec.training.optim import lr_at, make_optimizer
+from omnivec.training.selection import VALIDATION, Selection, repair_best, write_best
 from omnivec.training.state_check import check_weights
 from omnivec.types import to_device
 
@@ -79,6 +80,7 @@ class Engine:
         save_model: Callable[[Path], None] | None = None,
         log_name: str = ckpt.METRICS,
         progress: bool = True,
+        validate: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         self.objective = objective
         self.model: nn.Module = objective.model  # type: ignore[assignment]
@@ -90,6 +92,8 @@ class Engine:
         self.save_model = save_model
         self.log_path = self.run_dir / log_name
         self.progress = progress
+        self.validate = validate  # () -> {"score": ..., task: value}, main rank only (training/selection.py)
+        self.selection = Selection()
         self.device = next(self.model.parameters()).device
         self.autocast_dtype = autocast_dtype(cfg.precision, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type) if self.autocast_dtype == torch.float16 else None
@@ -126,6 +130,7 @@ class Engine:
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             **({"grad_scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
+            "selection": self.selection.state_dict(),
         }
 
     def save_checkpoint(self) -> None:
@@ -156,9 +161,12 @@ class Engine:
         state = ckpt.load_state(path)
         check_train_state(state, self.optimizer, self.streams, path)
         self.load_checkpoint(state)
+        self.selection = Selection.from_state(state.get("selection"), path)
         self.saved_step = self.state.step
         if self.dist.is_main:
             truncate_log(self.log_path, self.state.step)
+            truncate_log(self.run_dir / VALIDATION, self.state.step)
+            repair_best(self.run_dir, self.selection, self.state.step)
 
     def load_checkpoint(self, state: dict[str, Any]) -> None:
         """Apply a train state already checked by :meth:`resume_from`."""
@@ -238,8 +246,26 @@ class Engine:
         if "tensorboard" in cfg.log_formats and self.dist.is_main and self.tensorboard is None:
             # a resumed run hides what an interrupted one logged after its checkpoint, as the JSONL was truncated
             self.tensorboard = TensorBoardLog(self.run_dir, purge_step=self.state.step + 1 if self.state.step else None)
+        try:
+            self._steps(end, bar)
+        except BaseException:
+            self.close_logs()  # what was logged before the failure reaches TensorBoard's files
+            raise
+        bar.close()
+        self.save_checkpoint()
+        self.close_logs()
+        return self.state
+
+    def _steps(self, end: int, bar: tqdm) -> None:
+        """The optimizer steps up to ``end`` (or the seconds budget, or early stopping), each logged, validated
+        and checkpointed as the config says."""
+        cfg = self.cfg
         window_t, window_n = time.perf_counter(), 0
-        while self.state.step < end and not (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds):
+        while (
+            self.state.step < end
+            and not (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds)
+            and not self.selection.exhausted(cfg.patience)
+        ):
             step = self.state.step
             t0 = time.perf_counter()
             lr = lr_at(step, cfg, self.state.elapsed)
@@ -297,12 +323,41 @@ class Engine:
                 bar.set_postfix(loss=f"{loss_mean:.3f}", sps=f"{rec['samples_per_s']:.0f}")
                 window_t, window_n = time.perf_counter(), 0
             bar.update(1)
+            final = self.state.step >= cfg.max_steps or (cfg.max_seconds > 0 and self.state.elapsed >= cfg.max_seconds)
+            if self.validate is not None and cfg.eval_every and (self.state.step % cfg.eval_every == 0 or final):
+                self._validate()  # before the periodic checkpoint, which then holds the updated selection
             if cfg.checkpoint_every and self.state.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
-        bar.close()
-        self.save_checkpoint()
-        self.close_logs()
-        return self.state
+
+    def _validate(self) -> None:
+        """Score the model on the validation split (main rank), log it, and on a new best write a checkpoint and
+        ``best/`` from it (training/selection.py); every rank learns the outcome, so all stop together."""
+        step = self.state.step
+        rng = torch.get_rng_state()  # training continues on the random numbers it would have drawn without this
+        t0 = time.perf_counter()
+        scores = self.validate() if self.dist.is_main and self.validate is not None else {}
+        seconds = round(time.perf_counter() - t0, 2)
+        torch.set_rng_state(rng)
+        self.objective.train()
+        box: list[Any] = [scores]
+        if self.dist.world_size > 1:
+            dist.broadcast_object_list(box, src=0)
+        scores = box[0]
+        improved = self.selection.observe(step, float(scores["score"]))
+        if self.dist.is_main:
+            with open(self.run_dir / VALIDATION, "a") as f:
+                f.write(
+                    json.dumps({"step": step, **scores, "best_step": self.selection.best_step, "seconds": seconds})
+                    + "\n"
+                )
+            if self.tensorboard is not None:
+                self.tensorboard.write({"step": step, **{f"val/{k}": v for k, v in scores.items()}})
+            best = f"{self.selection.best_score:.4f} at step {self.selection.best_step}"
+            tqdm.write(f"step {step}: validation score {scores['score']:.4f} (best {best})")
+        if improved:
+            self.save_checkpoint()
+            if self.dist.is_main:
+                write_best(self.run_dir, step, scores)
 
     def close_logs(self) -> None:
         """Flush and close the TensorBoard writer (``fit`` does at its end; a run that stops early may too)."""

@@ -32,12 +32,14 @@ from torch.utils.data import Dataset
 
 from omnivec.config import TrainConfig
 from omnivec.data.stream import BatchStream
+from omnivec.errors import OmnivecError
 from omnivec.nn.tokenizer import TextTokenizer
 from omnivec.training import checkpoint as ckpt
 from omnivec.training.checkpoint import check_run_folder
 from omnivec.training.distributed import DistInfo, init_distributed, rank_device
 from omnivec.training.engine import Engine, plot_losses, read_log
 from omnivec.training.locking import RunLock
+from omnivec.training.selection import BEST, best_info
 
 
 def seed_everything(seed: int) -> None:
@@ -78,6 +80,9 @@ class Job:
     results_file: str = "eval.json"
     fresh_files: Callable[[Path], None] | None = None
     """Files a fresh run folder gets once, after ``save`` (e.g. the fine-tuning schedule)."""
+    validate: Callable[[], dict[str, float]] | None = None
+    """The periodic validation (main rank, every ``train.eval_every`` steps): ``{"score": mean, task: value}``;
+    the best-scoring step is kept as ``RUN/best`` (:mod:`omnivec.training.selection`). None: no selection."""
 
 
 def make_streams(specs: dict[str, StreamSpec], train: TrainConfig, info: DistInfo) -> dict[str, BatchStream]:
@@ -185,6 +190,11 @@ def _run_locked(
     if seed is not None:
         seed_everything(seed)
     job = build(info)
+    if job.train.eval_every > 0 and job.validate is None:
+        raise OmnivecError(
+            "train.eval_every: this command has no validation metric to select a checkpoint by (masked "
+            "pretraining); leave --eval-every at 0"
+        )
     out.mkdir(parents=True, exist_ok=True)
     job.objective.to(target).train()
     engine = Engine(
@@ -196,6 +206,7 @@ def _run_locked(
         info,
         save_model=job.save,
         progress=progress,
+        validate=job.validate if job.train.eval_every > 0 else None,
     )
     if resume:
         engine.resume_from(state_path)
@@ -210,7 +221,43 @@ def _run_locked(
     plot_losses(read_log(engine.log_path), out / "loss.png", job.title)
     results = job.evaluate(engine)
     ckpt.atomic_write_text(out / job.results_file, json.dumps(results, indent=2))
+    if engine.validate is not None and best_info(out) is not None:
+        evaluate_best(out, engine, job)
     return results
 
 
-__all__ = ["Job", "StreamSpec", "elastic_restart", "make_streams", "run_job", "same_tokenizer", "seed_everything"]
+def _load_saved(model: nn.Module, path: Path) -> None:
+    """Weights the run saved into ``model``: a tensor the file stores once for tied names (the decoder's output
+    projection and the token embedding) fills every name of it; any other key missing or extra is refused."""
+    state = ckpt.load_weights(path)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    params = model.state_dict()
+    stored = {params[k].data_ptr() for k in state if k in params}
+    untied = [k for k in missing if params[k].data_ptr() not in stored]
+    if untied or unexpected:
+        raise OmnivecError(f"{path}: does not fit the model (missing {untied[:3]}, unexpected {unexpected[:3]})")
+
+
+def evaluate_best(out: Path, engine: Engine, job: Job) -> dict[str, Any]:
+    """Score the kept best checkpoint the way the run's last weights were scored, into ``best/<results_file>``;
+    the model holds the last weights again afterwards."""
+    last = {k: v.detach().clone() for k, v in engine.model.state_dict().items()}
+    _load_saved(engine.model, out / BEST / ckpt.WEIGHTS)
+    try:
+        results = job.evaluate(engine)
+    finally:
+        engine.model.load_state_dict(last)
+    ckpt.atomic_write_text(out / BEST / job.results_file, json.dumps(results, indent=2))
+    return results
+
+
+__all__ = [
+    "Job",
+    "StreamSpec",
+    "elastic_restart",
+    "evaluate_best",
+    "make_streams",
+    "run_job",
+    "same_tokenizer",
+    "seed_everything",
+]

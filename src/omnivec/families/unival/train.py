@@ -16,14 +16,14 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from omnivec.data.base import Skipped, label_subset
+from omnivec.data.base import Skipped, holdout, label_subset
 from omnivec.errors import OmnivecError
 from omnivec.families.unival.config import UnivalRunConfig
 from omnivec.families.unival.derived_tasks import STAGE1, STAGE2
 from omnivec.families.unival.manifest_tasks import task_names as manifest_task_names
 from omnivec.families.unival.model import Seq2SeqBatch, UnivalModel, load_unival, save_unival
 from omnivec.families.unival.prompts import MODALITIES
-from omnivec.families.unival.scoring import evaluate_splits
+from omnivec.families.unival.scoring import evaluate, evaluate_splits
 from omnivec.families.unival.task_registry import SEQ2SEQ_TASKS
 from omnivec.families.unival.tasks import get_seq2seq_task
 from omnivec.families.unival.tsv_tasks import task_names as tsv_task_names
@@ -180,20 +180,38 @@ def fit(
         model, cfg, data = load(info)
         cfg.tasks = list(data)
         check_task_batch(cfg, cfg.tasks)
+        train_sets, validate = held_out(model, cfg, data, eval_limit)
         return Job(
             SupervisedObjective(model),
             {
                 n: StreamSpec(tr, seq2seq_collate(model, n), batch_size=cfg.task_batch.get(n, 0))
-                for n, (tr, _) in data.items()
+                for n, tr in train_sets.items()
             },
             cfg.train,
             curriculum(cfg.tasks, cfg.stage1_steps),
             save=lambda d: save_unival(model, cfg, d),
             evaluate=lambda _: evaluate_splits(model, data, limit=eval_limit),
             title="UnIVAL training loss",
+            validate=validate,
         )
 
     return run_job(out, build, resume=resume, seed=seed, progress=progress, device=device, stop_at=stop_at)
+
+
+def held_out(
+    model: UnivalModel, cfg: UnivalRunConfig, data: dict[str, tuple[Dataset, Dataset]], limit: int = 0
+) -> tuple[dict[str, Dataset], Callable[[], dict[str, float]] | None]:
+    """Each task's training data and, with ``train.eval_every`` > 0, the periodic validation
+    (training/selection.py): ``train.val_fraction`` of each training split held out, scored by its primary metric
+    under greedy decoding (the first ``limit`` samples when > 0)."""
+    if cfg.train.eval_every <= 0:
+        return {n: tr for n, (tr, _) in data.items()}, None
+    from omnivec.training.selection import selection_score
+
+    split = {n: holdout(tr, cfg.train.val_fraction, cfg.train.seed, n) for n, (tr, _) in data.items()}
+    return {n: tr for n, (tr, _) in split.items()}, lambda: selection_score(
+        {n: float(evaluate(model, n, val, None, limit)["value"]) for n, (_, val) in split.items()}
+    )
 
 
 def resume_run(

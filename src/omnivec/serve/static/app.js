@@ -16,7 +16,8 @@ function setStatus(text, isError) {
 async function loadInfo() {
   const r = await fetch("/info");
   INFO = await r.json();
-  $("run").textContent = `${INFO.run} (${INFO.family}, ${INFO.device})`;
+  $("run").textContent = `run ${INFO.run} · ${INFO.family} family · ${INFO.device}`;
+  document.title = `omnivec demo: ${INFO.run}`;
   const tasks = INFO.tasks.map((t) => `${t.name} [${t.kind}, ${t.modality}]`).join(", ");
   $("summary").textContent = `modalities: ${Object.keys(INFO.modalities).join(", ")} · tasks: ${tasks}`;
   const ix = INFO.index;
