@@ -15,7 +15,7 @@ Results are token-id lists per sample without bos and eos.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -69,14 +69,34 @@ def greedy(
     """Most likely token at every step (never one completing an n-gram already generated, n =
     ``no_repeat_ngram_size``; 0: no ban). memory (B, N, D) -> B lists of at most ``max_len`` token ids."""
     _check(decoder, max_len)
-    B = memory.shape[0]
     cache = decoder.init_cache(memory, memory_pad_mask, max_len)
-    out = torch.empty(B, max_len, dtype=torch.long, device=memory.device)  # (B, max_len)
-    finished = torch.zeros(B, dtype=torch.bool, device=memory.device)
-    token = torch.full((B, 1), bos, dtype=torch.long, device=memory.device)
+    return greedy_loop(
+        lambda token: decoder.step(token, cache)[:, -1],
+        memory.shape[0], memory.device, bos, eos, max_len, min_len, allowed_tokens, no_repeat_ngram_size,
+    )  # fmt: skip
+
+
+def greedy_loop(
+    next_logits: Callable[[Tensor], Tensor],
+    batch: int,
+    device: torch.device | str,
+    bos: int,
+    eos: int,
+    max_len: int,
+    min_len: int = 0,
+    allowed_tokens: Tensor | None = None,
+    no_repeat_ngram_size: int = 0,
+) -> list[list[int]]:
+    """The greedy choice of :func:`greedy` over any source of next-token logits: ``next_logits(token (B, 1))``
+    feeds the last chosen token and returns the next (B, V) logits (the PyTorch cache here, onnxruntime's
+    decoder step in families/unival/onnx.py), so both decode under the same constraints."""
+    B = batch
+    out = torch.empty(B, max_len, dtype=torch.long, device=device)  # (B, max_len)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    token = torch.full((B, 1), bos, dtype=torch.long, device=device)
     length = max_len
     for t in range(max_len):
-        logits = decoder.step(token, cache)[:, -1]  # (B, V)
+        logits = next_logits(token)  # (B, V)
         if allowed_tokens is not None or t < min_len:
             _constrain(logits, t, eos, min_len, allowed_tokens)
         if no_repeat_ngram_size > 0 and t >= no_repeat_ngram_size:

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from omnivec.data.base import drop_skipped
 from omnivec.errors import OmnivecError
-from omnivec.nn.generation import _banned_ngrams, _constrain, _strip
+from omnivec.nn.generation import allowed_mask, greedy_loop
 from omnivec.types import EncoderInput
 
 TOLERANCE = 1e-4
@@ -110,33 +110,20 @@ def onnx_greedy(
     ``settings`` (``export.json``'s ``decoding``: bos, eos, max_len, min_len, no_repeat_ngram, allowed_ids)."""
     cross_k, cross_v, mask = encoder.run(None, feeds)
     L, B, nh, _, hd = cross_k.shape
-    past_k = past_v = np.zeros((L, B, nh, 0, hd), np.float32)
-    token = np.full((B, 1), settings["bos"], np.int64)
-    eos, max_len, min_len, n = settings["eos"], settings["max_len"], settings["min_len"], settings["no_repeat_ngram"]
+    past = {"past_k": np.zeros((L, B, nh, 0, hd), np.float32), "past_v": np.zeros((L, B, nh, 0, hd), np.float32)}
+
+    def next_logits(token: Tensor) -> Tensor:
+        feeds_t = {"token": token.numpy(), **past, "cross_k": cross_k, "cross_v": cross_v, "memory_mask": mask}
+        logits, past["past_k"], past["past_v"] = step.run(None, feeds_t)
+        return torch.from_numpy(logits)
+
     allowed = None
-    out = torch.empty(B, max_len, dtype=torch.long)
-    finished = torch.zeros(B, dtype=torch.bool)
-    length = max_len
-    for t in range(max_len):
-        feeds_t = {"token": token, "past_k": past_k, "past_v": past_v, "cross_k": cross_k, "cross_v": cross_v}
-        logits_np, past_k, past_v = step.run(None, {**feeds_t, "memory_mask": mask})
-        logits = torch.from_numpy(logits_np)
-        if allowed is None and settings.get("allowed_ids") is not None:
-            allowed = torch.zeros(logits.shape[-1], dtype=torch.bool)
-            allowed[torch.as_tensor(settings["allowed_ids"])] = True
-        if allowed is not None or t < min_len:
-            _constrain(logits, t, eos, min_len, allowed)
-        if n > 0 and t >= n:
-            logits.masked_fill_(_banned_ngrams(out[:, :t], n, logits.shape[-1]), float("-inf"))
-        chosen = logits.max(-1, keepdim=True).indices
-        out[:, t : t + 1] = chosen
-        token = chosen.numpy()
-        if t >= min_len:
-            finished |= chosen[:, 0] == eos
-            if bool(finished.all()):
-                length = t + 1
-                break
-    return [_strip(row, eos) for row in out[:, :length].tolist()]
+    if settings.get("allowed_ids") is not None:
+        allowed = allowed_mask(settings["allowed_ids"], int(step.get_outputs()[0].shape[-1]))
+    return greedy_loop(
+        next_logits, B, "cpu", settings["bos"], settings["eos"], settings["max_len"], settings["min_len"], allowed,
+        settings["no_repeat_ngram"],
+    )  # fmt: skip
 
 
 def export_unival(run: str | Path, task: str, out: str | Path, samples: int = 4) -> dict[str, Any]:
