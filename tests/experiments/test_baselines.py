@@ -160,6 +160,9 @@ def test_the_full_budget_page_is_rendered_from_committed_rows_and_lists_the_pend
     text = page.read_text()
     assert [r["task"] for r in rows] == ["banking77"] and "**0.9012** (step 1400)" in text
     assert "Pending (no committed part yet): mnist, fashion-mnist, fsdd." in text  # a stale record is not a row
+    page.write_text("<!-- full-budget:start -->\n<!-- full-budget:end -->\n")
+    reproduce_full_budget(tmp_path / "out", ["fsdd"], "", 0, page, ledger=tmp_path / "ledger", render=True)
+    assert "**0.9012** (step 1400)" in page.read_text()  # a run of some datasets keeps the ledger's other rows
 
 
 def test_a_row_just_trained_is_on_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

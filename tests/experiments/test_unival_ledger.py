@@ -120,11 +120,12 @@ def test_a_missing_or_mismatched_part_is_pending_and_refused_when_strict(tmp_pat
     assert not (tmp_path / "q.md").exists()
 
 
-def test_recorded_parts_are_skipped_and_nothing_trains(tmp_path) -> None:
+def test_recorded_parts_are_skipped_nothing_trains_and_only_render_writes_the_page(tmp_path) -> None:
     ledger, logs = tmp_path / "results" / "unival", []
     _write_seed(ledger, 0)
     s = reproduce(tmp_path / "work", tmp_path / "p.md", "tiny", "", 1, 0, FRACTIONS, logs.append, ledger)
-    assert s["ran"] == 0 and logs == [] and [r["seed"] for r in s["runs"]] == [0]
+    assert s["ran"] == 0 and [r["seed"] for r in s["runs"]] == [0]
+    assert len(logs) == 1 and "--render" in logs[0] and not (tmp_path / "p.md").exists()  # only --render writes
     assert not any(p.is_dir() and p.name != "parts" for p in (tmp_path / "work" / "seed-0").iterdir())
 
 

@@ -210,7 +210,7 @@ def cmd_reproduce(a: argparse.Namespace) -> int:
             out, a.tasks or None, a.data_root, a.seed, a.results, not a.quiet, steps, ledger, a.render
         )
         print(table(rows, TARGETS, PUBLISHED))
-        print(f"wrote {a.results} and {out}/full_budget.md")
+        print(f"wrote {a.results}" + ("" if a.render else f" and {out}/full_budget.md"))
         return 0
     if a.name == "omnivec-label-scarce":
         from omnivec.experiments.reproduce import reproduce_scarce

@@ -85,14 +85,16 @@ def reproduce_full_budget(
     """Each dataset's omnivec model (its best step by validation) beside its specialist, both trained
     ``FULL_BUDGET`` steps (or ``steps[name]``), scored on the full official test split; a row recorded in
     ``ledger`` for the same config is taken from there (``render``: nothing is trained). The table of every row
-    recorded goes into ``results`` between the full-budget markers; returns the rows."""
+    recorded (with a ledger: of every dataset, whichever ran) goes into ``results`` between the full-budget
+    markers; returns the rows."""
     from omnivec.data.real_tasks import present_tasks
 
     out = Path(out)
     datasets = datasets or list(FULL_BUDGET)
     book = Ledger(Path(ledger) / f"seed-{seed}") if ledger else Ledger(out / "parts")
+    shown = datasets + [d for d in FULL_BUDGET if d not in datasets and ledger]  # a ledger's page shows every row
     configs = {}
-    for name in datasets:
+    for name in shown:
         n, every = FULL_BUDGET.get(name, (1000, 100))
         n = (steps or {}).get(name, n)
         configs[name] = full_budget_config(name, data_root, seed, n, min(every, n))
@@ -124,7 +126,7 @@ def reproduce_full_budget(
         )
         if progress:
             print(table([row], TARGETS, PUBLISHED), flush=True)
-    records = {d: book.find(d, hashes[d]) for d in datasets}
+    records = {d: book.find(d, hashes[d]) for d in shown}
     rows = [r["scores"] for r in records.values() if r is not None]
     md = page(records, seed)
     if not render:

@@ -97,7 +97,8 @@ def reproduce(
     """Run (or resume) the parts of ``seeds`` seeds into ``work/seed-<k>`` -- only those ``parts`` names, at most
     ``max_parts`` -- recording each in ``ledger`` when given, then write ``out`` from the records: the seeds with
     every part recorded are on the page, the parts still missing are listed as pending. ``render_only``: run
-    nothing, read the ledger alone. A page with no complete seed is not written (an error with ``render_only``);
+    nothing, read the ledger alone. A page with no complete seed is not written (an error with ``render_only``),
+    nor is one when parts run into a ``ledger`` (it would show only these seeds: ``render_only`` writes it);
     ``strict`` refuses any pending or mismatched part. Returns ``{"budget", "settings", "runs", "pending",
     "mismatched", "ran"}``."""
     if budget not in BUDGETS:
@@ -146,6 +147,9 @@ def reproduce(
         (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if not runs:
         log(f"[{TAG}] {out} not written: no seed has all its parts yet")
+        return summary
+    if ledger and not render_only:  # the ledger's page shows every committed seed: --render builds it
+        log(f"[{TAG}] {out} not written: parts go to the ledger; `--render` builds the page from all its seeds")
         return summary
     fig_dir = out.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
