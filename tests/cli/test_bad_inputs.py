@@ -54,6 +54,7 @@ RECIPE_FLAGS = {
     "--checkpoint-every": NON_NEGATIVE_INT,
     "--grad-accum": POSITIVE_INT,
     "--ema": BELOW_ONE,
+    "--label-smoothing": BELOW_ONE,
     "--log-every": POSITIVE_INT,
     "--label-fraction": ["0", "-1", "1.5", "nan", "abc"],
     "--num-train": POSITIVE_INT,
@@ -73,6 +74,7 @@ FLAGS: list[tuple[str, list[str], dict[str, list[str]]]] = [
             "--checkpoint-every": NON_NEGATIVE_INT,
             "--keep-checkpoints": POSITIVE_INT,
             "--num-workers": NON_NEGATIVE_INT,
+            "--label-smoothing": BELOW_ONE,
             "--grad-accum": POSITIVE_INT,
             "--num-train": POSITIVE_INT,
             "--num-test": POSITIVE_INT,
@@ -92,6 +94,7 @@ FLAGS: list[tuple[str, list[str], dict[str, list[str]]]] = [
             "--num-bins": POSITIVE_INT,
             "--image-size": POSITIVE_INT,
             "--stage1-steps": NON_NEGATIVE_INT,
+            "--label-smoothing": BELOW_ONE,
         },
     ),
     (

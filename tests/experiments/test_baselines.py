@@ -180,4 +180,21 @@ def test_a_row_just_trained_is_on_the_page(tmp_path: Path, monkeypatch: pytest.M
     page = tmp_path / "results.md"
     page.write_text("<!-- full-budget:start -->\n<!-- full-budget:end -->\n")
     full_budget.reproduce_full_budget(tmp_path / "out", ["banking77"], "", 0, page, ledger=tmp_path / "ledger")
-    assert "| banking77 |" in page.read_text() and "Pending" not in page.read_text()
+    text = page.read_text()
+    assert "| banking77 |" in text and "Pending (no committed part yet): mnist, fashion-mnist, fsdd." in text
+
+
+def test_a_config_field_added_later_does_not_void_the_committed_rows() -> None:
+    """A field added to the model config after rows were committed is left out of a plan at its neutral value
+    (the committed FSDD row keeps its hash), and is in the plan of a row that sets it."""
+    from omnivec.config import apply_override
+    from omnivec.experiments.full_budget import full_budget_config, part_config
+    from omnivec.experiments.ledger import config_hash
+
+    committed = Path(__file__).parents[2] / "results" / "full-budget" / "seed-0" / "fsdd.json"
+    if not committed.is_file():
+        pytest.skip("the committed FSDD row is not in this checkout")
+    cfg = full_budget_config("fsdd", "", 0, 800, 100)
+    assert config_hash(part_config(cfg)) == json.loads(committed.read_text())["config_hash"]
+    smoothed = part_config(apply_override(cfg, "model.label_smoothing=0.1"))
+    assert smoothed["model"]["label_smoothing"] == 0.1 and "label_smoothing" not in part_config(cfg)["model"]

@@ -202,6 +202,10 @@ def _start_point(
         # shadow the catalogue task of that name
         cfg.byo = {}
         if run_cfg is not None:
+            from omnivec.training.warm_start import keep_training_fields
+
+            keep_training_fields(cfg.model, run_cfg)  # e.g. the loss's label smoothing is this run's
+            keep_training_fields(model.cfg, run_cfg)
             cfg.train = run_cfg.train
             for key in DATA_SETTINGS:
                 setattr(cfg, key, getattr(run_cfg, key))

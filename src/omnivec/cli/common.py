@@ -103,6 +103,7 @@ FLAG_FIELDS: dict[str, str] = {
     **{k: k for k in ("num_train", "num_test", "train_limit", "test_limit", "task_batch", "image_size")},
     "encoder_init": "encoder_init",
     "num_bins": "model.num_bins",
+    "label_smoothing": "model.label_smoothing",
 }
 """Flag (its argparse dest) -> the config field it sets when given. A command has only some of these flags."""
 
@@ -143,7 +144,7 @@ def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", deri
     --steps (also spelt --max-steps), --batch-size, --lr, --seed, --checkpoint-every, --num-train, --num-test, the
     config and data flags (:func:`add_config_flags`), --resume, --quiet and --device. ``derived``: how the
     family's built-in tasks come to be (generated, derived from a dataset), for --num-train / --num-test."""
-    from omnivec.config.validate import non_negative_int, open_fraction, positive_float, positive_int
+    from omnivec.config.validate import below_one_float, non_negative_int, open_fraction, positive_float, positive_int
 
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--steps", "--max-steps", dest="max_steps", metavar="N", type=positive_int, help="optimizer steps")
@@ -158,6 +159,13 @@ def add_training_flags(p: argparse.ArgumentParser, family: str = "omnivec", deri
     add_config_flags(p, family)
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out where it stopped, with its saved settings"
+    )
+    p.add_argument(
+        "--label-smoothing",
+        type=below_one_float,
+        metavar="E",
+        help="label smoothing of the training cross-entropy: OmniVec's classification heads (default 0), "
+        "UnIVAL's decoder (default 0.1)",
     )
     p.add_argument(
         "--eval-every",

@@ -55,7 +55,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 RECIPE_SETTINGS: tuple[str, ...] = (
     *("preset", "config", "batch_size", "lr", "seed", "checkpoint_every", "grad_accum", "ema_decay", "log_every"),
     *("label_fraction", "layer_decay", "num_train", "num_test", "tasks", "train_limit", "test_limit", "set"),
-    *("strict", "data_root", "modality"),
+    *("strict", "data_root", "modality", "label_smoothing"),
 )
 """Settings a resumed pretrain/finetune takes from its run folder; giving them with --resume is refused."""
 

@@ -40,7 +40,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from omnivec.api.train import train
 
     if a.resume:
-        fixed = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict", "data_root", "init")
+        fixed: tuple[str, ...] = ("preset", "config", "tasks", "set", "train", "val", "modality", "strict")
+        fixed += ("data_root", "init", "label_smoothing")
         refuse_changed_flags(a, fixed + tuple(k for k in TRAIN_FLAGS + RUN_FLAGS if k != "max_steps"))
     cfg = build_run_config(a)
     if a.tasks:

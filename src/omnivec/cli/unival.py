@@ -106,6 +106,7 @@ def _print(results: dict[str, Any]) -> None:
 
 RESUME_FIELDS = {
     "num_bins": "model.num_bins",
+    "label_smoothing": "model.label_smoothing",
     "num_train": "num_train",
     "num_test": "num_test",
     "batch_size": "train.batch_size",

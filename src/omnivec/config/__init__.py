@@ -86,6 +86,9 @@ class ModelConfig:
     """Learned meta tokens prepended per modality (OmniVec); 0 disables them."""
     augment: bool = True
     """Augment training batches with each encoder's augmentation (its augment_* fields); never at evaluation."""
+    label_smoothing: float = 0.0
+    """Label smoothing of the classification heads' cross-entropy (Szegedy et al. 2016; UnIVAL's decoder trains
+    with 0.1): the target puts this much of its mass evenly on every class. Training only; 0 disables it."""
     encoders: dict[str, EncoderConfig] = field(default_factory=dict)
     """Per-modality encoder configs: modality -> the config of a registered encoder (written as {name: that
     encoder, ...its fields})."""

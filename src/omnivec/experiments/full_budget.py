@@ -65,10 +65,21 @@ def full_budget_config(task: str, data_root: str, seed: int, steps: int, eval_ev
     return cfg
 
 
+LATER_FIELDS: dict[str, dict[str, Any]] = {"model": {"label_smoothing": 0.0}}
+"""Config fields added after rows were committed, each with the value that trains as before it existed: a plan
+leaves such a field out at that value, so a new field does not void the committed rows (a row that sets it is
+hashed with it)."""
+
+
 def part_config(cfg: RunConfig) -> dict[str, Any]:
     """What a row's result depends on (its record's config and hash): the model and the schedule, not where
     the data lies."""
-    return {"tasks": cfg.tasks, "model": dataclasses.asdict(cfg.model), "train": dataclasses.asdict(cfg.train)}
+    sections = {"model": dataclasses.asdict(cfg.model), "train": dataclasses.asdict(cfg.train)}
+    for section, fields in LATER_FIELDS.items():
+        for name, neutral in fields.items():
+            if sections[section].get(name) == neutral:
+                del sections[section][name]
+    return {"tasks": cfg.tasks, **sections}
 
 
 def reproduce_full_budget(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -11,6 +11,13 @@ from torch import Tensor
 from omnivec.config import TaskConfig
 from omnivec.nn.heads.classify import ClassifyOutput
 from omnivec.tasks.base import TASK_KINDS, TaskKind
+
+
+class Smoothed(NamedTuple):
+    """A training forward's logits and the label smoothing its loss takes (``model.label_smoothing``)."""
+
+    logits: Tensor
+    label_smoothing: float
 
 
 class AccuracyMetric:
@@ -33,8 +40,11 @@ class AccuracyMetric:
 class Classification(TaskKind):
     primary_metric = "accuracy"
 
-    def loss(self, out: ClassifyOutput, targets: Tensor) -> tuple[Tensor, dict[str, float]]:
-        loss = F.cross_entropy(out.logits, targets)
+    def forward(self, model: Any, task: TaskConfig, batch: tuple[Any, Any]) -> Smoothed:
+        return Smoothed(model(task.name, batch[0]).logits, model.cfg.label_smoothing)
+
+    def loss(self, out: Smoothed, targets: Tensor) -> tuple[Tensor, dict[str, float]]:
+        loss = F.cross_entropy(out.logits, targets, label_smoothing=out.label_smoothing)
         acc = (out.logits.argmax(-1) == targets).float().mean()
         return loss, {"loss": loss.item(), "accuracy": acc.item()}
 
@@ -50,4 +60,4 @@ class Classification(TaskKind):
         return [task.class_names[i] if task.class_names else i for i in idx]
 
 
-__all__ = ["AccuracyMetric", "Classification"]
+__all__ = ["AccuracyMetric", "Classification", "Smoothed"]

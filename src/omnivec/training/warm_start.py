@@ -58,13 +58,26 @@ def source_model(path: str | Path) -> tuple[OmniModel, RunConfig]:
     return model, model.run_config  # type: ignore[return-value]
 
 
+TRAINING_FIELDS = ("label_smoothing",)
+"""Fields of the model config that are settings of a training run, not of the architecture: a run started from
+another model's weights (``--init``, ``finetune RUN``) keeps its own."""
+
+
+def keep_training_fields(model_cfg: ModelConfig, run_cfg: RunConfig) -> None:
+    """Set ``model_cfg``'s :data:`TRAINING_FIELDS` to ``run_cfg.model``'s (the command's)."""
+    for name in TRAINING_FIELDS:
+        setattr(model_cfg, name, getattr(run_cfg.model, name))
+
+
 def adopt(init: str | Path | None, run_cfg: RunConfig) -> OmniModel | None:
     """The ``--init`` source, loaded before the run is seeded, with its encoders and trunk (no task heads)
-    given to ``run_cfg.model``; None without ``--init``."""
+    given to ``run_cfg.model``, which keeps its own :data:`TRAINING_FIELDS`; None without ``--init``."""
     if init is None:
         return None
     source, _ = source_model(init)
-    run_cfg.model = copy.deepcopy(source.cfg)
+    model = copy.deepcopy(source.cfg)
+    keep_training_fields(model, run_cfg)
+    run_cfg.model = model
     run_cfg.model.tasks = []
     return source
 
