@@ -148,7 +148,7 @@ def mix(
     cfg.task_batch = dict(task_batch or {})
     for m in ("image", "video"):
         if stem_norm:
-            cfg.model.backbone.encoders[m]["stem_norm"] = stem_norm
+            cfg.model.backbone.encoders[m].stem_norm = stem_norm  # type: ignore[attr-defined]
     for name, r in pretrain(cfg, out, tasks, progress=False, eval_limit=100).items():
         print(f"{name:16s} {r['metric']:9s} {r['value']:.3f}  e.g. {r['examples'][0]['prediction'][:50]!r}")
 
