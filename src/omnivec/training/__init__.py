@@ -8,6 +8,7 @@ state_check.py  weights and train state are checked before anything is applied
 locking.py      one writer per run folder
 logs.py         the loss log and its plot
 warm_start.py   a new run from another run's weights
+ema.py          the moving average of the weights (its decay warms up)
 outputs.py      where a command may write
 device.py       --device auto|cpu|cuda[:N]
 """

@@ -35,6 +35,7 @@ from omnivec.training.distributed import end_rank as end_rank
 from omnivec.training.distributed import init_distributed as init_distributed
 from omnivec.training.distributed import leave_process_group as leave_process_group
 from omnivec.training.distributed import rank_device as rank_device
+from omnivec.training.ema import EMA
 from omnivec.training.logs import CSV, TensorBoardLog, check_log_formats, truncate_log, write_csv
 from omnivec.training.logs import plot_losses as plot_losses  # re-exported: callers import them from here
 from omnivec.training.logs import read_log as read_log
@@ -42,20 +43,6 @@ from omnivec.training.optim import lr_at, make_optimizer
 from omnivec.training.selection import VALIDATION, Selection, repair_best, write_best
 from omnivec.training.state_check import check_weights
 from omnivec.types import to_device
-
-
-class EMA:
-    """Exponential moving average of the weights (float tensors only)."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if k in self.shadow:
-                self.shadow[k].lerp_(v, 1 - self.decay)
 
 
 @dataclass
@@ -294,10 +281,10 @@ class Engine:
             else:
                 self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            if self.ema is not None:
-                self.ema.update(self.model)
             n = self._samples_across_ranks(n)
             self.state.step += 1
+            if self.ema is not None:
+                self.ema.update(self.model, self.state.step)
             if (after_step := getattr(self.objective, "after_step", None)) is not None:
                 after_step(self.state.step, cfg.max_steps)  # e.g. a latent-target teacher follows the model
             self.state.samples += n
