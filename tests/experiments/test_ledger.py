@@ -61,7 +61,7 @@ def test_a_recorded_part_is_skipped_in_a_new_session(tmp_path) -> None:
     saved = json.loads(ledger.path("pt").read_text())
     assert saved == rec and saved["scores"] == {"loss": 1.5} and saved["seed"] == 3 and saved["budget"] == "tiny"
     assert saved["config_hash"] == pt.hash and saved["losses"] == [[10, 2.0], [20, 1.5]]
-    for key in ("wall_s", "commit", "torch", "threads", "matmul_gflops", "date"):
+    for key in ("wall_s", "commit", "torch", "threads", "matmul_gflops", "cpu", "date"):
         assert key in saved, key
     assert saved["matmul_gflops"] > 0
     # a new session (an empty work folder): the ledger's record is the result, nothing runs

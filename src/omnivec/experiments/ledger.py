@@ -69,6 +69,23 @@ def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
     return round(2 * n**3 / statistics.median(times) / 1e9, 1)
 
 
+@functools.cache
+def cpu_name() -> str:
+    """The CPU's model name and the vector instructions torch's kernels use (``AMD EPYC (AVX512)``): floating
+    point sums, hence a replayed run's losses, can differ between CPUs."""
+    import platform
+
+    import torch
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
+
+
 def provenance() -> dict[str, Any]:
     """Where and when a part ran."""
     import torch
@@ -78,6 +95,7 @@ def provenance() -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "matmul_gflops": matmul_gflops(),
+        "cpu": cpu_name(),
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

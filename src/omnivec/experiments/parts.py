@@ -105,8 +105,10 @@ class Parts:
             self.materialize(need)
         rec = self._execute(part)
         where = (
-            f" (ledger: torch {recorded.get('torch')}, {recorded.get('threads')} threads; "
-            f"now: torch {rec['torch']}, {rec['threads']} threads)"
+            f" (ledger: torch {recorded.get('torch')}, {recorded.get('threads')} threads, CPU "
+            f"{recorded.get('cpu', 'not recorded')}; now: torch {rec['torch']}, {rec['threads']} threads, CPU "
+            f"{rec.get('cpu')}: another CPU's kernels round differently, so a part re-created on another machine "
+            "may not replay; run the parts built on it where it was recorded, or run it again)"
         )
         check_losses(part.name, recorded.get("losses", []), rec.get("losses", []), where=where)
         checked = "losses match" if recorded.get("losses") else "no losses recorded to check"
