@@ -68,7 +68,7 @@ class PretrainConfig:
     mask_ratio: dict[str, float] = field(default_factory=dict)
     """Share of each modality's tokens hidden from the trunk; a modality not named here uses its encoder's
     ``default_mask_ratio`` (image 0.75 as MAE, video 0.9 as VideoMAE, audio 0.8 as AudioMAE, points 0.6 as
-    Point-MAE, text 0.15 as BERT)."""
+    Point-MAE, text 0.4: more than BERT's 0.15, which measured a weaker probe here, docs/recipe.md)."""
     decoder_dim: int = 0
     """Width of the shared decoder; 0 uses half the trunk width (at least 32)."""
     decoder_depth: int = 1
