@@ -181,3 +181,19 @@ def test_a_lost_staged_pretraining_is_recreated_and_its_losses_checked(tmp_path)
     book.write(rec)
     with pytest.raises(OmnivecError, match=r"'pretrain' re-created with a different loss at step 6"):
         reproduce(tmp_path / "s3", tmp_path / "p.md", *args, print, ledger, parts=["ft_vqa"])  # type: ignore[misc]
+
+
+def test_a_recreation_whose_losses_differ_is_refused_every_time(tmp_path) -> None:
+    """A part re-created with other losses than its record is not left behind as done: asked again, it is
+    re-created and refused again, and the parts built on it never run on the mismatched folder."""
+    calls: list[str] = []
+    pre = _fake("pretrain", calls)
+    book = Ledger(tmp_path / "ledger")
+    runners = Parts(tmp_path / "work", print, ledger=book)
+    rec = runners.run(pre)
+    book.write(rec | {"losses": [[1, 2.0]]})  # recorded elsewhere: another loss at step 1
+    fresh = Parts(tmp_path / "work2", print, ledger=book)
+    for _ in range(2):
+        with pytest.raises(OmnivecError, match="re-created with a different loss at step 1"):
+            fresh.materialize(pre)
+    assert calls == ["pretrain"] * 3

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omnivec.errors import OmnivecError
 from omnivec.experiments.ledger import Ledger, check_losses, config_hash, loss_trajectory, provenance
 from omnivec.training import checkpoint as ckpt
 
@@ -110,7 +111,11 @@ class Parts:
             f"{rec.get('cpu')}: another CPU's kernels round differently, so a part re-created on another machine "
             "may not replay; run the parts built on it where it was recorded, or run it again)"
         )
-        check_losses(part.name, recorded.get("losses", []), rec.get("losses", []), where=where)
+        try:
+            check_losses(part.name, recorded.get("losses", []), rec.get("losses", []), where=where)
+        except OmnivecError:  # not done: a later call must not take this run for the recorded one
+            self._local_path(part.name).unlink(missing_ok=True)
+            raise
         checked = "losses match" if recorded.get("losses") else "no losses recorded to check"
         self.log(f"[{self.tag}] {self.root.name}/{part.name}: re-created in {rec['wall_s']:.0f}s, {checked}")
 
