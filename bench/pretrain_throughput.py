@@ -92,13 +92,13 @@ def main() -> None:
         "points": cfg.encoders["points"],
         "text": cfg.encoders["text"],
     }
-    D, depth, heads, p = cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.encoders["image"]["patch_size"]
+    D, depth, heads, p = cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.encoders["image"].patch_size
     import copy
 
     img_cfg = copy.deepcopy(cfg)
     img_cfg.encoders = {"image": cfg.encoders["image"]}  # image only, like ViTMAE: same parameters to update
     lin_cfg = copy.deepcopy(img_cfg)
-    lin_cfg.encoders["image"]["stem"] = "linear"  # ViTMAE's patch embedding: one linear map per patch
+    lin_cfg.encoders["image"].stem = "linear"  # ViTMAE's patch embedding: one linear map per patch
     pcfg = PretrainConfig(mask_ratio={"image": a.ratio})
     mae = MaskedAutoencoder(OmniModel(img_cfg), pcfg)
     mae_lin = MaskedAutoencoder(OmniModel(lin_cfg), pcfg)
@@ -125,7 +125,7 @@ def main() -> None:
     inp = mae.omni.collate("image", list(x))
     N = (a.image // p) ** 2
     steps = {
-        "omnivec (hmlp stem, default)": step_fn(mae, lambda: mae.loss("image", inp, a.ratio)[0]),
+        "omnivec (cnn stem, default)": step_fn(mae, lambda: mae.loss("image", inp, a.ratio)[0]),
         "omnivec (linear stem)": step_fn(mae_lin, lambda: mae_lin.loss("image", inp, a.ratio)[0]),
         "hf vitmae": step_fn(hf, lambda: hf(pixel_values=x).loss),
     }

@@ -83,6 +83,40 @@ def test_own_patch_tokens_are_the_masked_stem_with_each_token_alone_visible(moda
     torch.testing.assert_close(m.kept, m2.kept, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("chans", "patch", "size", "entry", "norm"),
+    [
+        (3, (8, 8), (32, 32), (), "layer"),
+        (1, (8, 8), (24, 40), (), "layer"),  # gray input, a non-square grid
+        (3, (8, 8), (32, 32), (2, 2), "none"),  # the non-overlapping entry conv, the unnormed stem
+        (3, (4, 8, 8), (8, 32, 32), (1, 2, 2), "layer"),  # video
+    ],
+)
+def test_sparse_masked_stem_equals_the_dense_masked_stem_at_the_kept_tokens(
+    chans: int, patch: tuple[int, ...], size: tuple[int, ...], entry: tuple[int, ...], norm: str
+) -> None:
+    """``forward_kept`` computes every stage at the kept tokens only (reading hidden neighbours as zeros): the
+    same tokens, and the same gradients for every weight, as the dense pass with every stage masked."""
+    import math
+
+    from omnivec.nn.masking import sample_mask
+
+    torch.manual_seed(0)
+    stem = ConvStem(3, 48, patch, 8, entry, norm).double()
+    x = torch.randn(3, chans, *size, dtype=torch.float64)
+    grid = tuple(s // p for s, p in zip(size, patch))
+    m = sample_mask(3, math.prod(grid), 0.6, None, x.device)
+    fmap, _ = stem(x, (~m.mask).view(3, *grid))
+    dense = fmap.flatten(2).transpose(1, 2).gather(1, m.ids_keep[..., None].expand(-1, -1, 48))
+    sparse = stem.forward_kept(x, m.ids_keep)
+    torch.testing.assert_close(sparse, dense, rtol=1e-10, atol=1e-10)
+    g = torch.randn_like(dense)
+    want = torch.autograd.grad((dense * g).sum(), list(stem.parameters()))
+    got = torch.autograd.grad((sparse * g).sum(), list(stem.parameters()))
+    for (name, _), a, b in zip(stem.named_parameters(), got, want):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9, msg=name)
+
+
 def test_pretraining_with_own_patch_stems_runs_and_refuses_an_unknown_context() -> None:
     from omnivec.api.pretrain import MaskedAutoencoder, PretrainConfig
     from omnivec.errors import OmnivecError
@@ -113,6 +147,10 @@ def test_audio_kept_tokens_never_see_hidden_frames() -> None:
     b = enc._tokens(enc._embed(noisy, keep), enc.valid_patches(inp.lengths)).x
     idx = m.ids_keep[..., None].expand(-1, -1, a.shape[-1])
     assert torch.equal(a.gather(1, idx), b.gather(1, idx))
+    # masked_tokens computes the stem at the kept slots only: the dense pass's tokens there (a spare slot of the
+    # shorter clip included)
+    assert m.kept_pad is not None and bool(m.kept_pad[1].any())
+    torch.testing.assert_close(m.kept, a.gather(1, idx), rtol=1e-5, atol=1e-5)
 
 
 def nf_image_encoder() -> object:

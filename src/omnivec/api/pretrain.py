@@ -92,8 +92,8 @@ class PretrainConfig:
     them (data2vec 2.0 uses 8-16)."""
     stem_context: str = "visible"
     """cnn stems of images and video: ``visible`` masks every stage, so a kept token also reads its kept
-    neighbours (the exact sparse convolution over the visible pixels, SparK); ``own`` embeds each kept patch alone,
-    a quarter of the stem's work at mask ratio 0.75 (docs/recipe.md measures both)."""
+    neighbours (the exact sparse convolution over the visible pixels, SparK, computed at the kept tokens only);
+    ``own`` embeds each kept patch alone, its neighbours read as hidden (docs/recipe.md measures both)."""
 
     def ratio(self, modality: str) -> float:
         from omnivec.nn.encoders.base import default_mask_ratio

@@ -217,9 +217,10 @@ class AudioEncoder(Encoder):
         grid = (spec.shape[2] // self.patch[0], spec.shape[3] // self.patch[1])
         pad = self._pad(grid, patches)
         m = sample_mask(spec.shape[0], grid[0] * grid[1], ratio, pad, spec.device)
-        x = self._tokens(self._embed(spec, (~m.mask).view(-1, *grid)), patches).x
-        pad_or_none = padding_or_none(pad)
-        return m._replace(kept=x.gather(1, m.ids_keep[..., None].expand(-1, -1, x.shape[-1]))), grid, pad_or_none
+        # the stem at the kept slots only (ConvStem.forward_kept); a short clip's spare slots come out zero
+        kept = self.stem.forward_kept(spec, m.ids_keep, (~m.mask).view(-1, *grid))
+        kept = kept + sincos_nd(self.embed_dim, grid, spec.device)[m.ids_keep]
+        return m._replace(kept=kept), grid, padding_or_none(pad)
 
     def patch_targets(self, inp: EncoderInput) -> Tensor:
         spec, _ = self.spectrogram(inp)

@@ -219,12 +219,12 @@ class PatchEncoder(Encoder):
         if self.cfg.stem in PER_PATCH_STEMS or (own_patch and self.cfg.stem == "cnn"):
             m = sample_mask(B, math.prod(grid), ratio, None, inp.data.device)
             return m._replace(kept=self.embed_kept(inp, m.ids_keep)), grid, None
-        if self.cfg.stem == "cnn":
+        if self.cfg.stem == "cnn":  # the masked stem computed at the kept tokens only (ConvStem.forward_kept)
             m = sample_mask(B, math.prod(grid), ratio, None, inp.data.device)
-            keep = (~m.mask).view(B, *grid)
-            fmap, _ = self.stem(self._normalised(self._padded(inp, expand=False)[0]), keep)
-            x = self.to_tokens(fmap).x
-            return m._replace(kept=x.gather(1, m.ids_keep[..., None].expand(-1, -1, x.shape[-1]))), grid, None
+            x = self._normalised(self._padded(inp, expand=False)[0])
+            assert isinstance(self.stem, ConvStem)
+            kept = self.stem.forward_kept(x, m.ids_keep) + self.positions(grid, x.device)[m.ids_keep]
+            return m._replace(kept=kept), grid, None
         tokens = self(inp)
         return random_masking(tokens.x, ratio, tokens.pad_mask), tokens.grid, tokens.pad_mask
 

@@ -32,10 +32,9 @@ from torch import Tensor, nn
 
 def standardized(weight: Tensor, eps: float = 1e-5) -> Tensor:
     """Weight Standardization (arXiv 1903.10520): every output filter with zero mean and unit variance."""
-    dims = tuple(range(1, weight.ndim))
-    mean = weight.mean(dim=dims, keepdim=True)
-    var = weight.var(dim=dims, keepdim=True, unbiased=False)
-    return (weight - mean) / (var + eps).sqrt()
+    # a LayerNorm over each filter's fan-in (the same numbers): one fused kernel each way, where the written-out
+    # mean/var/divide took ~5 ms of a masked-pretraining step's stem (bench/pretrain_throughput.py)
+    return F.layer_norm(weight.flatten(1), (weight[0].numel(),), eps=eps).view_as(weight)
 
 
 class ChannelsLastNorm(nn.LayerNorm):
@@ -80,13 +79,25 @@ class ConvBlock(nn.Module):
         self.norm: nn.Module = ChannelsLastNorm(c_out) if norm == "layer" else nn.Identity()
         self.scale = 1.0 if norm == "layer" else NF_GAIN / math.sqrt(math.prod(self.weight.shape[1:]))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def filters(self, c_in: int) -> Tensor:
+        """The standardised (scaled) filters for an input of ``c_in`` channels: a gray input repeated to C
+        channels equals the gray input through filters summed over channels."""
         w = standardized(self.weight) * self.scale
-        if x.shape[1] == 1 and w.shape[1] > 1:
-            # a gray input repeated to C channels == the gray input through filters summed over channels
-            w = w.sum(1, keepdim=True)
+        return w.sum(1, keepdim=True) if c_in == 1 and w.shape[1] > 1 else w
+
+    def forward(self, x: Tensor) -> Tensor:
         conv = F.conv2d if self.ndim == 2 else F.conv3d
-        return F.gelu(self.norm(conv(x, w, None, self.stride, self.padding)))
+        return F.gelu(self.norm(conv(x, self.filters(x.shape[1]), None, self.stride, self.padding)))
+
+    def at(self, x: Tensor, rows: Tensor) -> Tensor:
+        """The block's output at chosen positions only: ``x`` is a channels-last map (B, *S, C) already padded
+        by :attr:`padding`, ``rows`` (P, prod(kernel)) the flat indices of each output's kernel window in it
+        (:meth:`ConvStem.windows`); returns (P, C_out). A matmul over the gathered windows, so the work is P
+        positions' whatever the map's size (a submanifold sparse convolution)."""
+        w = self.filters(x.shape[-1])  # (C_out, C, *kernel)
+        cols = x.reshape(-1, x.shape[-1]).index_select(0, rows.reshape(-1)).view(rows.shape[0], -1)
+        y = cols @ w.movedim(1, -1).reshape(w.shape[0], -1).t()  # windows ordered (kernel..., C) as the filters
+        return F.gelu(nn.LayerNorm.forward(self.norm, y) if isinstance(self.norm, nn.LayerNorm) else y)
 
 
 class ConvStem(nn.Module):
@@ -153,6 +164,80 @@ class ConvStem(nn.Module):
         if keep is not None:
             out = out * keep[:, None].to(out.dtype)
         return out, skips
+
+    def forward_kept(self, x: Tensor, ids_keep: Tensor, keep: Tensor | None = None) -> Tensor:
+        """(B, K, D) tokens at ``ids_keep`` (B, K) of the row-major token grid: ``forward(x, keep)`` at those
+        tokens (to float tolerance) with every stage computed at those tokens' positions only. Hidden tokens'
+        positions are zeros that a kept position reads through its kernel's reach (its halo), as in the masked
+        dense pass; nothing is computed for them, so at mask ratio 0.75 the stem does a quarter of the work
+        (SparK's sparse convolution, done as gathered windows times the filters). ``keep`` (B, *grid): the
+        visible tokens when not every slot of ``ids_keep`` is one (a padded sample's spare slots, which come out
+        zero as in the dense pass). No skips (pretraining needs none)."""
+        B, K = ids_keep.shape
+        grid = tuple(s // p for s, p in zip(x.shape[2:], self.patch))
+        dev = x.device
+        if keep is None:
+            keep = torch.zeros(B, math.prod(grid), dtype=torch.bool, device=dev).scatter_(1, ids_keep, True)
+            slot: Tensor | None = None
+        else:
+            slot = keep.reshape(B, -1).gather(1, ids_keep).reshape(-1, 1).to(x.dtype)  # (B*K, 1): a visible slot
+        x = x * _upsample_mask(keep.view(B, *grid), self.patch, x.dtype)  # hidden pixels read as zeros
+        stages: list[ConvBlock] = list(self.stages)  # type: ignore[arg-type]
+        pad = stages[0].padding
+        x = F.pad(x, [v for p in reversed(pad) for v in (p, p)]).movedim(1, -1)  # (B, *padded S, C)
+        tok = torch.stack(torch.unravel_index(ids_keep.reshape(-1), grid), -1)  # (B*K, ndim)
+        batch = torch.arange(B, device=dev).repeat_interleave(K)
+        strides = self.strides()
+        y = x
+        for i, stage in enumerate(stages):
+            side = tuple(p // s for p, s in zip(self.patch, strides[i]))  # positions per token at the output
+            if i > 0:  # the previous stage's kept cells pooled within their tokens, placed on a padded zero map
+                prev = tuple(a * b for a, b in zip(side, self.pools[i - 1]))
+                y = (y if slot is None else y.view(B * K, -1) * slot).view(B * K, *prev, -1).movedim(-1, 1)
+                y = F.max_pool2d(y, self.pools[i - 1]) if self.ndim == 2 else F.max_pool3d(y, self.pools[i - 1])
+                x = _place(y.movedim(1, -1), batch, tok, tuple(g * s for g, s in zip(grid, side)), stage.padding)
+            y = stage.at(x, _window_rows(x.shape[1:-1], stage, batch, tok, side))  # (B*K*cells, C_out)
+        out = F.linear(y, self.proj.weight.flatten(1), self.proj.bias)  # the 1x1 projection of the one cell a token
+        return (out if slot is None else out * slot).view(B, K, -1)
+
+
+def _place(y: Tensor, batch: Tensor, tok: Tensor, size: tuple[int, ...], pad: tuple[int, ...]) -> Tensor:
+    """Kept tokens' cells (B*K, *side, C) placed on a zero channels-last map (B, *(size + 2 pad), C): the
+    map a stage of that padding reads."""
+    side, C = tuple(y.shape[1:-1]), y.shape[-1]
+    full = tuple(s + 2 * p for s, p in zip(size, pad))
+    corner = tok * torch.tensor(side, device=y.device) + torch.tensor(pad, device=y.device)
+    rows = (batch * math.prod(full) + _ravel(corner, full))[:, None] + _ravel(_grid_offsets(side, y.device), full)
+    B = int(batch[-1]) + 1 if batch.numel() else 0
+    out = y.new_zeros(B * math.prod(full), C).index_copy(0, rows.reshape(-1), y.reshape(-1, C))
+    return out.view(B, *full, C)
+
+
+def _window_rows(size: tuple[int, ...], stage: ConvBlock, batch: Tensor, tok: Tensor, side: tuple[int, ...]) -> Tensor:
+    """For each kept token's output cells, the flat rows of their kernel windows in a padded map of ``size``:
+    (B*K*cells, prod(kernel)). Row indices are linear in the coordinates, so a token's base row plus a fixed
+    table of cell-and-tap offsets."""
+    dev = tok.device
+    stride = torch.tensor(stage.stride, device=dev)
+    base = batch * math.prod(size) + _ravel(tok * torch.tensor(side, device=dev) * stride, size)  # (B*K,)
+    cells = _ravel(_grid_offsets(side, dev) * stride, size)  # (cells,)
+    taps = _ravel(_grid_offsets(stage.kernel, dev), size)  # (taps,)
+    rows = base[:, None, None] + cells[None, :, None] + taps[None, None, :]
+    return rows.reshape(-1, taps.numel())
+
+
+def _grid_offsets(side: tuple[int, ...], device: torch.device) -> Tensor:
+    """(prod(side), ndim) row-major coordinates of every cell of a block of ``side``."""
+    axes = torch.meshgrid(*(torch.arange(s, device=device) for s in side), indexing="ij")
+    return torch.stack(axes, -1).reshape(-1, len(side))
+
+
+def _ravel(coords: Tensor, size: tuple[int, ...]) -> Tensor:
+    """Row-major flat index of (..., ndim) coordinates in a map of ``size``."""
+    flat = coords[..., 0]
+    for axis in range(1, len(size)):
+        flat = flat * size[axis] + coords[..., axis]
+    return flat
 
 
 def _upsample_mask(keep: Tensor, factor: tuple[int, ...], dtype: torch.dtype) -> Tensor:
