@@ -1,4 +1,4 @@
-"""Cached greedy decoding throughput: omnivec's TextDecoder + greedy against Hugging Face BART, in one run.
+"""Cached greedy (or beam) decoding throughput: omnivec's TextDecoder against Hugging Face BART, in one run.
 
 Both decoders have the same shape (width 256, 3 decoder layers, 4 heads, MLP 1024, the same vocabulary),
 random weights, fp32 on CPU under no_grad. Encoder outputs are precomputed and handed to both, so only
@@ -6,7 +6,10 @@ decoding is timed; EOS stopping is disabled (min new tokens = max new tokens): b
 tokens.
 The arithmetic limit is the per-step FLOPs divided by the fp32 matmul rate measured here with a large matmul.
 
-    python bench/generate_throughput.py [--batch 16] [--new-tokens 32] [--vocab 8192] [--threads 1]
+    python bench/generate_throughput.py [--batch 16] [--new-tokens 32] [--vocab 8192] [--threads 1] [--beam 4]
+
+``--beam K`` times beam search of K beams on both sides instead (no length penalty difference: both 1.0; tokens
+counted as batch x new tokens, the output's, not the K x that were computed).
 
 transformers is a benchmark-only extra (``pip install 'omnivec[bench]'``); nothing in omnivec imports it.
 """
@@ -20,7 +23,7 @@ from collections.abc import Callable
 
 import torch
 
-from omnivec.nn.generation import greedy
+from omnivec.nn.generation import beam_search, greedy
 from omnivec.nn.heads.decoder import TextDecoder
 
 
@@ -58,6 +61,7 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=8192)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--beam", type=int, default=1, help="beams (1: greedy)")
     args = p.parse_args()
 
     from transformers import BartConfig, BartForConditionalGeneration
@@ -92,6 +96,8 @@ def main() -> None:
     attention_mask = (~memory_pad).long()
 
     def run_ours() -> list[list[int]]:
+        if args.beam > 1:
+            return beam_search(ours, memory, memory_pad, bos, eos, beam_size=args.beam, max_len=T, min_len=T)
         return greedy(ours, memory, memory_pad, bos, eos, max_len=T, min_len=T)
 
     def run_hf() -> torch.Tensor:
@@ -99,7 +105,7 @@ def main() -> None:
             encoder_outputs=BaseModelOutput(last_hidden_state=memory),
             attention_mask=attention_mask,
             decoder_input_ids=torch.full((B, 1), bos),
-            max_new_tokens=T, min_new_tokens=T, do_sample=False, num_beams=1,
+            max_new_tokens=T, min_new_tokens=T, do_sample=False, num_beams=args.beam, length_penalty=1.0,
         )  # fmt: skip
 
     with torch.no_grad():
@@ -110,11 +116,13 @@ def main() -> None:
         peak = matmul_peak()
 
     tokens = B * T
-    flops = sum(step_flops(B, D, depth, mlp, V, N, t) for t in range(T))
+    flops = sum(step_flops(B * args.beam, D, depth, mlp, V, N, t) for t in range(T))  # every beam is a row
     limit = flops / peak
     print(f"batch {B}, {T} new tokens, memory {N}, vocab {V}, width {D}, {depth} layers, {heads} heads, "
           f"fp32, {args.threads} thread(s), torch {torch.__version__}")  # fmt: skip
-    print(f"omnivec TextDecoder+greedy : {tokens / t_ours:10.0f} tokens/s  ({t_ours * 1e3:.1f} ms)")
+    how = "greedy" if args.beam == 1 else f"beam {args.beam}"
+    print(f"decoding                   : {how}")
+    print(f"omnivec TextDecoder        : {tokens / t_ours:10.0f} tokens/s  ({t_ours * 1e3:.1f} ms)")
     print(f"HF BART generate           : {tokens / t_hf:10.0f} tokens/s  ({t_hf * 1e3:.1f} ms)")
     print(f"ours / HF                  : {t_hf / t_ours:10.2f}x")
     print(f"fp32 matmul peak           : {peak / 1e9:10.1f} GFLOP/s;  decode {flops / 1e9:.3f} GFLOP")
