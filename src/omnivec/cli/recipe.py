@@ -278,8 +278,8 @@ def register(sub: Any) -> None:
         "--stem-context",
         choices=["visible", "own"],
         default="visible",
-        help="cnn stems (image, video): a kept token reads its kept neighbours (visible), or its own patch only "
-        "(own: a quarter of the stem's work)",
+        help="cnn stems (image, video): a kept token reads its kept neighbours (visible, the default), or its own "
+        "patch only (own: ~20 %% less per step, and a stem that never saw a neighbour; docs/recipe.md)",
     )
     p.add_argument(
         "--no-probe", action="store_true", help="skip the closing linear-probe/k-NN check against random weights"

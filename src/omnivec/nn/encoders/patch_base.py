@@ -5,7 +5,8 @@ Stems (``cfg.stem``):
 
 - ``cnn`` (the default): early convolutions (:class:`~omnivec.nn.layers.convstem.ConvStem`), a few 3x3 conv stages
   down to one position per token. It learns from few samples like a small CNN (docs/learning.md measures it), hands
-  its stage maps to dense heads as skips, and stays leak-free under masking (every stage is masked).
+  its stage maps to dense heads as skips, and stays leak-free under masking (every stage is masked); masked
+  pretraining computes it at the kept tokens only (:meth:`ConvStem.forward_kept`).
 - ``linear`` (ViT/MAE) and ``hmlp`` (Touvron et al. 2022): every token is a function of its own patch only, so
   masked pretraining embeds just the kept patches (:meth:`PatchEncoder.embed_kept`), a quarter of the stem's work
   at mask ratio 0.75.
