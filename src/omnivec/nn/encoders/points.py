@@ -148,8 +148,14 @@ class PointsEncoder(Encoder):
     def reconstruction_loss(
         self, pred: Tensor, inp: EncoderInput, hidden: Tensor, context: Any, norm_targets: bool
     ) -> tuple[Tensor, dict[str, float]]:
-        """Point-MAE: the Chamfer distance between each hidden group's points and their prediction."""
+        """Point-MAE: the Chamfer distance between each hidden group's points and their prediction. With
+        ``norm_targets`` the groups' offsets are in units of the cloud's RMS offset (as the encoder reads them:
+        relative patch sizes kept), so the loss is O(1) like the other modalities' normalised targets; in the raw
+        units of a unit-size cloud it is ~0.01, and a mixed pretraining's summed loss all but ignores it
+        (docs/recipe.md, "Points")."""
         k = context.shape[2]
+        if norm_targets:
+            context = context / context.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp(min=1e-6)
         cd = chamfer_distance(pred.float().view(*hidden.shape, k, 3), context)  # (B, N)
         loss = (cd * hidden).sum() / hidden.sum().clamp(min=1)
         return loss, {"loss": float(loss.detach())}
