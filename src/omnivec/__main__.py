@@ -2,4 +2,5 @@
 
 from omnivec.cli import entry
 
-entry()
+if __name__ == "__main__":  # not when a spawned worker process re-imports this module as __mp_main__
+    entry()
