@@ -46,6 +46,29 @@ def test_points_chamfer_overfits() -> None:
     assert last < 0.6 * first, (first, last)
 
 
+def test_points_targets_are_in_the_clouds_units_so_the_loss_does_not_shrink_with_its_size() -> None:
+    """A mixed pretraining sums every modality's loss: Chamfer distances in a cloud's raw units are ~0.01 and were
+    all but ignored beside the others (docs/recipe.md, "Points"). With ``norm_targets`` the same prediction scores
+    the same against a cloud and against that cloud scaled down 10x; without it, 100x less."""
+    from omnivec.nn.encoders.points import group_points
+
+    enc = OmniModel(preset("tiny").model).encoder("points")
+    g = torch.Generator().manual_seed(0)
+    cloud = torch.randn(2, 256, 3, generator=g)
+    G, k = enc.cfg.num_groups, enc.cfg.group_size
+    pred = torch.randn(2, G, k * 3, generator=g)
+    hidden = torch.ones(2, G, dtype=torch.bool)
+
+    def loss(x: torch.Tensor, norm: bool, guess: torch.Tensor = pred) -> float:
+        inp = enc.collate(list(x))
+        return float(enc.reconstruction_loss(guess, inp, hidden, group_points(x, G, k)[1], norm)[0])
+
+    torch.testing.assert_close(loss(cloud / 10, True), loss(cloud, True), rtol=1e-4, atol=0)
+    # in raw units, guessing half of every offset scores 100x less on the 10x smaller cloud
+    half = group_points(cloud, G, k)[1].flatten(2) / 2
+    torch.testing.assert_close(loss(cloud / 10, False, half / 10), loss(cloud, False, half) / 100, rtol=1e-3, atol=0)
+
+
 def test_pretrain_run_folder(tmp_path: Path) -> None:
     cfg = preset("tiny")
     cfg.num_train, cfg.num_test = 16, 8
