@@ -40,7 +40,7 @@ def pretrain_schedule(seen: dict[str, Any], *flags: str) -> tuple[int, int]:
 
 def test_pretrain_defaults_to_the_schedule_that_pays(seen: dict[str, Any], tmp_path: Path) -> None:
     steps, batch = (value for _, _, value in PRETRAIN_SCHEDULE)
-    assert pretrain_schedule(seen) == (steps, batch) == (6000, 64)
+    assert pretrain_schedule(seen) == (steps, batch) == (12000, 64)
     assert pretrain_schedule(seen, "--steps", "10") == (10, batch)
     assert pretrain_schedule(seen, "--set", "train.batch_size=8") == (steps, 8)
     config = tmp_path / "c.yaml"
