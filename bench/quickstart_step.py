@@ -99,7 +99,7 @@ def main() -> None:
 
     # ---- the trunk alone on the step's own token shapes
     trunk = model.trunk
-    xs = [x.clone().requires_grad_(False) for x, _ in trunk_inputs]
+    xs = [x for x, _ in trunk_inputs]  # detached when recorded
     pads = [p for _, p in trunk_inputs]
     L = max(x.shape[1] for x in xs)
 

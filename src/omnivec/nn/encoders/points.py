@@ -68,6 +68,12 @@ def group_points(xyz: Tensor, num_groups: int, group_size: int) -> tuple[Tensor,
     return centres, neighbours - centres[:, :, None, :]
 
 
+def in_cloud_units(local: Tensor) -> Tensor:
+    """Neighbourhood offsets (B, G, k, 3) divided by each cloud's RMS offset: unit scale, relative patch sizes
+    kept. What the encoder reads, and the reconstruction targets with ``norm_targets``."""
+    return local / local.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp(min=1e-6)
+
+
 @ENCODERS.register("points_pointnet")
 class PointsEncoder(Encoder):
     modality = Modality.POINTS
@@ -118,7 +124,7 @@ class PointsEncoder(Encoder):
         centres, local = group_points(self._xyz(inp), self.cfg.num_groups, self.cfg.group_size)
         # Neighbour offsets are ~10x smaller than the cloud; scaled to unit RMS per cloud, every patch's shape
         # reaches the MLP at the scale its initialisation expects (relative patch sizes are kept).
-        local = local / local.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp(min=1e-6)
+        local = in_cloud_units(local)
         # each neighbour as (offset from its centre, the centre): PointNet++'s "use_xyz" grouping, so the patch
         # feature knows where the patch is before it is pooled
         f = self.local1(torch.cat([local, centres[:, :, None].expand_as(local)], dim=-1))  # (B, G, k, 2h)
@@ -155,7 +161,7 @@ class PointsEncoder(Encoder):
         (docs/recipe.md, "Points")."""
         k = context.shape[2]
         if norm_targets:
-            context = context / context.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp(min=1e-6)
+            context = in_cloud_units(context)
         cd = chamfer_distance(pred.float().view(*hidden.shape, k, 3), context)  # (B, N)
         loss = (cd * hidden).sum() / hidden.sum().clamp(min=1)
         return loss, {"loss": float(loss.detach())}
@@ -196,4 +202,11 @@ def chamfer_distance(pred: Tensor, target: Tensor) -> Tensor:
     return d.min(dim=-1).values.mean(-1) + d.min(dim=-2).values.mean(-1)
 
 
-__all__ = ["PointsEncoder", "chamfer_distance", "farthest_point_sample", "group_points", "rotation_matrices"]
+__all__ = [
+    "PointsEncoder",
+    "chamfer_distance",
+    "farthest_point_sample",
+    "group_points",
+    "in_cloud_units",
+    "rotation_matrices",
+]

@@ -188,27 +188,27 @@ class ConvStem(nn.Module):
         tok = torch.stack(torch.unravel_index(ids_keep.reshape(-1), grid), -1)  # (B*K, ndim)
         batch = torch.arange(B, device=dev).repeat_interleave(K)
         strides = self.strides()
-        y = x
+        y = x  # the previous stage's kept cells: stage 0 sets them before any later stage reads them
         for i, stage in enumerate(stages):
             side = tuple(p // s for p, s in zip(self.patch, strides[i]))  # positions per token at the output
             if i > 0:  # the previous stage's kept cells pooled within their tokens, placed on a padded zero map
                 prev = tuple(a * b for a, b in zip(side, self.pools[i - 1]))
                 y = (y if slot is None else y.view(B * K, -1) * slot).view(B * K, *prev, -1).movedim(-1, 1)
                 y = F.max_pool2d(y, self.pools[i - 1]) if self.ndim == 2 else F.max_pool3d(y, self.pools[i - 1])
-                x = _place(y.movedim(1, -1), batch, tok, tuple(g * s for g, s in zip(grid, side)), stage.padding)
+                size = tuple(g * s for g, s in zip(grid, side))
+                x = _place(y.movedim(1, -1), B, batch, tok, size, stage.padding)
             y = stage.at(x, _window_rows(x.shape[1:-1], stage, batch, tok, side))  # (B*K*cells, C_out)
         out = F.linear(y, self.proj.weight.flatten(1), self.proj.bias)  # the 1x1 projection of the one cell a token
         return (out if slot is None else out * slot).view(B, K, -1)
 
 
-def _place(y: Tensor, batch: Tensor, tok: Tensor, size: tuple[int, ...], pad: tuple[int, ...]) -> Tensor:
+def _place(y: Tensor, B: int, batch: Tensor, tok: Tensor, size: tuple[int, ...], pad: tuple[int, ...]) -> Tensor:
     """Kept tokens' cells (B*K, *side, C) placed on a zero channels-last map (B, *(size + 2 pad), C): the
     map a stage of that padding reads."""
     side, C = tuple(y.shape[1:-1]), y.shape[-1]
     full = tuple(s + 2 * p for s, p in zip(size, pad))
     corner = tok * torch.tensor(side, device=y.device) + torch.tensor(pad, device=y.device)
     rows = (batch * math.prod(full) + _ravel(corner, full))[:, None] + _ravel(_grid_offsets(side, y.device), full)
-    B = int(batch[-1]) + 1 if batch.numel() else 0
     out = y.new_zeros(B * math.prod(full), C).index_copy(0, rows.reshape(-1), y.reshape(-1, C))
     return out.view(B, *full, C)
 
